@@ -1,0 +1,118 @@
+/* Push-constant structs, shared by the C ops (src/ops/) and the shaders.
+ * In C every struct is declared; a shader defines PUSH_<OP> before
+ * including this file and gets exactly that block as `pc`.
+ * Only 32-bit scalars here, so C and std430 layouts agree.
+ * Each op owns its own section. */
+#ifndef VKLLM_PUSH_H
+#define VKLLM_PUSH_H
+
+#ifdef VKLLM_GLSL
+#define PUSH_BEGIN(name) layout(push_constant) uniform name {
+#define PUSH_END(name) } pc;
+#define U32 uint
+#define F32 float
+#else
+#include <stdint.h>
+#define PUSH_BEGIN(name) typedef struct name {
+#define PUSH_END(name) } name;
+#define U32 uint32_t
+#define F32 float
+#endif
+
+/* ---- rmsnorm: y[r][c] = x[r][c] / sqrt(mean_c(x[r][.]^2) + eps) * w[c] */
+#if !defined(VKLLM_GLSL) || defined(PUSH_RMSNORM)
+PUSH_BEGIN(rmsnorm_push)
+    U32 n_cols;
+    U32 n_rows;
+    F32 eps;
+PUSH_END(rmsnorm_push)
+#endif
+
+/* ---- matmul: y[m][row_offset + r] = sum_k w[r][k] * x[m][k]
+ * w: fp16 [n_rows][K] (one chunk of the weight), x: fp32 [M][K],
+ * y: fp32 [M][y_stride] */
+#if !defined(VKLLM_GLSL) || defined(PUSH_MATMUL)
+PUSH_BEGIN(matmul_push)
+    U32 K;
+    U32 M;
+    U32 n_rows;
+    U32 row_offset;
+    U32 y_stride;
+PUSH_END(matmul_push)
+#endif
+
+/* ---- rope: y = x rotated; x, y: fp32 [n_tok][n_head][head_dim] (y may be x),
+ * pos: int32 [n_tok]; the first n_rot dims of each head rotate with
+ * frequency theta_base^(-2i/n_rot); pairing: 0 adjacent (2i, 2i+1),
+ * 1 rotate-half (i, i + n_rot/2) */
+#if !defined(VKLLM_GLSL) || defined(PUSH_ROPE)
+PUSH_BEGIN(rope_push)
+    U32 n_tok;
+    U32 n_head;
+    U32 head_dim;
+    U32 n_rot;
+    F32 theta_base;
+    U32 pairing;
+PUSH_END(rope_push)
+#endif
+
+/* ---- softmax over each row of x: fp32 [n_rows][n_cols] into y (y may be
+ * x), of scale * x; with causal != 0, column c of row r is masked (-> 0)
+ * when c > pos0 + r */
+#if !defined(VKLLM_GLSL) || defined(PUSH_SOFTMAX)
+PUSH_BEGIN(softmax_push)
+    U32 n_cols;
+    U32 n_rows;
+    F32 scale;
+    U32 causal;
+    U32 pos0;
+PUSH_END(softmax_push)
+#endif
+
+/* ---- attention: out = softmax(scale * q k^T, causal) v per head, GQA.
+ * q: fp32 [n_q][n_head][head_dim]; query i sits at position pos0 + i and
+ * sees cache positions 0 ..= pos0 + i.
+ * k, v: fp16 [n_ctx][n_kv_head][head_dim] (the layer's cache);
+ * out: fp32 [n_q][n_head][head_dim]; head h reads kv head h / (n_head / n_kv_head) */
+#if !defined(VKLLM_GLSL) || defined(PUSH_ATTENTION)
+PUSH_BEGIN(attention_push)
+    U32 n_q;
+    U32 n_head;
+    U32 n_kv_head;
+    U32 head_dim;
+    U32 pos0;
+    F32 scale;
+PUSH_END(attention_push)
+#endif
+
+/* ---- silu_mul: out[i] = silu(gate[i]) * up[i]; add: out[i] = a[i] + b[i] */
+#if !defined(VKLLM_GLSL) || defined(PUSH_ELEMENTWISE)
+PUSH_BEGIN(elementwise_push)
+    U32 n;
+PUSH_END(elementwise_push)
+#endif
+
+/* ---- get_rows: out[i][c] = table[ids[i]][c] for the ids that fall in
+ * this chunk of the table, rows [row_begin, row_end); table: fp16
+ * [row_end - row_begin][n_cols] (one chunk), ids: int32 [n_ids],
+ * out: fp32 [n_ids][n_cols] */
+#if !defined(VKLLM_GLSL) || defined(PUSH_GET_ROWS)
+PUSH_BEGIN(get_rows_push)
+    U32 n_cols;
+    U32 n_ids;
+    U32 row_begin;
+    U32 row_end;
+PUSH_END(get_rows_push)
+#endif
+
+/* ---- convert: dst[dst_offset + i] = src[src_offset + i], fp32 <-> fp16,
+ * offsets and n in elements */
+#if !defined(VKLLM_GLSL) || defined(PUSH_CONVERT)
+PUSH_BEGIN(convert_push)
+    U32 n;
+    U32 src_offset;
+    U32 dst_offset;
+PUSH_END(convert_push)
+#endif
+
+#endif

@@ -1,0 +1,153 @@
+/* The GPU layer: the only code that calls Vulkan. This header is
+ * Vulkan-free so that src/ops and above never see a Vulkan type.
+ *
+ * Objects:
+ *   gpu_ctx      instance + one device + one compute queue + staging ring +
+ *                pipeline cache; holds the last error message.
+ *   gpu_tensor   device-local bytes, split transparently into chunks no
+ *                larger than the device's storage-buffer range / allocation
+ *                size; chunk boundaries fall on a caller-given granule
+ *                (e.g. one weight row), so a chunk holds whole rows.
+ *   gpu_pipeline a compute pipeline from embedded SPIR-V + spec constants,
+ *                owned and cached by the context.
+ *   gpu_rec      a recording: command buffer + the descriptor sets it uses
+ *                + optional timestamps. Record once, submit many times.
+ */
+#ifndef VKLLM_GPU_H
+#define VKLLM_GPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vkllm.h"
+
+typedef struct gpu_ctx gpu_ctx;
+typedef struct gpu_tensor gpu_tensor;
+typedef struct gpu_pipeline gpu_pipeline;
+typedef struct gpu_rec gpu_rec;
+
+/* ------------------------------------------------------------ context */
+
+typedef struct gpu_opts {
+    const char *device;  /* "1" (index) or a name substring; NULL: $VKLLM_DEVICE, else best */
+    bool validate;       /* also forced on by VKLLM_VALIDATE=1 */
+    uint64_t staging_bytes; /* size of the staging ring; 0: 32 MiB */
+    uint64_t max_chunk_bytes; /* 0: device limits; else a smaller cap (tests use it) */
+} gpu_opts;
+
+/* Creates the context. On failure *out is NULL and err holds the reason. */
+vkllm_status gpu_ctx_create(const gpu_opts *opts, gpu_ctx **out, char *err, size_t err_len);
+/* Destroys the context and everything it owns (pipelines). NULL is fine.
+ * Tensors and recordings must be destroyed first. */
+void gpu_ctx_destroy(gpu_ctx *ctx);
+
+/* The last error message set on this context ("" if none). */
+const char *gpu_error(const gpu_ctx *ctx);
+/* Sets the context's error message (printf-style) and returns `s`. */
+vkllm_status gpu_fail(gpu_ctx *ctx, vkllm_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The chosen device's properties and capabilities. */
+const vkllm_device_info *gpu_info(const gpu_ctx *ctx);
+
+/* Number of messages the validation layer has reported so far, and the
+ * first of them ("" if none). Always 0 when validation is off. */
+uint32_t gpu_validation_count(const gpu_ctx *ctx);
+const char *gpu_validation_first(const gpu_ctx *ctx);
+bool gpu_validation_enabled(const gpu_ctx *ctx);
+
+/* Enumerates devices without creating a context (used by `vkllm devices`). */
+vkllm_status gpu_list_devices(vkllm_device_info *out, uint32_t max, uint32_t *count,
+                              char *err, size_t err_len);
+
+/* ------------------------------------------------------------ tensors */
+
+/* Creates a device-local tensor of `bytes`, split into chunks of at most the
+ * device limit, each chunk a whole number of `granule` bytes (granule 0 or 1:
+ * any split; granule must divide nothing in particular, but one granule must
+ * fit in a chunk). Contents are undefined. */
+vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, gpu_tensor **out);
+void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t);
+
+uint64_t gpu_tensor_bytes(const gpu_tensor *t);
+uint32_t gpu_tensor_n_chunks(const gpu_tensor *t);
+uint64_t gpu_tensor_chunk_offset(const gpu_tensor *t, uint32_t chunk); /* first byte, in the tensor */
+uint64_t gpu_tensor_chunk_bytes(const gpu_tensor *t, uint32_t chunk);
+
+/* Host -> device and device -> host through the fixed-size staging ring;
+ * byte ranges may cross chunks. Both wait until the copy is done. */
+vkllm_status gpu_upload(gpu_ctx *ctx, gpu_tensor *t, uint64_t offset, const void *src, uint64_t bytes);
+vkllm_status gpu_download(gpu_ctx *ctx, gpu_tensor *t, uint64_t offset, void *dst, uint64_t bytes);
+/* Fills the whole tensor with a repeated 32-bit pattern (used to poison outputs). */
+vkllm_status gpu_fill(gpu_ctx *ctx, gpu_tensor *t, uint32_t pattern);
+
+/* A byte range of one chunk of a tensor, bound to one shader binding. */
+typedef struct gpu_binding {
+    gpu_tensor *t;
+    uint32_t chunk;
+    uint64_t offset; /* within the chunk */
+    uint64_t range;  /* 0: to the end of the chunk */
+} gpu_binding;
+
+/* Whole (single-chunk) tensor as a binding. */
+static inline gpu_binding gpu_bind(gpu_tensor *t) { return (gpu_binding){ t, 0, 0, 0 }; }
+static inline gpu_binding gpu_bind_chunk(gpu_tensor *t, uint32_t c) { return (gpu_binding){ t, c, 0, 0 }; }
+
+/* ------------------------------------------------------------ pipelines */
+
+#define GPU_MAX_BINDINGS 8
+#define GPU_MAX_SPEC 8
+
+typedef struct gpu_pipeline_desc {
+    const char *shader;      /* name of an embedded SPIR-V module, e.g. "rmsnorm" */
+    uint32_t n_buffers;      /* storage buffers at bindings 0..n-1 of set 0 */
+    uint32_t push_bytes;     /* size of the push-constant struct */
+    uint32_t n_spec;         /* spec constants with ids 0..n-1 ... */
+    uint32_t spec[GPU_MAX_SPEC]; /* ... and their 32-bit values */
+    uint32_t required_subgroup_size; /* 0: driver's choice */
+} gpu_pipeline_desc;
+
+/* Returns the context's pipeline for this description, creating it on first
+ * use. The context owns it; don't destroy it. */
+vkllm_status gpu_pipeline_get(gpu_ctx *ctx, const gpu_pipeline_desc *desc, gpu_pipeline **out);
+
+/* True if an embedded SPIR-V module of that name exists (optional variants). */
+bool gpu_shader_available(const char *name);
+
+/* ------------------------------------------------------------ recording */
+
+/* Starts a recording. `max_timed` > 0 reserves room for that many timed
+ * dispatches (timestamps around each); 0 records without timing. */
+vkllm_status gpu_rec_begin(gpu_ctx *ctx, uint32_t max_timed, gpu_rec **out);
+
+/* Records a dispatch. `label` names the op in timings (static string).
+ * The descriptor set is made now and lives as long as the recording. */
+vkllm_status gpu_dispatch(gpu_rec *rec, gpu_pipeline *p, const gpu_binding *b, uint32_t n_b,
+                          const void *push, uint32_t gx, uint32_t gy, uint32_t gz,
+                          const char *label);
+
+/* Compute-to-compute (and transfer) memory barrier: every earlier shader or
+ * copy write is visible to every later shader or copy access. Callers say
+ * which hazard they close in a comment. */
+void gpu_barrier(gpu_rec *rec);
+
+/* Buffer copy and fill inside a recording. */
+vkllm_status gpu_rec_copy(gpu_rec *rec, gpu_binding dst, gpu_binding src, uint64_t bytes);
+vkllm_status gpu_rec_fill(gpu_rec *rec, gpu_binding dst, uint64_t bytes, uint32_t pattern);
+
+/* Ends recording; the recording can then be submitted any number of times. */
+vkllm_status gpu_rec_end(gpu_rec *rec);
+/* Submits and waits for completion. */
+vkllm_status gpu_rec_submit(gpu_rec *rec);
+/* After a submit of a timed recording: number of timed dispatches and their
+ * labels / GPU microseconds. Returns 0 when timing was off or unsupported. */
+uint32_t gpu_rec_timings(const gpu_rec *rec, const char **labels, double *us, uint32_t max);
+/* Sum of all timed dispatches' GPU microseconds (0 if untimed). */
+double gpu_rec_total_us(const gpu_rec *rec);
+void gpu_rec_destroy(gpu_rec *rec);
+
+/* Convenience: the error message of the context a recording belongs to. */
+gpu_ctx *gpu_rec_ctx(const gpu_rec *rec);
+
+#endif

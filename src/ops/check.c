@@ -1,0 +1,77 @@
+#include "check.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/half.h"
+
+void check_fill_f32(rng *r, float *x, uint64_t n, float lo, float hi)
+{
+    for (uint64_t i = 0; i < n; i++) x[i] = rng_uniform(r, lo, hi);
+}
+
+void check_fill_f16(rng *r, uint16_t *x, uint64_t n, float lo, float hi)
+{
+    for (uint64_t i = 0; i < n; i++) x[i] = float_to_half(rng_uniform(r, lo, hi));
+}
+
+vkllm_status check_tensor_from(gpu_ctx *ctx, const void *src, uint64_t bytes, uint64_t granule, gpu_tensor **t)
+{
+    vkllm_status s = gpu_tensor_create(ctx, bytes, granule, t);
+    if (s == VKLLM_OK && src) s = gpu_upload(ctx, *t, 0, src, bytes);
+    if (s != VKLLM_OK) {
+        gpu_tensor_destroy(ctx, *t);
+        *t = NULL;
+    }
+    return s;
+}
+
+void check_begin(vkllm_check_result *out, const char *kernel, const char *shape_fmt, ...)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->kernel, sizeof out->kernel, "%s", kernel);
+    va_list ap;
+    va_start(ap, shape_fmt);
+    vsnprintf(out->shape, sizeof out->shape, shape_fmt, ap);
+    va_end(ap);
+}
+
+void check_compare(const float *got, const float *want, const double *scale, uint64_t n, double atol,
+                   double rtol, const char *what, vkllm_check_result *out)
+{
+    double max_err = 0, ratio = 0;
+    uint64_t n_bad = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double s = scale ? scale[i] : fabs((double)want[i]);
+        double bound = atol + rtol * s;
+        double err = fabs((double)got[i] - (double)want[i]);
+        if (isnan(got[i]) || isinf(got[i])) err = INFINITY;
+        if (err > max_err) max_err = err;
+        if (err / bound > ratio) ratio = err / bound;
+        if (!(err <= bound)) {
+            if (n_bad++ == 0)
+                snprintf(out->detail, sizeof out->detail, "%s[%llu] = %.7g, want %.7g (allowed %.3g)", what,
+                         (unsigned long long)i, got[i], want[i], bound);
+        }
+    }
+    if (n_bad > 1) {
+        size_t len = strlen(out->detail);
+        snprintf(out->detail + len, sizeof out->detail - len, "; %llu of %llu wrong", (unsigned long long)n_bad,
+                 (unsigned long long)n);
+    }
+    out->max_err = max_err;
+    out->ratio = ratio;
+    out->passed = n_bad == 0;
+}
+
+vkllm_status check_run(gpu_ctx *ctx, gpu_rec *rec, gpu_tensor *const *outs, uint32_t n_outs,
+                       vkllm_check_result *out)
+{
+    vkllm_status s = gpu_rec_submit(rec);
+    for (uint32_t i = 0; s == VKLLM_OK && i < n_outs; i++) s = gpu_fill(ctx, outs[i], CHECK_POISON);
+    if (s == VKLLM_OK) s = gpu_rec_submit(rec);
+    if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
+    return s;
+}

@@ -1,0 +1,75 @@
+#include "rmsnorm.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "push.h"
+
+#define RMSNORM_WG 128
+
+vkllm_status op_rmsnorm(gpu_rec *rec, gpu_binding x, gpu_binding w, gpu_binding y, uint32_t n_rows,
+                        uint32_t n_cols, float eps)
+{
+    gpu_pipeline *p;
+    gpu_pipeline_desc d = {
+        .shader = "rmsnorm", .n_buffers = 3, .push_bytes = sizeof(rmsnorm_push),
+        .n_spec = 1, .spec = { RMSNORM_WG },
+    };
+    vkllm_status s = gpu_pipeline_get(gpu_rec_ctx(rec), &d, &p);
+    if (s != VKLLM_OK) return s;
+    rmsnorm_push pc = { .n_cols = n_cols, .n_rows = n_rows, .eps = eps };
+    gpu_binding b[3] = { x, w, y };
+    /* one workgroup per row; rows past 65535 spill into y */
+    uint32_t gx = n_rows < 65535 ? n_rows : 65535;
+    return gpu_dispatch(rec, p, b, 3, &pc, gx, (n_rows + gx - 1) / gx, 1, "rmsnorm");
+}
+
+void ref_rmsnorm(const float *x, const float *w, float *y, uint32_t n_rows, uint32_t n_cols, float eps)
+{
+    for (uint32_t r = 0; r < n_rows; r++) {
+        const float *xr = x + (size_t)r * n_cols;
+        double ss = 0;
+        for (uint32_t c = 0; c < n_cols; c++) ss += (double)xr[c] * xr[c];
+        double inv = 1.0 / sqrt(ss / n_cols + eps);
+        for (uint32_t c = 0; c < n_cols; c++) y[(size_t)r * n_cols + c] = (float)(xr[c] * inv * w[c]);
+    }
+}
+
+/* Tolerance: fp32 sum of squares over n_cols terms and an inversesqrt;
+ * relative error a few ulps * log(n): 1e-5 relative + 1e-6 absolute. */
+vkllm_status check_rmsnorm(gpu_ctx *ctx, uint32_t n_rows, uint32_t n_cols, uint64_t seed, vkllm_check_result *out)
+{
+    check_begin(out, "rmsnorm", "%u x %u", n_rows, n_cols);
+    size_t n = (size_t)n_rows * n_cols;
+    float *x = malloc(n * sizeof *x), *w = malloc(n_cols * sizeof *w);
+    float *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
+    gpu_tensor *tx = NULL, *tw = NULL, *ty = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
+    if (!x || !w || !want || !got) goto done;
+    rng r = { seed };
+    check_fill_f32(&r, x, n, -2.0f, 2.0f);
+    check_fill_f32(&r, w, n_cols, -1.5f, 1.5f);
+    ref_rmsnorm(x, w, want, n_rows, n_cols, 1e-5f);
+
+    s = check_tensor_from(ctx, x, n * 4, 0, &tx);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, w, n_cols * 4, 0, &tw);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n * 4, 0, &ty);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
+    if (s == VKLLM_OK) s = op_rmsnorm(rec, gpu_bind(tx), gpu_bind(tw), gpu_bind(ty), n_rows, n_cols, 1e-5f);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
+    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, n * 4);
+    if (s == VKLLM_OK) check_compare(got, want, NULL, n, 1e-6, 1e-5, "y", out);
+done:
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, tx);
+    gpu_tensor_destroy(ctx, tw);
+    gpu_tensor_destroy(ctx, ty);
+    free(x);
+    free(w);
+    free(want);
+    free(got);
+    return s;
+}

@@ -1,0 +1,39 @@
+#include "selftest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rmsnorm.h"
+
+/* Reports one finished check; returns non-zero to stop. */
+static int report(vkllm_status s, gpu_ctx *ctx, vkllm_check_result *r, vkllm_check_cb cb, void *user,
+                  uint32_t *n_failed, vkllm_status *first_err)
+{
+    if (s != VKLLM_OK) {
+        r->passed = 0;
+        snprintf(r->detail, sizeof r->detail, "%s", gpu_error(ctx));
+        if (*first_err == VKLLM_OK) *first_err = s;
+    }
+    if (!r->passed) (*n_failed)++;
+    return cb ? cb(r, user) : 0;
+}
+
+#define RUN(call)                                                                 \
+    do {                                                                          \
+        vkllm_check_result r_;                                                    \
+        memset(&r_, 0, sizeof r_);                                                \
+        vkllm_status s_ = (call);                                                 \
+        if (report(s_, ctx, &r_, cb, user, n_failed, &first_err)) return first_err; \
+    } while (0)
+#define R (&r_)
+
+vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_check_cb cb, void *user,
+                          uint32_t *n_failed)
+{
+    vkllm_status first_err = VKLLM_OK;
+    *n_failed = 0;
+    /* SOLAR-10.7B: hidden 4096, FFN 14336, vocab 32000, 32/8 heads of 128 */
+    RUN(check_rmsnorm(ctx, 7, 4096, seed, R));
+    if (full_size) RUN(check_rmsnorm(ctx, 64, 4096, seed + 1, R));
+    return first_err;
+}
