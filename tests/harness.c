@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-gpu_ctx *harness_ctx(void)
+gpu_ctx *harness_ctx(void) { return harness_ctx_chunked(0); }
+
+gpu_ctx *harness_ctx_chunked(uint64_t max_chunk_bytes)
 {
-    gpu_opts o = { .validate = true };
+    gpu_opts o = { .validate = true, .max_chunk_bytes = max_chunk_bytes };
     const char *v = getenv("VKLLM_VALIDATE");
     if (v && v[0] == '0') o.validate = false; /* explicit opt-out for timing by hand */
     gpu_ctx *ctx;
@@ -15,7 +17,9 @@ gpu_ctx *harness_ctx(void)
         fprintf(stderr, "cannot create a Vulkan context: %s\n", err);
         exit(1);
     }
-    printf("device: %s (validation %s)\n", gpu_info(ctx)->name, gpu_validation_enabled(ctx) ? "on" : "off");
+    printf("device: %s (validation %s", gpu_info(ctx)->name, gpu_validation_enabled(ctx) ? "on" : "off");
+    if (max_chunk_bytes) printf(", chunks <= %llu bytes", (unsigned long long)max_chunk_bytes);
+    printf(")\n");
     return ctx;
 }
 

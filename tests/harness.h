@@ -7,6 +7,9 @@
 /* Context on $VKLLM_DEVICE (or the best device) with the validation layer
  * on. Exits the test with a message if it can't be created. */
 gpu_ctx *harness_ctx(void);
+/* The same with tensors split into chunks of at most max_chunk_bytes, so
+ * small shapes exercise the splitting that big tensors need. */
+gpu_ctx *harness_ctx_chunked(uint64_t max_chunk_bytes);
 
 /* Prints one check's line; returns 1 if it failed (error or mismatch). */
 int harness_report(gpu_ctx *ctx, vkllm_status s, const vkllm_check_result *r);
