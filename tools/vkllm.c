@@ -142,7 +142,11 @@ static int cmd_devices(int argc, char **argv)
 
 static int on_check(const vkllm_check_result *r, void *user)
 {
-    (void)user;
+    int *printed_header = user;
+    if (!*printed_header) {
+        printf("%-12s %-34s %10s %8s  %-4s %10s\n", "kernel", "shape", "max err", "err/tol", "", "GPU µs");
+        *printed_header = 1;
+    }
     printf("%-12s %-34s %10.2e %8.3f  %-4s %10.1f", r->kernel, r->shape, r->max_err, r->ratio,
            r->passed ? "ok" : "FAIL", r->gpu_us);
     if (!r->passed && r->detail[0]) printf("  %s", r->detail);
@@ -170,8 +174,8 @@ static int cmd_selftest(int argc, char **argv)
         }
     }
     char dev[256] = "", err[1024] = "";
-    printf("%-12s %-34s %10s %8s  %-4s %10s\n", "kernel", "shape", "max err", "err/tol", "", "GPU µs");
-    vkllm_status s = vkllm_selftest(&o, on_check, NULL, dev, sizeof dev, err, sizeof err);
+    int printed_header = 0;
+    vkllm_status s = vkllm_selftest(&o, on_check, &printed_header, dev, sizeof dev, err, sizeof err);
     if (dev[0]) printf("device: %s\n", dev);
     if (s != VKLLM_OK) {
         fprintf(stderr, "vkllm selftest: %s\n", err);
