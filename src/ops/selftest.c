@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "matmul.h"
 #include "rmsnorm.h"
 
 /* Reports one finished check; returns non-zero to stop. */
@@ -35,5 +36,16 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     /* SOLAR-10.7B: hidden 4096, FFN 14336, vocab 32000, 32/8 heads of 128 */
     RUN(check_rmsnorm(ctx, 7, 4096, seed, R));
     if (full_size) RUN(check_rmsnorm(ctx, 64, 4096, seed + 1, R));
+    /* matmul (M, N, K): a decode and a small prefill; full: every SOLAR
+     * projection (q/o, k/v, gate/up, down, output) and a prefill batch */
+    RUN(check_matmul(ctx, 1, 4096, 4096, seed + 10, R));
+    RUN(check_matmul(ctx, 16, 1024, 1024, seed + 11, R));
+    if (full_size) {
+        RUN(check_matmul(ctx, 1, 1024, 4096, seed + 12, R));
+        RUN(check_matmul(ctx, 1, 14336, 4096, seed + 13, R));
+        RUN(check_matmul(ctx, 1, 4096, 14336, seed + 14, R));
+        RUN(check_matmul(ctx, 1, 32000, 4096, seed + 15, R));
+        RUN(check_matmul(ctx, 64, 4096, 4096, seed + 16, R));
+    }
     return first_err;
 }

@@ -1,0 +1,97 @@
+#version 450
+// Matrix-vector product (decode) and its few-column form (small batches):
+//   y[m][row_offset + r] = sum_k w[r][k] * x[m][k]
+//   w: fp16 [n_rows][K] (one chunk of the weight), x: fp32 [M][K],
+//   y: fp32 [M][y_stride].
+//
+// A workgroup owns ROWS consecutive rows and NM consecutive columns m
+// (starting at gl_WorkGroupID.z * NM). Each subgroup takes R rows at a time:
+// its lanes stride over K, each lane multiplies each weight it loads with
+// all NM x columns and each x load with all R rows, summing in fp32; then
+// subgroupAdd reduces the lanes. No shared memory, no barriers: within a
+// workgroup each weight byte is read once, by one lane.
+//
+// VEC == 8: K % 8 == 0; w read as uvec4 (8 halves, 16-byte loads), x as two
+//           vec4. Every row then starts on a 16-byte boundary.
+// VEC == 1: any K; rows may start mid-word, so w is read as 32-bit words and
+//           each lane picks its half (idx & 1). x read as float.
+// Halves are converted to float on load (unpackHalf2x16): no fp16 arithmetic.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#define PUSH_MATMUL
+#include "push.h"
+
+#ifndef VEC
+#define VEC 8
+#endif
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;   // invocations per workgroup
+layout(constant_id = 1) const uint ROWS = 16; // rows per workgroup
+layout(constant_id = 2) const uint R = 2;     // rows a subgroup works on at once
+layout(constant_id = 3) const uint NM = 1;    // columns of x (and y) per workgroup
+
+#if VEC == 8
+layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
+layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
+#else
+layout(std430, binding = 0) readonly buffer W { uint w[]; };
+layout(std430, binding = 1) readonly buffer X { float x[]; };
+#endif
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+
+void main()
+{
+    const uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    const uint row0 = wg * ROWS;
+    if (row0 >= pc.n_rows) return; // uniform per workgroup (spilled tail)
+    const uint row_end = min(row0 + ROWS, pc.n_rows);
+    const uint m0 = gl_WorkGroupID.z * NM;
+    // lane index and lane count among the active invocations, so a partly
+    // filled subgroup (workgroup size not a multiple of it) still covers all k
+    const uint lane = subgroupExclusiveAdd(1u), n_lanes = subgroupAdd(1u);
+
+    for (uint r0 = row0 + gl_SubgroupID * R; r0 < row_end; r0 += gl_NumSubgroups * R) {
+        float acc[R * NM]; // [R][NM]
+        for (uint i = 0; i < R * NM; i++) acc[i] = 0.0;
+#if VEC == 8
+        const uint K8 = pc.K / 8, K4 = pc.K / 4;
+        for (uint k = lane; k < K8; k += n_lanes) {
+            vec4 x0[NM], x1[NM];
+            for (uint c = 0; c < NM; c++) {
+                const uint xb = min(m0 + c, pc.M - 1) * K4; // columns past M: computed, not stored
+                x0[c] = x[xb + 2 * k];
+                x1[c] = x[xb + 2 * k + 1];
+            }
+            for (uint j = 0; j < R; j++) {
+                if (r0 + j < row_end) { // uniform per subgroup
+                    const uvec4 h = w[(r0 + j) * K8 + k];
+                    const vec4 w0 = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+                    const vec4 w1 = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
+                    for (uint c = 0; c < NM; c++) acc[j * NM + c] += dot(w0, x0[c]) + dot(w1, x1[c]);
+                }
+            }
+        }
+#else
+        for (uint k = lane; k < pc.K; k += n_lanes) {
+            float xv[NM];
+            for (uint c = 0; c < NM; c++) xv[c] = x[min(m0 + c, pc.M - 1) * pc.K + k];
+            for (uint j = 0; j < R; j++) {
+                if (r0 + j < row_end) { // uniform per subgroup
+                    const uint idx = (r0 + j) * pc.K + k; // half index in the chunk
+                    const vec2 h = unpackHalf2x16(w[idx >> 1]);
+                    const float wv = (idx & 1u) != 0u ? h.y : h.x;
+                    for (uint c = 0; c < NM; c++) acc[j * NM + c] += wv * xv[c];
+                }
+            }
+        }
+#endif
+        for (uint j = 0; j < R; j++) {
+            for (uint c = 0; c < NM; c++) {
+                const float sum = subgroupAdd(acc[j * NM + c]);
+                if (r0 + j < row_end && m0 + c < pc.M && subgroupElect())
+                    y[(m0 + c) * pc.y_stride + pc.row_offset + r0 + j] = sum;
+            }
+        }
+    }
+}

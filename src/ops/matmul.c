@@ -1,0 +1,257 @@
+#include "matmul.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "push.h"
+#include "util/half.h"
+
+/* Shared memory of the tiled kernel: x and w slices as vec4 rows of
+ * bk / 4 + 1 (one of padding), see shaders/matmul.comp. */
+#define MATMUL_SHARED_BYTES(c) (16ull * ((c)->bk / 4 + 1) * ((c)->bm + (c)->bn))
+
+/* ------------------------------------------------------------ configuration */
+
+/* Measured on lavapipe (llvmpipe 22.3, 2 threads, subgroup 8; GPU time,
+ * best of 10): every shader load is done lane by lane there, so kernels that
+ * load least per multiply-add win.
+ *   matvec 14336 x 4096: r = 2: 2.7 GB/s, r = 4: 3.4, r = 8: 4.0, r = 16: 4.0
+ *     (workgroup 32..128 invocations: within noise).
+ *   M = 3, 8: matvec with NM = M beats the tiled kernel 17x, 2x.
+ *   M = 16, 64: matvec (NM 8) and tiled tie (2.3-4.2 GFLOP/s); the tiled
+ *     kernel likes few invocations, large register blocks and long k slices
+ *     (a barrier costs more than a load there): 16 invocations, 64-deep
+ *     slices, 4x16 or 8x8 blocks, vs 0.5-1.8 GFLOP/s for GPU-style tiles.
+ * GPU values are the usual shape of such kernels, not measured yet: more,
+ * smaller workgroups (r = 2) to keep every multiprocessor streaming. */
+matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K)
+{
+    (void)N;
+    (void)K;
+    const bool cpu = info->type == VKLLM_DEVICE_CPU;
+    uint32_t sg = info->subgroup_size ? info->subgroup_size : 32;
+    if (M <= MATMUL_MAX_NM) {
+        /* 4 subgroups, each on r rows at a time; all M columns of x in the
+         * same workgroup, so each weight is read once. */
+        matmul_config c = { .matvec = 1, .wg = 4 * sg, .r = cpu ? 8 : 2, .nm = M };
+        if (c.wg > info->max_workgroup_invocations) c.wg = sg;
+        c.rows = (c.wg / sg) * c.r;
+        return c;
+    }
+    matmul_config gpu = M <= 32 ? (matmul_config){ .wg = 128, .bm = 32, .bn = 64, .bk = 16, .tm = 2, .tn = 8 }
+                                : (matmul_config){ .wg = 128, .bm = 64, .bn = 64, .bk = 16, .tm = 4, .tn = 8 };
+    if (!cpu) return gpu;
+    matmul_config c = M <= 16 ? (matmul_config){ .wg = 16, .bm = 16, .bn = 64, .bk = 64, .tm = 4, .tn = 16 }
+                              : (matmul_config){ .wg = 16, .bm = 32, .bn = 32, .bk = 64, .tm = 8, .tn = 8 };
+    return MATMUL_SHARED_BYTES(&c) <= info->max_shared_memory ? c : gpu;
+}
+
+matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
+{
+    return matmul_pick_for(gpu_info(ctx), M, N, K);
+}
+
+static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
+{
+    const vkllm_device_info *info = gpu_info(ctx);
+    if (c->wg == 0 || c->wg > info->max_workgroup_invocations)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: workgroup of %u invocations (device allows 1..%u)", c->wg,
+                        info->max_workgroup_invocations);
+    if (c->matvec) {
+        if (c->rows == 0 || c->r == 0 || c->nm == 0 || c->r * c->nm > 64)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matvec: rows %u, r %u, nm %u (need rows, r, nm >= 1, r * nm <= 64)",
+                            c->rows, c->r, c->nm);
+        return VKLLM_OK;
+    }
+    if (!c->tm || !c->tn || !c->bm || !c->bn || c->bm % c->tm || c->bn % c->tn || c->bk == 0 || c->bk % 8 ||
+        (c->bm / c->tm) * (c->bn / c->tn) != c->wg || c->tm * c->tn > 64)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+                        "matmul: tile %ux%ux%u with %ux%u blocks does not fit a workgroup of %u", c->bm, c->bn, c->bk,
+                        c->tm, c->tn, c->wg);
+    uint64_t shared = MATMUL_SHARED_BYTES(c);
+    if (shared > info->max_shared_memory)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: tiles need %llu bytes of shared memory, device has %u",
+                        (unsigned long long)shared, info->max_shared_memory);
+    return VKLLM_OK;
+}
+
+/* ------------------------------------------------------------ op */
+
+/* Bytes a binding covers (0 if it names no chunk). */
+static uint64_t binding_bytes(gpu_binding b)
+{
+    if (!b.t || b.chunk >= gpu_tensor_n_chunks(b.t)) return 0;
+    uint64_t cb = gpu_tensor_chunk_bytes(b.t, b.chunk);
+    if (b.offset >= cb) return 0;
+    return b.range ? b.range : cb - b.offset;
+}
+
+vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
+                            uint32_t M, uint32_t N, uint32_t K)
+{
+    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    const uint64_t row_bytes = 2ull * K;
+    if (M == 0 || N == 0 || K == 0)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: empty shape M %u N %u K %u", M, N, K);
+    if ((uint64_t)M * N > UINT32_MAX || (uint64_t)M * K > UINT32_MAX)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u x N %u / K %u exceeds 32-bit indexing", M, N, K);
+    if (gpu_tensor_bytes(w) != row_bytes * N)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, fp16 [%u][%u] needs %llu",
+                        (unsigned long long)gpu_tensor_bytes(w), N, K, (unsigned long long)(row_bytes * N));
+    if (binding_bytes(x) < 4ull * M * K || binding_bytes(y) < 4ull * M * N)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
+                        (unsigned long long)binding_bytes(x), (unsigned long long)binding_bytes(y), M, N, K);
+    vkllm_status s = check_config(ctx, cfg);
+    if (s != VKLLM_OK) return s;
+    if (cfg->matvec && (M + cfg->nm - 1) / cfg->nm > 65535)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matvec: M %u needs more than 65535 workgroups", M);
+
+    const bool vec8 = K % 8 == 0; /* rows start on 16-byte boundaries: uvec4 loads */
+    gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
+    if (cfg->matvec) {
+        d.shader = vec8 ? "matvec" : "matvec_scalar";
+        d.n_spec = 4;
+        d.spec[0] = cfg->wg;
+        d.spec[1] = cfg->rows;
+        d.spec[2] = cfg->r;
+        d.spec[3] = cfg->nm;
+    } else {
+        d.shader = vec8 ? "matmul" : "matmul_scalar";
+        d.n_spec = 6;
+        d.spec[0] = cfg->wg;
+        d.spec[1] = cfg->bm;
+        d.spec[2] = cfg->bn;
+        d.spec[3] = cfg->bk;
+        d.spec[4] = cfg->tm;
+        d.spec[5] = cfg->tn;
+    }
+    gpu_pipeline *p;
+    s = gpu_pipeline_get(ctx, &d, &p);
+    if (s != VKLLM_OK) return s;
+
+    for (uint32_t c = 0; c < gpu_tensor_n_chunks(w); c++) {
+        uint64_t off = gpu_tensor_chunk_offset(w, c), bytes = gpu_tensor_chunk_bytes(w, c);
+        if (off % row_bytes || bytes % row_bytes)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+                            "matmul: chunk %u of w splits a row of %llu bytes (create w with granule K*2)", c,
+                            (unsigned long long)row_bytes);
+        matmul_push pc = {
+            .K = K, .M = M, .n_rows = (uint32_t)(bytes / row_bytes),
+            .row_offset = (uint32_t)(off / row_bytes), .y_stride = N,
+        };
+        /* workgroups: matvec, one per `rows` rows (z: m); tiled, one per
+         * tile. Counts past 65535 spill into y; the shaders skip the extra. */
+        uint64_t groups = cfg->matvec ? (pc.n_rows + cfg->rows - 1) / cfg->rows
+                                      : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
+        uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
+        uint64_t gy = (groups + gx - 1) / gx;
+        if (gy > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
+        gpu_binding b[3] = { gpu_bind_chunk(w, c), x, y };
+        uint32_t gz = cfg->matvec ? (M + cfg->nm - 1) / cfg->nm : 1;
+        s = gpu_dispatch(rec, p, b, 3, &pc, gx, (uint32_t)gy, gz, cfg->matvec ? "matvec" : "matmul");
+        if (s != VKLLM_OK) return s;
+    }
+    return VKLLM_OK;
+}
+
+vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
+{
+    matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
+    return op_matmul_with(rec, &c, w, x, y, M, N, K);
+}
+
+/* ------------------------------------------------------------ reference */
+
+/* y[m][n] = sum_k w[n][k] x[m][k] in double; scale[m][n] = sum_k |w[n][k] x[m][k]|
+ * when scale is not NULL (the size of the rounding error fp32 sums make). */
+static void ref_matmul_scaled(const uint16_t *w, const float *x, float *y, double *scale, uint32_t M, uint32_t N,
+                              uint32_t K)
+{
+    float *row = malloc((size_t)K * sizeof *row); /* w[n] as float, converted once per row */
+    for (uint32_t n = 0; n < N; n++) {
+        if (row)
+            for (uint32_t k = 0; k < K; k++) row[k] = half_to_float(w[(size_t)n * K + k]);
+        for (uint32_t m = 0; m < M; m++) {
+            const float *xm = x + (size_t)m * K;
+            double sum = 0, abs_sum = 0;
+            for (uint32_t k = 0; k < K; k++) {
+                double p = (double)(row ? row[k] : half_to_float(w[(size_t)n * K + k])) * xm[k];
+                sum += p;
+                abs_sum += fabs(p);
+            }
+            y[(size_t)m * N + n] = (float)sum;
+            if (scale) scale[(size_t)m * N + n] = abs_sum;
+        }
+    }
+    free(row);
+}
+
+void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_t N, uint32_t K)
+{
+    ref_matmul_scaled(w, x, y, NULL, M, N, K);
+}
+
+/* ------------------------------------------------------------ check */
+
+/* Tolerance, per element: |gpu - ref| <= MATMUL_ATOL + MATMUL_RTOL * sum_k |w x|.
+ * The fp16 weights are exact inputs (rounded once, here, before both sides
+ * see them) and the products w*x are exact in double; only the GPU's fp32
+ * arithmetic rounds: each product (u = 2^-24 relative) and each partial sum,
+ * in an order that depends on the kernel. The worst case is ~K*u*sum|w x|,
+ * but it needs every rounding to go the same way; with random-signed terms
+ * the partial sums stay ~sqrt(k) terms large and the roundings cancel like
+ * a random walk, so the error is a few u * sum|w x| whatever the order
+ * (measured: <= ~4 u on lavapipe over all tested shapes). 64 u leaves margin
+ * and still catches a kernel that drops one term: one of K terms is
+ * ~1/K of sum|w x|, 7e-5 at K = 14336, against 64 u = 3.8e-6. */
+#define MATMUL_RTOL (64.0 / 16777216.0)
+#define MATMUL_ATOL 1e-12 /* only keeps the bound positive where sum |w x| is 0 */
+
+vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
+                               uint64_t seed, vkllm_check_result *out)
+{
+    matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
+    check_begin(out, c.matvec ? "matvec" : "matmul", "M %u N %u K %u", M, N, K);
+    size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
+    uint16_t *w = malloc(nw * sizeof *w);
+    float *x = malloc(nx * sizeof *x), *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);
+    double *scale = malloc(ny * sizeof *scale);
+    gpu_tensor *tw = NULL, *tx = NULL, *ty = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
+    if (!w || !x || !want || !got || !scale) {
+        gpu_fail(ctx, s, "out of host memory for a %u x %u x %u matmul check", M, N, K);
+        goto done;
+    }
+    rng r = { seed };
+    check_fill_f16(&r, w, nw, -1.0f, 1.0f);
+    check_fill_f32(&r, x, nx, -1.0f, 1.0f);
+    ref_matmul_scaled(w, x, want, scale, M, N, K);
+
+    s = check_tensor_from(ctx, w, nw * 2, 2ull * K, &tw); /* chunks hold whole rows */
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, ny * 4, 0, &ty);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tw), &rec);
+    if (s == VKLLM_OK) s = op_matmul_with(rec, &c, tw, gpu_bind(tx), gpu_bind(ty), M, N, K);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
+    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
+    if (s == VKLLM_OK) check_compare(got, want, scale, ny, MATMUL_ATOL, MATMUL_RTOL, "y", out);
+done:
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, tw);
+    gpu_tensor_destroy(ctx, tx);
+    gpu_tensor_destroy(ctx, ty);
+    free(w);
+    free(x);
+    free(want);
+    free(got);
+    free(scale);
+    return s;
+}
+
+vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out)
+{
+    return check_matmul_with(ctx, NULL, M, N, K, seed, out);
+}

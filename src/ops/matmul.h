@@ -1,0 +1,56 @@
+/* Matrix multiply with fp16 weights: y[m][n] = sum_k w[n][k] * x[m][k]
+ * (y = x w^T, the layout of every Llama projection). M == 1 (decode) and
+ * small batches (M <= MATMUL_MAX_NM) run a matrix-vector kernel
+ * (shaders/matvec.comp); larger M (prefill) a tiled matrix-matrix kernel
+ * (shaders/matmul.comp). */
+#ifndef VKLLM_OPS_MATMUL_H
+#define VKLLM_OPS_MATMUL_H
+
+#include "gpu/gpu.h"
+
+/* w: fp16 [N][K] row-major, N * K * 2 bytes, possibly split into chunks of
+ * whole rows (create it with granule K * 2); x: fp32 [M][K]; y: fp32 [M][N],
+ * row stride N. y may not alias x. Records one dispatch per chunk of w.
+ * Errors: VKLLM_ERR_INVALID_ARG when a size is 0, w's size is not N*K*2, a
+ * chunk of w splits a row, or a binding is too small for its matrix. */
+vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
+                       uint32_t K);
+
+/* Kernel shape knobs; every value becomes a specialization constant.
+ * op_matmul picks them per device and shape (matmul_pick); tuning tools
+ * may pass their own to op_matmul_with. */
+typedef struct matmul_config {
+    uint32_t matvec;   /* 1: matrix-vector kernel, 0: tiled */
+    uint32_t wg;       /* invocations per workgroup */
+    /* matvec */
+    uint32_t rows;     /* rows of w per workgroup */
+    uint32_t r;        /* rows a subgroup works on at once (shares each x load) */
+    uint32_t nm;       /* columns of x per workgroup (shares each weight load) */
+    /* tiled: wg must be (bm / tm) * (bn / tn) */
+    uint32_t bm, bn, bk, tm, tn;
+} matmul_config;
+
+/* Batches up to this many columns (M) run the matrix-vector kernel. */
+#define MATMUL_MAX_NM 8
+
+/* The configuration op_matmul uses on this context for this shape. */
+matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
+/* The same for a device described by `info` (tests use it to run another
+ * device type's configuration). */
+matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K);
+
+/* op_matmul with an explicit configuration (checked: INVALID_ARG if it is
+ * inconsistent or exceeds the device's workgroup / shared-memory limits). */
+vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
+                            uint32_t M, uint32_t N, uint32_t K);
+
+/* CPU reference, double accumulation; w as fp16 bits [N][K]. */
+void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_t N, uint32_t K);
+
+/* Random w (fp16) and x, GPU vs reference. */
+vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out);
+/* The same with an explicit configuration (NULL: matmul_pick's). */
+vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
+                               uint64_t seed, vkllm_check_result *out);
+
+#endif

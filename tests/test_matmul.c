@@ -1,0 +1,111 @@
+/* Matmul (matrix-vector and tiled) against the CPU reference: SOLAR-10.7B's
+ * projection shapes, awkward small ones, and weights split into many chunks. */
+#include <stdio.h>
+
+#include "harness.h"
+#include "ops/matmul.h"
+
+typedef struct shape { uint32_t M, N, K; } shape;
+
+/* Checks one shape with the configuration matmul_pick_for(info) chooses
+ * (info NULL: the context's own device). */
+static int run(gpu_ctx *ctx, const vkllm_device_info *info, shape sh, uint64_t seed)
+{
+    vkllm_check_result r;
+    matmul_config c = matmul_pick_for(info ? info : gpu_info(ctx), sh.M, sh.N, sh.K);
+    vkllm_status s = check_matmul_with(ctx, &c, sh.M, sh.N, sh.K, seed, &r);
+    int failed = harness_report(ctx, s, &r);
+    if (s == VKLLM_OK && r.gpu_us > 0 && (uint64_t)sh.N * sh.K >= (1u << 22)) {
+        double w_bytes = 2.0 * sh.N * sh.K, flops = 2.0 * sh.M * sh.N * sh.K;
+        printf("     %-10s %-32s gpu %9.0f us  %6.2f GB/s of weights  %6.2f GFLOP/s\n", "", r.shape, r.gpu_us,
+               w_bytes / r.gpu_us * 1e-3, flops / r.gpu_us * 1e-3);
+    }
+    return failed;
+}
+
+/* Fails on validation messages, then destroys the context. */
+static int finish_quietly(gpu_ctx *ctx)
+{
+    int failed = 0;
+    if (gpu_validation_count(ctx)) {
+        printf("FAIL validation layer: %u message(s); first: %s\n", gpu_validation_count(ctx),
+               gpu_validation_first(ctx));
+        failed = 1;
+    }
+    gpu_ctx_destroy(ctx);
+    return failed;
+}
+
+/* A weight whose chunks split rows must be refused, not silently misread. */
+static int refuses_split_rows(gpu_ctx *ctx)
+{
+    const uint32_t M = 1, N = 100, K = 129; /* 258-byte rows, 16384-byte chunks */
+    gpu_tensor *w = NULL, *x = NULL, *y = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = gpu_tensor_create(ctx, 2ull * N * K, 0, &w);
+    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 4ull * M * K, 0, &x);
+    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 4ull * M * N, 0, &y);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
+    if (s == VKLLM_OK) s = op_matmul(rec, w, gpu_bind(x), gpu_bind(y), M, N, K);
+    int failed = s != VKLLM_ERR_INVALID_ARG;
+    printf("%-4s %-10s %-32s %s\n", failed ? "FAIL" : "ok", "matmul", "w chunks split rows",
+           failed ? "not refused" : gpu_error(ctx));
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, w);
+    gpu_tensor_destroy(ctx, x);
+    gpu_tensor_destroy(ctx, y);
+    return failed;
+}
+
+int main(void)
+{
+    uint64_t seed = harness_seed();
+    int failures = 0;
+
+    /* ---- the device's own configurations and chunk limit */
+    static const shape shapes[] = {
+        /* SOLAR-10.7B decode (M = 1): q/o, k/v, gate/up, down, output
+         * (32000 x 4096 fp16 is 262 MB > 128 MiB: two chunks on lavapipe) */
+        { 1, 4096, 4096 }, { 1, 1024, 4096 }, { 1, 14336, 4096 }, { 1, 4096, 14336 }, { 1, 32000, 4096 },
+        /* SOLAR batches: small (matrix-vector, NM = M) and prefill (tiled) */
+        { 7, 4096, 4096 }, { 5, 32000, 4096 }, { 64, 1024, 4096 }, { 16, 4096, 14336 },
+        /* awkward decode: K odd / not a multiple of 8 (scalar variant), N
+         * not a multiple of the rows per workgroup */
+        { 1, 1, 1 }, { 1, 3, 7 }, { 1, 7, 129 }, { 1, 31, 1000 }, { 1, 33, 257 }, { 1, 65, 8 }, { 1, 127, 33 },
+        { 1, 129, 64 }, { 1, 257, 127 }, { 1, 1000, 1000 }, { 1, 1, 4096 }, { 1, 3, 14336 },
+        /* awkward batches: M, N not multiples of the tile, K of the k slice;
+         * M = 8 | 9 is where the op switches kernels */
+        { 2, 1, 1 }, { 3, 7, 1 }, { 7, 31, 65 }, { 8, 129, 1000 }, { 9, 129, 1000 }, { 31, 33, 129 },
+        { 33, 65, 7 }, { 65, 127, 257 }, { 127, 129, 31 }, { 129, 257, 64 }, { 257, 1000, 33 }, { 7, 33, 1000 },
+        { 65, 129, 256 }, { 33, 1000, 8 }, { 1000, 3, 127 }, { 17, 7, 4096 },
+    };
+    gpu_ctx *ctx = harness_ctx();
+    for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) failures += run(ctx, NULL, shapes[i], seed + i);
+
+    /* ---- the configurations a discrete GPU with 32-wide subgroups gets
+     * (wider workgroups, other tiles), checked here for correctness */
+    vkllm_device_info gpu = *gpu_info(ctx);
+    gpu.type = VKLLM_DEVICE_DISCRETE;
+    gpu.subgroup_size = 32;
+    printf("configurations of a discrete GPU, subgroup 32:\n");
+    static const shape gpu_shapes[] = {
+        { 1, 1000, 1000 }, { 1, 33, 257 }, { 4, 129, 1000 }, { 3, 65, 127 }, { 17, 257, 1000 },
+        { 31, 65, 7 }, { 33, 129, 64 }, { 65, 257, 1000 }, { 100, 127, 129 }, { 9, 1024, 4096 },
+    };
+    for (unsigned i = 0; i < sizeof gpu_shapes / sizeof gpu_shapes[0]; i++)
+        failures += run(ctx, &gpu, gpu_shapes[i], seed + 50 + i);
+    failures += finish_quietly(ctx);
+
+    /* ---- weights split into many small chunks of whole rows: one dispatch
+     * per chunk, each writing its rows at row_offset (x and y stay within
+     * one chunk) */
+    static const shape chunked[] = {
+        { 1, 1000, 129 }, { 1, 257, 1000 }, { 1, 65, 2048 }, { 3, 257, 1000 }, { 4, 1000, 129 },
+        { 9, 400, 33 }, { 12, 300, 64 },
+    };
+    ctx = harness_ctx_chunked(16384);
+    for (unsigned i = 0; i < sizeof chunked / sizeof chunked[0]; i++)
+        failures += run(ctx, NULL, chunked[i], seed + 100 + i);
+    failures += refuses_split_rows(ctx);
+    return harness_finish(ctx, failures);
+}
