@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attention.h"
 #include "rmsnorm.h"
 
 /* Reports one finished check; returns non-zero to stop. */
@@ -35,5 +36,13 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     /* SOLAR-10.7B: hidden 4096, FFN 14336, vocab 32000, 32/8 heads of 128 */
     RUN(check_rmsnorm(ctx, 7, 4096, seed, R));
     if (full_size) RUN(check_rmsnorm(ctx, 64, 4096, seed + 1, R));
+    /* attention, SOLAR-shaped: decode at context 512, a small prefill block;
+     * full size: decode at the full 4096 context, a 512-token prefill */
+#define SOLAR_ATTN .n_head = 32, .n_kv_head = 8, .head_dim = 128
+    RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 1, .pos0 = 511 }, seed + 2, R));
+    RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 16, .pos0 = 40 }, seed + 3, R));
+    if (full_size) RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 1, .pos0 = 4095 }, seed + 4, R));
+    if (full_size) RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 512, .pos0 = 0 }, seed + 5, R));
+#undef SOLAR_ATTN
     return first_err;
 }
