@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "matmul.h"
+#include "attention.h"
 #include "rmsnorm.h"
 
 /* Reports one finished check; returns non-zero to stop. */
@@ -47,5 +48,13 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
         RUN(check_matmul(ctx, 1, 32000, 4096, seed + 15, R));
         RUN(check_matmul(ctx, 64, 4096, 4096, seed + 16, R));
     }
+    /* attention, SOLAR-shaped: decode at context 512, a small prefill block;
+     * full size: decode at the full 4096 context, a 512-token prefill */
+#define SOLAR_ATTN .n_head = 32, .n_kv_head = 8, .head_dim = 128
+    RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 1, .pos0 = 511 }, seed + 2, R));
+    RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 16, .pos0 = 40 }, seed + 3, R));
+    if (full_size) RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 1, .pos0 = 4095 }, seed + 4, R));
+    if (full_size) RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 512, .pos0 = 0 }, seed + 5, R));
+#undef SOLAR_ATTN
     return first_err;
 }

@@ -1,0 +1,215 @@
+#version 450
+// Attention for one layer, flash style (online softmax, no score matrix):
+//   q: fp32 [n_q][n_head][head_dim]; k, v: fp16 [n_ctx][n_kv_head][head_dim]
+//   out[i][h] = sum_j softmax_j(scale * q[i][h] . k[j][g]) v[j][g]
+//   over cache positions j <= pos0 + i, with g = h / (n_head / n_kv_head).
+//
+// Work split:
+//   * A "row" is one (query i, head h). The n_q * G rows of kv head g
+//     (G = n_head / n_kv_head heads per kv head) are numbered t = i * G + hh
+//     and cut into tiles of ROWS consecutive rows. Workgroup (tile, g) owns
+//     one tile, so every K/V element it loads serves ROWS rows (the GQA heads
+//     of one query, or several queries in prefill).
+//   * Inside a row, the lanes of a subgroup split head_dim: lane l owns the
+//     VEC-element chunks l, l + SG, l + 2 SG, ... (CPL of them at most), keeps
+//     its slice of q and of the output accumulator in registers, and a
+//     subgroupAdd finishes each dot product. Each K/V load is one VEC-wide
+//     fp16 vector (uvec4 / uvec2 / uint), converted to fp32 on load: no
+//     fp16 arithmetic.
+//   * The subgroups of a workgroup (NSG at most) each take a contiguous slice
+//     of the keys with their own running max / running sum, and combine
+//     through shared memory at the end (one barrier). NSG = 1 (the choice
+//     on CPUs) uses no shared memory and no barrier at all.
+//   * Scores are kept in base 2 (q is pre-scaled by scale * log2(e)), so the
+//     softmax uses exp2. Only keys 0 ..= pos0 + (last query of the tile) are
+//     ever loaded; a row ignores keys past its own causal bound by a branch,
+//     never by multiplying with 0, so stale cache contents cannot leak in.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#define PUSH_ATTENTION
+#include "push.h"
+
+// VEC: fp16 elements per K/V load, a compile-time variant (head_dim % VEC == 0).
+#ifndef VEC
+#define VEC 8
+#endif
+#if VEC == 8
+#define KV_T uvec4
+#define FV vec4
+#define NF 2 // FV per chunk
+#elif VEC == 4
+#define KV_T uvec2
+#define FV vec4
+#define NF 1
+#elif VEC == 2
+#define KV_T uint
+#define FV vec2
+#define NF 1
+#else
+#error "VEC must be 8, 4 or 2"
+#endif
+#define FV_LEN (VEC / NF) // floats per FV
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 8;    // a multiple of every subgroup size the device may use
+layout(constant_id = 1) const uint ROWS = 4;  // rows per tile
+layout(constant_id = 2) const uint CPL = 2;   // chunks per lane, >= head_dim / (VEC * smallest subgroup size)
+layout(constant_id = 3) const uint NSG = 1;   // subgroups per workgroup, at most (WG / smallest subgroup size)
+layout(constant_id = 4) const uint D_MAX = 8; // >= head_dim; sizes the shared combine
+
+const uint NQ = CPL * NF; // FV registers per lane per row
+
+layout(std430, binding = 0) readonly buffer Q { FV q[]; };
+layout(std430, binding = 1) readonly buffer K { KV_T k[]; };
+layout(std430, binding = 2) readonly buffer V { KV_T v[]; };
+layout(std430, binding = 3) writeonly buffer O { FV o[]; };
+
+// Per-subgroup partial results, combined after the key loop (NSG > 1 only).
+shared float sh_m[NSG * ROWS];
+shared float sh_l[NSG * ROWS];
+shared float sh_acc[NSG * ROWS * D_MAX];
+
+// Below any score, above -inf: exp2(NO_MAX - s) is 0 without inf - inf.
+const float NO_MAX = -3.0e38;
+
+void unpack_kv(KV_T u, out FV f[NF])
+{
+#if VEC == 8
+    f[0] = vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
+    f[1] = vec4(unpackHalf2x16(u.z), unpackHalf2x16(u.w));
+#elif VEC == 4
+    f[0] = vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
+#else
+    f[0] = unpackHalf2x16(u);
+#endif
+}
+
+void main()
+{
+    const uint G = pc.n_head / pc.n_kv_head;
+    const uint n_rows = pc.n_q * G;
+    const uint tile = gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x;
+    const uint row0 = tile * ROWS;
+    if (row0 >= n_rows) return; // uniform per workgroup
+    const uint g = gl_WorkGroupID.y;
+    const uint lane = gl_SubgroupInvocationID;
+    const uint n_chunk = pc.head_dim / VEC; // per K/V row
+    const uint n_fv = pc.head_dim / FV_LEN; // per q/out row
+
+    // Row r of the tile: query i = t / G, head g * G + t % G; -1u: no row.
+    // The tile loads keys 0 .. n_keys - 1: exactly those its rows see.
+    uint limit[ROWS]; // last key position the row sees
+    uint qo_base[ROWS]; // first FV of the row in q and out
+    uint n_keys = 0;
+    for (uint r = 0; r < ROWS; r++) {
+        const uint t = row0 + r;
+        const uint i = t / G;
+        limit[r] = t < n_rows ? pc.pos0 + i : 0xffffffffu;
+        qo_base[r] = (i * pc.n_head + g * G + t % G) * n_fv;
+        if (t < n_rows) n_keys = max(n_keys, limit[r] + 1);
+    }
+
+    // This lane's slice of q (pre-scaled into base-2 scores) and of the accumulators.
+    const float qscale = pc.scale * 1.44269504088896341; // log2(e)
+    FV qr[ROWS * NQ];
+    FV acc[ROWS * NQ];
+    float m[ROWS], l[ROWS];
+    for (uint r = 0; r < ROWS; r++) {
+        m[r] = NO_MAX;
+        l[r] = 0.0;
+        for (uint c = 0; c < CPL; c++) {
+            const uint chunk = c * gl_SubgroupSize + lane;
+            for (uint f = 0; f < NF; f++) {
+                acc[r * NQ + c * NF + f] = FV(0.0);
+                qr[r * NQ + c * NF + f] = FV(0.0);
+                if (limit[r] != 0xffffffffu && chunk < n_chunk)
+                    qr[r * NQ + c * NF + f] = q[qo_base[r] + chunk * NF + f] * qscale;
+            }
+        }
+    }
+
+    // This subgroup's contiguous slice of the keys.
+    const uint per_sg = (n_keys + gl_NumSubgroups - 1) / gl_NumSubgroups;
+    const uint j_begin = gl_SubgroupID * per_sg;
+    const uint j_end = min(n_keys, j_begin + per_sg);
+    for (uint j = j_begin; j < j_end; j++) {
+        const uint kv_base = (j * pc.n_kv_head + g) * n_chunk;
+        FV kf[NQ], vf[NQ], tmp[NF];
+        for (uint c = 0; c < CPL; c++) {
+            const uint chunk = c * gl_SubgroupSize + lane;
+            for (uint f = 0; f < NF; f++) tmp[f] = FV(0.0);
+            if (chunk < n_chunk) unpack_kv(k[kv_base + chunk], tmp);
+            for (uint f = 0; f < NF; f++) kf[c * NF + f] = tmp[f];
+        }
+        float s[ROWS];
+        for (uint r = 0; r < ROWS; r++) {
+            float d = 0.0;
+            for (uint x = 0; x < NQ; x++) d += dot(qr[r * NQ + x], kf[x]);
+            s[r] = subgroupAdd(d);
+        }
+        for (uint c = 0; c < CPL; c++) {
+            const uint chunk = c * gl_SubgroupSize + lane;
+            for (uint f = 0; f < NF; f++) tmp[f] = FV(0.0);
+            if (chunk < n_chunk) unpack_kv(v[kv_base + chunk], tmp);
+            for (uint f = 0; f < NF; f++) vf[c * NF + f] = tmp[f];
+        }
+        for (uint r = 0; r < ROWS; r++) {
+            if (j > limit[r]) continue; // causal mask (uniform in the subgroup)
+            if (s[r] > m[r]) { // new running max: rescale what came before
+                const float corr = exp2(m[r] - s[r]);
+                m[r] = s[r];
+                l[r] *= corr;
+                for (uint x = 0; x < NQ; x++) acc[r * NQ + x] *= corr;
+            }
+            const float p = exp2(s[r] - m[r]);
+            l[r] += p;
+            for (uint x = 0; x < NQ; x++) acc[r * NQ + x] += p * vf[x];
+        }
+    }
+
+    if (NSG == 1) { // spec constant: the only subgroup saw every key
+        for (uint r = 0; r < ROWS; r++) {
+            if (limit[r] == 0xffffffffu) continue;
+            const float inv = 1.0 / l[r];
+            for (uint c = 0; c < CPL; c++) {
+                const uint chunk = c * gl_SubgroupSize + lane;
+                if (chunk < n_chunk)
+                    for (uint f = 0; f < NF; f++) o[qo_base[r] + chunk * NF + f] = acc[r * NQ + c * NF + f] * inv;
+            }
+        }
+        return;
+    }
+
+    // Publish this subgroup's (max, sum, accumulator) per row ...
+    const uint sid = gl_SubgroupID;
+    if (subgroupElect())
+        for (uint r = 0; r < ROWS; r++) {
+            sh_m[sid * ROWS + r] = m[r];
+            sh_l[sid * ROWS + r] = l[r];
+        }
+    for (uint r = 0; r < ROWS; r++)
+        for (uint c = 0; c < CPL; c++) {
+            const uint chunk = c * gl_SubgroupSize + lane;
+            if (chunk < n_chunk)
+                for (uint f = 0; f < NF; f++)
+                    for (uint e = 0; e < FV_LEN; e++)
+                        sh_acc[(sid * ROWS + r) * D_MAX + (chunk * NF + f) * FV_LEN + e] = acc[r * NQ + c * NF + f][e];
+        }
+    barrier(); // partial results in shared memory -> read by every invocation below
+
+    // ... and merge them: out = sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s.
+    for (uint x = gl_LocalInvocationID.x; x < ROWS * n_fv; x += WG) {
+        const uint r = x / n_fv, fv = x % n_fv;
+        if (limit[r] == 0xffffffffu) continue;
+        float big = NO_MAX;
+        for (uint s = 0; s < gl_NumSubgroups; s++) big = max(big, sh_m[s * ROWS + r]);
+        float sum = 0.0;
+        FV a = FV(0.0);
+        for (uint s = 0; s < gl_NumSubgroups; s++) {
+            const float w = exp2(sh_m[s * ROWS + r] - big);
+            sum += w * sh_l[s * ROWS + r];
+            for (uint e = 0; e < FV_LEN; e++) a[e] += w * sh_acc[(s * ROWS + r) * D_MAX + fv * FV_LEN + e];
+        }
+        o[qo_base[r] + fv] = a / sum;
+    }
+}

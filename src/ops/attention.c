@@ -1,0 +1,317 @@
+#include "attention.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "push.h"
+#include "util/half.h"
+
+#define ATTENTION_MAX_HEAD_DIM 256
+
+/* ------------------------------------------------------------ op */
+
+static uint32_t pow2_ceil(uint32_t x)
+{
+    uint32_t p = 1;
+    while (p < x) p <<= 1;
+    return p;
+}
+
+/* Bytes a binding covers, 0 if it names no valid chunk. */
+static uint64_t binding_bytes(gpu_binding b)
+{
+    if (!b.t || b.chunk >= gpu_tensor_n_chunks(b.t)) return 0;
+    uint64_t chunk = gpu_tensor_chunk_bytes(b.t, b.chunk);
+    if (b.offset >= chunk) return 0;
+    return b.range ? b.range : chunk - b.offset;
+}
+
+/* The kernel's launch shape: the tuning with every field decided, plus the
+ * spec constants that follow from it. */
+typedef struct attention_plan {
+    attention_tuning t;
+    uint32_t chunks_per_lane; /* VEC-element chunks of a head each lane owns, at most */
+    uint32_t wg;              /* invocations per workgroup: n_split of the largest subgroups */
+    uint32_t n_sg;            /* the most subgroups a workgroup can hold (of the smallest size) */
+    uint32_t d_max;           /* >= head_dim: row length in the shared combine */
+} attention_plan;
+
+static uint32_t plan_shared_bytes(const attention_plan *p)
+{
+    if (p->n_sg == 1) return 0;
+    return 4 * p->n_sg * p->t.rows * (p->d_max + 2);
+}
+
+static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t head_dim,
+                         const attention_tuning *want, attention_plan *p)
+{
+    const vkllm_device_info *info = gpu_info(ctx);
+    uint32_t sg_min = info->subgroup_min ? info->subgroup_min : 1;
+    uint32_t sg_max = info->subgroup_max > sg_min ? info->subgroup_max : sg_min;
+    attention_tuning t = want ? *want : (attention_tuning){ 0 };
+
+    if (t.vec == 0) {
+        /* the widest load that still gives every lane of a subgroup a chunk */
+        static const uint32_t widths[] = { 8, 4, 2 };
+        for (unsigned i = 0; i < 3 && !t.vec; i++)
+            if (head_dim % widths[i] == 0 && head_dim / widths[i] >= sg_max) t.vec = widths[i];
+        for (unsigned i = 0; i < 3 && !t.vec; i++)
+            if (head_dim % widths[i] == 0) t.vec = widths[i];
+    }
+    if ((t.vec != 8 && t.vec != 4 && t.vec != 2) || head_dim % t.vec)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: load width %u does not divide head_dim %u", t.vec,
+                        head_dim);
+    p->chunks_per_lane = (head_dim / t.vec + sg_min - 1) / sg_min;
+    uint32_t floats_per_row = p->chunks_per_lane * t.vec; /* per lane, for q and again for the accumulator */
+
+    bool rows_chosen = t.rows == 0;
+    if (rows_chosen) {
+        /* share each K/V load among the GQA heads of a query (and among
+         * queries in prefill), within about 128 + 128 floats per lane */
+        t.rows = pow2_ceil(n_q * group < 8 ? n_q * group : 8);
+        while (t.rows > 1 && t.rows * floats_per_row > 128) t.rows /= 2;
+    }
+    if (t.rows != 1 && t.rows != 2 && t.rows != 4 && t.rows != 8)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: rows per tile %u is not 1, 2, 4 or 8", t.rows);
+
+    bool split_chosen = t.n_split == 0;
+    /* CPUs (lavapipe): one subgroup per workgroup, no shared memory, no
+     * barrier. GPUs: as many key slices as fit, since decode has only
+     * n_kv_head * (tiles) workgroups (8 for SOLAR) to fill the device with
+     * (unmeasured on GPUs so far). */
+    if (split_chosen) t.n_split = info->type == VKLLM_DEVICE_CPU ? 1 : 16;
+    if (t.n_split < 1 || t.n_split > 16)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key splits, want 1 .. 16", t.n_split);
+    p->t = t;
+    p->d_max = p->chunks_per_lane * t.vec * sg_min;
+    for (;;) {
+        p->wg = p->t.n_split * sg_max;
+        p->n_sg = p->wg / sg_min;
+        bool fits = plan_shared_bytes(p) <= info->max_shared_memory && p->wg <= info->max_workgroup_invocations;
+        if (fits) break;
+        if (split_chosen && p->t.n_split > 1) {
+            p->t.n_split /= 2;
+            continue;
+        }
+        if (rows_chosen && p->t.rows > 1) {
+            p->t.rows /= 2;
+            continue;
+        }
+        return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED,
+                        "attention: %u key splits of %u rows need %u invocations and %u bytes of shared memory; "
+                        "the device has %u and %u",
+                        p->t.n_split, p->t.rows, p->wg, plan_shared_bytes(p), info->max_workgroup_invocations,
+                        info->max_shared_memory);
+    }
+    if (p->n_sg == 1) p->d_max = 1; /* no shared combine */
+    return VKLLM_OK;
+}
+
+vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding out,
+                                uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
+                                uint32_t pos0, float scale, const attention_tuning *tune)
+{
+    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (n_kv_head == 0 || n_head == 0 || n_head % n_kv_head)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u heads are not a multiple of %u kv heads", n_head,
+                        n_kv_head);
+    if (head_dim == 0 || head_dim % 2 || head_dim > ATTENTION_MAX_HEAD_DIM)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: head_dim %u is not even and <= %u", head_dim,
+                        ATTENTION_MAX_HEAD_DIM);
+    if (n_q == 0) return VKLLM_OK;
+    uint64_t qo_bytes = (uint64_t)n_q * n_head * head_dim * 4;
+    uint64_t kv_bytes = ((uint64_t)pos0 + n_q) * n_kv_head * head_dim * 2;
+    const char *small = binding_bytes(q) < qo_bytes     ? "q"
+                        : binding_bytes(out) < qo_bytes ? "out"
+                        : binding_bytes(k) < kv_bytes   ? "k"
+                        : binding_bytes(v) < kv_bytes   ? "v"
+                                                        : NULL;
+    if (small)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+                        "attention: binding %s is smaller than %u queries x %u heads at position %u need", small, n_q,
+                        n_head, pos0);
+
+    const uint32_t group = n_head / n_kv_head;
+    attention_plan pl = { 0 };
+    vkllm_status s = plan(ctx, n_q, group, head_dim, tune, &pl);
+    if (s != VKLLM_OK) return s;
+    static const char *const names[] = { [2] = "attention_vec2", [4] = "attention_vec4", [8] = "attention_vec8" };
+    gpu_pipeline *p;
+    gpu_pipeline_desc d = {
+        .shader = names[pl.t.vec], .n_buffers = 4, .push_bytes = sizeof(attention_push),
+        .n_spec = 5, .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max },
+    };
+    s = gpu_pipeline_get(ctx, &d, &p);
+    if (s != VKLLM_OK) return s;
+    attention_push pc = {
+        .n_q = n_q, .n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .pos0 = pos0, .scale = scale,
+    };
+    gpu_binding b[4] = { q, k, v, out };
+    /* workgroup (tile of rows, kv head); tiles past 65535 spill into z */
+    uint32_t tiles = (n_q * group + pl.t.rows - 1) / pl.t.rows;
+    uint32_t gx = tiles < 65535 ? tiles : 65535;
+    return gpu_dispatch(rec, p, b, 4, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
+}
+
+vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding out,
+                          uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim, uint32_t pos0,
+                          float scale)
+{
+    return op_attention_tuned(rec, q, k, v, out, n_q, n_head, n_kv_head, head_dim, pos0, scale, NULL);
+}
+
+/* ------------------------------------------------------------ reference */
+
+/* The reference, and optionally for each output element the convex
+ * combination of |v| with the same weights (abs_v, the scale of the
+ * element's rounding error) and for each row the largest |term sum| of a
+ * score, scale * sum_d |q_d k_d| (s_abs, the scale of a score's error). */
+static void ref_core(const float *q, const uint16_t *k, const uint16_t *v, float *out, double *abs_v, double *s_abs,
+                     uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim, uint32_t pos0, float scale)
+{
+    const uint32_t group = n_head / n_kv_head;
+    const uint32_t n_keys_max = pos0 + n_q;
+    double *p = malloc(n_keys_max * sizeof *p);
+    double *acc = malloc(head_dim * 2 * sizeof *acc);
+    if (!p || !acc) goto done;
+    for (uint32_t i = 0; i < n_q; i++) {
+        const uint32_t n_keys = pos0 + i + 1;
+        for (uint32_t h = 0; h < n_head; h++) {
+            const float *qr = q + ((size_t)i * n_head + h) * head_dim;
+            const uint32_t g = h / group;
+            double mx = -INFINITY, smax = 0;
+            for (uint32_t j = 0; j < n_keys; j++) {
+                const uint16_t *kr = k + ((size_t)j * n_kv_head + g) * head_dim;
+                double dot = 0, mag = 0;
+                for (uint32_t d = 0; d < head_dim; d++) {
+                    double t = (double)qr[d] * half_to_float(kr[d]);
+                    dot += t;
+                    mag += fabs(t);
+                }
+                p[j] = dot * scale;
+                if (p[j] > mx) mx = p[j];
+                if (mag * fabs(scale) > smax) smax = mag * fabs(scale);
+            }
+            double sum = 0;
+            for (uint32_t j = 0; j < n_keys; j++) sum += p[j] = exp(p[j] - mx);
+            for (uint32_t d = 0; d < 2 * head_dim; d++) acc[d] = 0;
+            for (uint32_t j = 0; j < n_keys; j++) {
+                const uint16_t *vr = v + ((size_t)j * n_kv_head + g) * head_dim;
+                for (uint32_t d = 0; d < head_dim; d++) {
+                    double x = half_to_float(vr[d]);
+                    acc[d] += p[j] * x;
+                    acc[head_dim + d] += p[j] * fabs(x);
+                }
+            }
+            const size_t o = ((size_t)i * n_head + h) * head_dim;
+            for (uint32_t d = 0; d < head_dim; d++) {
+                out[o + d] = (float)(acc[d] / sum);
+                if (abs_v) abs_v[o + d] = acc[head_dim + d] / sum;
+            }
+            if (s_abs) s_abs[(size_t)i * n_head + h] = smax;
+        }
+    }
+done:
+    free(p);
+    free(acc);
+}
+
+void ref_attention(const float *q, const uint16_t *k, const uint16_t *v, float *out, uint32_t n_q, uint32_t n_head,
+                   uint32_t n_kv_head, uint32_t head_dim, uint32_t pos0, float scale)
+{
+    ref_core(q, k, v, out, NULL, NULL, n_q, n_head, n_kv_head, head_dim, pos0, scale);
+}
+
+/* ------------------------------------------------------------ check */
+
+/* Tolerance. Each output element is a convex combination of fp16 V values
+ * (exact in fp32), so its error is relative to A = sum_j p_j |v_j[d]| (the
+ * same combination of |v|), not to the output, which may cancel to ~0:
+ *   |gpu - ref| <= 1e-6 + A * 2^-24 * (64 + 16 sqrt(n_keys) + 64 S)
+ * with S = max_j scale * sum_d |q_d k_jd| for the row. The terms:
+ *   - exp2 in fp32 (Vulkan allows 3 + 2|x| ulp; weights with |x| > ~30 are
+ *     below 2^-30) and the rescales when the running max moves: 64 ulp;
+ *   - the fp32 running sums over n_keys terms, numerator and denominator:
+ *     rounding errors of random sign grow like sqrt(n_keys); 16 sqrt(n)
+ *     ulp is several times the expected size (the worst case, 2 n ulp, is
+ *     never approached and would hide a missing key at n = 4096);
+ *   - a score's absolute error, at most (terms summed in one order) * ulp
+ *     * S: each lane sums head_dim / subgroup size products, then a
+ *     subgroup tree; 64 ulp * S covers head_dim 256 on 8-wide subgroups.
+ *     A score error e moves the weight by a factor exp(e), hence times A.
+ * The 1e-6 absolute floor covers A ~ 0 (outputs near zero with tiny v).
+ * With the default q_max = 8 and head_dim 128, S ~ 23, so the bound is
+ * about 1e-4 * A: a key dropped or added at context n moves the output by
+ * ~|v - out| / n, which this catches up to n in the thousands. */
+static void attention_bounds(double *scale, const double *abs_v, const double *s_abs, uint32_t n_q, uint32_t n_head,
+                             uint32_t head_dim, uint32_t pos0)
+{
+    for (uint32_t i = 0; i < n_q; i++)
+        for (uint32_t h = 0; h < n_head; h++) {
+            const size_t row = (size_t)i * n_head + h;
+            double ulps = 64 + 16 * sqrt((double)(pos0 + i + 1)) + 64 * s_abs[row];
+            for (uint32_t d = 0; d < head_dim; d++) scale[row * head_dim + d] = abs_v[row * head_dim + d] * ulps;
+        }
+}
+
+vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_t seed, vkllm_check_result *out)
+{
+    attention_check c = *shape;
+    if (!c.n_ctx) c.n_ctx = c.pos0 + c.n_q;
+    if (c.scale == 0) c.scale = 1.0f / sqrtf((float)c.head_dim);
+    if (c.q_max == 0) c.q_max = 8;
+    check_begin(out, "attention", "q%u h%u/%u d%u pos%u ctx%u%s", c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0,
+                c.n_ctx, c.tune.vec || c.tune.rows || c.tune.n_split ? " tuned" : "");
+    if (c.n_ctx < c.pos0 + c.n_q || c.n_kv_head == 0 || c.n_head % c.n_kv_head || c.head_dim == 0)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_attention: inconsistent shape");
+    const size_t n_qo = (size_t)c.n_q * c.n_head * c.head_dim;
+    const size_t n_kv = (size_t)c.n_ctx * c.n_kv_head * c.head_dim;
+    const size_t n_kv_used = (size_t)(c.pos0 + c.n_q) * c.n_kv_head * c.head_dim;
+    float *q = malloc(n_qo * sizeof *q), *want = malloc(n_qo * sizeof *want), *got = malloc(n_qo * sizeof *got);
+    uint16_t *k = malloc(n_kv * sizeof *k), *v = malloc(n_kv * sizeof *v);
+    double *abs_v = malloc(n_qo * sizeof *abs_v), *bound = malloc(n_qo * sizeof *bound);
+    double *s_abs = malloc((size_t)c.n_q * c.n_head * sizeof *s_abs);
+    gpu_tensor *tq = NULL, *tk = NULL, *tv = NULL, *to = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = VKLLM_OK;
+    if (!q || !want || !got || !k || !v || !abs_v || !bound || !s_abs) {
+        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "check_attention: out of host memory");
+        goto done;
+    }
+    rng r = { seed };
+    check_fill_f32(&r, q, n_qo, -c.q_max, c.q_max);
+    check_fill_f16(&r, k, n_kv_used, -1.0f, 1.0f);
+    check_fill_f16(&r, v, n_kv_used, -1.0f, 1.0f);
+    for (size_t x = n_kv_used; x < n_kv; x++) k[x] = v[x] = 0x7e00; /* NaN: cache positions no query may see */
+    ref_core(q, k, v, want, abs_v, s_abs, c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0, c.scale);
+    attention_bounds(bound, abs_v, s_abs, c.n_q, c.n_head, c.head_dim, c.pos0);
+
+    s = check_tensor_from(ctx, q, n_qo * 4, 0, &tq);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, k, n_kv * 2, 0, &tk);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, v, n_kv * 2, 0, &tv);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_qo * 4, 0, &to);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
+    if (s == VKLLM_OK)
+        s = op_attention_tuned(rec, gpu_bind(tq), gpu_bind(tk), gpu_bind(tv), gpu_bind(to), c.n_q, c.n_head,
+                               c.n_kv_head, c.head_dim, c.pos0, c.scale, &c.tune);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
+    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_qo * 4);
+    if (s == VKLLM_OK) check_compare(got, want, bound, n_qo, 1e-6, 0x1p-24, "out", out);
+done:
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, tq);
+    gpu_tensor_destroy(ctx, tk);
+    gpu_tensor_destroy(ctx, tv);
+    gpu_tensor_destroy(ctx, to);
+    free(q);
+    free(want);
+    free(got);
+    free(k);
+    free(v);
+    free(abs_v);
+    free(bound);
+    free(s_abs);
+    return s;
+}
