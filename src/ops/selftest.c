@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "rmsnorm.h"
+#include "rope.h"
+#include "softmax.h"
 
 /* Reports one finished check; returns non-zero to stop. */
 static int report(vkllm_status s, gpu_ctx *ctx, vkllm_check_result *r, vkllm_check_cb cb, void *user,
@@ -35,5 +37,14 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     /* SOLAR-10.7B: hidden 4096, FFN 14336, vocab 32000, 32/8 heads of 128 */
     RUN(check_rmsnorm(ctx, 7, 4096, seed, R));
     if (full_size) RUN(check_rmsnorm(ctx, 64, 4096, seed + 1, R));
+    /* rope on SOLAR's q: one decode token at a random position, a prefill block */
+    RUN(check_rope(ctx, &(rope_case){ 1, 32, 128, 128, 10000, ROPE_ADJACENT, 0, 4096, false }, seed + 20, R));
+    RUN(check_rope(ctx, &(rope_case){ 64, 32, 128, 128, 10000, ROPE_ADJACENT, 1000, 0, false }, seed + 21, R));
+    if (full_size) RUN(check_rope(ctx, &(rope_case){ 512, 32, 128, 128, 10000, ROPE_ADJACENT, 0, 0, false }, seed + 22, R));
+    /* softmax over the vocab, and a causal block of attention scores (scale 1/sqrt(128)) */
+    RUN(check_softmax(ctx, &(softmax_case){ 1, 32000, 1.0f, false, 0, 10, false, SOFTMAX_AUTO }, seed + 30, R));
+    RUN(check_softmax(ctx, &(softmax_case){ 64, 1088, 0.0883883f, true, 1024, 8, false, SOFTMAX_AUTO }, seed + 31, R));
+    if (full_size)
+        RUN(check_softmax(ctx, &(softmax_case){ 512, 4096, 0.0883883f, true, 3584, 8, false, SOFTMAX_AUTO }, seed + 32, R));
     return first_err;
 }
