@@ -42,30 +42,38 @@ PUSH_END(matmul_push)
 #endif
 
 /* ---- rope: y = x rotated; x, y: fp32 [n_tok][n_head][head_dim] (y may be x),
- * pos: int32 [n_tok]; the first n_rot dims of each head rotate with
- * frequency theta_base^(-2i/n_rot); pairing: 0 adjacent (2i, 2i+1),
- * 1 rotate-half (i, i + n_rot/2) */
+ * pos: int32 [n_tok]; the first n_rot dims of each head rotate, pair i by
+ * angle pos * theta_base^(-2i/n_rot); the other head_dim - n_rot dims are
+ * copied. pairing: 0 adjacent (2i, 2i+1), 1 rotate-half (i, i + n_rot/2).
+ * The frequency is 2^-(i * step) with step = 2 log2(theta_base) / n_rot,
+ * computed in double on the CPU and split so that step_hi has at most 12
+ * significant bits (i * step_hi is exact for i < 4096) and
+ * step_lo = step - step_hi. */
 #if !defined(VKLLM_GLSL) || defined(PUSH_ROPE)
 PUSH_BEGIN(rope_push)
     U32 n_tok;
     U32 n_head;
     U32 head_dim;
     U32 n_rot;
-    F32 theta_base;
     U32 pairing;
+    F32 step_hi;
+    F32 step_lo;
 PUSH_END(rope_push)
 #endif
 
 /* ---- softmax over each row of x: fp32 [n_rows][n_cols] into y (y may be
  * x), of scale * x; with causal != 0, column c of row r is masked (-> 0)
- * when c > pos0 + r */
+ * when c > pos0 + r. The kernel works in base 2: scale_log2e = scale *
+ * log2(e). rows_per_wg: rows per workgroup when each subgroup owns rows
+ * (shader variant SUBGROUP_ROWS = 1); otherwise ignored, one row per workgroup. */
 #if !defined(VKLLM_GLSL) || defined(PUSH_SOFTMAX)
 PUSH_BEGIN(softmax_push)
     U32 n_cols;
     U32 n_rows;
-    F32 scale;
+    F32 scale_log2e;
     U32 causal;
     U32 pos0;
+    U32 rows_per_wg;
 PUSH_END(softmax_push)
 #endif
 

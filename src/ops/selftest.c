@@ -6,6 +6,8 @@
 #include "matmul.h"
 #include "attention.h"
 #include "rmsnorm.h"
+#include "rope.h"
+#include "softmax.h"
 
 /* Reports one finished check; returns non-zero to stop. */
 static int report(vkllm_status s, gpu_ctx *ctx, vkllm_check_result *r, vkllm_check_cb cb, void *user,
@@ -56,5 +58,14 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     if (full_size) RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 1, .pos0 = 4095 }, seed + 4, R));
     if (full_size) RUN(check_attention(ctx, &(attention_check){ SOLAR_ATTN, .n_q = 512, .pos0 = 0 }, seed + 5, R));
 #undef SOLAR_ATTN
+    /* rope on SOLAR's q: one decode token at a random position, a prefill block */
+    RUN(check_rope(ctx, &(rope_case){ 1, 32, 128, 128, 10000, ROPE_ADJACENT, 0, 4096, false }, seed + 20, R));
+    RUN(check_rope(ctx, &(rope_case){ 64, 32, 128, 128, 10000, ROPE_ADJACENT, 1000, 0, false }, seed + 21, R));
+    if (full_size) RUN(check_rope(ctx, &(rope_case){ 512, 32, 128, 128, 10000, ROPE_ADJACENT, 0, 0, false }, seed + 22, R));
+    /* softmax over the vocab, and a causal block of attention scores (scale 1/sqrt(128)) */
+    RUN(check_softmax(ctx, &(softmax_case){ 1, 32000, 1.0f, false, 0, 10, false, SOFTMAX_AUTO }, seed + 30, R));
+    RUN(check_softmax(ctx, &(softmax_case){ 64, 1088, 0.0883883f, true, 1024, 8, false, SOFTMAX_AUTO }, seed + 31, R));
+    if (full_size)
+        RUN(check_softmax(ctx, &(softmax_case){ 512, 4096, 0.0883883f, true, 3584, 8, false, SOFTMAX_AUTO }, seed + 32, R));
     return first_err;
 }

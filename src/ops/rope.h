@@ -1,0 +1,44 @@
+/* Rotary position embedding: in each head, pair i of the first n_rot dims
+ * rotates by angle pos * theta_base^(-2i/n_rot); the other dims are copied. */
+#ifndef VKLLM_OPS_ROPE_H
+#define VKLLM_OPS_ROPE_H
+
+#include <stdbool.h>
+
+#include "gpu/gpu.h"
+
+/* Which dims form pair i (i < n_rot / 2). */
+enum {
+    ROPE_ADJACENT = 0,    /* (2i, 2i + 1): GGUF / llama.cpp layout */
+    ROPE_ROTATE_HALF = 1, /* (i, i + n_rot / 2): Hugging Face layout */
+};
+
+/* x, y: fp32 [n_tok][n_head][head_dim], y may be the same binding as x (in
+ * place); pos: int32 [n_tok], the position of each token, read on the GPU
+ * when the recording runs (so a recorded step can be replayed with new
+ * positions). n_rot even, <= head_dim and <= 8192; pairing ROPE_ADJACENT or
+ * ROPE_ROTATE_HALF. Accurate for |pos| < 2^24; the angle error grows like
+ * |pos * freq| * 2^-24 (fp32 angle), see check_rope. */
+vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y, uint32_t n_tok, uint32_t n_head,
+                     uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing);
+
+/* CPU reference: angles, cos and sin in double. */
+void ref_rope(const float *x, const int32_t *pos, float *y, uint32_t n_tok, uint32_t n_head, uint32_t head_dim,
+              uint32_t n_rot, float theta_base, uint32_t pairing);
+
+/* One check: shape, rotation, positions. Positions are pos0 + t for token t
+ * (a prefill block) or, when pos_rand > 0, each uniform in [0, pos_rand). */
+typedef struct rope_case {
+    uint32_t n_tok, n_head, head_dim, n_rot;
+    float theta_base;
+    uint32_t pairing;
+    int32_t pos0;
+    uint32_t pos_rand;
+    bool in_place; /* y is x (x re-uploaded before each run instead of poisoning y) */
+} rope_case;
+
+/* Random x in [-1, 1), GPU vs reference; then new positions are uploaded
+ * and the same recording is replayed and checked again. */
+vkllm_status check_rope(gpu_ctx *ctx, const rope_case *c, uint64_t seed, vkllm_check_result *out);
+
+#endif
