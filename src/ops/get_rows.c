@@ -1,0 +1,162 @@
+#include "get_rows.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "convert.h"
+#include "push.h"
+#include "util/half.h"
+
+#define GET_ROWS_WG 128 /* invocations per workgroup; 8 elements each */
+
+/* Bytes a binding covers. */
+static uint64_t binding_bytes(gpu_binding b)
+{
+    return b.range ? b.range : gpu_tensor_chunk_bytes(b.t, b.chunk) - b.offset;
+}
+
+vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gpu_binding out, uint32_t n_ids,
+                            uint32_t n_rows, uint32_t n_cols, uint32_t wg)
+{
+    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (n_ids == 0) return VKLLM_OK;
+    if (!table || !ids.t || !out.t) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: missing tensor");
+    const uint64_t row_bytes = (uint64_t)n_cols * 2, n_out = (uint64_t)n_ids * n_cols;
+    if (n_rows == 0 || n_cols == 0 || gpu_tensor_bytes(table) != n_rows * row_bytes)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u fp16",
+                        (unsigned long long)gpu_tensor_bytes(table), n_rows, n_cols);
+    if (binding_bytes(ids) < (uint64_t)n_ids * 4 || binding_bytes(out) < n_out * 4 || n_out > UINT32_MAX)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
+    if (wg == 0) wg = GET_ROWS_WG;
+    gpu_pipeline *p;
+    gpu_pipeline_desc d = {
+        .shader = "get_rows", .n_buffers = 3, .push_bytes = sizeof(get_rows_push),
+        .n_spec = 1, .spec = { wg },
+    };
+    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
+    if (s != VKLLM_OK) return s;
+    /* one invocation per 8 output elements (the shader's two paths agree on
+     * that count); workgroups past 65535 spill into y */
+    uint64_t groups = ((n_out + 7) / 8 + wg - 1) / wg;
+    uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535, gy = (uint32_t)((groups + gx - 1) / gx);
+    for (uint32_t c = 0; c < gpu_tensor_n_chunks(table); c++) {
+        uint64_t off = gpu_tensor_chunk_offset(table, c), bytes = gpu_tensor_chunk_bytes(table, c);
+        if (off % row_bytes || bytes % row_bytes)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+                            "get_rows: chunk %u of the table splits a row; create it with granule n_cols * 2", c);
+        get_rows_push pc = {
+            .n_cols = n_cols, .n_ids = n_ids,
+            .row_begin = (uint32_t)(off / row_bytes), .row_end = (uint32_t)((off + bytes) / row_bytes),
+        };
+        gpu_binding b[3] = { gpu_bind_chunk(table, c), ids, out };
+        s = gpu_dispatch(rec, p, b, 3, &pc, gx, gy, 1, "get_rows");
+        if (s != VKLLM_OK) return s;
+    }
+    return VKLLM_OK;
+}
+
+vkllm_status op_get_rows(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gpu_binding out, uint32_t n_ids,
+                         uint32_t n_rows, uint32_t n_cols)
+{
+    return op_get_rows_wg(rec, table, ids, out, n_ids, n_rows, n_cols, 0);
+}
+
+void ref_get_rows(const uint16_t *table, const int32_t *ids, float *out, uint32_t n_ids, uint32_t n_rows,
+                  uint32_t n_cols)
+{
+    for (uint32_t i = 0; i < n_ids; i++) {
+        if (ids[i] < 0 || (uint32_t)ids[i] >= n_rows) continue;
+        const uint16_t *row = table + (size_t)ids[i] * n_cols;
+        for (uint32_t c = 0; c < n_cols; c++) out[(size_t)i * n_cols + c] = half_to_float(row[c]);
+    }
+}
+
+/* Tolerance: none. fp16 -> fp32 is exact and the shader converts the bits
+ * (no float conversion that could flush subnormals), so out must equal the
+ * reference bit for bit, and rows of bad ids must keep the poison. */
+vkllm_status check_get_rows(gpu_ctx *ctx, uint32_t n_rows, uint32_t n_cols, uint32_t n_ids, uint32_t n_bad,
+                            uint32_t wg, uint64_t seed, vkllm_check_result *out)
+{
+    const uint64_t n_table = (uint64_t)n_rows * n_cols, n_out = (uint64_t)n_ids * n_cols;
+    uint16_t *table = malloc(n_table * 2);
+    int32_t *ids = malloc((size_t)n_ids * 4);
+    float *want = malloc(n_out * 4), *got = malloc(n_out * 4);
+    gpu_tensor *tt = NULL, *ti = NULL, *to = NULL;
+    gpu_rec *rec = NULL;
+    check_begin(out, "get_rows", "%u x %u, %u ids", n_rows, n_cols, n_ids);
+    vkllm_status s = VKLLM_OK;
+    if (n_ids == 0 || n_rows == 0 || n_cols == 0) {
+        s = gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_get_rows: empty shape");
+        goto done;
+    }
+    s = VKLLM_ERR_OUT_OF_MEMORY;
+    if (!table || !ids || !want || !got) goto done;
+    s = check_tensor_from(ctx, NULL, n_table * 2, (uint64_t)n_cols * 2, &tt);
+    if (s != VKLLM_OK) goto done;
+    uint32_t n_chunks = gpu_tensor_n_chunks(tt);
+    size_t len = strlen(out->shape);
+    snprintf(out->shape + len, sizeof out->shape - len, ", %u chunk%s", n_chunks, n_chunks == 1 ? "" : "s");
+    if (n_bad) {
+        len = strlen(out->shape);
+        snprintf(out->shape + len, sizeof out->shape - len, ", %u bad", n_bad);
+    }
+    if (wg) {
+        len = strlen(out->shape);
+        snprintf(out->shape + len, sizeof out->shape - len, " (wg %u)", wg);
+    }
+
+    rng r = { seed };
+    /* random halves, any bits (subnormals, inf, NaN: the copy must be exact
+     * for all), 4 per draw: this table can be 131M elements */
+    for (uint64_t i = 0; i < n_table; i += 4) {
+        uint64_t bits = rng_next(&r);
+        for (uint64_t k = i; k < i + 4 && k < n_table; k++, bits >>= 16) table[k] = (uint16_t)bits;
+    }
+    /* ids: random with repeats; then, at consecutive places from a random
+     * start, the first and last rows, a repeat of the first, both sides of
+     * every chunk boundary, and the bad ids */
+    for (uint32_t i = 0; i < n_ids; i++)
+        ids[i] = i && rng_below(&r, 8) == 0 ? ids[rng_below(&r, i)] : (int32_t)rng_below(&r, n_rows);
+    uint32_t at = rng_below(&r, n_ids);
+#define PUT(v) (ids[at] = (v), at = (at + 1) % n_ids)
+    PUT(0);
+    PUT((int32_t)n_rows - 1);
+    PUT(0);
+    for (uint32_t c = 1; c < n_chunks; c++) {
+        int32_t first = (int32_t)(gpu_tensor_chunk_offset(tt, c) / ((uint64_t)n_cols * 2));
+        PUT(first - 1);
+        PUT(first);
+    }
+    const int32_t bad[] = { -1, INT32_MIN, INT32_MAX, (int32_t)n_rows, -2 };
+    for (uint32_t j = 0; j < n_bad; j++) PUT(bad[j % 5]);
+#undef PUT
+    /* want: poison, overwritten by the reference for the valid ids */
+    for (uint64_t i = 0; i < n_out; i++) {
+        uint32_t p = CHECK_POISON;
+        memcpy(&want[i], &p, 4);
+    }
+    ref_get_rows(table, ids, want, n_ids, n_rows, n_cols);
+
+    s = gpu_upload(ctx, tt, 0, table, n_table * 2);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, ids, (uint64_t)n_ids * 4, 0, &ti);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_out * 4, 0, &to);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, n_chunks, &rec);
+    if (s == VKLLM_OK) s = op_get_rows_wg(rec, tt, gpu_bind(ti), gpu_bind(to), n_ids, n_rows, n_cols, wg);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
+    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_out * 4);
+    if (s == VKLLM_OK) compare_bits(got, want, n_out, 4, "out", out);
+done:
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, tt);
+    gpu_tensor_destroy(ctx, ti);
+    gpu_tensor_destroy(ctx, to);
+    free(table);
+    free(ids);
+    free(want);
+    free(got);
+    return s;
+}
