@@ -369,9 +369,9 @@ static vkllm_status check_data(gguf_file *g, rd *r)
         if (g->data_offset > r->size || t->offset > data_size || t->n_bytes > data_size - t->offset)
             return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                               "%s: truncated: data of tensor '%.*s' (%" PRIu64 " bytes at data offset %" PRIu64
-                              ", file offset %" PRIu64 ") runs past the end of the file (%" PRIu64 " bytes)",
-                              r->path, (int)t->name.len, t->name.s, t->n_bytes, t->offset,
-                              g->data_offset + (t->offset < data_size ? t->offset : data_size), r->size);
+                              "; the data section starts at file offset %" PRIu64 ") runs past the end of the file (%"
+                              PRIu64 " bytes)", r->path, (int)t->name.len, t->name.s, t->n_bytes, t->offset,
+                              g->data_offset, r->size);
         t->data = r->p + g->data_offset + t->offset;
     }
     if (g->n_tensors < 2) return VKLLM_OK;
