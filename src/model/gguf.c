@@ -54,15 +54,17 @@ typedef struct rd {
     char ctx[200]; /* what is being read, for messages: "metadata #3 'llama.block_count'" */
 } rd;
 
-/* Checks n more bytes are in the file. */
-static vkllm_status rd_need(rd *r, uint64_t n, const char *what)
+/* Checks n more bytes are in the file; `what` and `suffix` name the field. */
+static vkllm_status rd_need2(rd *r, uint64_t n, const char *what, const char *suffix)
 {
     if (n <= r->size - r->pos) return VKLLM_OK;
     return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
-                      "%s: truncated: %s%s%s at offset %" PRIu64 " needs %" PRIu64
+                      "%s: truncated: %s%s%s%s at offset %" PRIu64 " needs %" PRIu64
                       " bytes but the file ends at %" PRIu64,
-                      r->path, r->ctx, *r->ctx ? " " : "", what, r->pos, n, r->size);
+                      r->path, r->ctx, *r->ctx ? " " : "", what, suffix, r->pos, n, r->size);
 }
+
+static vkllm_status rd_need(rd *r, uint64_t n, const char *what) { return rd_need2(r, n, what, ""); }
 
 static uint32_t ld_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t ld_u64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -88,17 +90,15 @@ static vkllm_status rd_u64(rd *r, uint64_t *v, const char *what)
 /* A string: u64 length, then the bytes; max_len bounds it (0: the file does). */
 static vkllm_status rd_str(rd *r, gguf_str *s, uint64_t max_len, const char *what)
 {
-    char w[64];
-    snprintf(w, sizeof w, "%s length", what);
-    uint64_t len;
-    vkllm_status st = rd_u64(r, &len, w);
+    vkllm_status st = rd_need2(r, 8, what, " length");
     if (st) return st;
+    uint64_t len = ld_u64(r->p + r->pos);
+    r->pos += 8;
     if (max_len && len > max_len)
         return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                           "%s: %s%s%s length %" PRIu64 " at offset %" PRIu64 " exceeds the limit %" PRIu64,
                           r->path, r->ctx, *r->ctx ? " " : "", what, len, r->pos - 8, max_len);
-    snprintf(w, sizeof w, "%s bytes", what);
-    if ((st = rd_need(r, len, w))) return st;
+    if ((st = rd_need2(r, len, what, " bytes"))) return st;
     s->s = (const char *)r->p + r->pos;
     s->len = len;
     r->pos += len;
