@@ -1,0 +1,44 @@
+/* Helpers for the model-file tests: a scratch folder, whole-file I/O,
+ * expected-error checks. Failures print one line and count. */
+#ifndef VKLLM_TEST_MODEL_UTIL_H
+#define VKLLM_TEST_MODEL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vkllm.h"
+
+extern int tu_failures;
+
+#define CHECK(cond, ...)                                                          \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            tu_failures++;                                                        \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);               \
+            printf(__VA_ARGS__);                                                  \
+            printf("\n");                                                         \
+        }                                                                         \
+    } while (0)
+
+/* Creates (empty) the scratch folder `dir` (removing old contents). 0 on failure. */
+int tu_scratch(const char *dir);
+/* Removes dir and everything in it. */
+void tu_rmtree(const char *dir);
+/* malloc'd "a/b". */
+char *tu_path(const char *dir, const char *name);
+/* Reads a whole file (malloc'd, *n bytes); NULL on failure. */
+uint8_t *tu_read(const char *path, size_t *n);
+/* Writes n bytes; 0 on failure. */
+int tu_write(const char *path, const void *p, size_t n);
+/* Copies a file; 0 on failure. */
+int tu_copy(const char *from, const char *to);
+
+/* Copies the regular files of folder `from` into a new folder `to`; 0 on failure. */
+int tu_copy_dir(const char *from, const char *to);
+
+/* Checks st == want and that err contains every one of the NULL-terminated
+ * substrings; `what` names the case. Returns 1 if it matched. */
+int tu_expect(const char *what, vkllm_status st, const char *err, vkllm_status want, ...);
+
+#endif
