@@ -46,7 +46,7 @@ static void compare(const char *what, const gen_params *p, const model *g, const
           "%s: GGUF hparams differ from the generator's", what);
     CHECK(memcmp(a, b, sizeof *a) == 0, "%s: GGUF and HF hparams differ", what);
     CHECK(g->format == MODEL_FORMAT_GGUF && h->format == MODEL_FORMAT_HF, "%s: formats", what);
-    CHECK(g->rope_pairing == ROPE_ADJACENT && h->rope_pairing == ROPE_HALF, "%s: rope pairing", what);
+    CHECK(g->rope_pairing == ROPE_ADJACENT && h->rope_pairing == ROPE_ROTATE_HALF, "%s: rope pairing", what);
     CHECK(g->tied_embeddings == p->tied && h->tied_embeddings == p->tied, "%s: tied %d %d", what, g->tied_embeddings,
           h->tied_embeddings);
     CHECK(!strcmp(g->architecture, "llama") && !strcmp(h->architecture, "LlamaForCausalLM"), "%s: architecture", what);

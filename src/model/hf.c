@@ -345,7 +345,7 @@ static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err,
 vkllm_status hf_load(model *m, const char *dir, char *err, size_t err_len)
 {
     m->format = MODEL_FORMAT_HF;
-    m->rope_pairing = ROPE_HALF;
+    m->rope_pairing = ROPE_ROTATE_HALF;
     m->dir = strdup(dir);
     char *cfg_path = path_join(dir, "config.json");
     char *single = path_join(dir, "model.safetensors");

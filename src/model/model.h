@@ -35,6 +35,7 @@
 #include "model/dtype.h"
 #include "model/gguf.h"
 #include "model/safetensors.h"
+#include "util/rope_pairing.h"
 #include "vkllm.h"
 
 /* sanity bounds on hparams (a file outside them is refused as malformed) */
@@ -48,12 +49,6 @@
 
 typedef enum model_format { MODEL_FORMAT_GGUF = 0, MODEL_FORMAT_HF = 1 } model_format;
 
-/* Which dimensions RoPE rotates together; the values are the RoPE kernel's
- * `pairing` parameter. */
-typedef enum rope_pairing {
-    ROPE_ADJACENT = 0, /* (2i, 2i+1): GGUF, llama.cpp-permuted q/k */
-    ROPE_HALF = 1,     /* (i, i + n_rot/2): Hugging Face q/k */
-} rope_pairing;
 
 typedef struct model_hparams {
     uint32_t n_layer;     /* transformer blocks */

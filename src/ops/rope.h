@@ -6,12 +6,8 @@
 #include <stdbool.h>
 
 #include "gpu/gpu.h"
+#include "util/rope_pairing.h"
 
-/* Which dims form pair i (i < n_rot / 2). */
-enum {
-    ROPE_ADJACENT = 0,    /* (2i, 2i + 1): GGUF / llama.cpp layout */
-    ROPE_ROTATE_HALF = 1, /* (i, i + n_rot / 2): Hugging Face layout */
-};
 
 /* x, y: fp32 [n_tok][n_head][head_dim], y may be the same binding as x (in
  * place); pos: int32 [n_tok], the position of each token, read on the GPU
