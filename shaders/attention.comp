@@ -2,7 +2,9 @@
 // Attention for one layer, flash style (online softmax, no score matrix):
 //   q: fp32 [n_q][n_head][head_dim]; k, v: fp16 [n_ctx][n_kv_head][head_dim]
 //   out[i][h] = sum_j softmax_j(scale * q[i][h] . k[j][g]) v[j][g]
-//   over cache positions j <= pos0 + i, with g = h / (n_head / n_kv_head).
+//   over cache positions j <= pos[i] (query i's position, from a device
+//   buffer so that a recorded decode step serves every position), with
+//   g = h / (n_head / n_kv_head).
 //
 // Work split:
 //   * A "row" is one (query i, head h). The n_q * G rows of kv head g
@@ -21,7 +23,7 @@
 //     through shared memory at the end (one barrier). NSG = 1 (the choice
 //     on CPUs) uses no shared memory and no barrier at all.
 //   * Scores are kept in base 2 (q is pre-scaled by scale * log2(e)), so the
-//     softmax uses exp2. Only keys 0 ..= pos0 + (last query of the tile) are
+//     softmax uses exp2. Only keys 0 ..= (the tile's largest position) are
 //     ever loaded; a row ignores keys past its own causal bound by a branch,
 //     never by multiplying with 0, so stale cache contents cannot leak in.
 #extension GL_GOOGLE_include_directive : require
@@ -63,6 +65,7 @@ layout(std430, binding = 0) readonly buffer Q { FV q[]; };
 layout(std430, binding = 1) readonly buffer K { KV_T k[]; };
 layout(std430, binding = 2) readonly buffer V { KV_T v[]; };
 layout(std430, binding = 3) writeonly buffer O { FV o[]; };
+layout(std430, binding = 4) readonly buffer P { int pos[]; }; // [n_q]: position of each query
 
 // Per-subgroup partial results, combined after the key loop (NSG > 1 only).
 shared float sh_m[NSG * ROWS];
@@ -104,7 +107,8 @@ void main()
     for (uint r = 0; r < ROWS; r++) {
         const uint t = row0 + r;
         const uint i = t / G;
-        limit[r] = t < n_rows ? pc.pos0 + i : 0xffffffffu;
+        // clamped into the cache: a bad position cannot read past it
+        limit[r] = t < n_rows ? min(uint(max(pos[i], 0)), pc.n_ctx - 1) : 0xffffffffu;
         qo_base[r] = (i * pc.n_head + g * G + t % G) * n_fv;
         if (t < n_rows) n_keys = max(n_keys, limit[r] + 1);
     }

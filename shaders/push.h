@@ -78,8 +78,8 @@ PUSH_END(softmax_push)
 #endif
 
 /* ---- attention: out = softmax(scale * q k^T, causal) v per head, GQA.
- * q: fp32 [n_q][n_head][head_dim]; query i sits at position pos0 + i and
- * sees cache positions 0 ..= pos0 + i.
+ * q: fp32 [n_q][n_head][head_dim]; query i sits at position pos[i] (an int32
+ * buffer) and sees cache positions 0 ..= pos[i], clamped below n_ctx.
  * k, v: fp16 [n_ctx][n_kv_head][head_dim] (the layer's cache);
  * out: fp32 [n_q][n_head][head_dim]; head h reads kv head h / (n_head / n_kv_head) */
 #if !defined(VKLLM_GLSL) || defined(PUSH_ATTENTION)
@@ -88,7 +88,7 @@ PUSH_BEGIN(attention_push)
     U32 n_head;
     U32 n_kv_head;
     U32 head_dim;
-    U32 pos0;
+    U32 n_ctx;
     F32 scale;
 PUSH_END(attention_push)
 #endif

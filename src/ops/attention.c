@@ -108,9 +108,9 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
     return VKLLM_OK;
 }
 
-vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding out,
-                                uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
-                                uint32_t pos0, float scale, const attention_tuning *tune)
+vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
+                                gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head,
+                                uint32_t head_dim, uint32_t n_ctx, float scale, const attention_tuning *tune)
 {
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     if (n_kv_head == 0 || n_head == 0 || n_head % n_kv_head)
@@ -120,17 +120,19 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: head_dim %u is not even and <= %u", head_dim,
                         ATTENTION_MAX_HEAD_DIM);
     if (n_q == 0) return VKLLM_OK;
+    if (n_ctx == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: empty cache (n_ctx 0)");
     uint64_t qo_bytes = (uint64_t)n_q * n_head * head_dim * 4;
-    uint64_t kv_bytes = ((uint64_t)pos0 + n_q) * n_kv_head * head_dim * 2;
-    const char *small = binding_bytes(q) < qo_bytes     ? "q"
-                        : binding_bytes(out) < qo_bytes ? "out"
-                        : binding_bytes(k) < kv_bytes   ? "k"
-                        : binding_bytes(v) < kv_bytes   ? "v"
-                                                        : NULL;
+    uint64_t kv_bytes = (uint64_t)n_ctx * n_kv_head * head_dim * 2;
+    const char *small = binding_bytes(q) < qo_bytes          ? "q"
+                        : binding_bytes(out) < qo_bytes      ? "out"
+                        : binding_bytes(k) < kv_bytes        ? "k"
+                        : binding_bytes(v) < kv_bytes        ? "v"
+                        : binding_bytes(pos) < 4 * (uint64_t)n_q ? "pos"
+                                                             : NULL;
     if (small)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
-                        "attention: binding %s is smaller than %u queries x %u heads at position %u need", small, n_q,
-                        n_head, pos0);
+                        "attention: binding %s is smaller than %u queries x %u heads over a %u-position cache need",
+                        small, n_q, n_head, n_ctx);
 
     const uint32_t group = n_head / n_kv_head;
     attention_plan pl = { 0 };
@@ -139,26 +141,26 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
     static const char *const names[] = { [2] = "attention_vec2", [4] = "attention_vec4", [8] = "attention_vec8" };
     gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = names[pl.t.vec], .n_buffers = 4, .push_bytes = sizeof(attention_push),
+        .shader = names[pl.t.vec], .n_buffers = 5, .push_bytes = sizeof(attention_push),
         .n_spec = 5, .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max },
     };
     s = gpu_pipeline_get(ctx, &d, &p);
     if (s != VKLLM_OK) return s;
     attention_push pc = {
-        .n_q = n_q, .n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .pos0 = pos0, .scale = scale,
+        .n_q = n_q, .n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .n_ctx = n_ctx, .scale = scale,
     };
-    gpu_binding b[4] = { q, k, v, out };
+    gpu_binding b[5] = { q, k, v, out, pos };
     /* workgroup (tile of rows, kv head); tiles past 65535 spill into z */
     uint32_t tiles = (n_q * group + pl.t.rows - 1) / pl.t.rows;
     uint32_t gx = tiles < 65535 ? tiles : 65535;
-    return gpu_dispatch(rec, p, b, 4, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
+    return gpu_dispatch(rec, p, b, 5, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
 }
 
-vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding out,
-                          uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim, uint32_t pos0,
-                          float scale)
+vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
+                          gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
+                          uint32_t n_ctx, float scale)
 {
-    return op_attention_tuned(rec, q, k, v, out, n_q, n_head, n_kv_head, head_dim, pos0, scale, NULL);
+    return op_attention_tuned(rec, q, k, v, pos, out, n_q, n_head, n_kv_head, head_dim, n_ctx, scale, NULL);
 }
 
 /* ------------------------------------------------------------ reference */
@@ -272,10 +274,11 @@ vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_
     uint16_t *k = malloc(n_kv * sizeof *k), *v = malloc(n_kv * sizeof *v);
     double *abs_v = malloc(n_qo * sizeof *abs_v), *bound = malloc(n_qo * sizeof *bound);
     double *s_abs = malloc((size_t)c.n_q * c.n_head * sizeof *s_abs);
-    gpu_tensor *tq = NULL, *tk = NULL, *tv = NULL, *to = NULL;
+    gpu_tensor *tq = NULL, *tk = NULL, *tv = NULL, *to = NULL, *tp = NULL;
+    int32_t *pos = malloc(c.n_q * sizeof *pos);
     gpu_rec *rec = NULL;
     vkllm_status s = VKLLM_OK;
-    if (!q || !want || !got || !k || !v || !abs_v || !bound || !s_abs) {
+    if (!q || !want || !got || !k || !v || !abs_v || !bound || !s_abs || !pos) {
         s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "check_attention: out of host memory");
         goto done;
     }
@@ -287,14 +290,16 @@ vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_
     ref_core(q, k, v, want, abs_v, s_abs, c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0, c.scale);
     attention_bounds(bound, abs_v, s_abs, c.n_q, c.n_head, c.head_dim, c.pos0);
 
+    for (uint32_t i = 0; i < c.n_q; i++) pos[i] = (int32_t)(c.pos0 + i);
     s = check_tensor_from(ctx, q, n_qo * 4, 0, &tq);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, pos, c.n_q * 4, 0, &tp);
     if (s == VKLLM_OK) s = check_tensor_from(ctx, k, n_kv * 2, 0, &tk);
     if (s == VKLLM_OK) s = check_tensor_from(ctx, v, n_kv * 2, 0, &tv);
     if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_qo * 4, 0, &to);
     if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
     if (s == VKLLM_OK)
-        s = op_attention_tuned(rec, gpu_bind(tq), gpu_bind(tk), gpu_bind(tv), gpu_bind(to), c.n_q, c.n_head,
-                               c.n_kv_head, c.head_dim, c.pos0, c.scale, &c.tune);
+        s = op_attention_tuned(rec, gpu_bind(tq), gpu_bind(tk), gpu_bind(tv), gpu_bind(tp), gpu_bind(to), c.n_q,
+                               c.n_head, c.n_kv_head, c.head_dim, c.n_ctx, c.scale, &c.tune);
     if (s == VKLLM_OK) s = gpu_rec_end(rec);
     if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
     if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_qo * 4);
@@ -305,6 +310,8 @@ done:
     gpu_tensor_destroy(ctx, tk);
     gpu_tensor_destroy(ctx, tv);
     gpu_tensor_destroy(ctx, to);
+    gpu_tensor_destroy(ctx, tp);
+    free(pos);
     free(q);
     free(want);
     free(got);

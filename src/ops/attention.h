@@ -5,19 +5,22 @@
 
 #include "gpu/gpu.h"
 
-/* q:   fp32 [n_q][n_head][head_dim]; query i sits at position pos0 + i and
- *      sees cache positions 0 ..= pos0 + i.
+/* q:   fp32 [n_q][n_head][head_dim].
  * k,v: fp16 [n_ctx][n_kv_head][head_dim], the layer's cache (token-major).
- *      Positions 0 .. pos0 + n_q - 1 must hold data; later ones are never read.
+ * pos: int32 [n_q], query i's position: it sees cache positions
+ *      0 ..= pos[i] (clamped to n_ctx - 1, so a bad position never reads
+ *      outside the cache). Positions come from a device buffer so that one
+ *      recorded decode step serves every position; those positions of the
+ *      cache must hold data.
  * out: fp32 [n_q][n_head][head_dim]; must not alias q, k or v.
  * Head h reads kv head h / (n_head / n_kv_head). n_head must be a multiple of
  * n_kv_head; head_dim even and at most 256. Each binding lies in one chunk.
  * Decode is n_q = 1, prefill a block of n_q queries; the workgroup count does
- * not depend on pos0. Errors: VKLLM_ERR_INVALID_ARG for a bad shape or a
- * binding too small for it. */
-vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding out,
-                          uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim, uint32_t pos0,
-                          float scale);
+ * not depend on the positions. Errors: VKLLM_ERR_INVALID_ARG for a bad shape
+ * or a binding too small for it. */
+vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
+                          gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
+                          uint32_t n_ctx, float scale);
 
 /* How the kernel maps work onto the device. A zero field means "the op's
  * choice for this device"; op_attention uses all zeros. Tests set fields to
@@ -29,12 +32,12 @@ typedef struct attention_tuning {
 } attention_tuning;
 
 /* op_attention with explicit tuning (NULL: the op's choice). */
-vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding out,
-                                uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
-                                uint32_t pos0, float scale, const attention_tuning *tune);
+vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
+                                gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head,
+                                uint32_t head_dim, uint32_t n_ctx, float scale, const attention_tuning *tune);
 
-/* CPU reference, double accumulation. Layouts as op_attention; k and v need
- * only pos0 + n_q positions. */
+/* CPU reference, double accumulation. Layouts as op_attention, with query i
+ * at position pos0 + i; k and v need only pos0 + n_q positions. */
 void ref_attention(const float *q, const uint16_t *k, const uint16_t *v, float *out, uint32_t n_q, uint32_t n_head,
                    uint32_t n_kv_head, uint32_t head_dim, uint32_t pos0, float scale);
 
