@@ -135,6 +135,34 @@ static void pipelines_and_timing(gpu_ctx *ctx)
     gpu_tensor_destroy(ctx, y);
 }
 
+/* Mapped tensors: host writes read by a shader, shader writes read by the
+ * host right after the submit, replayed with new host data each time. */
+static void mapped(gpu_ctx *ctx)
+{
+    gpu_tensor *in = NULL, *w = NULL, *out = NULL, *big = NULL;
+    vkllm_status s = gpu_tensor_create_mapped(ctx, 2 * 256 * 4, &in);
+    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 256 * 4, 0, &w);
+    if (s == VKLLM_OK) s = gpu_tensor_create_mapped(ctx, 2 * 256 * 4, &out);
+    gpu_rec *rec = NULL;
+    if (s == VKLLM_OK) s = gpu_fill(ctx, w, 0x40400000u); /* 3.0f */
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
+    if (s == VKLLM_OK) s = op_rmsnorm(rec, gpu_bind(in), gpu_bind(w), gpu_bind(out), 2, 256, 0.0f);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    int ok = s == VKLLM_OK && gpu_tensor_map(in) && gpu_tensor_map(out) && !gpu_tensor_map(w);
+    for (int run = 1; run <= 3 && ok; run++) {
+        float *x = gpu_tensor_map(in), *y = gpu_tensor_map(out);
+        for (int i = 0; i < 512; i++) x[i] = (float)(run * (i < 256 ? 1 : -2)); /* rms |x|: y = +-3 */
+        ok = gpu_rec_submit(rec) == VKLLM_OK && y[0] == 3.0f && y[255] == 3.0f && y[256] == -3.0f;
+    }
+    EXPECT(ok, "mapped tensors: host writes in, shader results out, three replays: %s", gpu_error(ctx));
+    s = gpu_tensor_create_mapped(ctx, 1 << 20, &big); /* above this context's 64 KiB chunks */
+    EXPECT(s == VKLLM_ERR_UNSUPPORTED && !big, "mapped tensor larger than one chunk refused: %s", gpu_error(ctx));
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, in);
+    gpu_tensor_destroy(ctx, w);
+    gpu_tensor_destroy(ctx, out);
+}
+
 int main(void)
 {
     gpu_opts o = { .validate = true, .max_chunk_bytes = 65536, .staging_bytes = 16384 };
@@ -147,6 +175,7 @@ int main(void)
     printf("device: %s\n", gpu_info(ctx)->name);
     transfers(ctx, 42);
     pipelines_and_timing(ctx);
+    mapped(ctx);
 
     gpu_opts none = { .device = "no-such-device-name" };
     gpu_ctx *c2;

@@ -217,6 +217,15 @@ vkllm_status gpu_rec_end(gpu_rec *rec)
 {
     if (rec->status != VKLLM_OK) return rec->status;
     if (rec->ended) return VKLLM_OK;
+    /* every shader / copy write of the recording visible to host reads of
+     * mapped tensors after the fence */
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+    };
+    vkCmdPipelineBarrier(rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     VK_TRY(rec->ctx, vkEndCommandBuffer(rec->cmd));
     rec->ended = true;
     return VKLLM_OK;

@@ -70,6 +70,16 @@ vkllm_status gpu_list_devices(vkllm_device_info *out, uint32_t max, uint32_t *co
 vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, gpu_tensor **out);
 void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t);
 
+/* Creates a small host-visible, host-coherent tensor of one chunk, mapped
+ * for its whole life: the host writes per-step inputs (token ids,
+ * positions) into it before a submit and reads results (logits, argmax)
+ * after one, with no staging copy and no extra submit. Shaders bind it like
+ * any tensor. Fails (UNSUPPORTED) if `bytes` exceed one chunk. */
+vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor **out);
+/* The mapped bytes of such a tensor; NULL for device-local tensors. Valid
+ * to touch only while no submitted recording that uses it is running. */
+void *gpu_tensor_map(const gpu_tensor *t);
+
 uint64_t gpu_tensor_bytes(const gpu_tensor *t);
 uint32_t gpu_tensor_n_chunks(const gpu_tensor *t);
 uint64_t gpu_tensor_chunk_offset(const gpu_tensor *t, uint32_t chunk); /* first byte, in the tensor */
@@ -136,7 +146,9 @@ void gpu_barrier(gpu_rec *rec);
 vkllm_status gpu_rec_copy(gpu_rec *rec, gpu_binding dst, gpu_binding src, uint64_t bytes);
 vkllm_status gpu_rec_fill(gpu_rec *rec, gpu_binding dst, uint64_t bytes, uint32_t pattern);
 
-/* Ends recording; the recording can then be submitted any number of times. */
+/* Ends recording; the recording can then be submitted any number of times.
+ * Ends with a barrier that makes every shader and copy write visible to the
+ * host, so mapped tensors can be read right after gpu_rec_submit. */
 vkllm_status gpu_rec_end(gpu_rec *rec);
 /* Submits and waits for completion. */
 vkllm_status gpu_rec_submit(gpu_rec *rec);

@@ -54,6 +54,7 @@ struct gpu_tensor {
     uint64_t chunk_cap;         /* bytes in every chunk but the last */
     VkBuffer *buf;              /* [n_chunks] */
     VkDeviceMemory *mem;        /* [n_chunks] */
+    void *map;                  /* mapped tensors (one chunk, host-visible): the bytes; else NULL */
 };
 
 struct gpu_pipeline {

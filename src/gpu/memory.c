@@ -94,6 +94,42 @@ vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, g
     return VKLLM_OK;
 }
 
+vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor **out)
+{
+    *out = NULL;
+    if (bytes == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "gpu_tensor_create_mapped: zero bytes");
+    if (bytes > ctx->max_chunk)
+        return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "a mapped tensor of %llu bytes exceeds one buffer (%llu)",
+                        (unsigned long long)bytes, (unsigned long long)ctx->max_chunk);
+    gpu_tensor *t = calloc(1, sizeof *t);
+    if (!t) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    t->bytes = bytes;
+    t->chunk_cap = bytes;
+    t->n_chunks = 1;
+    t->buf = calloc(1, sizeof *t->buf);
+    t->mem = calloc(1, sizeof *t->mem);
+    vkllm_status s = !t->buf || !t->mem ? gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory")
+                                        : create_buffer(ctx, (bytes + 3) & ~(uint64_t)3,
+                                                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                                                            VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                                            VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                                        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                                            VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                                                        VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &t->buf[0], &t->mem[0]);
+    VkResult r = VK_SUCCESS;
+    if (s == VKLLM_OK && (r = vkMapMemory(ctx->dev, t->mem[0], 0, VK_WHOLE_SIZE, 0, &t->map)) != VK_SUCCESS)
+        s = gpu_vk_fail(ctx, r, "vkMapMemory", __FILE__, __LINE__);
+    if (s != VKLLM_OK) {
+        gpu_tensor_destroy(ctx, t);
+        return s;
+    }
+    memset(t->map, 0, bytes);
+    *out = t;
+    return VKLLM_OK;
+}
+
+void *gpu_tensor_map(const gpu_tensor *t) { return t ? t->map : NULL; }
+
 void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t)
 {
     if (!t) return;
