@@ -123,4 +123,24 @@ PUSH_BEGIN(convert_push)
 PUSH_END(convert_push)
 #endif
 
+/* ---- kv_store: cache[pos[t]][c] = half(src[t][c]) for t < n_tok, c < row;
+ * src fp32 [n_tok][row], pos int32 [n_tok], cache fp16 [n_ctx][row].
+ * Tokens whose position is outside [0, n_ctx) are skipped. row is even. */
+#if !defined(VKLLM_GLSL) || defined(PUSH_KV_STORE)
+PUSH_BEGIN(kv_store_push)
+    U32 n_tok;
+    U32 row;
+    U32 n_ctx;
+PUSH_END(kv_store_push)
+#endif
+
+/* ---- argmax: out[r] = the first index of the largest x[r][i], i < n;
+ * NaN never wins; a row with no number (all NaN) gives -1 */
+#if !defined(VKLLM_GLSL) || defined(PUSH_ARGMAX)
+PUSH_BEGIN(argmax_push)
+    U32 n_rows;
+    U32 n;
+PUSH_END(argmax_push)
+#endif
+
 #endif

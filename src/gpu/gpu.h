@@ -100,6 +100,10 @@ typedef struct gpu_binding {
     uint64_t range;  /* 0: to the end of the chunk */
 } gpu_binding;
 
+/* Bytes a binding covers; 0 if it names no chunk of its tensor or starts
+ * past the chunk's end. Ops check their shapes against it. */
+uint64_t gpu_binding_bytes(gpu_binding b);
+
 /* Whole (single-chunk) tensor as a binding. */
 static inline gpu_binding gpu_bind(gpu_tensor *t) { return (gpu_binding){ t, 0, 0, 0 }; }
 static inline gpu_binding gpu_bind_chunk(gpu_tensor *t, uint32_t c) { return (gpu_binding){ t, c, 0, 0 }; }

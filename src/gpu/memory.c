@@ -151,6 +151,15 @@ uint64_t gpu_tensor_chunk_bytes(const gpu_tensor *t, uint32_t c)
     return t->bytes - off < t->chunk_cap ? t->bytes - off : t->chunk_cap;
 }
 
+uint64_t gpu_binding_bytes(gpu_binding b)
+{
+    if (!b.t || b.chunk >= b.t->n_chunks) return 0;
+    uint64_t chunk = gpu_tensor_chunk_bytes(b.t, b.chunk);
+    if (b.offset >= chunk) return 0;
+    uint64_t left = chunk - b.offset;
+    return b.range && b.range < left ? b.range : left;
+}
+
 vkllm_status gpu_binding_resolve(gpu_ctx *ctx, const gpu_binding *b, VkBuffer *buf, VkDeviceSize *offset,
                                  VkDeviceSize *range)
 {

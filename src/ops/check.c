@@ -75,3 +75,49 @@ vkllm_status check_run(gpu_ctx *ctx, gpu_rec *rec, gpu_tensor *const *outs, uint
     if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
     return s;
 }
+
+static uint32_t load_bits(const void *p, uint64_t i, uint32_t elt_bytes)
+{
+    if (elt_bytes == 2) {
+        uint16_t h;
+        memcpy(&h, (const uint8_t *)p + 2 * i, 2);
+        return h;
+    }
+    uint32_t x;
+    memcpy(&x, (const uint8_t *)p + 4 * i, 4);
+    return x;
+}
+
+static double bits_value(uint32_t x, uint32_t elt_bytes)
+{
+    if (elt_bytes == 2) return half_to_float((uint16_t)x);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+void compare_bits(const void *got, const void *want, uint64_t n, uint32_t elt_bytes, const char *what,
+                  vkllm_check_result *out)
+{
+    const int hex = elt_bytes == 2 ? 4 : 8;
+    uint64_t n_bad = 0;
+    double max_err = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t g = load_bits(got, i, elt_bytes), w = load_bits(want, i, elt_bytes);
+        if (g == w) continue;
+        double gv = bits_value(g, elt_bytes), wv = bits_value(w, elt_bytes);
+        double err = isfinite(gv) && isfinite(wv) ? fabs(gv - wv) : INFINITY;
+        if (err > max_err) max_err = err; /* stays 0 for +0 vs -0, which still fails */
+        if (n_bad++ == 0)
+            snprintf(out->detail, sizeof out->detail, "%s[%llu] = 0x%0*x (%.7g), want 0x%0*x (%.7g)", what,
+                     (unsigned long long)i, hex, g, gv, hex, w, wv);
+    }
+    if (n_bad > 1) {
+        size_t len = strlen(out->detail);
+        snprintf(out->detail + len, sizeof out->detail - len, "; %llu of %llu wrong", (unsigned long long)n_bad,
+                 (unsigned long long)n);
+    }
+    out->max_err = max_err;
+    out->ratio = n_bad ? INFINITY : 0;
+    out->passed = n_bad == 0;
+}

@@ -28,6 +28,13 @@ vkllm_status check_tensor_from(gpu_ctx *ctx, const void *src, uint64_t bytes, ui
 void check_compare(const float *got, const float *want, const double *scale, uint64_t n, double atol,
                    double rtol, const char *what, vkllm_check_result *out);
 
+/* Compares n elements of elt_bytes (2 or 4) bit for bit, filling out like
+ * check_compare (max_err over the elements as fp16/fp32 values, ratio 0
+ * or inf). For kernels that must be exact, NaNs, -0 and untouched
+ * (poisoned) elements included. */
+void compare_bits(const void *got, const void *want, uint64_t n, uint32_t elt_bytes, const char *what,
+                  vkllm_check_result *out);
+
 /* Runs a finished recording twice: once to warm up (shader compilation on
  * lavapipe happens at first dispatch), then poisons `outs` and runs it again
  * timed. Sets out->gpu_us from the second run. */

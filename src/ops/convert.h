@@ -28,12 +28,6 @@ vkllm_status op_convert_wg(gpu_rec *rec, bool src_f16, gpu_binding src, gpu_bind
 void ref_convert_f32_f16(const float *src, uint16_t *dst, uint32_t n);
 void ref_convert_f16_f32(const uint16_t *src, float *dst, uint32_t n);
 
-/* Compares n elements of elt_bytes (2 or 4) bit for bit, filling out like
- * check_compare (max_err over the elements as fp16/fp32 values, ratio 0
- * or inf). For kernels that must be exact, NaNs, -0 and untouched
- * (poisoned) elements included. */
-void compare_bits(const void *got, const void *want, uint64_t n, uint32_t elt_bytes, const char *what,
-                  vkllm_check_result *out);
 
 /* Converts n elements at the offsets into a poisoned dst and compares all of
  * dst bit for bit: converted elements exact, the rest still poisoned.

@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "add.h"
+#include "argmax.h"
 #include "attention.h"
 #include "convert.h"
 #include "get_rows.h"
+#include "kv_store.h"
 #include "matmul.h"
 #include "rmsnorm.h"
 #include "rope.h"
@@ -78,5 +80,9 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     /* one K/V row (8 heads x 128) into and out of an fp16 cache at position 37 */
     RUN(check_convert(ctx, false, 1024, 0, 1024 * 37, 0, seed + 44, R));
     RUN(check_convert(ctx, true, 1024, 1024 * 37, 0, 0, seed + 45, R));
+    /* one decode token's k row into SOLAR's cache, a prefill block; greedy pick over the vocab */
+    RUN(check_kv_store(ctx, 1, 1, 1024, 4096, seed + 46, R));
+    RUN(check_kv_store(ctx, 64, 0, 1024, 512, seed + 47, R));
+    RUN(check_argmax(ctx, 1, 32000, seed + 48, R));
     return first_err;
 }

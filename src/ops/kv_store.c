@@ -1,0 +1,105 @@
+#include "kv_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "push.h"
+#include "util/half.h"
+
+#define KV_STORE_WG 64 /* invocations per workgroup; two elements each */
+
+vkllm_status op_kv_store(gpu_rec *rec, gpu_binding src, gpu_binding pos, gpu_binding cache, uint32_t n_tok,
+                         uint32_t row, uint32_t n_ctx)
+{
+    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (n_tok == 0) return VKLLM_OK;
+    if (row == 0 || row % 2 || n_ctx == 0)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "kv_store: row %u must be even and n_ctx %u non-zero", row, n_ctx);
+    if (n_tok > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "kv_store: %u tokens in one block (max 65535)", n_tok);
+    const char *small = gpu_binding_bytes(src) < (uint64_t)n_tok * row * 4        ? "src"
+                        : gpu_binding_bytes(pos) < (uint64_t)n_tok * 4            ? "pos"
+                        : gpu_binding_bytes(cache) < (uint64_t)n_ctx * row * 2    ? "cache"
+                                                                                  : NULL;
+    if (small)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "kv_store: binding %s too small for %u tokens of %u into %u positions",
+                        small, n_tok, row, n_ctx);
+    gpu_pipeline *p;
+    gpu_pipeline_desc d = {
+        .shader = "kv_store", .n_buffers = 3, .push_bytes = sizeof(kv_store_push), .n_spec = 1, .spec = { KV_STORE_WG },
+    };
+    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
+    if (s != VKLLM_OK) return s;
+    kv_store_push pc = { .n_tok = n_tok, .row = row, .n_ctx = n_ctx };
+    gpu_binding b[3] = { src, pos, cache };
+    return gpu_dispatch(rec, p, b, 3, &pc, (row / 2 + KV_STORE_WG - 1) / KV_STORE_WG, n_tok, 1, "kv_store");
+}
+
+void ref_kv_store(const float *src, const int32_t *pos, uint16_t *cache, uint32_t n_tok, uint32_t row,
+                  uint32_t n_ctx)
+{
+    for (uint32_t t = 0; t < n_tok; t++) {
+        if (pos[t] < 0 || (uint32_t)pos[t] >= n_ctx) continue;
+        for (uint32_t c = 0; c < row; c++)
+            cache[(size_t)pos[t] * row + c] = float_to_half(src[(size_t)t * row + c]);
+    }
+}
+
+vkllm_status check_kv_store(gpu_ctx *ctx, uint32_t n_tok, uint32_t n_bad, uint32_t row, uint32_t n_ctx,
+                            uint64_t seed, vkllm_check_result *out)
+{
+    check_begin(out, "kv_store", "%u (+%u outside) x %u into %u", n_tok, n_bad, row, n_ctx);
+    const uint32_t n_all = n_tok + n_bad;
+    const size_t n_src = (size_t)n_all * row, n_cache = (size_t)n_ctx * row;
+    float *src = malloc(n_src * sizeof *src);
+    int32_t *pos = malloc(n_all * sizeof *pos);
+    uint16_t *cache = malloc(n_cache * 2), *want = malloc(n_cache * 2), *got = malloc(n_cache * 2);
+    uint32_t *perm = malloc(n_ctx * sizeof *perm);
+    gpu_tensor *ts = NULL, *tp = NULL, *tc = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = VKLLM_OK;
+    if (!src || !pos || !cache || !want || !got || !perm || n_tok > n_ctx) {
+        s = gpu_fail(ctx, n_tok > n_ctx ? VKLLM_ERR_INVALID_ARG : VKLLM_ERR_OUT_OF_MEMORY,
+                     "check_kv_store: bad shape or out of host memory");
+        goto done;
+    }
+    rng r = { seed };
+    check_fill_f32(&r, src, n_src, -70000.0f, 70000.0f); /* past fp16's range too: inf */
+    for (size_t i = 0; i < n_src; i += 7) src[i] *= 1e-6f; /* and small ones: subnormal halves */
+    for (size_t i = 0; i < n_cache; i++) cache[i] = (uint16_t)rng_next(&r);
+    for (uint32_t i = 0; i < n_ctx; i++) perm[i] = i; /* distinct positions: a partial shuffle */
+    for (uint32_t i = 0; i < n_tok; i++) {
+        uint32_t j = i + (uint32_t)rng_below(&r, n_ctx - i), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+        pos[i] = (int32_t)perm[i];
+    }
+    for (uint32_t i = n_tok; i < n_all; i++) pos[i] = i % 2 ? -1 - (int32_t)rng_below(&r, 1000) : (int32_t)(n_ctx + rng_below(&r, 1000));
+    memcpy(want, cache, n_cache * 2);
+    ref_kv_store(src, pos, want, n_all, row, n_ctx);
+
+    s = check_tensor_from(ctx, src, n_src * 4, 0, &ts);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, pos, (uint64_t)n_all * 4, 0, &tp);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, cache, n_cache * 2, 0, &tc);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 1, &rec);
+    if (s == VKLLM_OK) s = op_kv_store(rec, gpu_bind(ts), gpu_bind(tp), gpu_bind(tc), n_all, row, n_ctx);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    /* the untouched rows must keep their contents, so the cache is not poisoned:
+     * one run from the uploaded contents */
+    if (s == VKLLM_OK) s = gpu_rec_submit(rec);
+    if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
+    if (s == VKLLM_OK) s = gpu_download(ctx, tc, 0, got, n_cache * 2);
+    if (s == VKLLM_OK) compare_bits(got, want, n_cache, 2, "cache", out);
+done:
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, ts);
+    gpu_tensor_destroy(ctx, tp);
+    gpu_tensor_destroy(ctx, tc);
+    free(src);
+    free(pos);
+    free(cache);
+    free(want);
+    free(got);
+    free(perm);
+    return s;
+}
