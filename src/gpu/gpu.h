@@ -48,6 +48,10 @@ const char *gpu_error(const gpu_ctx *ctx);
 vkllm_status gpu_fail(gpu_ctx *ctx, vkllm_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The largest chunk a tensor may have on this context (bytes): what one
+ * shader binding can cover. */
+uint64_t gpu_max_chunk_bytes(const gpu_ctx *ctx);
+
 /* The chosen device's properties and capabilities. */
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx);
 

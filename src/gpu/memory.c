@@ -151,6 +151,8 @@ uint64_t gpu_tensor_chunk_bytes(const gpu_tensor *t, uint32_t c)
     return t->bytes - off < t->chunk_cap ? t->bytes - off : t->chunk_cap;
 }
 
+uint64_t gpu_max_chunk_bytes(const gpu_ctx *ctx) { return ctx->max_chunk; }
+
 uint64_t gpu_binding_bytes(gpu_binding b)
 {
     if (!b.t || b.chunk >= b.t->n_chunks) return 0;

@@ -1,0 +1,112 @@
+/* The Llama forward pass on the GPU.
+ *
+ *   llama_weights   a model's weights on one device (fp16 matrices, fp32
+ *                   norm weights), uploaded once; shared by sessions.
+ *   llama_session   one conversation: the fp16 KV cache, the activation
+ *                   buffers and the recorded command buffers. Positions
+ *                   continue across llama_eval calls; llama_rewind truncates.
+ *
+ * How a step runs. The work for a block of n tokens (every layer's
+ * dispatches and barriers) is recorded once into a command buffer and
+ * replayed: the token ids and positions come from small host-visible
+ * device buffers (mapped tensors) that the host writes before each submit,
+ * and the kernels that depend on the position (RoPE, the K/V cache write,
+ * attention) read it there. A decode step is one vkQueueSubmit and one fence
+ * wait; the logits (or, for greedy decoding, the 4-byte argmax computed on
+ * the GPU) are read from a mapped buffer after it. Recordings are cached per
+ * (block size, logits wanted) — decode always hits the same one.
+ *
+ * Data layout: weights as the file has them (q/k rows in the file's RoPE
+ * pairing, which the RoPE kernel is told), fp16; activations fp32; KV cache
+ * fp16 [n_layer] x [n_ctx][n_head_kv * head_dim] for K and for V.
+ */
+#ifndef VKLLM_LLAMA_H
+#define VKLLM_LLAMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpu/gpu.h"
+#include "model/model.h"
+
+typedef struct llama_weights llama_weights;
+typedef struct llama_session llama_session;
+
+/* Bytes a model needs on the device, by kind. */
+typedef struct llama_mem {
+    uint64_t weights;     /* fp16 matrices + fp32 norm weights */
+    uint64_t kv_cache;    /* K and V, every layer, n_ctx positions */
+    uint64_t activations; /* per-block buffers (n_batch tokens), logits included */
+    uint64_t total;
+} llama_mem;
+
+/* What a model with hparams `hp` (tied: output shares the embedding) needs
+ * for one session of n_ctx positions and blocks of n_batch tokens. */
+llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch);
+
+/* Checks llama_mem_needed against the device's memory. VKLLM_ERR_OUT_OF_MEMORY
+ * with the numbers and a hint ("needs 22.3 GiB, device X has 16.0 GiB; ...")
+ * when it does not fit. */
+vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch);
+
+/* Upload progress: bytes done of total; return non-zero to cancel
+ * (the load then fails with VKLLM_ERR_INVALID_ARG "cancelled"). */
+typedef int (*llama_progress_cb)(uint64_t done, uint64_t total, void *user);
+
+/* Uploads every weight of `m` (F16 as is, BF16 and F32 converted to fp16 on
+ * the way, through a bounded host buffer: host memory use does not grow
+ * with the model). `m` must outlive nothing: the weights keep no pointer
+ * into it. Does not check the fit (call llama_check_fits first for a
+ * friendly message). Errors: OUT_OF_MEMORY, UNSUPPORTED (a row wider than a
+ * buffer), VULKAN; the context's error says which. */
+vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb progress, void *user,
+                                llama_weights **out);
+void llama_weights_free(llama_weights *w);
+const model_hparams *llama_weights_hparams(const llama_weights *w);
+uint64_t llama_weights_bytes(const llama_weights *w);
+
+typedef struct llama_session_opts {
+    uint32_t n_ctx;     /* KV cache positions; 0: the model's n_ctx_train (capped at 4096) */
+    uint32_t n_batch;   /* most tokens per block (prefill); 0: 256. Capped so one block's
+                           largest buffer fits one shader binding */
+    uint32_t max_timed; /* > 0: time that many dispatches of each step (llama_profile) */
+} llama_session_opts;
+
+/* A session on loaded weights: allocates the KV cache and the activations.
+ * Several sessions may share one llama_weights. Errors as llama_weights_load
+ * plus INVALID_ARG for a bad option. */
+vkllm_status llama_session_create(llama_weights *w, const llama_session_opts *opts, llama_session **out);
+void llama_session_free(llama_session *s);
+
+uint32_t llama_session_n_ctx(const llama_session *s);
+uint32_t llama_session_n_batch(const llama_session *s);
+/* Positions filled so far: the next token goes to this position. */
+uint32_t llama_session_pos(const llama_session *s);
+/* Forgets positions >= pos (pos <= current); 0 clears the session. */
+vkllm_status llama_rewind(llama_session *s, uint32_t pos);
+
+/* What llama_eval returns. */
+typedef enum llama_out {
+    LLAMA_OUT_LAST = 0,   /* logits of the last token only */
+    LLAMA_OUT_ALL = 1,    /* logits of every token */
+    LLAMA_OUT_ARGMAX = 2, /* only the argmax of the last token (computed on the GPU) */
+} llama_out;
+
+/* Runs n tokens at positions pos .. pos + n - 1 (blocks of n_batch), adding
+ * them to the KV cache. logits: [n_vocab] (LAST), [n][n_vocab] (ALL) or
+ * unused (ARGMAX, may be NULL); *argmax (may be NULL) receives the last
+ * token's argmax in every mode. Errors: INVALID_ARG for a token id outside
+ * the vocabulary (nothing runs) or n == 0; OUT_OF_MEMORY ("context full")
+ * when pos + n > n_ctx; VULKAN from the device. */
+vkllm_status llama_eval(llama_session *s, const int32_t *tokens, uint32_t n, llama_out mode, float *logits,
+                        int32_t *argmax);
+
+/* The error message of the last failure. */
+const char *llama_session_error(const llama_session *s);
+
+/* Per-dispatch GPU times of the last block run (needs max_timed > 0):
+ * returns the number filled. */
+uint32_t llama_profile(const llama_session *s, const char **labels, double *us, uint32_t max);
+
+#endif

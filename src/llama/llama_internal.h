@@ -1,0 +1,34 @@
+/* Private to src/llama/: the structs behind llama.h's handles. */
+#ifndef VKLLM_LLAMA_INTERNAL_H
+#define VKLLM_LLAMA_INTERNAL_H
+
+#include "llama.h"
+
+typedef struct llama_layer {
+    gpu_tensor *attn_norm; /* fp32 [n_embd] */
+    gpu_tensor *wq;        /* fp16 [n_head * head_dim][n_embd], q/k rows in `pairing` order */
+    gpu_tensor *wk;        /* fp16 [n_head_kv * head_dim][n_embd] */
+    gpu_tensor *wv;        /* fp16 [n_head_kv * head_dim][n_embd] */
+    gpu_tensor *wo;        /* fp16 [n_embd][n_head * head_dim] */
+    gpu_tensor *ffn_norm;  /* fp32 [n_embd] */
+    gpu_tensor *w_gate;    /* fp16 [n_ff][n_embd] */
+    gpu_tensor *w_up;      /* fp16 [n_ff][n_embd] */
+    gpu_tensor *w_down;    /* fp16 [n_embd][n_ff] */
+} llama_layer;
+
+struct llama_weights {
+    gpu_ctx *ctx;
+    model_hparams hp;
+    bool tied;
+    rope_pairing pairing;
+    gpu_tensor *tok_embd;    /* fp16 [n_vocab][n_embd], chunks of whole rows */
+    gpu_tensor *output_norm; /* fp32 [n_embd] */
+    gpu_tensor *output;      /* fp16 [n_vocab][n_embd]; NULL when tied (tok_embd is used) */
+    llama_layer *layers;     /* [n_layer] */
+    uint64_t bytes;
+};
+
+/* Bytes of the per-block activation buffers for blocks of n_batch tokens. */
+uint64_t llama_act_bytes(const model_hparams *hp, uint32_t n_batch);
+
+#endif

@@ -1,0 +1,199 @@
+/* Weights on the device: what a model needs, the fit check, and the upload
+ * (F16 straight from the mapped file, BF16 / F32 converted to fp16 through a
+ * bounded host buffer). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llama_internal.h"
+#include "util/bf16.h"
+#include "util/half.h"
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+#define CONVERT_BYTES (4u << 20) /* host buffer for converted rows */
+
+/* ------------------------------------------------------------ memory plan */
+
+static uint64_t mat_bytes(uint64_t rows, uint64_t cols) { return rows * cols * 2; }
+
+llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch)
+{
+    llama_mem m = { 0 };
+    const uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t per_layer = mat_bytes(q_dim, hp->n_embd) * 2 + mat_bytes(kv_dim, hp->n_embd) * 2 +
+                         mat_bytes(hp->n_ff, hp->n_embd) * 3 + 2 * 4 * (uint64_t)hp->n_embd;
+    m.weights = per_layer * hp->n_layer + mat_bytes(hp->n_vocab, hp->n_embd) * (tied ? 1 : 2) + 4 * (uint64_t)hp->n_embd;
+    m.kv_cache = 2ull * hp->n_layer * n_ctx * kv_dim * 2;
+    m.activations = llama_act_bytes(hp, n_batch);
+    m.total = m.weights + m.kv_cache + m.activations;
+    return m;
+}
+
+vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch)
+{
+    const vkllm_device_info *info = gpu_info(ctx);
+    llama_mem m = llama_mem_needed(hp, tied, n_ctx, n_batch);
+    if (m.total <= info->device_local_bytes) return VKLLM_OK;
+    uint64_t kv_per_pos = n_ctx ? m.kv_cache / n_ctx : 0;
+    const char *hint = "use another device (`vkllm devices` lists them)";
+    char ctx_hint[160] = "";
+    if (m.weights + m.activations < info->device_local_bytes && kv_per_pos) {
+        uint64_t fit = (info->device_local_bytes - m.weights - m.activations) / kv_per_pos;
+        snprintf(ctx_hint, sizeof ctx_hint, "a context of at most %llu positions (--ctx) fits; or ",
+                 (unsigned long long)fit);
+    }
+    return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY,
+                    "the model needs %.1f GiB (weights %.1f GiB, KV cache %.1f GiB for %u positions, "
+                    "activations %.2f GiB) but device %s has %.1f GiB; %s%s",
+                    m.total / GIB, m.weights / GIB, m.kv_cache / GIB, n_ctx, m.activations / GIB, info->name,
+                    info->device_local_bytes / GIB, ctx_hint, hint);
+}
+
+/* ------------------------------------------------------------ upload */
+
+typedef struct upload {
+    gpu_ctx *ctx;
+    uint16_t *buf; /* CONVERT_BYTES of fp16 */
+    uint64_t done, total;
+    llama_progress_cb progress;
+    void *user;
+} upload;
+
+static vkllm_status report(upload *u, uint64_t bytes)
+{
+    u->done += bytes;
+    if (u->progress && u->progress(u->done, u->total, u->user))
+        return gpu_fail(u->ctx, VKLLM_ERR_INVALID_ARG, "loading cancelled");
+    return VKLLM_OK;
+}
+
+/* Elements [i0, i0 + n) of a file tensor as fp16 into dst. */
+static void to_f16(const model_tensor *t, uint64_t i0, uint64_t n, uint16_t *dst)
+{
+    const uint8_t *src = t->data;
+    for (uint64_t i = 0; i < n; i++) {
+        if (t->dtype == DTYPE_BF16) {
+            uint16_t b;
+            memcpy(&b, src + 2 * (i0 + i), 2);
+            dst[i] = float_to_half(bf16_to_float(b));
+        } else { /* F32 */
+            float f;
+            memcpy(&f, src + 4 * (i0 + i), 4);
+            dst[i] = float_to_half(f);
+        }
+    }
+}
+
+/* A matrix [rows][cols] as an fp16 device tensor whose chunks hold whole rows. */
+static vkllm_status upload_matrix(upload *u, const model_tensor *t, gpu_tensor **out)
+{
+    const uint64_t n = t->rows * t->cols, bytes = n * 2;
+    vkllm_status s = gpu_tensor_create(u->ctx, bytes, t->cols * 2, out);
+    if (s != VKLLM_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", gpu_error(u->ctx));
+        return gpu_fail(u->ctx, s, "%s: %s", t->name, why);
+    }
+    const uint64_t step = t->dtype == DTYPE_F16 ? 64ull << 20 : CONVERT_BYTES / 2; /* elements per piece */
+    for (uint64_t i = 0; i < n && s == VKLLM_OK; i += step) {
+        uint64_t k = n - i < step ? n - i : step;
+        if (t->dtype == DTYPE_F16) {
+            s = gpu_upload(u->ctx, *out, i * 2, (const uint8_t *)t->data + i * 2, k * 2);
+        } else {
+            to_f16(t, i, k, u->buf);
+            s = gpu_upload(u->ctx, *out, i * 2, u->buf, k * 2);
+        }
+        if (s == VKLLM_OK) s = report(u, k * 2);
+    }
+    return s;
+}
+
+/* A vector (norm weight) as an fp32 device tensor. */
+static vkllm_status upload_vector(upload *u, const model_tensor *t, gpu_tensor **out)
+{
+    const uint64_t n = t->rows * t->cols;
+    float *f = malloc(n * sizeof *f);
+    if (!f) return gpu_fail(u->ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    const uint8_t *src = t->data;
+    for (uint64_t i = 0; i < n; i++) {
+        if (t->dtype == DTYPE_F32) {
+            memcpy(&f[i], src + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            f[i] = t->dtype == DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
+        }
+    }
+    vkllm_status s = gpu_tensor_create(u->ctx, n * 4, 0, out);
+    if (s == VKLLM_OK) s = gpu_upload(u->ctx, *out, 0, f, n * 4);
+    if (s == VKLLM_OK) s = report(u, n * 4);
+    free(f);
+    return s;
+}
+
+vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb progress, void *user,
+                                llama_weights **out)
+{
+    *out = NULL;
+    const model_hparams *hp = &m->hp;
+    llama_weights *w = calloc(1, sizeof *w);
+    upload u = { .ctx = ctx, .progress = progress, .user = user };
+    if (w) w->layers = calloc(hp->n_layer, sizeof *w->layers);
+    if (w) u.buf = malloc(CONVERT_BYTES);
+    if (!w || !w->layers || !u.buf) {
+        free(u.buf);
+        llama_weights_free(w);
+        return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    w->ctx = ctx;
+    w->hp = *hp;
+    w->tied = m->tied_embeddings;
+    w->pairing = m->rope_pairing;
+    llama_mem mem = llama_mem_needed(hp, w->tied, 0, 0);
+    u.total = mem.weights;
+
+    vkllm_status s = upload_matrix(&u, m->tok_embd, &w->tok_embd);
+    if (s == VKLLM_OK) s = upload_vector(&u, m->output_norm, &w->output_norm);
+    if (s == VKLLM_OK && !w->tied) s = upload_matrix(&u, m->output, &w->output);
+    for (uint32_t l = 0; l < hp->n_layer && s == VKLLM_OK; l++) {
+        const model_layer *ml = &m->layers[l];
+        llama_layer *L = &w->layers[l];
+        s = upload_vector(&u, ml->attn_norm, &L->attn_norm);
+        if (s == VKLLM_OK) s = upload_matrix(&u, ml->wq, &L->wq);
+        if (s == VKLLM_OK) s = upload_matrix(&u, ml->wk, &L->wk);
+        if (s == VKLLM_OK) s = upload_matrix(&u, ml->wv, &L->wv);
+        if (s == VKLLM_OK) s = upload_matrix(&u, ml->wo, &L->wo);
+        if (s == VKLLM_OK) s = upload_vector(&u, ml->ffn_norm, &L->ffn_norm);
+        if (s == VKLLM_OK) s = upload_matrix(&u, ml->w_gate, &L->w_gate);
+        if (s == VKLLM_OK) s = upload_matrix(&u, ml->w_up, &L->w_up);
+        if (s == VKLLM_OK) s = upload_matrix(&u, ml->w_down, &L->w_down);
+    }
+    free(u.buf);
+    if (s != VKLLM_OK) {
+        llama_weights_free(w);
+        return s;
+    }
+    w->bytes = u.done;
+    *out = w;
+    return VKLLM_OK;
+}
+
+void llama_weights_free(llama_weights *w)
+{
+    if (!w) return;
+    gpu_ctx *ctx = w->ctx;
+    if (w->layers)
+        for (uint32_t l = 0; l < w->hp.n_layer; l++) {
+            llama_layer *L = &w->layers[l];
+            gpu_tensor *ts[] = { L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->ffn_norm, L->w_gate, L->w_up, L->w_down };
+            for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) gpu_tensor_destroy(ctx, ts[i]);
+        }
+    gpu_tensor_destroy(ctx, w->tok_embd);
+    gpu_tensor_destroy(ctx, w->output_norm);
+    gpu_tensor_destroy(ctx, w->output);
+    free(w->layers);
+    free(w);
+}
+
+const model_hparams *llama_weights_hparams(const llama_weights *w) { return &w->hp; }
+uint64_t llama_weights_bytes(const llama_weights *w) { return w->bytes; }

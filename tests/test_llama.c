@@ -1,0 +1,189 @@
+/* The whole forward pass on the GPU against itself and the file formats:
+ * for several tiny shapes (GQA ratio 1, 2, 4, 8; head dim 16 .. 128; an odd
+ * hidden size; tied embeddings; F16, BF16, F32 files):
+ *   - prefill of a block == decoding the same tokens one at a time,
+ *   - the GGUF and the HF folder of the same weights give the same logits,
+ *   - the argmax computed on the GPU is the argmax of the logits,
+ *   - rewinding and continuing == evaluating the rewound sequence fresh,
+ *   - a full context and bad token ids are refused without running.
+ * argv[1]: a scratch folder. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen.h"
+#include "harness.h"
+#include "llama/llama.h"
+#include "model/model.h"
+#include "util/rng.h"
+
+static int failures;
+#define EXPECT(cond, ...)                                                          \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            failures++;                                                            \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                            \
+            printf(__VA_ARGS__);                                                   \
+            printf("\n");                                                          \
+        }                                                                          \
+    } while (0)
+
+typedef struct loaded {
+    model *m;
+    llama_weights *w;
+    llama_session *s;
+} loaded;
+
+static int load(gpu_ctx *ctx, const char *path, uint32_t n_ctx, uint32_t n_batch, loaded *out)
+{
+    char err[512];
+    memset(out, 0, sizeof *out);
+    if (model_open(path, &out->m, err, sizeof err) != VKLLM_OK) {
+        EXPECT(0, "open %s: %s", path, err);
+        return 0;
+    }
+    llama_session_opts o = { .n_ctx = n_ctx, .n_batch = n_batch };
+    if (llama_weights_load(ctx, out->m, NULL, NULL, &out->w) != VKLLM_OK ||
+        llama_session_create(out->w, &o, &out->s) != VKLLM_OK) {
+        EXPECT(0, "load %s: %s", path, gpu_error(ctx));
+        return 0;
+    }
+    return 1;
+}
+
+static void unload(loaded *l)
+{
+    llama_session_free(l->s);
+    llama_weights_free(l->w);
+    model_close(l->m);
+}
+
+/* max |a - b| / max |b| over n */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (!(e <= d)) d = e; /* NaN propagates */
+        if (fabs(b[i]) > m) m = fabs(b[i]);
+    }
+    return m > 0 ? d / m : d;
+}
+
+static int32_t argmax_of(const float *v, uint32_t n)
+{
+    int32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (v[i] > v[best]) best = (int32_t)i;
+    return best;
+}
+
+typedef struct shape {
+    const char *name;
+    gen_params p;
+} shape;
+
+static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t seed)
+{
+    char gguf[1024], hf[1024], err[512];
+    snprintf(gguf, sizeof gguf, "%s/%s.gguf", dir, sh->name);
+    snprintf(hf, sizeof hf, "%s/%s-hf", dir, sh->name);
+    gen_params p = sh->p;
+    p.seed = seed;
+    if (gen_write_gguf(&p, gguf, err, sizeof err) != VKLLM_OK || gen_write_hf(&p, hf, err, sizeof err) != VKLLM_OK) {
+        EXPECT(0, "%s: generate: %s", sh->name, err);
+        return;
+    }
+    const uint32_t V = p.n_vocab, P = 13, n_ctx = 64;
+    int32_t toks[64];
+    rng r = { seed ^ 0x5eed };
+    for (uint32_t i = 0; i < P; i++) toks[i] = (int32_t)rng_below(&r, V);
+
+    loaded g, h;
+    if (!load(ctx, gguf, n_ctx, 8, &g) || !load(ctx, hf, n_ctx, 0, &h)) {
+        unload(&g);
+        return;
+    }
+    float *pre = malloc((size_t)P * V * 4), *one = malloc((size_t)P * V * 4), *hfl = malloc((size_t)P * V * 4);
+    /* GGUF: blocks of 8 (8 + 5 tokens), every position's logits */
+    vkllm_status s = llama_eval(g.s, toks, P, LLAMA_OUT_ALL, pre, NULL);
+    EXPECT(s == VKLLM_OK, "%s: prefill: %s", sh->name, gpu_error(ctx));
+    /* HF: one token at a time (the decode recording), last logits and GPU argmax */
+    int ok = 1;
+    for (uint32_t i = 0; i < P && ok; i++) {
+        int32_t am = -1;
+        ok = llama_eval(h.s, toks + i, 1, LLAMA_OUT_LAST, one + (size_t)i * V, &am) == VKLLM_OK;
+        EXPECT(ok, "%s: decode %u: %s", sh->name, i, gpu_error(ctx));
+        if (ok) EXPECT(am == argmax_of(one + (size_t)i * V, V), "%s: GPU argmax %d at %u", sh->name, am, i);
+    }
+    double d = rel_diff(pre, one, (size_t)P * V);
+    printf("%-12s prefill(gguf) vs decode(hf): rel diff %.2e\n", sh->name, d);
+    EXPECT(d < 1e-4, "%s: prefill vs decode rel diff %.3e", sh->name, d);
+
+    /* HF prefill == GGUF prefill (same weights, other RoPE pairing) */
+    llama_rewind(h.s, 0);
+    s = llama_eval(h.s, toks, P, LLAMA_OUT_ALL, hfl, NULL);
+    d = rel_diff(hfl, pre, (size_t)P * V);
+    printf("%-12s gguf vs hf prefill: rel diff %.2e\n", sh->name, d);
+    EXPECT(s == VKLLM_OK && d < 1e-4, "%s: gguf vs hf rel diff %.3e", sh->name, d);
+
+    /* rewind to 5 and continue with other tokens == the same sequence fresh */
+    int32_t alt[8];
+    for (int i = 0; i < 8; i++) alt[i] = (int32_t)rng_below(&r, V);
+    float *a = malloc((size_t)V * 4), *b = malloc((size_t)V * 4);
+    s = llama_rewind(g.s, 5);
+    if (s == VKLLM_OK) s = llama_eval(g.s, alt, 8, LLAMA_OUT_LAST, a, NULL);
+    int32_t seq[13];
+    memcpy(seq, toks, 5 * 4);
+    memcpy(seq + 5, alt, 8 * 4);
+    llama_rewind(h.s, 0);
+    if (s == VKLLM_OK) s = llama_eval(h.s, seq, 13, LLAMA_OUT_LAST, b, NULL);
+    d = rel_diff(a, b, V);
+    EXPECT(s == VKLLM_OK && d < 1e-4 && llama_session_pos(g.s) == 13, "%s: rewind: %s, rel diff %.3e", sh->name,
+           gpu_error(ctx), d);
+
+    /* refusals: a full context, a token outside the vocabulary, rewinding forward */
+    int32_t many[64] = { 0 };
+    s = llama_eval(g.s, many, n_ctx - 12, LLAMA_OUT_LAST, a, NULL);
+    EXPECT(s == VKLLM_ERR_OUT_OF_MEMORY && strstr(gpu_error(ctx), "context full") && llama_session_pos(g.s) == 13,
+           "%s: full context: %s", sh->name, gpu_error(ctx));
+    int32_t bad[2] = { 1, (int32_t)V };
+    s = llama_eval(g.s, bad, 2, LLAMA_OUT_LAST, a, NULL);
+    EXPECT(s == VKLLM_ERR_INVALID_ARG && strstr(gpu_error(ctx), "outside the vocabulary") &&
+               llama_session_pos(g.s) == 13,
+           "%s: bad token: %s", sh->name, gpu_error(ctx));
+    EXPECT(llama_rewind(g.s, 14) == VKLLM_ERR_INVALID_ARG, "%s: rewind forward accepted", sh->name);
+
+    free(a);
+    free(b);
+    free(pre);
+    free(one);
+    free(hfl);
+    unload(&g);
+    unload(&h);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        printf("usage: test_llama SCRATCH_DIR\n");
+        return 2;
+    }
+    gpu_ctx *ctx = harness_ctx();
+    uint64_t seed = harness_seed();
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", argv[1]);
+    if (system(cmd) != 0) return 2;
+#define BASE .rope_theta = 10000.0, .rms_eps = 1e-5, .n_ctx = 128, .n_vocab = 300
+    static const shape shapes[] = {
+        { "gqa2-f16", { BASE, .n_layer = 2, .n_embd = 64, .n_ff = 96, .n_head = 4, .n_head_kv = 2, .dtype = DTYPE_F16 } },
+        { "gqa1-bf16", { BASE, .n_layer = 2, .n_embd = 128, .n_ff = 160, .n_head = 4, .n_head_kv = 4, .dtype = DTYPE_BF16 } },
+        { "gqa4-f32", { BASE, .n_layer = 1, .n_embd = 256, .n_ff = 200, .n_head = 8, .n_head_kv = 2, .dtype = DTYPE_F32 } },
+        { "gqa8-hd64", { BASE, .n_layer = 1, .n_embd = 512, .n_ff = 320, .n_head = 8, .n_head_kv = 1, .dtype = DTYPE_F16 } },
+        { "hd128-tied", { BASE, .n_layer = 2, .n_embd = 256, .n_ff = 384, .n_head = 2, .n_head_kv = 1, .tied = 1, .dtype = DTYPE_F16 } },
+        { "odd-embd", { BASE, .n_layer = 2, .n_embd = 75, .n_ff = 130, .n_head = 3, .n_head_kv = 1, .head_dim = 20, .dtype = DTYPE_F16 } },
+    };
+    for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) run_shape(ctx, argv[1], &shapes[i], seed + i);
+    return harness_finish(ctx, failures);
+}
