@@ -118,6 +118,119 @@ vkllm_status vkllm_selftest(const vkllm_selftest_options *opts, vkllm_check_cb c
                             char *device_name, size_t device_name_len,
                             char *err, size_t err_len);
 
+/* ---------------------------------------------------------------- models */
+
+/* A model file described without loading its weights. Plain data. */
+typedef struct vkllm_model_info {
+    char format[8];             /* "gguf" or "hf" (a Hugging Face folder) */
+    char architecture[64];      /* "llama", "LlamaForCausalLM", "MistralForCausalLM", ... */
+    uint32_t n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx_train, n_rot;
+    float rope_theta, rms_eps;
+    int tied_embeddings;        /* the output projection is the token embedding */
+    int rope_pairing;           /* q/k row layout: 0 adjacent pairs (GGUF), 1 rotate-half (HF) */
+    uint64_t n_tensors;
+    uint64_t n_tensors_f32, n_tensors_f16, n_tensors_bf16;
+    uint64_t n_params;          /* weights, counted once when tied */
+    uint64_t file_bytes;        /* bytes of weight data in the file(s) */
+} vkllm_model_info;
+
+/* Device memory a model needs for one session. */
+typedef struct vkllm_memory {
+    uint64_t weights;     /* fp16 matrices + fp32 norm weights */
+    uint64_t kv_cache;    /* fp16 K and V for n_ctx positions, every layer */
+    uint64_t activations; /* per-block buffers and logits */
+    uint64_t total;
+} vkllm_memory;
+
+/* Reads a model's description: `path` is a .gguf file, a Hugging Face
+ * folder (config.json + model.safetensors or shards), or that folder's
+ * config.json. Maps the file(s) but touches no weight data and no GPU.
+ * Errors name the file and the field: VKLLM_ERR_IO, VKLLM_ERR_FORMAT,
+ * VKLLM_ERR_UNSUPPORTED (quantized weights, another architecture). */
+vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char *err, size_t err_len);
+
+/* What a model described by `info` needs for a session of n_ctx positions
+ * (0: min(n_ctx_train, 4096)) and prefill blocks of n_batch tokens (0: 256). */
+vkllm_memory vkllm_model_memory(const vkllm_model_info *info, uint32_t n_ctx, uint32_t n_batch);
+
+/* The device a context with this selector would use (index or name
+ * substring; NULL: $VKLLM_DEVICE, else the best). Creates and destroys a
+ * Vulkan device. Errors: VKLLM_ERR_NO_VULKAN, VKLLM_ERR_NO_DEVICE. */
+vkllm_status vkllm_device_choose(const char *device, vkllm_device_info *out, char *err, size_t err_len);
+
+typedef struct vkllm_model vkllm_model;     /* weights on one device */
+typedef struct vkllm_session vkllm_session; /* one KV cache over a model */
+
+/* Load progress: bytes uploaded of total. Return non-zero to cancel. */
+typedef int (*vkllm_progress_cb)(uint64_t done, uint64_t total, void *user);
+
+typedef struct vkllm_load_options {
+    const char *device;         /* as vkllm_device_choose; NULL: $VKLLM_DEVICE, else the best */
+    int validate;               /* enable the Khronos validation layer (tests) */
+    uint32_t n_ctx;             /* context the first session will use, for the fit check (0: default) */
+    vkllm_progress_cb progress; /* may be NULL */
+    void *progress_user;
+} vkllm_load_options;
+
+/* Opens `path` (as vkllm_model_inspect), checks that weights + a session of
+ * n_ctx positions fit the device (VKLLM_ERR_OUT_OF_MEMORY with the numbers
+ * and a hint if not), and uploads the weights (F16 as is; BF16 and F32
+ * converted to fp16). Host memory use stays bounded: the file is mapped and
+ * streamed. *out is freed with vkllm_model_free. Errors as
+ * vkllm_model_inspect plus the device's (NO_VULKAN, NO_DEVICE,
+ * OUT_OF_MEMORY, VULKAN, UNSUPPORTED). */
+vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
+                              size_t err_len);
+/* Frees the weights and the device. Sessions on it must be freed first. NULL is fine. */
+void vkllm_model_free(vkllm_model *m);
+/* The loaded model's description. */
+const vkllm_model_info *vkllm_model_get_info(const vkllm_model *m);
+/* The device it was loaded on. */
+const vkllm_device_info *vkllm_model_device(const vkllm_model *m);
+
+typedef struct vkllm_session_options {
+    uint32_t n_ctx;     /* KV cache positions; 0: min(n_ctx_train, 4096) */
+    uint32_t n_batch;   /* most tokens per prefill block; 0: 256 */
+    uint32_t max_timed; /* > 0: time up to that many dispatches per step (vkllm_session_profile) */
+} vkllm_session_options;
+
+/* A session (its own KV cache and buffers) on a loaded model. Several
+ * sessions may share a model; they share its device queue, so use one
+ * model (and its sessions) from one thread at a time. Errors:
+ * OUT_OF_MEMORY, UNSUPPORTED (a context longer than a device buffer allows),
+ * INVALID_ARG; `err` says which. */
+vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *opts, vkllm_session **out, char *err,
+                                  size_t err_len);
+void vkllm_session_free(vkllm_session *s);
+
+/* What vkllm_session_eval returns. */
+typedef enum vkllm_logits {
+    VKLLM_LOGITS_LAST = 0,   /* logits[n_vocab] of the last token */
+    VKLLM_LOGITS_ALL = 1,    /* logits[n][n_vocab] of every token */
+    VKLLM_LOGITS_ARGMAX = 2, /* none: only the argmax, computed on the GPU (4 bytes read back) */
+} vkllm_logits;
+
+/* Runs n tokens at the next positions of the session (prefill in blocks,
+ * or one decode step when n = 1). `logits` as `mode` says (may be NULL for
+ * ARGMAX); *argmax (may be NULL) receives the last token's argmax.
+ * Errors (nothing runs): INVALID_ARG for a token outside the vocabulary;
+ * OUT_OF_MEMORY "context full" when the tokens don't fit the context.
+ * The message is in vkllm_session_error. */
+vkllm_status vkllm_session_eval(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode,
+                                float *logits, int32_t *argmax);
+/* Positions filled so far. */
+uint32_t vkllm_session_pos(const vkllm_session *s);
+uint32_t vkllm_session_n_ctx(const vkllm_session *s);
+/* Forgets positions >= pos (a chat rewinds instead of re-running history);
+ * 0 clears. INVALID_ARG if pos is past the filled positions. */
+vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos);
+/* The last error message on this session ("" if none). */
+const char *vkllm_session_error(const vkllm_session *s);
+/* Per-dispatch GPU times of the last step run (session made with
+ * max_timed): fills up to max labels (static strings) and microseconds,
+ * returns how many. */
+uint32_t vkllm_session_profile(const vkllm_session *s, const char **labels, double *us, uint32_t max);
+
 #ifdef __cplusplus
 }
 #endif

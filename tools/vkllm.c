@@ -4,18 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "vkllm.h"
-
-static const char *type_name(vkllm_device_type t)
-{
-    switch (t) {
-    case VKLLM_DEVICE_DISCRETE: return "discrete";
-    case VKLLM_DEVICE_INTEGRATED: return "integrated";
-    case VKLLM_DEVICE_VIRTUAL: return "virtual";
-    case VKLLM_DEVICE_CPU: return "cpu";
-    default: return "other";
-    }
-}
 
 static void usage(FILE *f)
 {
@@ -31,7 +21,13 @@ static void usage(FILE *f)
             "      --full              add SOLAR-10.7B-sized shapes\n"
             "      --validate          enable the Khronos validation layer (any message fails)\n"
             "      --seed N            random seed for the inputs\n"
+            "  info -m MODEL           describe a model file and what it needs on the device\n"
+            "  logits -m MODEL --tokens 1,2,3 [--greedy N]\n"
+            "                          run token ids through the GPU forward pass, print JSON logits\n"
             "  help                    this text\n"
+            "\n"
+            "MODEL is a .gguf file or a Hugging Face folder (config.json + *.safetensors).\n"
+            "`vkllm COMMAND --help` shows each command's options.\n"
             "\n"
             "environment: VKLLM_DEVICE (device choice), VKLLM_VALIDATE=1 (validation layer)\n",
             VKLLM_VERSION_STRING);
@@ -39,23 +35,11 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------ devices */
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_device_json(const vkllm_device_info *d, int last)
 {
     printf("  {\"index\": %u, \"name\": ", d->index);
     json_str(d->name);
-    printf(", \"type\": \"%s\", \"vendor_id\": %u, \"device_id\": %u, \"driver\": ", type_name(d->type), d->vendor_id,
+    printf(", \"type\": \"%s\", \"vendor_id\": %u, \"device_id\": %u, \"driver\": ", cli_device_type(d->type), d->vendor_id,
            d->device_id);
     json_str(d->driver_name);
     printf(", \"driver_info\": ");
@@ -83,7 +67,7 @@ static void print_device_json(const vkllm_device_info *d, int last)
 
 static void print_device_text(const vkllm_device_info *d)
 {
-    printf("device %u: %s (%s)\n", d->index, d->name, type_name(d->type));
+    printf("device %u: %s (%s)\n", d->index, d->name, cli_device_type(d->type));
     printf("  driver          %s %s, Vulkan %u.%u.%u\n", d->driver_name, d->driver_info, d->api_version >> 22,
            (d->api_version >> 12) & 0x3ff, d->api_version & 0xfff);
     printf("  memory          %.1f GiB device-local (", (double)d->device_local_bytes / (1 << 30));
@@ -197,6 +181,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "devices") == 0) return cmd_devices(argc - 2, argv + 2);
     if (strcmp(argv[1], "selftest") == 0) return cmd_selftest(argc - 2, argv + 2);
+    if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(argv[1], "logits") == 0) return cmd_logits(argc - 2, argv + 2);
     fprintf(stderr, "vkllm: unknown command '%s' (try vkllm help)\n", argv[1]);
     return 2;
 }

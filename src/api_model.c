@@ -1,0 +1,226 @@
+/* The public model and session API (include/vkllm.h): wiring over
+ * src/model (the files), src/gpu (the device) and src/llama (the forward pass). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/gpu.h"
+#include "llama/llama.h"
+#include "model/model.h"
+#include "vkllm.h"
+
+struct vkllm_model {
+    gpu_ctx *ctx;
+    llama_weights *w;
+    vkllm_model_info info;
+};
+
+struct vkllm_session {
+    vkllm_model *m;
+    llama_session *s;
+    char err[1024];
+};
+
+static void set_err(char *err, size_t len, const char *msg)
+{
+    if (err && len) snprintf(err, len, "%s", msg);
+}
+
+static void fill_info(const model *m, vkllm_model_info *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->format, sizeof info->format, "%s", m->format == MODEL_FORMAT_GGUF ? "gguf" : "hf");
+    snprintf(info->architecture, sizeof info->architecture, "%s", m->architecture);
+    const model_hparams *hp = &m->hp;
+    info->n_layer = hp->n_layer;
+    info->n_embd = hp->n_embd;
+    info->n_ff = hp->n_ff;
+    info->n_head = hp->n_head;
+    info->n_head_kv = hp->n_head_kv;
+    info->head_dim = hp->head_dim;
+    info->n_vocab = hp->n_vocab;
+    info->n_ctx_train = hp->n_ctx_train;
+    info->n_rot = hp->n_rot;
+    info->rope_theta = hp->rope_theta;
+    info->rms_eps = hp->rms_eps;
+    info->tied_embeddings = m->tied_embeddings;
+    info->rope_pairing = (int)m->rope_pairing;
+    info->n_tensors = m->n_tensors;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        info->n_params += t->rows * t->cols;
+        info->file_bytes += t->n_bytes;
+        if (t->dtype == DTYPE_F32) info->n_tensors_f32++;
+        if (t->dtype == DTYPE_F16) info->n_tensors_f16++;
+        if (t->dtype == DTYPE_BF16) info->n_tensors_bf16++;
+    }
+}
+
+static model_hparams hparams_of(const vkllm_model_info *info)
+{
+    return (model_hparams){
+        .n_layer = info->n_layer, .n_embd = info->n_embd, .n_ff = info->n_ff, .n_head = info->n_head,
+        .n_head_kv = info->n_head_kv, .head_dim = info->head_dim, .n_vocab = info->n_vocab,
+        .n_ctx_train = info->n_ctx_train, .n_rot = info->n_rot, .rope_theta = info->rope_theta,
+        .rms_eps = info->rms_eps,
+    };
+}
+
+/* The session defaults, in one place (llama_session_create applies the same). */
+static uint32_t default_ctx(const vkllm_model_info *info, uint32_t n_ctx)
+{
+    if (n_ctx) return n_ctx;
+    return info->n_ctx_train && info->n_ctx_train < 4096 ? info->n_ctx_train : 4096;
+}
+
+vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char *err, size_t err_len)
+{
+    if (!path || !info) {
+        set_err(err, err_len, "vkllm_model_inspect: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    model *m;
+    vkllm_status s = model_open(path, &m, err, err_len);
+    if (s != VKLLM_OK) return s;
+    fill_info(m, info);
+    model_close(m);
+    return VKLLM_OK;
+}
+
+vkllm_memory vkllm_model_memory(const vkllm_model_info *info, uint32_t n_ctx, uint32_t n_batch)
+{
+    model_hparams hp = hparams_of(info);
+    llama_mem m = llama_mem_needed(&hp, info->tied_embeddings != 0, default_ctx(info, n_ctx), n_batch ? n_batch : 256);
+    return (vkllm_memory){ m.weights, m.kv_cache, m.activations, m.total };
+}
+
+vkllm_status vkllm_device_choose(const char *device, vkllm_device_info *out, char *err, size_t err_len)
+{
+    gpu_opts o = { .device = device };
+    gpu_ctx *ctx;
+    vkllm_status s = gpu_ctx_create(&o, &ctx, err, err_len);
+    if (s != VKLLM_OK) return s;
+    *out = *gpu_info(ctx);
+    gpu_ctx_destroy(ctx);
+    return VKLLM_OK;
+}
+
+typedef struct progress_fwd {
+    vkllm_progress_cb cb;
+    void *user;
+} progress_fwd;
+
+static int forward_progress(uint64_t done, uint64_t total, void *user)
+{
+    progress_fwd *p = user;
+    return p->cb ? p->cb(done, total, p->user) : 0;
+}
+
+vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
+                              size_t err_len)
+{
+    if (!path || !out) {
+        set_err(err, err_len, "vkllm_model_load: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    vkllm_load_options o = opts ? *opts : (vkllm_load_options){ 0 };
+    model *m;
+    vkllm_status s = model_open(path, &m, err, err_len);
+    if (s != VKLLM_OK) return s;
+    vkllm_model *vm = calloc(1, sizeof *vm);
+    if (!vm) {
+        model_close(m);
+        set_err(err, err_len, "out of host memory");
+        return VKLLM_ERR_OUT_OF_MEMORY;
+    }
+    fill_info(m, &vm->info);
+    gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
+    s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
+    if (s == VKLLM_OK) {
+        s = llama_check_fits(vm->ctx, &m->hp, m->tied_embeddings != 0, default_ctx(&vm->info, o.n_ctx), 256);
+        progress_fwd pf = { o.progress, o.progress_user };
+        if (s == VKLLM_OK) s = llama_weights_load(vm->ctx, m, forward_progress, &pf, &vm->w);
+        if (s != VKLLM_OK) set_err(err, err_len, gpu_error(vm->ctx));
+    }
+    model_close(m); /* the weights live on the device now */
+    if (s != VKLLM_OK) {
+        vkllm_model_free(vm);
+        return s;
+    }
+    *out = vm;
+    return VKLLM_OK;
+}
+
+void vkllm_model_free(vkllm_model *m)
+{
+    if (!m) return;
+    llama_weights_free(m->w);
+    gpu_ctx_destroy(m->ctx);
+    free(m);
+}
+
+const vkllm_model_info *vkllm_model_get_info(const vkllm_model *m) { return &m->info; }
+const vkllm_device_info *vkllm_model_device(const vkllm_model *m) { return gpu_info(m->ctx); }
+
+vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *opts, vkllm_session **out, char *err,
+                                  size_t err_len)
+{
+    if (!m || !out) {
+        set_err(err, err_len, "vkllm_session_create: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    vkllm_session_options o = opts ? *opts : (vkllm_session_options){ 0 };
+    vkllm_session *vs = calloc(1, sizeof *vs);
+    if (!vs) {
+        set_err(err, err_len, "out of host memory");
+        return VKLLM_ERR_OUT_OF_MEMORY;
+    }
+    vs->m = m;
+    llama_session_opts lo = { .n_ctx = o.n_ctx, .n_batch = o.n_batch, .max_timed = o.max_timed };
+    vkllm_status s = llama_session_create(m->w, &lo, &vs->s);
+    if (s != VKLLM_OK) {
+        set_err(err, err_len, gpu_error(m->ctx));
+        free(vs);
+        return s;
+    }
+    *out = vs;
+    return VKLLM_OK;
+}
+
+void vkllm_session_free(vkllm_session *s)
+{
+    if (!s) return;
+    llama_session_free(s->s);
+    free(s);
+}
+
+vkllm_status vkllm_session_eval(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode,
+                                float *logits, int32_t *argmax)
+{
+    if (mode != VKLLM_LOGITS_LAST && mode != VKLLM_LOGITS_ALL && mode != VKLLM_LOGITS_ARGMAX) {
+        snprintf(s->err, sizeof s->err, "vkllm_session_eval: unknown logits mode %d", (int)mode);
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    vkllm_status st = llama_eval(s->s, tokens, n, (llama_out)mode, logits, argmax);
+    if (st != VKLLM_OK) snprintf(s->err, sizeof s->err, "%s", llama_session_error(s->s));
+    return st;
+}
+
+uint32_t vkllm_session_pos(const vkllm_session *s) { return llama_session_pos(s->s); }
+uint32_t vkllm_session_n_ctx(const vkllm_session *s) { return llama_session_n_ctx(s->s); }
+
+vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos)
+{
+    vkllm_status st = llama_rewind(s->s, pos);
+    if (st != VKLLM_OK) snprintf(s->err, sizeof s->err, "%s", llama_session_error(s->s));
+    return st;
+}
+
+const char *vkllm_session_error(const vkllm_session *s) { return s->err; }
+
+uint32_t vkllm_session_profile(const vkllm_session *s, const char **labels, double *us, uint32_t max)
+{
+    return llama_profile(s->s, labels, us, max);
+}

@@ -1,0 +1,24 @@
+/* Shared by the vkllm CLI's commands: output helpers and the command entry points. */
+#ifndef VKLLM_CLI_H
+#define VKLLM_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vkllm.h"
+
+/* Writes s as a JSON string (quoted, escaped) to stdout. */
+void json_str(const char *s);
+/* "discrete", "integrated", "virtual", "cpu", "other" */
+const char *cli_device_type(vkllm_device_type t);
+/* Human size: "1.5 GiB", "320.0 MiB". Returns buf. */
+const char *cli_bytes(uint64_t bytes, char *buf, size_t len);
+/* Parses a whole non-negative decimal number into *out; 0 on a malformed or out-of-range value. */
+int cli_parse_u32(const char *s, uint32_t *out);
+/* A progress bar on stderr for model loading, drawn only when stderr is a terminal. */
+int cli_progress(uint64_t done, uint64_t total, void *user);
+
+int cmd_info(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+
+#endif

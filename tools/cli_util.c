@@ -1,0 +1,66 @@
+/* Output helpers shared by the CLI's commands. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+const char *cli_device_type(vkllm_device_type t)
+{
+    switch (t) {
+    case VKLLM_DEVICE_DISCRETE: return "discrete";
+    case VKLLM_DEVICE_INTEGRATED: return "integrated";
+    case VKLLM_DEVICE_VIRTUAL: return "virtual";
+    case VKLLM_DEVICE_CPU: return "cpu";
+    default: return "other";
+    }
+}
+
+const char *cli_bytes(uint64_t bytes, char *buf, size_t len)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+int cli_parse_u32(const char *s, uint32_t *out)
+{
+    if (!s || *s < '0' || *s > '9') return 0;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > UINT32_MAX) return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+int cli_progress(uint64_t done, uint64_t total, void *user)
+{
+    (void)user;
+    if (!isatty(2) || total == 0) return 0;
+    const int width = 40;
+    int filled = (int)(done * width / total);
+    fprintf(stderr, "\rloading [%.*s%*s] %3d%%  %.2f / %.2f GB", filled, "########################################",
+            width - filled, "", (int)(done * 100 / total), done / 1e9, total / 1e9);
+    if (done >= total) fputc('\n', stderr);
+    fflush(stderr);
+    return 0;
+}
