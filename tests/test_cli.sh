@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The vkllm CLI: commands work, bad input gets one clear line and a non-zero exit.
-# usage: test_cli.sh path/to/vkllm
+# usage: test_cli.sh path/to/vkllm path/to/vkllm-gen-model SCRATCH_DIR
 set -u
 vkllm="$1"
+gen="$2"
+scratch="$3"
 fails=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -33,6 +35,30 @@ expect "selftest unknown device" 1 'no Vulkan device matches "no-such-gpu"' -- "
 expect "selftest device index out of range" 1 'no Vulkan device matches "99"' -- "$vkllm" selftest --device 99
 expect "selftest missing value" 2 "incomplete option --device" -- "$vkllm" selftest --device
 expect "selftest" 0 "all kernels passed" -- "$vkllm" selftest --validate --device 0
+
+# models: a tiny generated one in both formats
+rm -rf "$scratch" && mkdir -p "$scratch"
+"$gen" --preset tiny --seed 7 --gguf "$scratch/tiny.gguf" --hf "$scratch/tiny-hf" >/dev/null || { echo "FAIL generator"; fails=$((fails + 1)); }
+printf 'not a model\n' >"$scratch/junk.gguf"
+expect "info gguf" 0 "^architecture +llama" -- "$vkllm" info -m "$scratch/tiny.gguf"
+expect "info hf" 0 "rotate-half pairs" -- "$vkllm" info -m "$scratch/tiny-hf"
+expect "info fits" 0 "device-local: fits" -- "$vkllm" info -m "$scratch/tiny.gguf"
+expect "info too big" 0 "does NOT fit" -- "$vkllm" info -m "$scratch/tiny.gguf" --ctx 100000000
+expect "info no model" 2 "give -m MODEL" -- "$vkllm" info
+expect "info missing file" 1 "no-such-file" -- "$vkllm" info -m "$scratch/no-such-file.gguf"
+expect "info not a model" 1 "junk.gguf" -- "$vkllm" info -m "$scratch/junk.gguf"
+expect "info no driver" 0 "none usable: .*no Vulkan driver" -- env VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json "$vkllm" info -m "$scratch/tiny.gguf"
+check_json='import json,sys; d=json.load(sys.stdin); L=d["logits"]; assert len(L)==3 and all(len(r)==512 for r in L), "shape"; assert len(d["greedy"])==5 and all(0<=t<512 for t in d["greedy"]); print("greedy", d["greedy"])'
+expect "logits gguf" 0 "^greedy " -- sh -c "'$vkllm' logits -m '$scratch/tiny.gguf' --tokens 1,17,42 --greedy 5 | python3 -c '$check_json'"
+g1=$("$vkllm" logits -m "$scratch/tiny.gguf" --tokens 1,17,42 --greedy 8 --last 2>/dev/null | tail -1)
+g2=$("$vkllm" logits -m "$scratch/tiny-hf" --tokens 1,17,42 --greedy 8 --last 2>/dev/null | tail -1)
+expect "logits gguf == hf greedy" 0 "^same" -- sh -c "[ -n '$g1' ] && [ '$g1' = '$g2' ] && echo same || echo 'differ: $g1 vs $g2'"
+expect "logits bad token" 1 "token 512 .*outside the vocabulary of 512" -- "$vkllm" logits -m "$scratch/tiny.gguf" --tokens 1,512
+expect "logits malformed tokens" 2 "comma-separated token ids" -- "$vkllm" logits -m "$scratch/tiny.gguf" --tokens 1,,2
+expect "logits no tokens" 2 "give -m MODEL and --tokens" -- "$vkllm" logits -m "$scratch/tiny.gguf"
+expect "logits too big for device" 1 "needs .* GiB .* but device .* has .* GiB" -- "$vkllm" logits -m "$scratch/tiny.gguf" --tokens 1 --ctx 100000000
+expect "logits no driver" 1 "no Vulkan driver found" -- env VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json "$vkllm" logits -m "$scratch/tiny.gguf" --tokens 1
+expect "logits missing file" 1 "no-such-file" -- "$vkllm" logits -m "$scratch/no-such-file" --tokens 1
 
 echo "$([ $fails -eq 0 ] && echo PASSED || echo FAILED) ($fails failures)"
 [ $fails -eq 0 ]
