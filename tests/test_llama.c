@@ -1,6 +1,10 @@
-/* The whole forward pass on the GPU against itself and the file formats:
- * for several tiny shapes (GQA ratio 1, 2, 4, 8; head dim 16 .. 128; an odd
- * hidden size; tied embeddings; F16, BF16, F32 files):
+/* The whole forward pass on the GPU against the CPU reference forward pass
+ * (tools/gen/ref_llama.c), itself and the file formats: for several tiny
+ * shapes (GQA ratio 1, 2, 4, 8; head dim 16 .. 128; an odd hidden size; tied
+ * embeddings; F16, BF16, F32 files):
+ *   - every position's logits match the reference within TOL (below),
+ *   - 32 greedy tokens after the prompt are the reference's, token for token
+ *     (a divergence is accepted only at a genuine near-tie of the reference),
  *   - prefill of a block == decoding the same tokens one at a time,
  *   - the GGUF and the HF folder of the same weights give the same logits,
  *   - the argmax computed on the GPU is the argmax of the logits,
@@ -13,6 +17,7 @@
 #include <string.h>
 
 #include "gen.h"
+#include "ref_llama.h"
 #include "harness.h"
 #include "llama/llama.h"
 #include "model/model.h"
@@ -79,6 +84,19 @@ static int32_t argmax_of(const float *v, uint32_t n)
     return best;
 }
 
+/* Logits tolerance, relative to the largest |logit| of the compared set.
+ * The reference uses the same fp16 weights and fp16 K/V cache but double
+ * arithmetic; the GPU accumulates in fp32 (dot products of up to a few
+ * hundred terms: ~sqrt(K) * 2^-24 relative each), and a K/V value that
+ * lands near an fp16 rounding boundary may round the other way (2^-11
+ * relative on that element). Through two layers this is 1e-6 .. 1e-4 of
+ * the logit scale (the largest over 72 random models: 1.1e-4, from such
+ * roundings); 1e-3 leaves a margin while a wrong mask, a missing key, a
+ * wrong RoPE pair, a wrong scale or one wrong weight row moves logits by
+ * 1e-2 .. 1 of the scale. */
+#define TOL 1e-3
+#define N_GREEDY 32
+
 typedef struct shape {
     const char *name;
     gen_params p;
@@ -121,6 +139,50 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     printf("%-12s prefill(gguf) vs decode(hf): rel diff %.2e\n", sh->name, d);
     EXPECT(d < 1e-4, "%s: prefill vs decode rel diff %.3e", sh->name, d);
 
+    /* against the CPU reference */
+    ref_llama *ref = ref_llama_create(g.m, n_ctx, err, sizeof err);
+    EXPECT(ref, "%s: reference: %s", sh->name, err);
+    float *rl = malloc((size_t)P * V * 4);
+    if (ref && ref_llama_forward(ref, toks, P, rl, NULL) == 0) {
+        d = rel_diff(pre, rl, (size_t)P * V);
+        printf("%-12s gpu vs reference logits: rel diff %.2e (tolerance %.0e)\n", sh->name, d, TOL);
+        EXPECT(d < TOL, "%s: gpu vs reference rel diff %.3e", sh->name, d);
+    } else if (ref) {
+        EXPECT(0, "%s: reference forward: %s", sh->name, ref->err);
+    }
+    /* greedy continuation, on the GPU (argmax on the device, 4 bytes back) and the reference */
+    int32_t gpu_ids[N_GREEDY], ref_ids[N_GREEDY];
+    s = llama_rewind(g.s, 0);
+    if (s == VKLLM_OK) s = llama_eval(g.s, toks, P, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[0]);
+    for (int i = 1; i < N_GREEDY && s == VKLLM_OK; i++)
+        s = llama_eval(g.s, &gpu_ids[i - 1], 1, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[i]);
+    EXPECT(s == VKLLM_OK, "%s: greedy: %s", sh->name, gpu_error(ctx));
+    if (ref && s == VKLLM_OK && ref_llama_reset(ref, 0) == 0 && ref_llama_greedy(ref, toks, P, N_GREEDY, ref_ids) == 0) {
+        int i = 0;
+        while (i < N_GREEDY && gpu_ids[i] == ref_ids[i]) i++;
+        if (i < N_GREEDY) {
+            /* accepted only if the reference itself barely prefers its token */
+            int32_t seq[64];
+            memcpy(seq, toks, P * 4);
+            memcpy(seq + P, ref_ids, (size_t)i * 4);
+            float *last = malloc((size_t)V * 4);
+            ref_llama_reset(ref, 0);
+            ref_llama_forward(ref, seq, P + (uint32_t)i, NULL, last);
+            double scale = 0;
+            for (uint32_t c = 0; c < V; c++) scale = fmax(scale, fabs(last[c]));
+            double gap = (double)last[ref_ids[i]] - last[gpu_ids[i]];
+            printf("%-12s greedy diverges at %d: gpu %d, ref %d, reference gap %.2e of scale %.2f\n", sh->name, i,
+                   gpu_ids[i], ref_ids[i], gap, scale);
+            EXPECT(gap <= TOL * scale, "%s: greedy token %d: gpu %d, reference %d (gap %.3e)", sh->name, i,
+                   gpu_ids[i], ref_ids[i], gap);
+            free(last);
+        } else {
+            printf("%-12s greedy %d tokens identical to the reference\n", sh->name, N_GREEDY);
+        }
+    }
+    free(rl);
+    ref_llama_destroy(ref);
+
     /* HF prefill == GGUF prefill (same weights, other RoPE pairing) */
     llama_rewind(h.s, 0);
     s = llama_eval(h.s, toks, P, LLAMA_OUT_ALL, hfl, NULL);
@@ -129,6 +191,8 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     EXPECT(s == VKLLM_OK && d < 1e-4, "%s: gguf vs hf rel diff %.3e", sh->name, d);
 
     /* rewind to 5 and continue with other tokens == the same sequence fresh */
+    llama_rewind(g.s, 0);
+    llama_eval(g.s, toks, P, LLAMA_OUT_ARGMAX, NULL, NULL);
     int32_t alt[8];
     for (int i = 0; i < 8; i++) alt[i] = (int32_t)rng_below(&r, V);
     float *a = malloc((size_t)V * 4), *b = malloc((size_t)V * 4);

@@ -290,7 +290,7 @@ static void run_case(const char *scratch, const char *what, const gen_params *p)
     float *all = malloc((size_t)N_CTX * V * sizeof *all);
     CHECK(ref_llama_reset(f, 0) == 0 && ref_llama_forward(f, seq, N_CTX, all, NULL) == 0, "%s: %s", what, f->err);
     for (int i = 0; i < NG; i++)
-        CHECK(ref_argmax(all + (size_t)(NP - 1 + i) * V, V) == gg[i], "%s: greedy token %d is not the argmax", what, i);
+        CHECK(ref_llama_argmax(all + (size_t)(NP - 1 + i) * V, V) == gg[i], "%s: greedy token %d is not the argmax", what, i);
     free(all);
 
     /* errors change nothing */
@@ -317,14 +317,14 @@ done:
 static void argmax_cases(void)
 {
     const float nan = NAN, inf = INFINITY;
-    CHECK(ref_argmax((const float[]){ 1, 3, 3, 2 }, 4) == 1, "first of ties");
-    CHECK(ref_argmax((const float[]){ nan, 1 }, 2) == 1, "leading NaN");
-    CHECK(ref_argmax((const float[]){ 1, nan, 5 }, 3) == 2, "NaN in the middle");
-    CHECK(ref_argmax((const float[]){ 7, nan }, 2) == 0, "trailing NaN");
-    CHECK(ref_argmax((const float[]){ -inf, nan, -inf }, 3) == 0, "-inf beats NaN");
-    CHECK(ref_argmax((const float[]){ nan, nan }, 2) == -1, "all NaN");
-    CHECK(ref_argmax((const float[]){ 0 }, 0) == -1, "empty");
-    CHECK(ref_argmax((const float[]){ -2, inf, 1 }, 3) == 1, "inf");
+    CHECK(ref_llama_argmax((const float[]){ 1, 3, 3, 2 }, 4) == 1, "first of ties");
+    CHECK(ref_llama_argmax((const float[]){ nan, 1 }, 2) == 1, "leading NaN");
+    CHECK(ref_llama_argmax((const float[]){ 1, nan, 5 }, 3) == 2, "NaN in the middle");
+    CHECK(ref_llama_argmax((const float[]){ 7, nan }, 2) == 0, "trailing NaN");
+    CHECK(ref_llama_argmax((const float[]){ -inf, nan, -inf }, 3) == 0, "-inf beats NaN");
+    CHECK(ref_llama_argmax((const float[]){ nan, nan }, 2) == -1, "all NaN");
+    CHECK(ref_llama_argmax((const float[]){ 0 }, 0) == -1, "empty");
+    CHECK(ref_llama_argmax((const float[]){ -2, inf, 1 }, 3) == 1, "inf");
 }
 
 int main(int argc, char **argv)

@@ -159,7 +159,7 @@ static void rope(float *v, uint32_t n_head, uint32_t head_dim, uint32_t n_rot, u
     }
 }
 
-int32_t ref_argmax(const float *v, uint32_t n)
+int32_t ref_llama_argmax(const float *v, uint32_t n)
 {
     int32_t best = -1;
     for (uint32_t i = 0; i < n; i++)
@@ -292,7 +292,7 @@ int ref_llama_greedy(ref_llama *r, const int32_t *prompt, uint32_t n_prompt, uin
     }
     if (ref_llama_forward(r, prompt, n_prompt, NULL, NULL)) return -1;
     for (uint32_t i = 0; i < n_gen; i++) {
-        int32_t id = ref_argmax(r->logits, r->hp.n_vocab);
+        int32_t id = ref_llama_argmax(r->logits, r->hp.n_vocab);
         if (id < 0) {
             errf(r->err, sizeof r->err, "ref_llama: all logits are NaN at position %" PRIu32, r->pos - 1);
             return -1;

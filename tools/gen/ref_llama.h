@@ -114,6 +114,6 @@ int ref_llama_greedy(ref_llama *r, const int32_t *prompt, uint32_t n_prompt, uin
 
 /* Index of the first maximum of v[0 .. n); NaN never wins. -1 if n == 0 or
  * every value is NaN. */
-int32_t ref_argmax(const float *v, uint32_t n);
+int32_t ref_llama_argmax(const float *v, uint32_t n);
 
 #endif
