@@ -143,4 +143,16 @@ PUSH_BEGIN(argmax_push)
 PUSH_END(argmax_push)
 #endif
 
+/* ---- fill_random: dst[i] = half(scale * (2 u(seed, offset + i) - 1)) for
+ * i < n, u in [0, 1) from an integer hash of the global element index, so
+ * the values do not depend on how a tensor is cut into chunks */
+#if !defined(VKLLM_GLSL) || defined(PUSH_FILL_RANDOM)
+PUSH_BEGIN(fill_random_push)
+    U32 n;
+    U32 offset;
+    U32 seed;
+    F32 scale;
+PUSH_END(fill_random_push)
+#endif
+
 #endif
