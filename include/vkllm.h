@@ -86,6 +86,31 @@ typedef struct vkllm_device_info {
 vkllm_status vkllm_list_devices(vkllm_device_info *out, uint32_t max, uint32_t *count,
                                 char *err, size_t err_len);
 
+/* ---------------------------------------------------------------- bandwidth */
+
+#define VKLLM_MAX_MATVEC_SHAPES 8
+
+/* Measured memory bandwidth of a device (GB/s = 1e9 bytes/s). */
+typedef struct vkllm_bandwidth {
+    char device[256];
+    double copy_gbps;         /* vkCmdCopyBuffer between two device buffers: bytes read + written per second */
+    uint64_t copy_bytes;      /* bytes per copy */
+    uint32_t n_matvec;
+    struct {
+        uint32_t rows, cols;  /* fp16 weights [rows][cols] times one fp32 vector */
+        double us;            /* median GPU time of one product */
+        double gbps;          /* weight bytes read per second */
+    } matvec[VKLLM_MAX_MATVEC_SHAPES];
+} vkllm_bandwidth;
+
+/* Measures copy bandwidth on the chosen device and, for each (rows, cols)
+ * of `shapes` (n_shapes <= VKLLM_MAX_MATVEC_SHAPES; NULL: SOLAR-10.7B's
+ * 4096x4096, 1024x4096, 14336x4096, 4096x14336, 32000x4096), the decode
+ * matrix-vector kernel's achieved weight-read bandwidth; `reps` timed runs
+ * each (0: 10), after a warm-up. Errors: the device's, OUT_OF_MEMORY. */
+vkllm_status vkllm_measure_bandwidth(const char *device, const uint32_t (*shapes)[2], uint32_t n_shapes, uint32_t reps,
+                                     vkllm_bandwidth *out, char *err, size_t err_len);
+
 /* ---------------------------------------------------------------- self-check */
 
 /* One row of the kernel self-check: a kernel run once against the CPU
@@ -122,7 +147,7 @@ vkllm_status vkllm_selftest(const vkllm_selftest_options *opts, vkllm_check_cb c
 
 /* A model file described without loading its weights. Plain data. */
 typedef struct vkllm_model_info {
-    char format[8];             /* "gguf" or "hf" (a Hugging Face folder) */
+    char format[16];            /* "gguf", "hf" (a Hugging Face folder) or "synthetic" */
     char architecture[64];      /* "llama", "LlamaForCausalLM", "MistralForCausalLM", ... */
     uint32_t n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_vocab, n_ctx_train, n_rot;
     float rope_theta, rms_eps;
@@ -181,12 +206,23 @@ typedef struct vkllm_load_options {
  * OUT_OF_MEMORY, VULKAN, UNSUPPORTED). */
 vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
                               size_t err_len);
+/* A model of a well-known shape ("solar-10.7b", "llama-2-7b", "mistral-7b",
+ * "tinyllama-1.1b", "small", "tiny") with seeded random fp16 weights
+ * written directly on the device: no file, no download, no upload. For
+ * benchmarks (`vkllm bench --synthetic`); its info has format "synthetic".
+ * opts as vkllm_model_load (progress unused). Errors: INVALID_ARG for an
+ * unknown shape (the message lists the known ones), and the device's. */
+vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *opts, vkllm_model **out, char *err,
+                                   size_t err_len);
 /* Frees the weights and the device. Sessions on it must be freed first. NULL is fine. */
 void vkllm_model_free(vkllm_model *m);
 /* The loaded model's description. */
 const vkllm_model_info *vkllm_model_get_info(const vkllm_model *m);
 /* The device it was loaded on. */
 const vkllm_device_info *vkllm_model_device(const vkllm_model *m);
+/* The device's copy bandwidth as vkllm_measure_bandwidth measures it
+ * (bytes read + written per second / 1e9), on a loaded model's device. */
+vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err, size_t err_len);
 
 typedef struct vkllm_session_options {
     uint32_t n_ctx;     /* KV cache positions; 0: min(n_ctx_train, 4096) */
@@ -226,10 +262,17 @@ uint32_t vkllm_session_n_ctx(const vkllm_session *s);
 vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos);
 /* The last error message on this session ("" if none). */
 const char *vkllm_session_error(const vkllm_session *s);
-/* Per-dispatch GPU times of the last step run (session made with
- * max_timed): fills up to max labels (static strings) and microseconds,
- * returns how many. */
-uint32_t vkllm_session_profile(const vkllm_session *s, const char **labels, double *us, uint32_t max);
+/* One timed dispatch of a step. Strings are static. */
+typedef struct vkllm_profile_entry {
+    const char *step;   /* "attn q/k/v", "attention", "ffn down", "output", ... */
+    const char *kernel; /* "matvec", "matmul", "attention", "rmsnorm", ... */
+    double us;          /* GPU time */
+} vkllm_profile_entry;
+
+/* Per-dispatch GPU times of the last block run (the session made with
+ * max_timed > 0; 0 entries otherwise or where the device has no
+ * timestamps): fills up to max entries in recording order, returns how many. */
+uint32_t vkllm_session_profile(const vkllm_session *s, vkllm_profile_entry *out, uint32_t max);
 
 #ifdef __cplusplus
 }

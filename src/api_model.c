@@ -7,19 +7,9 @@
 #include "gpu/gpu.h"
 #include "llama/llama.h"
 #include "model/model.h"
+#include "api_internal.h"
 #include "vkllm.h"
 
-struct vkllm_model {
-    gpu_ctx *ctx;
-    llama_weights *w;
-    vkllm_model_info info;
-};
-
-struct vkllm_session {
-    vkllm_model *m;
-    llama_session *s;
-    char err[1024];
-};
 
 static void set_err(char *err, size_t len, const char *msg)
 {
@@ -152,6 +142,55 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
     return VKLLM_OK;
 }
 
+vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *opts, vkllm_model **out, char *err,
+                                   size_t err_len)
+{
+    if (!shape || !out) {
+        set_err(err, err_len, "vkllm_model_synthetic: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    model_hparams hp;
+    if (!llama_preset(shape, &hp)) {
+        if (err && err_len)
+            snprintf(err, err_len, "unknown synthetic model '%s'; known: %s", shape, llama_preset_names());
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    vkllm_load_options o = opts ? *opts : (vkllm_load_options){ 0 };
+    vkllm_model *vm = calloc(1, sizeof *vm);
+    if (!vm) {
+        set_err(err, err_len, "out of host memory");
+        return VKLLM_ERR_OUT_OF_MEMORY;
+    }
+    vkllm_model_info *info = &vm->info;
+    snprintf(info->format, sizeof info->format, "synthetic");
+    snprintf(info->architecture, sizeof info->architecture, "%s", shape);
+    info->n_layer = hp.n_layer, info->n_embd = hp.n_embd, info->n_ff = hp.n_ff, info->n_head = hp.n_head;
+    info->n_head_kv = hp.n_head_kv, info->head_dim = hp.head_dim, info->n_vocab = hp.n_vocab;
+    info->n_ctx_train = hp.n_ctx_train, info->n_rot = hp.n_rot, info->rope_theta = hp.rope_theta;
+    info->rms_eps = hp.rms_eps;
+    info->n_tensors = 3 + 9ull * hp.n_layer;
+    info->n_tensors_f16 = info->n_tensors;
+    const uint64_t q_dim = (uint64_t)hp.n_head * hp.head_dim, kv_dim = (uint64_t)hp.n_head_kv * hp.head_dim;
+    info->n_params = 2ull * hp.n_vocab * hp.n_embd + hp.n_embd +
+                     hp.n_layer * (2 * q_dim * hp.n_embd + 2 * kv_dim * hp.n_embd + 3ull * hp.n_ff * hp.n_embd +
+                                   2ull * hp.n_embd);
+    gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
+    vkllm_status s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
+    if (s == VKLLM_OK) {
+        s = llama_check_fits(vm->ctx, &hp, false, default_ctx(info, o.n_ctx), 256);
+        if (s == VKLLM_OK) s = llama_weights_synthetic(vm->ctx, &hp, false, 1, &vm->w);
+        if (s != VKLLM_OK) set_err(err, err_len, gpu_error(vm->ctx));
+    }
+    if (s != VKLLM_OK) {
+        vkllm_model_free(vm);
+        return s;
+    }
+    info->file_bytes = llama_weights_bytes(vm->w);
+    *out = vm;
+    return VKLLM_OK;
+}
+
 void vkllm_model_free(vkllm_model *m)
 {
     if (!m) return;
@@ -220,7 +259,14 @@ vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos)
 
 const char *vkllm_session_error(const vkllm_session *s) { return s->err; }
 
-uint32_t vkllm_session_profile(const vkllm_session *s, const char **labels, double *us, uint32_t max)
+uint32_t vkllm_session_profile(const vkllm_session *s, vkllm_profile_entry *out, uint32_t max)
 {
-    return llama_profile(s->s, labels, us, max);
+    const char **steps = malloc(max * sizeof *steps), **kernels = malloc(max * sizeof *kernels);
+    double *us = malloc(max * sizeof *us);
+    uint32_t n = steps && kernels && us ? llama_profile(s->s, steps, kernels, us, max) : 0;
+    for (uint32_t i = 0; i < n; i++) out[i] = (vkllm_profile_entry){ steps[i], kernels[i], us[i] };
+    free(steps);
+    free(kernels);
+    free(us);
+    return n;
 }

@@ -20,5 +20,6 @@ int cli_progress(uint64_t done, uint64_t total, void *user);
 
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

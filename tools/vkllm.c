@@ -24,6 +24,9 @@ static void usage(FILE *f)
             "  info -m MODEL           describe a model file and what it needs on the device\n"
             "  logits -m MODEL --tokens 1,2,3 [--greedy N]\n"
             "                          run token ids through the GPU forward pass, print JSON logits\n"
+            "  bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-r N] [--json] [--profile]\n"
+            "                          prompt processing and generation speed (tokens/s)\n"
+            "  bench --bandwidth       copy bandwidth and the decode kernel's read bandwidth\n"
             "  help                    this text\n"
             "\n"
             "MODEL is a .gguf file or a Hugging Face folder (config.json + *.safetensors).\n"
@@ -183,6 +186,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "selftest") == 0) return cmd_selftest(argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(argv[1], "logits") == 0) return cmd_logits(argc - 2, argv + 2);
+    if (strcmp(argv[1], "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "vkllm: unknown command '%s' (try vkllm help)\n", argv[1]);
     return 2;
 }

@@ -24,6 +24,8 @@ struct gpu_rec {
     VkQueryPool queries;
     uint32_t max_timed, n_timed;
     const char **labels;       /* [max_timed] */
+    const char **tags;         /* [max_timed]: the tag current when each was recorded */
+    const char *tag;           /* set by gpu_rec_tag */
     double *us;                /* [max_timed], filled after submit */
     bool have_times;
 };
@@ -55,7 +57,8 @@ vkllm_status gpu_rec_begin(gpu_ctx *ctx, uint32_t max_timed, gpu_rec **out)
         VK_TRY(ctx, vkCreateQueryPool(ctx->dev, &qci, NULL, &rec->queries));
         rec->labels = calloc(max_timed, sizeof *rec->labels);
         rec->us = calloc(max_timed, sizeof *rec->us);
-        if (!rec->labels || !rec->us) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+        rec->tags = calloc(max_timed, sizeof *rec->tags);
+        if (!rec->labels || !rec->us || !rec->tags) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
         rec->max_timed = max_timed;
     }
     VkCommandBufferBeginInfo bi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
@@ -78,6 +81,7 @@ void gpu_rec_destroy(gpu_rec *rec)
     if (rec->fence) vkDestroyFence(ctx->dev, rec->fence, NULL);
     if (rec->cmd) vkFreeCommandBuffers(ctx->dev, ctx->cmd_pool, 1, &rec->cmd);
     free(rec->labels);
+    free(rec->tags);
     free(rec->us);
     free(rec);
 }
@@ -165,6 +169,7 @@ vkllm_status gpu_dispatch(gpu_rec *rec, gpu_pipeline *p, const gpu_binding *b, u
     vkCmdDispatch(rec->cmd, gx, gy, gz);
     if (timed) {
         vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries, 2 * rec->n_timed + 1);
+        rec->tags[rec->n_timed] = rec->tag ? rec->tag : "";
         rec->labels[rec->n_timed++] = label ? label : p->shader_name;
     }
     return VKLLM_OK;
@@ -260,6 +265,16 @@ vkllm_status gpu_rec_submit(gpu_rec *rec)
         VK_TRY(ctx, r);
     }
     return VKLLM_OK;
+}
+
+void gpu_rec_tag(gpu_rec *rec, const char *tag) { rec->tag = tag; }
+
+uint32_t gpu_rec_timing_tags(const gpu_rec *rec, const char **tags, uint32_t max)
+{
+    if (!rec->have_times) return 0;
+    uint32_t n = rec->n_timed < max ? rec->n_timed : max;
+    for (uint32_t i = 0; i < n; i++) tags[i] = rec->tags[i];
+    return n;
 }
 
 uint32_t gpu_rec_timings(const gpu_rec *rec, const char **labels, double *us, uint32_t max)

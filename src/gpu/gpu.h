@@ -163,6 +163,11 @@ vkllm_status gpu_rec_submit(gpu_rec *rec);
 /* After a submit of a timed recording: number of timed dispatches and their
  * labels / GPU microseconds. Returns 0 when timing was off or unsupported. */
 uint32_t gpu_rec_timings(const gpu_rec *rec, const char **labels, double *us, uint32_t max);
+/* Tags the dispatches recorded from now on (a static string naming the
+ * step they belong to, e.g. "attn q/k/v"); gpu_rec_timing_tags returns
+ * each timed dispatch's tag ("" if none), in the order of gpu_rec_timings. */
+void gpu_rec_tag(gpu_rec *rec, const char *tag);
+uint32_t gpu_rec_timing_tags(const gpu_rec *rec, const char **tags, uint32_t max);
 /* Sum of all timed dispatches' GPU microseconds (0 if untimed). */
 double gpu_rec_total_us(const gpu_rec *rec);
 void gpu_rec_destroy(gpu_rec *rec);

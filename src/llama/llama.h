@@ -63,6 +63,18 @@ typedef int (*llama_progress_cb)(uint64_t done, uint64_t total, void *user);
 vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb progress, void *user,
                                 llama_weights **out);
 void llama_weights_free(llama_weights *w);
+
+/* The hparams of a well-known shape ("solar-10.7b", "llama-2-7b",
+ * "mistral-7b", "tinyllama-1.1b", "small", "tiny"); 0 if unknown. */
+int llama_preset(const char *name, model_hparams *hp);
+/* Those names, comma-separated, for messages. */
+const char *llama_preset_names(void);
+
+/* Weights of shape hp with seeded random fp16 values written on the device
+ * (norm weights 1): for benchmarks, no file and no upload. Same errors as
+ * llama_weights_load. */
+vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint32_t seed,
+                                     llama_weights **out);
 const model_hparams *llama_weights_hparams(const llama_weights *w);
 uint64_t llama_weights_bytes(const llama_weights *w);
 
@@ -105,8 +117,9 @@ vkllm_status llama_eval(llama_session *s, const int32_t *tokens, uint32_t n, lla
 /* The error message of the last failure. */
 const char *llama_session_error(const llama_session *s);
 
-/* Per-dispatch GPU times of the last block run (needs max_timed > 0):
- * returns the number filled. */
-uint32_t llama_profile(const llama_session *s, const char **labels, double *us, uint32_t max);
+/* Per-dispatch GPU times of the last block run (needs max_timed > 0), in
+ * order: the step of the layer ("attn q/k/v", "ffn down", ...), the kernel
+ * and the microseconds; any array may be NULL. Returns the number filled. */
+uint32_t llama_profile(const llama_session *s, const char **steps, const char **kernels, double *us, uint32_t max);
 
 #endif

@@ -201,43 +201,56 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
     /* the previous step's reads and writes (same buffers, earlier submit)
      * finished and visible before this one touches them */
     gpu_barrier(rec);
+    gpu_rec_tag(rec, "embedding");
     vkllm_status st = op_get_rows(rec, w->tok_embd, gpu_bind(s->ids), x, n, hp->n_vocab, E);
     for (uint32_t l = 0; l < hp->n_layer && st == VKLLM_OK; l++) {
         const llama_layer *L = &w->layers[l];
         gpu_binding kc = gpu_bind(s->k_cache[l]), vc = gpu_bind(s->v_cache[l]);
         gpu_barrier(rec); /* x written (embedding or last layer) -> norm reads it */
+        gpu_rec_tag(rec, "attn norm");
         st = op_rmsnorm(rec, x, gpu_bind(L->attn_norm), xn, n, E, hp->rms_eps);
         gpu_barrier(rec); /* xn -> q, k, v projections */
+        gpu_rec_tag(rec, "attn q/k/v");
         if (st == VKLLM_OK) st = op_matmul(rec, L->wq, xn, q, n, q_dim, E);
         if (st == VKLLM_OK) st = op_matmul(rec, L->wk, xn, k, n, kv_dim, E);
         if (st == VKLLM_OK) st = op_matmul(rec, L->wv, xn, v, n, kv_dim, E);
         gpu_barrier(rec); /* q, k, v -> RoPE (in place) and the v cache write */
+        gpu_rec_tag(rec, "rope + kv store");
         if (st == VKLLM_OK) st = op_rope(rec, q, pos, q, n, H, D, hp->n_rot, hp->rope_theta, w->pairing);
         if (st == VKLLM_OK) st = op_rope(rec, k, pos, k, n, KH, D, hp->n_rot, hp->rope_theta, w->pairing);
         if (st == VKLLM_OK) st = op_kv_store(rec, v, pos, vc, n, kv_dim, s->n_ctx);
         gpu_barrier(rec); /* rotated k -> k cache write */
         if (st == VKLLM_OK) st = op_kv_store(rec, k, pos, kc, n, kv_dim, s->n_ctx);
         gpu_barrier(rec); /* k/v cache writes -> attention reads */
+        gpu_rec_tag(rec, "attention");
         if (st == VKLLM_OK) st = op_attention(rec, q, kc, vc, pos, att, n, H, KH, D, s->n_ctx, scale);
         gpu_barrier(rec); /* attention output -> o projection */
+        gpu_rec_tag(rec, "attn output");
         if (st == VKLLM_OK) st = op_matmul(rec, L->wo, att, tmp, n, E, q_dim);
         gpu_barrier(rec); /* o -> residual add */
+        gpu_rec_tag(rec, "residual");
         if (st == VKLLM_OK) st = op_add(rec, x, tmp, x, n * E);
         gpu_barrier(rec); /* x -> FFN norm */
+        gpu_rec_tag(rec, "ffn norm");
         if (st == VKLLM_OK) st = op_rmsnorm(rec, x, gpu_bind(L->ffn_norm), xn, n, E, hp->rms_eps);
         gpu_barrier(rec); /* xn -> gate, up projections */
+        gpu_rec_tag(rec, "ffn gate/up");
         if (st == VKLLM_OK) st = op_matmul(rec, L->w_gate, xn, gate, n, F, E);
         if (st == VKLLM_OK) st = op_matmul(rec, L->w_up, xn, up, n, F, E);
         gpu_barrier(rec); /* gate, up -> SiLU(gate) * up */
+        gpu_rec_tag(rec, "ffn silu*up");
         if (st == VKLLM_OK) st = op_silu_mul(rec, gate, up, gate, n * F);
         gpu_barrier(rec); /* h -> down projection */
+        gpu_rec_tag(rec, "ffn down");
         if (st == VKLLM_OK) st = op_matmul(rec, L->w_down, gate, tmp, n, E, F);
         gpu_barrier(rec); /* down -> residual add */
+        gpu_rec_tag(rec, "residual");
         if (st == VKLLM_OK) st = op_add(rec, x, tmp, x, n * E);
     }
     if (st != VKLLM_OK || out == OUT_NONE) return st;
 
     gpu_barrier(rec); /* final x -> output norm (or the copy of its last row) */
+    gpu_rec_tag(rec, "output norm");
     gpu_tensor *head = w->output ? w->output : w->tok_embd;
     uint32_t rows = out == OUT_ALL ? n : 1;
     if (out == OUT_ALL) {
@@ -249,8 +262,10 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
         if (st == VKLLM_OK) st = op_rmsnorm(rec, gpu_bind(s->x_last), gpu_bind(w->output_norm), xn, 1, E, hp->rms_eps);
     }
     gpu_barrier(rec); /* normed -> output projection */
+    gpu_rec_tag(rec, "output");
     if (st == VKLLM_OK) st = op_matmul(rec, head, xn, gpu_bind(s->logits), rows, hp->n_vocab, E);
     gpu_barrier(rec); /* logits -> argmax and the host copy */
+    gpu_rec_tag(rec, "argmax");
     gpu_binding last_row = { s->logits, 0, (uint64_t)(rows - 1) * hp->n_vocab * 4, (uint64_t)hp->n_vocab * 4 };
     if (st == VKLLM_OK) st = op_argmax(rec, last_row, gpu_bind(s->argmax), 1, hp->n_vocab);
     if (st == VKLLM_OK && out != OUT_ARGMAX)
@@ -331,7 +346,10 @@ vkllm_status llama_eval(llama_session *s, const int32_t *tokens, uint32_t n, lla
     return VKLLM_OK;
 }
 
-uint32_t llama_profile(const llama_session *s, const char **labels, double *us, uint32_t max)
+uint32_t llama_profile(const llama_session *s, const char **steps, const char **kernels, double *us, uint32_t max)
 {
-    return s->last_run ? gpu_rec_timings(s->last_run, labels, us, max) : 0;
+    if (!s->last_run) return 0;
+    uint32_t n = gpu_rec_timings(s->last_run, kernels, us, max);
+    if (steps) gpu_rec_timing_tags(s->last_run, steps, n);
+    return n;
 }

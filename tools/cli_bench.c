@@ -1,0 +1,301 @@
+/* `vkllm bench`: prompt processing (pp N) and token generation (tg N) in
+ * tokens/s, the device's bandwidth, and a per-op GPU profile of a step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define MAX_SIZES 16
+#define PROFILE_MAX 65536
+
+typedef struct bench_opts {
+    const char *model, *synthetic, *device;
+    uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg;
+    uint32_t reps, n_batch;
+    int json, bandwidth, profile;
+} bench_opts;
+
+typedef struct result {
+    char test[32];
+    uint32_t n_tokens;
+    double median, lo, hi; /* tokens/s */
+    double weight_gbps, pct_copy, pct_limit; /* tg only */
+} result;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* "128,512" -> sizes; 0 on a malformed list */
+static int parse_sizes(const char *s, uint32_t *out, uint32_t *n)
+{
+    *n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == MAX_SIZES || !cli_parse_u32(tok, &out[*n]) || out[*n] == 0) return 0;
+        (*n)++;
+    }
+    return *n > 0;
+}
+
+static void usage(void)
+{
+    printf("usage: vkllm bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-r N] [--json]\n"
+           "                   [--device SEL] [--batch N] [--profile]\n"
+           "       vkllm bench --bandwidth [--device SEL] [-r N] [--json]\n"
+           "  pp N: N prompt tokens in one call (blocks of --batch), tokens/s\n"
+           "  tg N: N tokens generated one at a time (greedy, argmax on the GPU), tokens/s\n"
+           "  each test runs once to warm up, then -r times (default 5): median and min..max\n"
+           "  the tg rows show the weight bytes read per second this implies and its share of\n"
+           "  the measured copy bandwidth (and of the bandwidth limit: copy GB/s / bytes per token)\n"
+           "  --synthetic SHAPE: random fp16 weights made on the device, no file:\n"
+           "      solar-10.7b, llama-2-7b, mistral-7b, tinyllama-1.1b, small, tiny (default)\n"
+           "  --bandwidth: copy bandwidth and the matrix-vector kernel on SOLAR's shapes\n"
+           "  --profile: per-op GPU time of one decode step and one prefill of the first -p size\n"
+           "  defaults: --synthetic tiny -p 512 -n 128 -r 5\n");
+}
+
+static int parse(int argc, char **argv, bench_opts *o)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = 1;
+        if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && v) o->model = argv[++i];
+        else if (strcmp(a, "--synthetic") == 0 && v) o->synthetic = argv[++i];
+        else if (strcmp(a, "--device") == 0 && v) o->device = argv[++i];
+        else if ((strcmp(a, "-p") == 0 || strcmp(a, "--n-prompt") == 0) && v) ok = parse_sizes(argv[++i], o->pp, &o->n_pp);
+        else if ((strcmp(a, "-n") == 0 || strcmp(a, "--n-gen") == 0) && v) ok = parse_sizes(argv[++i], o->tg, &o->n_tg);
+        else if ((strcmp(a, "-r") == 0 || strcmp(a, "--repetitions") == 0) && v) ok = cli_parse_u32(argv[++i], &o->reps) && o->reps > 0;
+        else if (strcmp(a, "--batch") == 0 && v) ok = cli_parse_u32(argv[++i], &o->n_batch) && o->n_batch > 0;
+        else if (strcmp(a, "--json") == 0) o->json = 1;
+        else if (strcmp(a, "--bandwidth") == 0) o->bandwidth = 1;
+        else if (strcmp(a, "--profile") == 0) o->profile = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            return 0;
+        } else {
+            fprintf(stderr, "vkllm bench: unknown or incomplete option %s (try --help)\n", a);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "vkllm bench: %s wants a positive number (or a list like 128,512), got '%s'\n", a, argv[i]);
+            return 2;
+        }
+    }
+    if (o->model && o->synthetic) {
+        fprintf(stderr, "vkllm bench: give -m MODEL or --synthetic SHAPE, not both\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------ bandwidth */
+
+static int run_bandwidth(const bench_opts *o)
+{
+    vkllm_bandwidth bw;
+    char err[1024];
+    if (vkllm_measure_bandwidth(o->device, NULL, 0, o->reps, &bw, err, sizeof err) != VKLLM_OK) {
+        fprintf(stderr, "vkllm bench: %s\n", err);
+        return 1;
+    }
+    if (o->json) {
+        printf("[\n  {\"test\": \"copy\", \"device\": ");
+        json_str(bw.device);
+        printf(", \"gbps\": %.2f, \"bytes\": %llu}", bw.copy_gbps, (unsigned long long)bw.copy_bytes);
+        for (uint32_t i = 0; i < bw.n_matvec; i++)
+            printf(",\n  {\"test\": \"matvec %ux%u\", \"us\": %.1f, \"gbps\": %.2f, \"pct_copy\": %.1f}", bw.matvec[i].rows,
+                   bw.matvec[i].cols, bw.matvec[i].us, bw.matvec[i].gbps, 100 * bw.matvec[i].gbps / bw.copy_gbps);
+        printf("\n]\n");
+        return 0;
+    }
+    printf("device: %s\n\n", bw.device);
+    printf("| test | GPU µs | GB/s | %% of copy |\n|---|---:|---:|---:|\n");
+    printf("| copy %.0f MiB (read + write) | | %.1f | 100 |\n", bw.copy_bytes / 1048576.0, bw.copy_gbps);
+    for (uint32_t i = 0; i < bw.n_matvec; i++)
+        printf("| matvec %u x %u fp16 | %.1f | %.1f | %.1f |\n", bw.matvec[i].rows, bw.matvec[i].cols, bw.matvec[i].us,
+               bw.matvec[i].gbps, 100 * bw.matvec[i].gbps / bw.copy_gbps);
+    return 0;
+}
+
+/* ------------------------------------------------------------ profile */
+
+static void print_profile(vkllm_session *s, const char *what)
+{
+    vkllm_profile_entry *e = malloc(PROFILE_MAX * sizeof *e);
+    uint32_t n = e ? vkllm_session_profile(s, e, PROFILE_MAX) : 0;
+    if (n == 0) {
+        printf("\n%s: no GPU timestamps on this device\n", what);
+        free(e);
+        return;
+    }
+    /* group by (step, kernel), in order of first appearance */
+    typedef struct row { const char *step, *kernel; uint32_t calls; double us; } row;
+    row *rows = calloc(n, sizeof *rows);
+    uint32_t n_rows = 0;
+    double total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = 0;
+        while (r < n_rows && !(strcmp(rows[r].step, e[i].step) == 0 && strcmp(rows[r].kernel, e[i].kernel) == 0)) r++;
+        if (r == n_rows) rows[n_rows++] = (row){ e[i].step, e[i].kernel, 0, 0 };
+        rows[r].calls++;
+        rows[r].us += e[i].us;
+        total += e[i].us;
+    }
+    printf("\n%s: %u dispatches, %.1f µs of GPU time\n\n", what, n, total);
+    printf("| step | kernel | dispatches | µs | %% |\n|---|---|---:|---:|---:|\n");
+    for (uint32_t r = 0; r < n_rows; r++)
+        printf("| %s | %s | %u | %.1f | %.1f |\n", rows[r].step, rows[r].kernel, rows[r].calls, rows[r].us,
+               100 * rows[r].us / total);
+    free(rows);
+    free(e);
+}
+
+/* ------------------------------------------------------------ pp / tg */
+
+static vkllm_status run_test(vkllm_session *s, uint32_t n_vocab, int is_pp, uint32_t n, uint32_t reps, result *out)
+{
+    int32_t *toks = malloc((size_t)n * sizeof *toks);
+    double *tps = malloc((reps + 1) * sizeof *tps);
+    vkllm_status st = toks && tps ? VKLLM_OK : VKLLM_ERR_OUT_OF_MEMORY;
+    for (uint32_t i = 0; i < n && toks; i++) toks[i] = (int32_t)((i * 7919u + 1) % n_vocab);
+    for (uint32_t r = 0; r <= reps && st == VKLLM_OK; r++) { /* run 0: warm-up */
+        st = vkllm_session_rewind(s, 0);
+        double t0 = now_s();
+        if (is_pp) {
+            int32_t next;
+            if (st == VKLLM_OK) st = vkllm_session_eval(s, toks, n, VKLLM_LOGITS_ARGMAX, NULL, &next);
+        } else {
+            int32_t tok = 1;
+            for (uint32_t i = 0; i < n && st == VKLLM_OK; i++) st = vkllm_session_eval(s, &tok, 1, VKLLM_LOGITS_ARGMAX, NULL, &tok);
+        }
+        tps[r] = n / (now_s() - t0);
+    }
+    if (st == VKLLM_OK) {
+        qsort(tps + 1, reps, sizeof *tps, cmp_double);
+        snprintf(out->test, sizeof out->test, "%s%u", is_pp ? "pp" : "tg", n);
+        out->n_tokens = n;
+        out->median = reps % 2 ? tps[1 + reps / 2] : 0.5 * (tps[reps / 2] + tps[1 + reps / 2]);
+        out->lo = tps[1];
+        out->hi = tps[reps];
+    }
+    free(toks);
+    free(tps);
+    return st;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts o = { .reps = 5 };
+    int rc = parse(argc, argv, &o);
+    if (rc >= 0) return rc;
+    if (o.bandwidth) return run_bandwidth(&o);
+    if (!o.model && !o.synthetic) o.synthetic = "tiny";
+    if (!o.n_pp && !o.n_tg) {
+        o.pp[o.n_pp++] = 512;
+        o.tg[o.n_tg++] = 128;
+    }
+    uint32_t n_ctx = 1;
+    for (uint32_t i = 0; i < o.n_pp; i++) n_ctx = o.pp[i] > n_ctx ? o.pp[i] : n_ctx;
+    for (uint32_t i = 0; i < o.n_tg; i++) n_ctx = o.tg[i] > n_ctx ? o.tg[i] : n_ctx;
+
+    char err[1024];
+    vkllm_model *m = NULL;
+    vkllm_session *s = NULL;
+    result res[2 * MAX_SIZES];
+    uint32_t n_res = 0;
+    vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress };
+    double t0 = now_s();
+    vkllm_status st = o.synthetic ? vkllm_model_synthetic(o.synthetic, &lo, &m, err, sizeof err)
+                                  : vkllm_model_load(o.model, &lo, &m, err, sizeof err);
+    double load_s = now_s() - t0;
+    if (st != VKLLM_OK) {
+        fprintf(stderr, "vkllm bench: %s\n", err);
+        return 1;
+    }
+    const vkllm_model_info *mi = vkllm_model_get_info(m);
+    const vkllm_device_info *dev = vkllm_model_device(m);
+    vkllm_memory mem = vkllm_model_memory(mi, n_ctx, o.n_batch);
+    /* a token reads every weight once, except the embedding table (one row)
+     * unless the output projection shares it */
+    uint64_t per_token = mem.weights - (mi->tied_embeddings ? 0 : (uint64_t)mi->n_vocab * mi->n_embd * 2);
+    double copy_gbps = 0;
+    st = vkllm_model_copy_bandwidth(m, &copy_gbps, err, sizeof err);
+    vkllm_session_options so = { .n_ctx = n_ctx, .n_batch = o.n_batch };
+    if (st == VKLLM_OK) st = vkllm_session_create(m, &so, &s, err, sizeof err);
+    for (uint32_t i = 0; i < o.n_pp && st == VKLLM_OK; i++) st = run_test(s, mi->n_vocab, 1, o.pp[i], o.reps, &res[n_res++]);
+    for (uint32_t i = 0; i < o.n_tg && st == VKLLM_OK; i++) {
+        result *r = &res[n_res++];
+        st = run_test(s, mi->n_vocab, 0, o.tg[i], o.reps, r);
+        r->weight_gbps = r->median * per_token / 1e9;
+        r->pct_copy = copy_gbps > 0 ? 100 * r->weight_gbps / copy_gbps : 0;
+    }
+    if (st != VKLLM_OK) {
+        fprintf(stderr, "vkllm bench: %s\n", s ? vkllm_session_error(s) : err);
+        vkllm_session_free(s);
+        vkllm_model_free(m);
+        return 1;
+    }
+    char b[32];
+    const char *name = o.synthetic ? o.synthetic : o.model;
+    if (o.json) {
+        printf("[\n");
+        for (uint32_t i = 0; i < n_res; i++) {
+            printf("  {\"test\": \"%s\", \"tokens_per_s\": %.3f, \"min\": %.3f, \"max\": %.3f, \"reps\": %u, \"model\": ",
+                   res[i].test, res[i].median, res[i].lo, res[i].hi, o.reps);
+            json_str(name);
+            printf(", \"weight_bytes\": %llu, \"device\": ", (unsigned long long)mem.weights);
+            json_str(dev->name);
+            printf(", \"copy_gbps\": %.2f", copy_gbps);
+            if (res[i].test[0] == 't')
+                printf(", \"weight_gbps\": %.2f, \"pct_copy_bandwidth\": %.1f", res[i].weight_gbps, res[i].pct_copy);
+            printf("}%s\n", i + 1 < n_res ? "," : "");
+        }
+        printf("]\n");
+    } else {
+        printf("model: %s (%s, %.2f B params, %s fp16), loaded in %.1f s\n", name, mi->format, mi->n_params / 1e9,
+               cli_bytes(mem.weights, b, sizeof b), load_s);
+        printf("device: %s (%s); copy bandwidth %.1f GB/s -> tg limit %.1f t/s (%.2f GB read per token)\n\n", dev->name,
+               cli_device_type(dev->type), copy_gbps, copy_gbps * 1e9 / per_token, per_token / 1e9);
+        printf("| test | t/s (median) | min .. max | weight GB/s | %% of copy BW |\n|---|---:|---:|---:|---:|\n");
+        for (uint32_t i = 0; i < n_res; i++) {
+            printf("| %s | %.2f | %.2f .. %.2f |", res[i].test, res[i].median, res[i].lo, res[i].hi);
+            if (res[i].test[0] == 't') printf(" %.1f | %.1f |\n", res[i].weight_gbps, res[i].pct_copy);
+            else printf(" | |\n");
+        }
+    }
+    vkllm_session_free(s);
+    s = NULL;
+    if (o.profile && !o.json) {
+        /* a separate session with timestamps around every dispatch */
+        vkllm_session_options po = { .n_ctx = n_ctx, .n_batch = o.n_batch, .max_timed = PROFILE_MAX };
+        st = vkllm_session_create(m, &po, &s, err, sizeof err);
+        int32_t tok = 1, *toks = malloc(o.pp[0] * sizeof *toks);
+        uint32_t n_pp = o.n_pp ? o.pp[0] : 0;
+        for (uint32_t i = 0; toks && i < n_pp; i++) toks[i] = (int32_t)((i * 7919u + 1) % mi->n_vocab);
+        if (st == VKLLM_OK && n_pp) {
+            st = vkllm_session_eval(s, toks, n_pp, VKLLM_LOGITS_ARGMAX, NULL, &tok);
+            if (st == VKLLM_OK) print_profile(s, "prefill (last block)");
+        }
+        if (st == VKLLM_OK) st = vkllm_session_eval(s, &tok, 1, VKLLM_LOGITS_ARGMAX, NULL, &tok); /* records */
+        if (st == VKLLM_OK) st = vkllm_session_eval(s, &tok, 1, VKLLM_LOGITS_ARGMAX, NULL, &tok);
+        if (st == VKLLM_OK) print_profile(s, "decode step");
+        if (st != VKLLM_OK) fprintf(stderr, "vkllm bench: profile: %s\n", s ? vkllm_session_error(s) : err);
+        free(toks);
+        vkllm_session_free(s);
+    }
+    vkllm_model_free(m);
+    return st == VKLLM_OK ? 0 : 1;
+}
