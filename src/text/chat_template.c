@@ -1,0 +1,307 @@
+/* Chat templates: see chat_template.h for the exact formats and the
+ * special-token policy. Each renderer is a transcription of its model's
+ * Jinja template; comments quote the Jinja they reproduce. */
+#include "text/chat_template.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------ helpers */
+
+static vkllm_status chat_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static vkllm_status chat_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+/* A growable string; `failed` latches the first allocation failure so the
+ * renderers can append without checking each call. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    bool failed;
+} sbuf;
+
+static void sb_putn(sbuf *b, const char *p, size_t n)
+{
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = true;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_put(sbuf *b, const char *p) { sb_putn(b, p, strlen(p)); }
+
+/* Python's str.strip() for ASCII whitespace (str.isspace below 0x80:
+ * \t \n \v \f \r, 0x1c-0x1f and space). Non-ASCII spaces are kept. */
+static bool is_py_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
+
+static void sb_put_stripped(sbuf *b, const char *p, size_t n)
+{
+    while (n && is_py_space((unsigned char)*p)) p++, n--;
+    while (n && is_py_space((unsigned char)p[n - 1])) n--;
+    sb_putn(b, p, n);
+}
+
+static const char *msg_text(const chat_msg *m) { return m->text ? m->text : ""; }
+
+static const char *role_name(chat_role r)
+{
+    switch (r) {
+    case CHAT_ROLE_SYSTEM: return "system";
+    case CHAT_ROLE_USER: return "user";
+    case CHAT_ROLE_ASSISTANT: return "assistant";
+    }
+    return "?";
+}
+
+/* Llama-2 and Mistral: after an optional leading system message the roles
+ * must go user, assistant, user, ... (their templates raise otherwise). */
+static vkllm_status check_alternating(const chat_msg *msgs, size_t n, const char *tname, char *err, size_t err_len)
+{
+    size_t first = n && msgs[0].role == CHAT_ROLE_SYSTEM ? 1 : 0;
+    for (size_t i = first; i < n; i++) {
+        chat_role want = (i - first) % 2 == 0 ? CHAT_ROLE_USER : CHAT_ROLE_ASSISTANT;
+        if (msgs[i].role != want)
+            return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len,
+                             "%s chat template: message %zu is %s, expected %s (roles must alternate "
+                             "user/assistant after an optional first system message)",
+                             tname, i, role_name(msgs[i].role), role_name(want));
+    }
+    return VKLLM_OK;
+}
+
+/* ------------------------------------------------------------ renderers */
+
+/* {% for message in messages %}
+ *   system:    {% if message['content'] %}'### System:\n' + content + '\n\n'{% endif %}
+ *   user:      '### User:\n' + content + '\n\n'
+ *   assistant: '### Assistant:\n' + content
+ *   {% if loop.last and add_generation_prompt %}'### Assistant:\n'{% endif %}
+ * {% endfor %} */
+static void render_solar(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *t = msg_text(&msgs[i]);
+        switch (msgs[i].role) {
+        case CHAT_ROLE_SYSTEM:
+            if (*t) {
+                sb_put(b, "### System:\n");
+                sb_put(b, t);
+                sb_put(b, "\n\n");
+            }
+            break;
+        case CHAT_ROLE_USER:
+            sb_put(b, "### User:\n");
+            sb_put(b, t);
+            sb_put(b, "\n\n");
+            break;
+        case CHAT_ROLE_ASSISTANT:
+            sb_put(b, "### Assistant:\n");
+            sb_put(b, t);
+            break;
+        }
+        if (i + 1 == n && gen) sb_put(b, "### Assistant:\n");
+    }
+}
+
+/* Meta's Llama-2 chat template (HF tokenizer_config.json):
+ *   system message (if first) folded into the first user turn as
+ *     '<<SYS>>\n' + system + '\n<</SYS>>\n\n' + content
+ *   user:      bos_token + '[INST] ' + content.strip() + ' [/INST]'
+ *   assistant: ' ' + content.strip() + ' ' + eos_token
+ * The first bos_token is left to the tokenizer. */
+static void render_llama2(sbuf *b, const chat_msg *msgs, size_t n)
+{
+    size_t first = n && msgs[0].role == CHAT_ROLE_SYSTEM ? 1 : 0;
+    for (size_t i = first; i < n; i++) {
+        const char *t = msg_text(&msgs[i]);
+        if (msgs[i].role == CHAT_ROLE_USER) {
+            if (i > first) sb_put(b, "<s>");
+            sb_put(b, "[INST] ");
+            if (i == first && first) {
+                /* strip() applies to the whole folded content */
+                sbuf c = { 0 };
+                sb_put(&c, "<<SYS>>\n");
+                sb_put(&c, msg_text(&msgs[0]));
+                sb_put(&c, "\n<</SYS>>\n\n");
+                sb_put(&c, t);
+                if (c.failed) b->failed = true;
+                else sb_put_stripped(b, c.s, c.len);
+                free(c.s);
+            } else {
+                sb_put_stripped(b, t, strlen(t));
+            }
+            sb_put(b, " [/INST]");
+        } else {
+            sb_put(b, " ");
+            sb_put_stripped(b, t, strlen(t));
+            sb_put(b, " </s>");
+        }
+    }
+}
+
+/* Mistral-7B-Instruct-v0.1/v0.2 (HF tokenizer_config.json):
+ *   {{ bos_token }} then per message
+ *   user:      '[INST] ' + content + ' [/INST]'
+ *   assistant: content + eos_token
+ * A leading system message (the template raises) goes in front of the first
+ * user message as system + '\n\n'. */
+static void render_mistral(sbuf *b, const chat_msg *msgs, size_t n)
+{
+    size_t first = n && msgs[0].role == CHAT_ROLE_SYSTEM ? 1 : 0;
+    for (size_t i = first; i < n; i++) {
+        const char *t = msg_text(&msgs[i]);
+        if (msgs[i].role == CHAT_ROLE_USER) {
+            sb_put(b, "[INST] ");
+            if (i == first && first) {
+                sb_put(b, msg_text(&msgs[0]));
+                sb_put(b, "\n\n");
+            }
+            sb_put(b, t);
+            sb_put(b, " [/INST]");
+        } else {
+            sb_put(b, t);
+            sb_put(b, "</s>");
+        }
+    }
+}
+
+/* {% for message in messages %}'<|im_start|>' + role + '\n' + content + '<|im_end|>' + '\n'{% endfor %}
+ * {% if add_generation_prompt %}'<|im_start|>assistant\n'{% endif %} */
+static void render_chatml(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        sb_put(b, "<|im_start|>");
+        sb_put(b, role_name(msgs[i].role));
+        sb_put(b, "\n");
+        sb_put(b, msg_text(&msgs[i]));
+        sb_put(b, "<|im_end|>\n");
+    }
+    if (gen) sb_put(b, "<|im_start|>assistant\n");
+}
+
+/* ------------------------------------------------------------ API */
+
+chat_template_id chat_template_detect(const char *src)
+{
+    if (!src || !*src) return CHAT_TEMPLATE_UNKNOWN;
+    if (strstr(src, "<|im_start|>")) return CHAT_TEMPLATE_CHATML;
+    if (strstr(src, "### User:") && strstr(src, "### Assistant:")) return CHAT_TEMPLATE_SOLAR;
+    if (strstr(src, "[INST]")) return strstr(src, "<<SYS>>") ? CHAT_TEMPLATE_LLAMA2 : CHAT_TEMPLATE_MISTRAL;
+    return CHAT_TEMPLATE_UNKNOWN;
+}
+
+static const struct { const char *name; chat_template_id id; } names[] = {
+    { "solar", CHAT_TEMPLATE_SOLAR },   { "llama2", CHAT_TEMPLATE_LLAMA2 },   { "llama-2", CHAT_TEMPLATE_LLAMA2 },
+    { "mistral", CHAT_TEMPLATE_MISTRAL }, { "chatml", CHAT_TEMPLATE_CHATML }, { "im_start", CHAT_TEMPLATE_CHATML },
+};
+
+chat_template_id chat_template_by_name(const char *name)
+{
+    if (!name) return CHAT_TEMPLATE_UNKNOWN;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i].name) == 0) return names[i].id;
+    return CHAT_TEMPLATE_UNKNOWN;
+}
+
+const char *chat_template_name(chat_template_id id)
+{
+    switch (id) {
+    case CHAT_TEMPLATE_SOLAR: return "solar";
+    case CHAT_TEMPLATE_LLAMA2: return "llama2";
+    case CHAT_TEMPLATE_MISTRAL: return "mistral";
+    case CHAT_TEMPLATE_CHATML: return "chatml";
+    case CHAT_TEMPLATE_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+vkllm_status chat_render(chat_template_id id, const chat_msg *msgs, size_t n, bool add_generation_prompt,
+                         char **out, char *err, size_t err_len)
+{
+    if (!out) return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: out is NULL");
+    *out = NULL;
+    if (n && !msgs) return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: %zu messages but msgs is NULL", n);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned)msgs[i].role > CHAT_ROLE_ASSISTANT)
+            return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: message %zu has bad role %d", i,
+                             (int)msgs[i].role);
+
+    vkllm_status st;
+    sbuf b = { 0 };
+    sb_put(&b, ""); /* "" rather than NULL for an empty conversation */
+    switch (id) {
+    case CHAT_TEMPLATE_SOLAR: render_solar(&b, msgs, n, add_generation_prompt); break;
+    case CHAT_TEMPLATE_LLAMA2:
+        if ((st = check_alternating(msgs, n, "llama2", err, err_len)) != VKLLM_OK) goto fail;
+        render_llama2(&b, msgs, n);
+        break;
+    case CHAT_TEMPLATE_MISTRAL:
+        if ((st = check_alternating(msgs, n, "mistral", err, err_len)) != VKLLM_OK) goto fail;
+        render_mistral(&b, msgs, n);
+        break;
+    case CHAT_TEMPLATE_CHATML: render_chatml(&b, msgs, n, add_generation_prompt); break;
+    default:
+        st = chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: unknown chat template id %d", (int)id);
+        goto fail;
+    }
+    if (b.failed) {
+        st = chat_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "chat_render: out of memory");
+        goto fail;
+    }
+    *out = b.s;
+    return VKLLM_OK;
+fail:
+    free(b.s);
+    return st;
+}
+
+vkllm_status chat_render_suffix(chat_template_id id, const chat_msg *msgs, size_t n_prev, size_t n,
+                                bool add_generation_prompt, char **out, char *err, size_t err_len)
+{
+    if (!out) return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render_suffix: out is NULL");
+    *out = NULL;
+    if (n_prev > n)
+        return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render_suffix: n_prev %zu > n %zu", n_prev, n);
+    char *prev = NULL, *full = NULL;
+    vkllm_status st = chat_render(id, msgs, n_prev, false, &prev, err, err_len);
+    if (st == VKLLM_OK) st = chat_render(id, msgs, n, add_generation_prompt, &full, err, err_len);
+    if (st == VKLLM_OK) {
+        size_t lp = strlen(prev);
+        if (strncmp(prev, full, lp) != 0) {
+            st = chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len,
+                           "%s chat template: rendering of the first %zu messages is not a prefix of the first %zu",
+                           chat_template_name(id), n_prev, n);
+        } else {
+            memmove(full, full + lp, strlen(full + lp) + 1);
+            *out = full;
+            full = NULL;
+        }
+    }
+    free(prev);
+    free(full);
+    return st;
+}
