@@ -60,5 +60,15 @@ expect "logits too big for device" 1 "needs .* GiB .* but device .* has .* GiB" 
 expect "logits no driver" 1 "no Vulkan driver found" -- env VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json "$vkllm" logits -m "$scratch/tiny.gguf" --tokens 1
 expect "logits missing file" 1 "no-such-file" -- "$vkllm" logits -m "$scratch/no-such-file" --tokens 1
 
+# bench: synthetic and file models, JSON for machines, bandwidth, profile, refusals
+check_bench='import json,sys; d=json.load(sys.stdin); t=[x["test"] for x in d]; assert t==["pp8","pp16","tg4"], t; assert all(x["tokens_per_s"]>0 for x in d); assert d[2]["weight_gbps"]>0; print("bench ok")'
+expect "bench synthetic json" 0 "^bench ok" -- sh -c "'$vkllm' bench --synthetic tiny -p 8,16 -n 4 -r 2 --json | python3 -c '$check_bench'"
+expect "bench file model" 0 "^\| tg4 \| [0-9.]+ " -- "$vkllm" bench -m "$scratch/tiny.gguf" -p 8 -n 4 -r 1
+expect "bench profile" 0 "^decode step: [0-9]+ dispatches" -- "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
+expect "bench bandwidth" 0 "^\| matvec 32000 x 4096 fp16 \| [0-9.]+ \| [0-9.]+ \|" -- "$vkllm" bench --bandwidth -r 1
+expect "bench unknown shape" 1 "unknown synthetic model 'gpt-5'; known: solar-10.7b" -- "$vkllm" bench --synthetic gpt-5
+expect "bench bad size" 2 "wants a positive number" -- "$vkllm" bench -p 0
+expect "bench solar too big" 1 "needs .* GiB .* but device" -- "$vkllm" bench --synthetic solar-10.7b
+
 echo "$([ $fails -eq 0 ] && echo PASSED || echo FAILED) ($fails failures)"
 [ $fails -eq 0 ]

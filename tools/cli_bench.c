@@ -280,10 +280,10 @@ int cmd_bench(int argc, char **argv)
     s = NULL;
     if (o.profile && !o.json) {
         /* a separate session with timestamps around every dispatch */
-        vkllm_session_options po = { .n_ctx = n_ctx, .n_batch = o.n_batch, .max_timed = PROFILE_MAX };
-        st = vkllm_session_create(m, &po, &s, err, sizeof err);
-        int32_t tok = 1, *toks = malloc(o.pp[0] * sizeof *toks);
         uint32_t n_pp = o.n_pp ? o.pp[0] : 0;
+        vkllm_session_options po = { .n_ctx = n_pp + 2, .n_batch = o.n_batch, .max_timed = PROFILE_MAX };
+        st = vkllm_session_create(m, &po, &s, err, sizeof err);
+        int32_t tok = 1, *toks = malloc((n_pp + 1) * sizeof *toks);
         for (uint32_t i = 0; toks && i < n_pp; i++) toks[i] = (int32_t)((i * 7919u + 1) % mi->n_vocab);
         if (st == VKLLM_OK && n_pp) {
             st = vkllm_session_eval(s, toks, n_pp, VKLLM_LOGITS_ARGMAX, NULL, &tok);
