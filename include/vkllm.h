@@ -274,6 +274,142 @@ typedef struct vkllm_profile_entry {
  * timestamps): fills up to max entries in recording order, returns how many. */
 uint32_t vkllm_session_profile(const vkllm_session *s, vkllm_profile_entry *out, uint32_t max);
 
+/* ---------------------------------------------------------------- text */
+
+typedef struct vkllm_tokenizer vkllm_tokenizer;
+
+/* Loads a tokenizer on its own: a model (.gguf, HF folder) or a vocabulary
+ * alone (a tokenizer.json, its folder, or a vocab-only GGUF). SentencePiece
+ * BPE (Llama-2, Mistral, SOLAR). *out is freed with vkllm_tokenizer_free.
+ * Errors name the file and field: IO, FORMAT, UNSUPPORTED (another
+ * tokenizer type, e.g. GGUF "gpt2"). */
+vkllm_status vkllm_tokenizer_load(const char *path, vkllm_tokenizer **out, char *err, size_t err_len);
+void vkllm_tokenizer_free(vkllm_tokenizer *t);
+
+/* A loaded model's tokenizer (owned by the model), or NULL when its files
+ * have none; then vkllm_model_tokenizer_error says why. */
+const vkllm_tokenizer *vkllm_model_tokenizer(const vkllm_model *m);
+const char *vkllm_model_tokenizer_error(const vkllm_model *m);
+
+enum {
+    VKLLM_TOKENIZE_BOS = 1u << 0,     /* prepend BOS (if the vocabulary has one) */
+    VKLLM_TOKENIZE_SPECIAL = 1u << 1, /* "<s>", "</s>", "<|im_end|>" in the text are special tokens */
+};
+
+/* Encodes len bytes of UTF-8 (invalid bytes fall back to byte pieces).
+ * *ids is malloc'd (free with vkllm_free), *n_ids tokens. Errors:
+ * INVALID_ARG, OUT_OF_MEMORY. */
+vkllm_status vkllm_tokenize(const vkllm_tokenizer *t, const char *text, size_t len, unsigned flags, int32_t **ids,
+                            size_t *n_ids, char *err, size_t err_len);
+/* Decodes ids to text (*text malloc'd, NUL-terminated; free with vkllm_free).
+ * Special tokens are skipped. INVALID_ARG names an id out of range. */
+vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, char *err,
+                              size_t err_len);
+/* The stored piece of a token ("▁Hello", "<0x0A>", "<s>"), owned by t; NULL if out of range. */
+const char *vkllm_token_piece(const vkllm_tokenizer *t, int32_t id);
+uint32_t vkllm_tokenizer_n_vocab(const vkllm_tokenizer *t);
+int32_t vkllm_token_bos(const vkllm_tokenizer *t); /* -1 if none */
+int32_t vkllm_token_eos(const vkllm_tokenizer *t); /* -1 if none */
+/* Whether the vocabulary asks for a BOS at the start of a text. */
+int vkllm_tokenizer_adds_bos(const vkllm_tokenizer *t);
+
+/* Frees memory the library returned (ids, text). NULL is fine. */
+void vkllm_free(void *p);
+
+/* ---------------------------------------------------------------- generation */
+
+typedef struct vkllm_sampling {
+    float temperature;      /* <= 0: greedy */
+    int32_t top_k;          /* <= 0: off */
+    float top_p;            /* 1: off */
+    float min_p;            /* 0: off */
+    float repeat_penalty;   /* 1: off */
+    int32_t repeat_last_n;  /* tokens in the penalty window, 0: off */
+    uint64_t seed;          /* same seed + same settings = same tokens */
+} vkllm_sampling;
+
+/* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1.1,
+ * repeat_last_n 64, a fixed seed. */
+vkllm_sampling vkllm_sampling_default(void);
+/* temperature 0, no truncation, no penalty. */
+vkllm_sampling vkllm_sampling_greedy(void);
+
+/* Called with each generated token and the text it completes (complete
+ * UTF-8 only, possibly empty; not NUL-terminated; text is held back while it
+ * could still be the start of a stop string). Text still held back when
+ * generation ends arrives in one last call with token -1. Return non-zero
+ * to stop. */
+typedef int (*vkllm_token_cb)(int32_t token, const char *text, size_t len, void *user);
+
+typedef enum vkllm_stop_reason {
+    VKLLM_STOP_EOS = 0,       /* the model produced end-of-sequence */
+    VKLLM_STOP_STRING,        /* a stop string appeared (it is not passed on) */
+    VKLLM_STOP_MAX_TOKENS,
+    VKLLM_STOP_CONTEXT_FULL,  /* the session's context is full */
+    VKLLM_STOP_CALLBACK,      /* the callback asked to stop */
+} vkllm_stop_reason;
+
+typedef struct vkllm_generate_options {
+    vkllm_sampling sampling;
+    uint32_t max_tokens;        /* 0: until EOS, a stop string or a full context */
+    const char *const *stop;    /* stop strings (may be NULL) */
+    size_t n_stop;
+    vkllm_token_cb on_token;    /* may be NULL */
+    void *user;
+} vkllm_generate_options;
+
+typedef struct vkllm_generate_stats {
+    uint32_t n_prompt;          /* prompt tokens evaluated (after the reused prefix) */
+    uint32_t n_reused;          /* prompt tokens already in the cache, not evaluated again */
+    uint32_t n_generated;
+    double prompt_s, gen_s;     /* wall time of the prompt and of generation */
+    vkllm_stop_reason reason;
+} vkllm_generate_stats;
+
+/* Generates after `prompt` (token ids, BOS included if wanted). The session
+ * keeps the tokens it holds: if they begin with a prefix of `prompt`, the
+ * cache is rewound to that prefix and only the rest is evaluated (a chat
+ * does not re-run its history). Generated tokens stay in the session.
+ * The model needs a tokenizer for text and stop strings (without one, text
+ * is empty and stop strings are ignored). Errors: INVALID_ARG (a token out
+ * of range, bad sampling), OUT_OF_MEMORY ("context full" when the prompt
+ * itself does not fit), VULKAN; message in vkllm_session_error. */
+vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_prompt, const vkllm_generate_options *o,
+                            vkllm_generate_stats *stats);
+
+/* ---------------------------------------------------------------- chat */
+
+typedef enum vkllm_role { VKLLM_ROLE_SYSTEM = 0, VKLLM_ROLE_USER, VKLLM_ROLE_ASSISTANT } vkllm_role;
+
+typedef struct vkllm_message {
+    vkllm_role role;
+    const char *text;
+} vkllm_message;
+
+/* The chat template a model uses: recognised from its own template string
+ * (GGUF tokenizer.chat_template, HF tokenizer_config.json), one of "solar",
+ * "llama2", "mistral", "chatml". *recognised (may be NULL) is 0 when the
+ * model's template is missing or unknown and the default ("solar") is used. */
+const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised);
+
+/* Renders a conversation with template `name` (NULL: the model's), ending
+ * with the assistant prompt when add_generation_prompt; *out malloc'd (free
+ * with vkllm_free). BOS is not part of the text. Errors: INVALID_ARG
+ * (unknown template name, roles out of order for the template). */
+vkllm_status vkllm_chat_render(const vkllm_model *m, const char *name, const vkllm_message *msgs, size_t n,
+                               int add_generation_prompt, char **out, char *err, size_t err_len);
+
+/* One chat turn: renders msgs (the whole conversation so far, ending with
+ * the user's message) with template `name` (NULL: the model's), tokenizes
+ * it (BOS, special tokens), and generates the assistant's reply with
+ * vkllm_generate, so the part of the conversation already in the cache is
+ * not evaluated again. The template's end-of-turn marker (e.g. "### User:",
+ * "<|im_end|>") is added to the stop strings. The caller appends the reply
+ * (collected from on_token) as an assistant message for the next turn.
+ * Needs the model's tokenizer (UNSUPPORTED without). */
+vkllm_status vkllm_chat(vkllm_session *s, const char *name, const vkllm_message *msgs, size_t n,
+                        const vkllm_generate_options *o, vkllm_generate_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

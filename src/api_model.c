@@ -133,6 +133,7 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
         if (s == VKLLM_OK) s = llama_weights_load(vm->ctx, m, forward_progress, &pf, &vm->w);
         if (s != VKLLM_OK) set_err(err, err_len, gpu_error(vm->ctx));
     }
+    if (s == VKLLM_OK) api_model_text_init(vm, m);
     model_close(m); /* the weights live on the device now */
     if (s != VKLLM_OK) {
         vkllm_model_free(vm);
@@ -187,6 +188,8 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
         return s;
     }
     info->file_bytes = llama_weights_bytes(vm->w);
+    snprintf(vm->tok_err, sizeof vm->tok_err, "a synthetic model has no tokenizer");
+    vm->tmpl = CHAT_TEMPLATE_DEFAULT;
     *out = vm;
     return VKLLM_OK;
 }
@@ -194,6 +197,7 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
 void vkllm_model_free(vkllm_model *m)
 {
     if (!m) return;
+    tok_free(m->tok);
     llama_weights_free(m->w);
     gpu_ctx_destroy(m->ctx);
     free(m);
@@ -224,6 +228,12 @@ vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *o
         free(vs);
         return s;
     }
+    vs->tokens = malloc((size_t)llama_session_n_ctx(vs->s) * sizeof *vs->tokens);
+    if (!vs->tokens) {
+        set_err(err, err_len, "out of host memory");
+        vkllm_session_free(vs);
+        return VKLLM_ERR_OUT_OF_MEMORY;
+    }
     *out = vs;
     return VKLLM_OK;
 }
@@ -232,6 +242,7 @@ void vkllm_session_free(vkllm_session *s)
 {
     if (!s) return;
     llama_session_free(s->s);
+    free(s->tokens);
     free(s);
 }
 
@@ -242,8 +253,12 @@ vkllm_status vkllm_session_eval(vkllm_session *s, const int32_t *tokens, uint32_
         snprintf(s->err, sizeof s->err, "vkllm_session_eval: unknown logits mode %d", (int)mode);
         return VKLLM_ERR_INVALID_ARG;
     }
+    uint32_t pos = llama_session_pos(s->s);
     vkllm_status st = llama_eval(s->s, tokens, n, (llama_out)mode, logits, argmax);
     if (st != VKLLM_OK) snprintf(s->err, sizeof s->err, "%s", llama_session_error(s->s));
+    /* whatever blocks ran are in the cache, also on a failure part-way */
+    uint32_t done = llama_session_pos(s->s) - pos;
+    memcpy(s->tokens + pos, tokens, (size_t)done * sizeof *tokens);
     return st;
 }
 

@@ -15,6 +15,9 @@ static void usage(FILE *f)
             "usage: vkllm COMMAND [options]\n"
             "\n"
             "commands:\n"
+            "  run -m MODEL -p PROMPT  answer one message (streamed), then the speed\n"
+            "  chat -m MODEL           interactive multi-turn chat\n"
+            "  tokenize -m MODEL TEXT  token ids of TEXT as JSON (--pieces: the pieces)\n"
             "  devices [--json]        list Vulkan devices and their capabilities\n"
             "  selftest [options]      check every kernel against its CPU reference\n"
             "      --device SEL        device index or name substring (default: $VKLLM_DEVICE, else best)\n"
@@ -187,6 +190,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(argv[1], "logits") == 0) return cmd_logits(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0) return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "chat") == 0) return cmd_chat(argc - 2, argv + 2);
+    if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);
     fprintf(stderr, "vkllm: unknown command '%s' (try vkllm help)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,199 @@
+/* The public tokenizer and chat-template API (include/vkllm.h): wiring over
+ * src/text. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+
+static void set_err(char *err, size_t len, const char *msg)
+{
+    if (err && len) snprintf(err, len, "%s", msg);
+}
+
+/* ------------------------------------------------------------ model text */
+
+/* The template source of an HF folder: tokenizer_config.json's
+ * "chat_template", a string or a list of {name, template} (the "default"
+ * one, else the first). malloc'd or NULL. */
+static char *hf_template_source(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL, *out = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n > 0 && n < (64l << 20) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        buf[n] = '\0';
+        cJSON *root = cJSON_Parse(buf);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "chat_template");
+        if (cJSON_IsArray(t)) {
+            const cJSON *pick = NULL, *it;
+            cJSON_ArrayForEach(it, t)
+            {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+                if (!pick || (cJSON_IsString(name) && strcmp(name->valuestring, "default") == 0)) pick = it;
+            }
+            t = pick ? cJSON_GetObjectItemCaseSensitive(pick, "template") : NULL;
+        }
+        if (cJSON_IsString(t)) out = strdup(t->valuestring);
+        cJSON_Delete(root);
+    }
+    free(buf);
+    fclose(f);
+    return out;
+}
+
+void api_model_text_init(vkllm_model *m, const model *md)
+{
+    char *src = NULL;
+    vkllm_status s;
+    if (md->gguf) {
+        s = tok_load_gguf(md->gguf, &m->tok, m->tok_err, sizeof m->tok_err);
+        gguf_str str;
+        char ignore[64];
+        if (gguf_get_str(md->gguf, "tokenizer.chat_template", &str, ignore, sizeof ignore) == VKLLM_OK &&
+            (src = malloc(str.len + 1))) {
+            memcpy(src, str.s, str.len);
+            src[str.len] = '\0';
+        }
+    } else {
+        s = tok_load_hf(md->dir, &m->tok, m->tok_err, sizeof m->tok_err);
+        src = hf_template_source(md->dir);
+    }
+    if (s != VKLLM_OK) m->tok = NULL;
+    m->tok_view.tok = m->tok;
+    m->tmpl = chat_template_detect(src);
+    m->tmpl_recognised = m->tmpl != CHAT_TEMPLATE_UNKNOWN;
+    if (!m->tmpl_recognised) m->tmpl = CHAT_TEMPLATE_DEFAULT;
+    free(src);
+}
+
+const vkllm_tokenizer *vkllm_model_tokenizer(const vkllm_model *m)
+{
+    return m->tok ? &m->tok_view : NULL;
+}
+
+const char *vkllm_model_tokenizer_error(const vkllm_model *m) { return m->tok ? "" : m->tok_err; }
+
+const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised)
+{
+    if (recognised) *recognised = m->tmpl_recognised;
+    return chat_template_name(m->tmpl);
+}
+
+/* ------------------------------------------------------------ tokenizer */
+
+vkllm_status vkllm_tokenizer_load(const char *path, vkllm_tokenizer **out, char *err, size_t err_len)
+{
+    if (!path || !out) {
+        set_err(err, err_len, "vkllm_tokenizer_load: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    vkllm_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        set_err(err, err_len, "out of host memory");
+        return VKLLM_ERR_OUT_OF_MEMORY;
+    }
+    vkllm_status s = tok_load_path(path, &t->tok, err, err_len);
+    if (s != VKLLM_OK) {
+        free(t);
+        return s;
+    }
+    *out = t;
+    return VKLLM_OK;
+}
+
+void vkllm_tokenizer_free(vkllm_tokenizer *t)
+{
+    if (!t) return;
+    tok_free(t->tok);
+    free(t);
+}
+
+vkllm_status vkllm_tokenize(const vkllm_tokenizer *t, const char *text, size_t len, unsigned flags, int32_t **ids,
+                            size_t *n_ids, char *err, size_t err_len)
+{
+    if (!t || (!text && len) || !ids || !n_ids) {
+        set_err(err, err_len, "vkllm_tokenize: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    unsigned f = (flags & VKLLM_TOKENIZE_BOS ? TOK_ENCODE_BOS : 0) | (flags & VKLLM_TOKENIZE_SPECIAL ? TOK_ENCODE_SPECIAL : 0);
+    return tok_encode(t->tok, text ? text : "", len, f, ids, n_ids, err, err_len);
+}
+
+vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, char *err,
+                              size_t err_len)
+{
+    if (!t || (!ids && n_ids) || !text) {
+        set_err(err, err_len, "vkllm_detokenize: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    return tok_decode(t->tok, ids, n_ids, 0, text, NULL, err, err_len);
+}
+
+const char *vkllm_token_piece(const vkllm_tokenizer *t, int32_t id) { return tok_piece(t->tok, id, NULL); }
+uint32_t vkllm_tokenizer_n_vocab(const vkllm_tokenizer *t) { return tok_n_vocab(t->tok); }
+int32_t vkllm_token_bos(const vkllm_tokenizer *t) { return tok_bos(t->tok); }
+int32_t vkllm_token_eos(const vkllm_tokenizer *t) { return tok_eos(t->tok); }
+int vkllm_tokenizer_adds_bos(const vkllm_tokenizer *t) { return tok_add_bos(t->tok); }
+
+void vkllm_free(void *p) { free(p); }
+
+/* ------------------------------------------------------------ chat */
+
+/* The template to use: by name, or the model's. */
+static vkllm_status pick_template(const vkllm_model *m, const char *name, chat_template_id *id, char *err,
+                                  size_t err_len)
+{
+    if (!name) {
+        *id = m ? m->tmpl : CHAT_TEMPLATE_DEFAULT;
+        return VKLLM_OK;
+    }
+    *id = chat_template_by_name(name);
+    if (*id == CHAT_TEMPLATE_UNKNOWN) {
+        if (err && err_len)
+            snprintf(err, err_len, "unknown chat template '%s'; known: solar, llama2, mistral, chatml", name);
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    return VKLLM_OK;
+}
+
+vkllm_status api_chat_render(const vkllm_model *m, const char *name, const vkllm_message *msgs, size_t n,
+                             int add_generation_prompt, char **out, chat_template_id *used, char *err, size_t err_len)
+{
+    chat_template_id id;
+    vkllm_status s = pick_template(m, name, &id, err, err_len);
+    if (s != VKLLM_OK) return s;
+    if (used) *used = id;
+    chat_msg *cm = malloc((n ? n : 1) * sizeof *cm);
+    if (!cm) {
+        set_err(err, err_len, "out of host memory");
+        return VKLLM_ERR_OUT_OF_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned)msgs[i].role > VKLLM_ROLE_ASSISTANT) {
+            free(cm);
+            if (err && err_len) snprintf(err, err_len, "message %zu has an unknown role %d", i, (int)msgs[i].role);
+            return VKLLM_ERR_INVALID_ARG;
+        }
+        cm[i] = (chat_msg){ (chat_role)msgs[i].role, msgs[i].text };
+    }
+    s = chat_render(id, cm, n, add_generation_prompt != 0, out, err, err_len);
+    free(cm);
+    return s;
+}
+
+vkllm_status vkllm_chat_render(const vkllm_model *m, const char *name, const vkllm_message *msgs, size_t n,
+                               int add_generation_prompt, char **out, char *err, size_t err_len)
+{
+    if ((!msgs && n) || !out) {
+        set_err(err, err_len, "vkllm_chat_render: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    return api_chat_render(m, name, msgs, n, add_generation_prompt, out, NULL, err, err_len);
+}
