@@ -76,6 +76,24 @@ static uint64_t hash_u64(uint64_t x) /* splitmix64 finalizer */
     return x ^ (x >> 31);
 }
 
+/* hash of the bytes of two adjacent characters, never 0 */
+static uint64_t char_pair_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    h = hash_u64(h ^ n);
+    return h ? h : 1;
+}
+
+static bool char_pair_known(const tokenizer *t, const char *s, size_t n)
+{
+    uint64_t h = char_pair_hash(s, n);
+    for (uint32_t i = (uint32_t)h & t->char_pairs_mask;; i = (i + 1) & t->char_pairs_mask) {
+        if (t->char_pairs[i] == h) return true;
+        if (t->char_pairs[i] == 0) return false;
+    }
+}
+
 static uint32_t table_cap(uint32_t n) /* a power of two >= 2n, >= 16 */
 {
     uint32_t cap = 16;
@@ -174,6 +192,38 @@ int tok_index(tokenizer *t)
                 break; /* duplicate text: the first id keeps it */
         }
     }
+    /* adjacent character pairs inside pieces */
+    uint64_t n_pairs = 0;
+    for (uint32_t id = 0; id < t->n_vocab; id++) {
+        const uint8_t *p = (const uint8_t *)t->blob + t->off[id];
+        for (uint32_t i = 0; i < t->len[id]; n_pairs++) {
+            uint32_t cl = tok_utf8_len(p + i, t->len[id] - i);
+            i += cl ? cl : 1;
+        }
+    }
+    if (n_pairs > (1u << 30)) return 0;
+    cap = table_cap((uint32_t)n_pairs);
+    free(t->char_pairs);
+    t->char_pairs = calloc(cap, sizeof *t->char_pairs);
+    if (!t->char_pairs) return 0;
+    t->char_pairs_mask = cap - 1;
+    for (uint32_t id = 0; id < t->n_vocab; id++) {
+        const uint8_t *p = (const uint8_t *)t->blob + t->off[id];
+        uint32_t n = t->len[id], prev = 0, cl = 0;
+        for (uint32_t i = 0; i < n; prev = i, i += cl) {
+            cl = tok_utf8_len(p + i, n - i);
+            if (!cl) cl = 1;
+            if (i == 0) continue;
+            uint64_t h = char_pair_hash((const char *)p + prev, i + cl - prev);
+            for (uint32_t k = (uint32_t)h & t->char_pairs_mask;; k = (k + 1) & t->char_pairs_mask) {
+                if (t->char_pairs[k] == h) break;
+                if (t->char_pairs[k] == 0) {
+                    t->char_pairs[k] = h;
+                    break;
+                }
+            }
+        }
+    }
     for (int b = 0; b < 256; b++) {
         char s[8];
         snprintf(s, sizeof s, "<0x%02X>", b);
@@ -215,6 +265,7 @@ void tok_free(tokenizer *t)
     free(t->merges.slot);
     free(t->special);
     free(t->strip);
+    free(t->char_pairs);
     free(t);
 }
 
@@ -250,6 +301,7 @@ typedef struct sym {
     int32_t prev, next;
     int32_t id;       /* piece id; -1: not a piece (score mode: falls back to bytes / <unk>) */
     bool unk;         /* rank mode: an <unk> standing for unknown characters (fuse_unk extends it) */
+    bool byte;        /* rank mode: a <0xXX> piece standing for one byte of a character that is no piece */
 } sym;
 
 typedef struct bigram {
@@ -357,11 +409,34 @@ static void try_pair(enc *e, int32_t l, int32_t r)
     }
 }
 
-static void add_sym(enc *e, size_t *n_sym, uint32_t start, uint32_t n, int32_t id, bool unk)
+static void add_sym(enc *e, size_t *n_sym, uint32_t start, uint32_t n, int32_t id, bool unk, bool byte)
 {
     sym *s = &e->sym[*n_sym];
-    *s = (sym){ start, n, (int32_t)*n_sym - 1, (int32_t)*n_sym + 1, id, unk };
+    *s = (sym){ start, n, (int32_t)*n_sym - 1, (int32_t)*n_sym + 1, id, unk, byte };
     (*n_sym)++;
+}
+
+/* BPE over the linked symbols first..last: best pair first, the neighbours
+ * of each merge re-paired. */
+static void merge_run(enc *e, size_t first, size_t last)
+{
+    e->n_heap = 0;
+    for (size_t i = first; i < last; i++) try_pair(e, (int32_t)i, (int32_t)i + 1);
+    while (e->n_heap && !e->oom) {
+        bigram b = heap_pop(e);
+        sym *a = &e->sym[b.left];
+        if (a->n == 0 || a->next < 0) continue;
+        sym *r = &e->sym[a->next];
+        if (a->n + r->n != b.n) continue; /* one side changed since this pair was queued */
+        a->n = b.n;
+        a->id = b.id;
+        a->unk = a->byte = false;
+        r->n = 0;
+        a->next = r->next;
+        if (r->next >= 0) e->sym[r->next].prev = b.left;
+        try_pair(e, a->prev, b.left);
+        try_pair(e, b.left, a->next);
+    }
 }
 
 /* Normalizes, merges and emits one stretch of text between special tokens.
@@ -404,20 +479,20 @@ static void encode_segment(enc *e, const char *text, size_t n, bool at_start)
         int32_t id = str_map_get(t, e->norm + i, cl);
         if (t->mode == TOK_MERGE_SCORE) {
             if (id >= 0 && !mergeable(t, id)) id = -1;
-            add_sym(e, &n_sym, (uint32_t)i, cl, id, false);
+            add_sym(e, &n_sym, (uint32_t)i, cl, id, false, false);
         } else if (id >= 0) {
-            add_sym(e, &n_sym, (uint32_t)i, cl, id, false);
+            add_sym(e, &n_sym, (uint32_t)i, cl, id, false, false);
         } else { /* HF: byte fallback when every byte has a piece, else <unk> */
             bool bytes = t->byte_fallback;
             for (uint32_t k = 0; k < cl; k++) bytes = bytes && t->byte_id[u[i + k]] >= 0;
             if (bytes) {
-                for (uint32_t k = 0; k < cl; k++) add_sym(e, &n_sym, (uint32_t)(i + k), 1, t->byte_id[u[i + k]], false);
+                for (uint32_t k = 0; k < cl; k++) add_sym(e, &n_sym, (uint32_t)(i + k), 1, t->byte_id[u[i + k]], false, true);
             } else if (t->unk < 0) {
                 e->no_unk = true;
             } else if (t->fuse_unk && n_sym && e->sym[n_sym - 1].unk) {
                 e->sym[n_sym - 1].n += cl;
             } else {
-                add_sym(e, &n_sym, (uint32_t)i, cl, t->unk, true);
+                add_sym(e, &n_sym, (uint32_t)i, cl, t->unk, true, false);
             }
         }
         i += cl;
@@ -425,27 +500,23 @@ static void encode_segment(enc *e, const char *text, size_t n, bool at_start)
     if (!n_sym) return;
     e->sym[n_sym - 1].next = -1;
 
-    /* merge: best pair first, neighbours re-paired after each merge */
-    e->n_heap = 0;
-    for (size_t i = 0; i + 1 < n_sym; i++) try_pair(e, (int32_t)i, (int32_t)i + 1);
-    while (e->n_heap && !e->oom) {
-        bigram b = heap_pop(e);
-        sym *a = &e->sym[b.left];
-        if (a->n == 0 || a->next < 0) continue;
-        sym *r = &e->sym[a->next];
-        if (a->n + r->n != b.n) continue; /* one side changed since this pair was queued */
-        a->n = b.n;
-        a->id = b.id;
-        a->unk = false;
-        r->n = 0;
-        a->next = r->next;
-        if (r->next >= 0) e->sym[r->next].prev = b.left;
-        try_pair(e, a->prev, b.left);
-        try_pair(e, b.left, a->next);
+    /* cut where no piece holds the two characters: merge each part on its own */
+    for (size_t i = 0; i + 1 < n_sym; i++) {
+        const sym *a = &e->sym[i], *b = &e->sym[i + 1];
+        if (a->id < 0 || b->id < 0 || a->unk || b->unk || a->byte || b->byte) continue; /* chars that are pieces only */
+        if (!char_pair_known(t, e->norm + a->start, a->n + b->n)) {
+            e->sym[i].next = -1;
+            e->sym[i + 1].prev = -1;
+        }
+    }
+    for (size_t first = 0, last; first < n_sym && !e->oom; first = last + 1) {
+        for (last = first; e->sym[last].next >= 0;) last++;
+        merge_run(e, first, last);
     }
 
-    for (int32_t s = 0; s >= 0; s = e->sym[s].next) {
-        const sym *x = &e->sym[s];
+    for (size_t i = 0; i < n_sym; i++) {
+        const sym *x = &e->sym[i];
+        if (x->n == 0) continue; /* merged into its left neighbour */
         if (x->id >= 0) {
             emit(e, x->id);
             continue;

@@ -70,6 +70,12 @@ struct tokenizer {
     int32_t byte_id[256];   /* id of <0xXX>, -1 when absent */
 
     tok_str_map pieces;
+    /* Hashes of every two adjacent characters inside any piece. Between two
+     * characters whose pair is not here no symbol can ever span, so the text
+     * is cut there and each part merged on its own (small heaps). A hash
+     * collision only means a missed cut. */
+    uint64_t *char_pairs;   /* [char_pairs_mask + 1], 0 = empty */
+    uint32_t char_pairs_mask;
     tok_pair_map merges;    /* TOK_MERGE_RANK only */
 
     uint32_t n_special;
