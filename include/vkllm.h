@@ -220,6 +220,11 @@ void vkllm_model_free(vkllm_model *m);
 const vkllm_model_info *vkllm_model_get_info(const vkllm_model *m);
 /* The device it was loaded on. */
 const vkllm_device_info *vkllm_model_device(const vkllm_model *m);
+/* With validation on (opts.validate or VKLLM_VALIDATE=1): how many messages
+ * the Khronos validation layer has reported on this model's device so far,
+ * and the first (*first may be NULL; "" if none). Always 0 otherwise. A
+ * debugging aid: any message is a bug in vkllm or the driver. */
+uint32_t vkllm_model_validation_messages(const vkllm_model *m, const char **first);
 /* The device's copy bandwidth as vkllm_measure_bandwidth measures it
  * (bytes read + written per second / 1e9), on a loaded model's device. */
 vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err, size_t err_len);

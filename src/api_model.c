@@ -206,6 +206,12 @@ void vkllm_model_free(vkllm_model *m)
 const vkllm_model_info *vkllm_model_get_info(const vkllm_model *m) { return &m->info; }
 const vkllm_device_info *vkllm_model_device(const vkllm_model *m) { return gpu_info(m->ctx); }
 
+uint32_t vkllm_model_validation_messages(const vkllm_model *m, const char **first)
+{
+    if (first) *first = gpu_validation_first(m->ctx);
+    return gpu_validation_count(m->ctx);
+}
+
 vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *opts, vkllm_session **out, char *err,
                                   size_t err_len)
 {

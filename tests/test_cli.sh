@@ -70,5 +70,29 @@ expect "bench unknown shape" 1 "unknown synthetic model 'gpt-5'; known: solar-10
 expect "bench bad size" 2 "wants a positive number" -- "$vkllm" bench -p 0
 expect "bench solar too big" 1 "needs .* GiB .* but device" -- "$vkllm" bench --synthetic solar-10.7b
 
+# tokenize: the real SOLAR/Mistral vocabulary and the Llama-2 vocab GGUF, text or stdin
+data="$(dirname "$0")/data"
+expect "tokenize tokenizer.json" 0 '^\[1, 22557\]$' -- "$vkllm" tokenize -m "$data/solar-mistral/tokenizer.json" Hello
+expect "tokenize folder --no-bos" 0 '^\[22557\]$' -- "$vkllm" tokenize -m "$data/solar-mistral" --no-bos Hello
+expect "tokenize --pieces" 0 '^\["<s>", "▁Hello"\]$' -- "$vkllm" tokenize -m "$data/solar-mistral" --pieces Hello
+expect "tokenize stdin, vocab gguf" 0 '^\[1, 15043, 3186\]$' -- sh -c "printf 'Hello world' | '$vkllm' tokenize -m '$data/ggml-vocab-llama-spm.gguf'"
+expect "tokenize --special" 0 '^\[1, 2\]$' -- "$vkllm" tokenize -m "$data/solar-mistral" --special '</s>'
+expect "tokenize not a vocab" 1 "junk.gguf" -- "$vkllm" tokenize -m "$scratch/junk.gguf" hi
+expect "tokenize no model" 2 "give -m MODEL" -- "$vkllm" tokenize hi
+
+# run and chat on the generated model (random weights: the text is noise, the plumbing is real)
+expect "run" 0 "generation: 8 tokens, [0-9.]+ t/s \| max tokens" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "Hello there" --greedy -n 8
+expect "run raw sampled" 0 "generation: [0-9]+ tokens" -- "$vkllm" run -m "$scratch/tiny-hf" -p "abc" --raw --temp 0.9 --top-k 20 --top-p 0.9 --min-p 0.1 --seed 3 -n 6
+expect "run template" 0 "generation:" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "hi" --template chatml --system "be nice" -n 4
+expect "run unknown template" 1 "unknown chat template 'bogus'" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "hi" --template bogus
+expect "run no prompt" 2 "give the message with -p" -- "$vkllm" run -m "$scratch/tiny.gguf"
+expect "run bad temp" 2 "bad value 'x' for --temp" -- "$vkllm" run -m "$scratch/tiny.gguf" -p hi --temp x
+expect "run missing model" 1 "no-such" -- "$vkllm" run -m "$scratch/no-such.gguf" -p hi
+mkdir -p "$scratch/notok" && cp "$scratch/tiny-hf/config.json" "$scratch/tiny-hf/"*.safetensors "$scratch/notok/"
+expect "run without tokenizer" 1 "has no usable tokenizer" -- "$vkllm" run -m "$scratch/notok" -p hi
+expect "logits without tokenizer" 0 "^greedy" -- sh -c "'$vkllm' logits -m '$scratch/notok' --tokens 1,2,3 --greedy 2 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(\"greedy\", d[\"greedy\"])'"
+expect "chat" 0 "conversation cleared" -- sh -c "printf 'hello\n/reset\nagain\n' | '$vkllm' chat -m '$scratch/tiny.gguf' --greedy -n 5"
+expect "chat turns reuse the cache" 0 "\(\+ cached\)" -- sh -c "printf 'hello\nmore\n' | '$vkllm' chat -m '$scratch/tiny.gguf' --greedy -n 5 2>&1"
+
 echo "$([ $fails -eq 0 ] && echo PASSED || echo FAILED) ($fails failures)"
 [ $fails -eq 0 ]

@@ -235,6 +235,9 @@ static void check_model(const char *path, const char *dir, const char *vkllm, co
     EXPECT(s == VKLLM_ERR_OUT_OF_MEMORY && strstr(vkllm_session_error(small), "context full"),
            "a prompt longer than the context is refused: %s", small ? vkllm_session_error(small) : "");
 
+    const char *first;
+    uint32_t n_val = vkllm_model_validation_messages(m, &first);
+    EXPECT(n_val == 0, "no validation messages (%u; first: %s)", n_val, first);
     vkllm_session_free(small);
     vkllm_session_free(fresh);
     vkllm_session_free(b);

@@ -18,6 +18,10 @@ int cli_parse_u32(const char *s, uint32_t *out);
 /* A progress bar on stderr for model loading, drawn only when stderr is a terminal. */
 int cli_progress(uint64_t done, uint64_t total, void *user);
 
+/* Before freeing a model: reports validation-layer messages (when
+ * validation is on); returns 1 if there were any (the command then fails). */
+int cli_validation_failed(const vkllm_model *m, const char *cmd);
+
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -296,6 +296,7 @@ int cmd_bench(int argc, char **argv)
         free(toks);
         vkllm_session_free(s);
     }
+    int bad = cli_validation_failed(m, "bench");
     vkllm_model_free(m);
-    return st == VKLLM_OK ? 0 : 1;
+    return st == VKLLM_OK && !bad ? 0 : 1;
 }

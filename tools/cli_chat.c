@@ -171,10 +171,13 @@ static int load(const char *cmd, const talk_opts *o, loaded *l)
     return 1;
 }
 
-static void unload(loaded *l)
+/* Frees the model; 1 if the validation layer spoke meanwhile. */
+static int unload(loaded *l, const char *cmd)
 {
+    int bad = cli_validation_failed(l->m, cmd);
     vkllm_session_free(l->s);
     vkllm_model_free(l->m);
+    return bad;
 }
 
 /* Collects the reply and streams it to stdout. */
@@ -238,7 +241,7 @@ int cmd_run(int argc, char **argv)
     }
     loaded l = { 0 };
     if (!load("run", &o, &l)) {
-        unload(&l);
+        unload(&l, "run");
         return 1;
     }
     catch_sigint();
@@ -269,7 +272,7 @@ int cmd_run(int argc, char **argv)
         if (!o.quiet) print_stats(&st);
         else printf("\n");
     }
-    unload(&l);
+    if (unload(&l, "run")) return 1;
     return s == VKLLM_OK ? 0 : 1;
 }
 
@@ -282,7 +285,7 @@ int cmd_chat(int argc, char **argv)
     if (rc >= 0) return rc;
     loaded l = { 0 };
     if (!load("chat", &o, &l)) {
-        unload(&l);
+        unload(&l, "chat");
         return 1;
     }
     catch_sigint();
@@ -349,7 +352,7 @@ int cmd_chat(int argc, char **argv)
     for (size_t i = 0; i < n; i++) free((char *)msgs[i].text);
     free(msgs);
     free(line);
-    unload(&l);
+    if (unload(&l, "chat")) return 1;
     return rc;
 }
 

@@ -215,6 +215,7 @@ int cmd_logits(int argc, char **argv)
     printf("}\n");
     rc = 0;
 done:
+    if (cli_validation_failed(m, "logits")) rc = 1;
     free(logits);
     free(gen);
     free(ids);

@@ -64,3 +64,11 @@ int cli_progress(uint64_t done, uint64_t total, void *user)
     fflush(stderr);
     return 0;
 }
+
+int cli_validation_failed(const vkllm_model *m, const char *cmd)
+{
+    const char *first;
+    uint32_t n = m ? vkllm_model_validation_messages(m, &first) : 0;
+    if (n) fprintf(stderr, "vkllm %s: the Vulkan validation layer reported %u message(s); first: %s\n", cmd, n, first);
+    return n != 0;
+}
