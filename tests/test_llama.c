@@ -137,7 +137,7 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     }
     double d = rel_diff(pre, one, (size_t)P * V);
     printf("%-12s prefill(gguf) vs decode(hf): rel diff %.2e\n", sh->name, d);
-    EXPECT(d < 1e-4, "%s: prefill vs decode rel diff %.3e", sh->name, d);
+    EXPECT(d < TOL, "%s: prefill vs decode rel diff %.3e", sh->name, d);
 
     /* against the CPU reference */
     ref_llama *ref = ref_llama_create(g.m, n_ctx, err, sizeof err);
@@ -188,7 +188,7 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     s = llama_eval(h.s, toks, P, LLAMA_OUT_ALL, hfl, NULL);
     d = rel_diff(hfl, pre, (size_t)P * V);
     printf("%-12s gguf vs hf prefill: rel diff %.2e\n", sh->name, d);
-    EXPECT(s == VKLLM_OK && d < 1e-4, "%s: gguf vs hf rel diff %.3e", sh->name, d);
+    EXPECT(s == VKLLM_OK && d < TOL, "%s: gguf vs hf rel diff %.3e", sh->name, d);
 
     /* rewind to 5 and continue with other tokens == the same sequence fresh */
     llama_rewind(g.s, 0);
@@ -204,7 +204,7 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     llama_rewind(h.s, 0);
     if (s == VKLLM_OK) s = llama_eval(h.s, seq, 13, LLAMA_OUT_LAST, b, NULL);
     d = rel_diff(a, b, V);
-    EXPECT(s == VKLLM_OK && d < 1e-4 && llama_session_pos(g.s) == 13, "%s: rewind: %s, rel diff %.3e", sh->name,
+    EXPECT(s == VKLLM_OK && d < TOL && llama_session_pos(g.s) == 13, "%s: rewind: %s, rel diff %.3e", sh->name,
            gpu_error(ctx), d);
 
     /* refusals: a full context, a token outside the vocabulary, rewinding forward */
