@@ -2,7 +2,9 @@
 # Sets everything up (tools/setup.sh), then runs the whole test suite:
 #   1. every test in build/ (GPU kernels on the first Vulkan device — lavapipe
 #      on a machine without a GPU — with the validation layer on; CPU tests);
-#   2. the CPU-only tests again under ASan + UBSan (build-asan/).
+#   2. the CPU-only tests again under ASan + UBSan (build-asan/), and the
+#      end-to-end API tests (suite "api": forward pass, generation, the CLI
+#      and the embedding example on lavapipe) with leak checking.
 # Ends with one line "N passed, N failed"; exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,7 @@ if [ ! -f build-asan/build.ninja ]; then
     meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true >/dev/null || exit 1
 fi
 ninja -C build-asan >/dev/null || exit 1
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C build-asan --suite cpu --print-errorlogs
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C build-asan --suite cpu --suite api --print-errorlogs --num-processes 1
 
 python3 - <<'PY'
 import json, sys
