@@ -68,6 +68,7 @@ typedef struct vkllm_device_info {
     int coopmat_nv;               /* VK_NV_cooperative_matrix offered */
     /* limits */
     uint64_t max_storage_buffer_range;
+    uint64_t max_texel_buffer_elements; /* texels of a uniform texel buffer (weights on CPU devices) */
     uint64_t max_memory_allocation_size;
     uint32_t max_shared_memory;   /* bytes per workgroup */
     uint32_t max_workgroup_invocations;

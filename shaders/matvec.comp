@@ -13,6 +13,7 @@
 //
 // VEC == 8: K % 8 == 0; w read as uvec4 (8 halves, 16-byte loads), x as two
 //           vec4. Every row then starts on a 16-byte boundary.
+// TEXEL (with VEC == 8): w bound as a uniform texel buffer (CPU devices).
 // VEC == 1: any K; rows may start mid-word, so w is read as 32-bit words and
 //           each lane picks its half (idx & 1). x read as float.
 // Halves are converted to float on load (unpackHalf2x16): no fp16 arithmetic.
@@ -31,9 +32,18 @@ layout(constant_id = 1) const uint ROWS = 16; // rows per workgroup
 layout(constant_id = 2) const uint R = 2;     // rows a subgroup works on at once
 layout(constant_id = 3) const uint NM = 1;    // columns of x (and y) per workgroup
 
-#if VEC == 8
+#if VEC == 8 && defined(TEXEL)
+// w as a uniform texel buffer of uvec4 texels: on llvmpipe a texel fetch is
+// a vector gather, a storage-buffer load a per-lane loop with bounds checks
+layout(binding = 0) uniform usamplerBuffer w_tex;
+#define W8(i) texelFetch(w_tex, int(i))
+layout(binding = 1) uniform usamplerBuffer x_tex; // fp32 bits
+#define X4(i) uintBitsToFloat(texelFetch(x_tex, int(i)))
+#elif VEC == 8
 layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
+#define W8(i) w[i]
 layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
+#define X4(i) x[i]
 #else
 layout(std430, binding = 0) readonly buffer W { uint w[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
@@ -60,12 +70,12 @@ void main()
             vec4 x0[NM], x1[NM];
             for (uint c = 0; c < NM; c++) {
                 const uint xb = min(m0 + c, pc.M - 1) * K4; // columns past M: computed, not stored
-                x0[c] = x[xb + 2 * k];
-                x1[c] = x[xb + 2 * k + 1];
+                x0[c] = X4(xb + 2 * k);
+                x1[c] = X4(xb + 2 * k + 1);
             }
             for (uint j = 0; j < R; j++) {
                 if (r0 + j < row_end) { // uniform per subgroup
-                    const uvec4 h = w[(r0 + j) * K8 + k];
+                    const uvec4 h = W8((r0 + j) * K8 + k);
                     const vec4 w0 = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
                     const vec4 w1 = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
                     for (uint c = 0; c < NM; c++) acc[j * NM + c] += dot(w0, x0[c]) + dot(w1, x1[c]);

@@ -92,15 +92,15 @@ static vkllm_status alloc_set(gpu_rec *rec, VkDescriptorSetLayout layout, VkDesc
     if (!rec->pools || rec->pools->used == SETS_PER_POOL) {
         desc_pool *p = calloc(1, sizeof *p);
         if (!p) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-        VkDescriptorPoolSize size = {
-            .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .descriptorCount = SETS_PER_POOL * GPU_MAX_BINDINGS,
+        VkDescriptorPoolSize sizes[2] = {
+            { .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS_PER_POOL * GPU_MAX_BINDINGS },
+            { .type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = SETS_PER_POOL * 2 },
         };
         VkDescriptorPoolCreateInfo dpci = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = SETS_PER_POOL,
-            .poolSizeCount = 1,
-            .pPoolSizes = &size,
+            .poolSizeCount = 2,
+            .pPoolSizes = sizes,
         };
         VkResult r = vkCreateDescriptorPool(ctx->dev, &dpci, NULL, &p->pool);
         if (r != VK_SUCCESS) {
@@ -146,17 +146,24 @@ vkllm_status gpu_dispatch(gpu_rec *rec, gpu_pipeline *p, const gpu_binding *b, u
     vkllm_status s = alloc_set(rec, p->set_layout, &set);
     if (s != VKLLM_OK) return rec_status(rec, s);
     VkDescriptorBufferInfo infos[GPU_MAX_BINDINGS];
+    VkBufferView views[GPU_MAX_BINDINGS];
     VkWriteDescriptorSet writes[GPU_MAX_BINDINGS];
     for (uint32_t i = 0; i < n_b; i++) {
         s = gpu_binding_resolve(ctx, &b[i], &infos[i].buffer, &infos[i].offset, &infos[i].range);
         if (s != VKLLM_OK) return rec_status(rec, s);
+        const bool texel = (p->desc.texel_mask >> i) & 1;
+        if (texel && (b[i].offset || b[i].range))
+            return rec_status(rec, gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "%s: texel binding %u must cover a whole chunk",
+                                            p->shader_name, i));
+        if (texel && (s = gpu_tensor_view(ctx, b[i].t, b[i].chunk, &views[i])) != VKLLM_OK) return rec_status(rec, s);
         writes[i] = (VkWriteDescriptorSet){
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
             .dstSet = set,
             .dstBinding = i,
             .descriptorCount = 1,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .pBufferInfo = &infos[i],
+            .descriptorType = texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = texel ? NULL : &infos[i],
+            .pTexelBufferView = texel ? &views[i] : NULL,
         };
     }
     vkUpdateDescriptorSets(ctx->dev, n_b, writes, 0, NULL);

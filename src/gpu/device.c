@@ -271,6 +271,7 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
     info->subgroup_arith = compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     info->subgroup_shuffle = compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     info->max_storage_buffer_range = p->limits.maxStorageBufferRange;
+    info->max_texel_buffer_elements = p->limits.maxTexelBufferElements;
     info->max_shared_memory = p->limits.maxComputeSharedMemorySize;
     info->max_workgroup_invocations = p->limits.maxComputeWorkGroupInvocations;
     info->max_push_constants = p->limits.maxPushConstantsSize;

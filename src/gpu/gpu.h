@@ -124,11 +124,18 @@ typedef struct gpu_pipeline_desc {
     uint32_t n_spec;         /* spec constants with ids 0..n-1 ... */
     uint32_t spec[GPU_MAX_SPEC]; /* ... and their 32-bit values */
     uint32_t required_subgroup_size; /* 0: driver's choice */
+    uint32_t texel_mask;     /* bit i: binding i is a uniform texel buffer of uvec4 texels
+                                (R32G32B32A32_UINT, `usamplerBuffer` in GLSL) instead of a
+                                storage buffer; its binding must cover a whole chunk */
 } gpu_pipeline_desc;
 
 /* Returns the context's pipeline for this description, creating it on first
  * use. The context owns it; don't destroy it. */
 vkllm_status gpu_pipeline_get(gpu_ctx *ctx, const gpu_pipeline_desc *desc, gpu_pipeline **out);
+
+/* Texels (16 bytes each) a uniform texel buffer binding may have on this
+ * device: ops use texel-buffer variants only for chunks within it. */
+uint64_t gpu_max_texels(const gpu_ctx *ctx);
 
 /* True if an embedded SPIR-V module of that name exists (optional variants). */
 bool gpu_shader_available(const char *name);

@@ -55,6 +55,7 @@ struct gpu_tensor {
     VkBuffer *buf;              /* [n_chunks] */
     VkDeviceMemory *mem;        /* [n_chunks] */
     void *map;                  /* mapped tensors (one chunk, host-visible): the bytes; else NULL */
+    VkBufferView *views;        /* [n_chunks], made on first use as a texel buffer; else NULL */
 };
 
 struct gpu_pipeline {
@@ -90,6 +91,9 @@ void gpu_staging_destroy(gpu_ctx *ctx);
 
 /* Pipelines, pipeline.c */
 void gpu_pipelines_destroy(gpu_ctx *ctx);
+
+/* The uvec4 (R32G32B32A32_UINT) texel view of a whole chunk, made on first use. */
+vkllm_status gpu_tensor_view(gpu_ctx *ctx, gpu_tensor *t, uint32_t chunk, VkBufferView *out);
 
 /* Resolve a binding to a VkBuffer range; fails on a bad chunk or range. */
 vkllm_status gpu_binding_resolve(gpu_ctx *ctx, const gpu_binding *b, VkBuffer *buf,

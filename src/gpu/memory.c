@@ -82,8 +82,8 @@ vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, g
         /* round up to 4 bytes so fills and uint views cover the tail */
         uint64_t n = (gpu_tensor_chunk_bytes(t, i) + 3) & ~(uint64_t)3;
         vkllm_status s = create_buffer(ctx, n,
-                                       VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                           VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                       VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                                           VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                                        VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, &t->buf[i], &t->mem[i]);
         if (s != VKLLM_OK) {
             gpu_tensor_destroy(ctx, t);
@@ -130,13 +130,41 @@ vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor *
 
 void *gpu_tensor_map(const gpu_tensor *t) { return t ? t->map : NULL; }
 
+vkllm_status gpu_tensor_view(gpu_ctx *ctx, gpu_tensor *t, uint32_t chunk, VkBufferView *out)
+{
+    if (chunk >= t->n_chunks)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "texel view of chunk %u of a tensor with %u", chunk, t->n_chunks);
+    if (!t->views && !(t->views = calloc(t->n_chunks, sizeof *t->views)))
+        return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (!t->views[chunk]) {
+        uint64_t bytes = gpu_tensor_chunk_bytes(t, chunk) & ~(uint64_t)15; /* whole texels */
+        if (bytes == 0 || bytes / 16 > ctx->info.max_texel_buffer_elements)
+            return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "a texel view of %llu bytes exceeds the device's %llu texels",
+                            (unsigned long long)bytes, (unsigned long long)ctx->info.max_texel_buffer_elements);
+        VkBufferViewCreateInfo ci = {
+            .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+            .buffer = t->buf[chunk],
+            .format = VK_FORMAT_R32G32B32A32_UINT,
+            .offset = 0,
+            .range = bytes,
+        };
+        VK_TRY(ctx, vkCreateBufferView(ctx->dev, &ci, NULL, &t->views[chunk]));
+    }
+    *out = t->views[chunk];
+    return VKLLM_OK;
+}
+
+uint64_t gpu_max_texels(const gpu_ctx *ctx) { return ctx->info.max_texel_buffer_elements; }
+
 void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t)
 {
     if (!t) return;
     for (uint32_t i = 0; i < t->n_chunks; i++) {
+        if (t->views && t->views[i]) vkDestroyBufferView(ctx->dev, t->views[i], NULL);
         if (t->buf && t->buf[i]) vkDestroyBuffer(ctx->dev, t->buf[i], NULL);
         if (t->mem && t->mem[i]) vkFreeMemory(ctx->dev, t->mem[i], NULL);
     }
+    free(t->views);
     free(t->buf);
     free(t->mem);
     free(t);

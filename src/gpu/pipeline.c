@@ -18,7 +18,7 @@ static bool same_desc(const gpu_pipeline *p, const gpu_pipeline_desc *d)
 {
     return strcmp(p->shader_name, d->shader) == 0 && p->desc.n_buffers == d->n_buffers &&
            p->desc.push_bytes == d->push_bytes && p->desc.n_spec == d->n_spec &&
-           p->desc.required_subgroup_size == d->required_subgroup_size &&
+           p->desc.required_subgroup_size == d->required_subgroup_size && p->desc.texel_mask == d->texel_mask &&
            memcmp(p->desc.spec, d->spec, d->n_spec * sizeof d->spec[0]) == 0;
 }
 
@@ -46,7 +46,8 @@ static vkllm_status pipeline_build(gpu_ctx *ctx, gpu_pipeline *p, const gpu_spir
     for (uint32_t i = 0; i < d->n_buffers; i++)
         binds[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = (d->texel_mask >> i) & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                       : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };

@@ -14,37 +14,43 @@
 /* ------------------------------------------------------------ configuration */
 
 /* Measured on lavapipe (llvmpipe 22.3, 2 threads, subgroup 8; GPU time,
- * best of 10): every shader load is done lane by lane there, so kernels that
- * load least per multiply-add win.
- *   matvec 14336 x 4096: r = 2: 2.7 GB/s, r = 4: 3.4, r = 8: 4.0, r = 16: 4.0
- *     (workgroup 32..128 invocations: within noise).
- *   M = 3, 8: matvec with NM = M beats the tiled kernel 17x, 2x.
- *   M = 16, 64: matvec (NM 8) and tiled tie (2.3-4.2 GFLOP/s); the tiled
- *     kernel likes few invocations, large register blocks and long k slices
- *     (a barrier costs more than a load there): 16 invocations, 64-deep
- *     slices, 4x16 or 8x8 blocks, vs 0.5-1.8 GFLOP/s for GPU-style tiles.
+ * best of 3, check_matmul_with on each configuration). llvmpipe loads a
+ * storage buffer lane by lane (a loop with a bounds check per component)
+ * but fetches a texel buffer with vector gathers, so on CPU devices the
+ * weights and x are read as uvec4 texels, and kernels that load least per
+ * multiply-add win:
+ *   matvec 14336 x 4096: storage buffers 3.9 GB/s (r 8); texel w 5.4;
+ *     texel w and x 7.3 (wg 32, r 8), 8.1 (wg 8, r 16).
+ *   M = 64, N 2048, K 768: tiled (16 invocations, 32x32x64 tiles) 5.0
+ *     GFLOP/s; texel matvec nm 8: r 8 8.7, r 16 9.5, r 32 11.6 (and
+ *     13.0 at N 768, K 2048); a kernel with one weight row per invocation
+ *     (x loads the same in all lanes) 2.2, dropped.
  * GPU values are the usual shape of such kernels, not measured yet: more,
- * smaller workgroups (r = 2) to keep every multiprocessor streaming. */
+ * smaller workgroups (r = 2) to keep every multiprocessor streaming, and
+ * shared-memory tiles for prefill. */
 matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K)
 {
     (void)N;
     (void)K;
-    const bool cpu = info->type == VKLLM_DEVICE_CPU;
     uint32_t sg = info->subgroup_size ? info->subgroup_size : 32;
+    if (info->type == VKLLM_DEVICE_CPU) {
+        /* one subgroup per workgroup; r rows x nm columns of x per subgroup */
+        matmul_config c = { .kind = MATMUL_MATVEC, .wg = sg, .texel = 1 };
+        c.nm = M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM;
+        c.r = M <= MATMUL_MAX_NM ? 16 : 32;
+        c.rows = c.r;
+        return c;
+    }
     if (M <= MATMUL_MAX_NM) {
         /* 4 subgroups, each on r rows at a time; all M columns of x in the
          * same workgroup, so each weight is read once. */
-        matmul_config c = { .matvec = 1, .wg = 4 * sg, .r = cpu ? 8 : 2, .nm = M };
+        matmul_config c = { .kind = MATMUL_MATVEC, .wg = 4 * sg, .r = 2, .nm = M };
         if (c.wg > info->max_workgroup_invocations) c.wg = sg;
         c.rows = (c.wg / sg) * c.r;
         return c;
     }
-    matmul_config gpu = M <= 32 ? (matmul_config){ .wg = 128, .bm = 32, .bn = 64, .bk = 16, .tm = 2, .tn = 8 }
-                                : (matmul_config){ .wg = 128, .bm = 64, .bn = 64, .bk = 16, .tm = 4, .tn = 8 };
-    if (!cpu) return gpu;
-    matmul_config c = M <= 16 ? (matmul_config){ .wg = 16, .bm = 16, .bn = 64, .bk = 64, .tm = 4, .tn = 16 }
-                              : (matmul_config){ .wg = 16, .bm = 32, .bn = 32, .bk = 64, .tm = 8, .tn = 8 };
-    return MATMUL_SHARED_BYTES(&c) <= info->max_shared_memory ? c : gpu;
+    return M <= 32 ? (matmul_config){ .wg = 128, .bm = 32, .bn = 64, .bk = 16, .tm = 2, .tn = 8 }
+                   : (matmul_config){ .wg = 128, .bm = 64, .bn = 64, .bk = 16, .tm = 4, .tn = 8 };
 }
 
 matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
@@ -58,9 +64,9 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
     if (c->wg == 0 || c->wg > info->max_workgroup_invocations)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: workgroup of %u invocations (device allows 1..%u)", c->wg,
                         info->max_workgroup_invocations);
-    if (c->matvec) {
-        if (c->rows == 0 || c->r == 0 || c->nm == 0 || c->r * c->nm > 64)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matvec: rows %u, r %u, nm %u (need rows, r, nm >= 1, r * nm <= 64)",
+    if (c->kind == MATMUL_MATVEC) {
+        if (c->rows == 0 || c->r == 0 || c->nm == 0 || c->r * c->nm > 256)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matvec: rows %u, r %u, nm %u (need rows, r, nm >= 1, r * nm <= 256)",
                             c->rows, c->r, c->nm);
         return VKLLM_OK;
     }
@@ -104,13 +110,19 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
                         (unsigned long long)binding_bytes(x), (unsigned long long)binding_bytes(y), M, N, K);
     vkllm_status s = check_config(ctx, cfg);
     if (s != VKLLM_OK) return s;
-    if (cfg->matvec && (M + cfg->nm - 1) / cfg->nm > 65535)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matvec: M %u needs more than 65535 workgroups", M);
+    if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
 
     const bool vec8 = K % 8 == 0; /* rows start on 16-byte boundaries: uvec4 loads */
+    bool texel = cfg->texel && vec8;
+    for (uint32_t c = 0; texel && c < gpu_tensor_n_chunks(w); c++)
+        texel = gpu_tensor_chunk_bytes(w, c) / 16 <= gpu_max_texels(ctx); /* else storage-buffer loads */
+    /* x as texels too: a whole single-chunk tensor */
+    texel = texel && !x.offset && !x.range && gpu_tensor_bytes(x.t) / 16 <= gpu_max_texels(ctx);
     gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
-    if (cfg->matvec) {
-        d.shader = vec8 ? "matvec" : "matvec_scalar";
+    if (cfg->kind == MATMUL_MATVEC) {
+        d.shader = vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
+        d.texel_mask = texel ? 3 : 0; /* w and x */
         d.n_spec = 4;
         d.spec[0] = cfg->wg;
         d.spec[1] = cfg->rows;
@@ -142,14 +154,15 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
         };
         /* workgroups: matvec, one per `rows` rows (z: m); tiled, one per
          * tile. Counts past 65535 spill into y; the shaders skip the extra. */
-        uint64_t groups = cfg->matvec ? (pc.n_rows + cfg->rows - 1) / cfg->rows
-                                      : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
+        uint64_t groups = cfg->kind == MATMUL_MATVEC ? (pc.n_rows + cfg->rows - 1) / cfg->rows
+                                                     : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
         uint64_t gy = (groups + gx - 1) / gx;
         if (gy > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
         gpu_binding b[3] = { gpu_bind_chunk(w, c), x, y };
-        uint32_t gz = cfg->matvec ? (M + cfg->nm - 1) / cfg->nm : 1;
-        s = gpu_dispatch(rec, p, b, 3, &pc, gx, (uint32_t)gy, gz, cfg->matvec ? "matvec" : "matmul");
+        uint32_t gz = cfg->kind != MATMUL_TILED ? (M + cfg->nm - 1) / cfg->nm : 1;
+        static const char *const label[] = { "matmul", "matvec" };
+        s = gpu_dispatch(rec, p, b, 3, &pc, gx, (uint32_t)gy, gz, label[cfg->kind]);
         if (s != VKLLM_OK) return s;
     }
     return VKLLM_OK;
@@ -212,7 +225,8 @@ vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t 
                                uint64_t seed, vkllm_check_result *out)
 {
     matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
-    check_begin(out, c.matvec ? "matvec" : "matmul", "M %u N %u K %u", M, N, K);
+    static const char *const kernel[] = { "matmul", "matvec" };
+    check_begin(out, kernel[c.kind], "M %u N %u K %u", M, N, K);
     size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
     uint16_t *w = malloc(nw * sizeof *w);
     float *x = malloc(nx * sizeof *x), *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);

@@ -16,16 +16,23 @@
 vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
                        uint32_t K);
 
+/* The kernels (shaders/): */
+enum {
+    MATMUL_TILED = 0,  /* matmul.comp: shared-memory tiles, register blocks (GPUs, prefill) */
+    MATMUL_MATVEC = 1, /* matvec.comp: lanes split k, subgroup reduction (decode; CPUs always) */
+};
+
 /* Kernel shape knobs; every value becomes a specialization constant.
  * op_matmul picks them per device and shape (matmul_pick); tuning tools
  * may pass their own to op_matmul_with. */
 typedef struct matmul_config {
-    uint32_t matvec;   /* 1: matrix-vector kernel, 0: tiled */
+    uint32_t kind;     /* MATMUL_TILED or MATMUL_MATVEC */
     uint32_t wg;       /* invocations per workgroup */
     /* matvec */
     uint32_t rows;     /* rows of w per workgroup */
     uint32_t r;        /* rows a subgroup works on at once (shares each x load) */
     uint32_t nm;       /* columns of x per workgroup (shares each weight load) */
+    uint32_t texel;    /* 1: read w through a uniform texel buffer (K % 8 == 0 only; CPU devices) */
     /* tiled: wg must be (bm / tm) * (bn / tn) */
     uint32_t bm, bn, bk, tm, tn;
 } matmul_config;
