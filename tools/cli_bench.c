@@ -12,7 +12,7 @@
 
 typedef struct bench_opts {
     const char *model, *synthetic, *device;
-    uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg;
+    uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg, depth[MAX_SIZES], n_depth;
     uint32_t reps, n_batch;
     int json, bandwidth, profile;
 } bench_opts;
@@ -37,26 +37,30 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* "128,512" -> sizes; 0 on a malformed list */
-static int parse_sizes(const char *s, uint32_t *out, uint32_t *n)
+/* "128,512" -> sizes (each > 0, or >= 0 with allow_zero); 0 on a malformed list */
+static int parse_list(const char *s, uint32_t *out, uint32_t *n, int allow_zero)
 {
     *n = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (*n == MAX_SIZES || !cli_parse_u32(tok, &out[*n]) || out[*n] == 0) return 0;
+        if (*n == MAX_SIZES || !cli_parse_u32(tok, &out[*n]) || (out[*n] == 0 && !allow_zero)) return 0;
         (*n)++;
     }
     return *n > 0;
 }
 
+static int parse_sizes(const char *s, uint32_t *out, uint32_t *n) { return parse_list(s, out, n, 0); }
+
 static void usage(void)
 {
-    printf("usage: vkllm bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-r N] [--json]\n"
+    printf("usage: vkllm bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-d N,N] [-r N] [--json]\n"
            "                   [--device SEL] [--batch N] [--profile]\n"
            "       vkllm bench --bandwidth [--device SEL] [-r N] [--json]\n"
            "  pp N: N prompt tokens in one call (blocks of --batch), tokens/s\n"
            "  tg N: N tokens generated one at a time (greedy, argmax on the GPU), tokens/s\n"
+           "  -d N: run each test after N tokens already in the context (\"tg128 @ d4096\"): the\n"
+           "      cost of attention over a long context (default 0)\n"
            "  each test runs once to warm up, then -r times (default 5): median and min..max\n"
            "  the tg rows show the weight bytes read per second this implies and its share of\n"
            "  the measured copy bandwidth (and of the bandwidth limit: copy GB/s / bytes per token)\n"
@@ -77,7 +81,9 @@ static int parse(int argc, char **argv, bench_opts *o)
         else if (strcmp(a, "--device") == 0 && v) o->device = argv[++i];
         else if ((strcmp(a, "-p") == 0 || strcmp(a, "--n-prompt") == 0) && v) ok = parse_sizes(argv[++i], o->pp, &o->n_pp);
         else if ((strcmp(a, "-n") == 0 || strcmp(a, "--n-gen") == 0) && v) ok = parse_sizes(argv[++i], o->tg, &o->n_tg);
-        else if ((strcmp(a, "-r") == 0 || strcmp(a, "--repetitions") == 0) && v) ok = cli_parse_u32(argv[++i], &o->reps) && o->reps > 0;
+        else if ((strcmp(a, "-d") == 0 || strcmp(a, "--depth") == 0) && v) {
+            ok = parse_list(argv[++i], o->depth, &o->n_depth, 1);
+        } else if ((strcmp(a, "-r") == 0 || strcmp(a, "--repetitions") == 0) && v) ok = cli_parse_u32(argv[++i], &o->reps) && o->reps > 0;
         else if (strcmp(a, "--batch") == 0 && v) ok = cli_parse_u32(argv[++i], &o->n_batch) && o->n_batch > 0;
         else if (strcmp(a, "--json") == 0) o->json = 1;
         else if (strcmp(a, "--bandwidth") == 0) o->bandwidth = 1;
@@ -165,14 +171,19 @@ static void print_profile(vkllm_session *s, const char *what)
 
 /* ------------------------------------------------------------ pp / tg */
 
-static vkllm_status run_test(vkllm_session *s, uint32_t n_vocab, int is_pp, uint32_t n, uint32_t reps, result *out)
+static vkllm_status run_test(vkllm_session *s, uint32_t n_vocab, int is_pp, uint32_t n, uint32_t depth, uint32_t reps,
+                             result *out)
 {
-    int32_t *toks = malloc((size_t)n * sizeof *toks);
+    uint32_t n_toks = n > depth ? n : depth;
+    int32_t *toks = malloc((size_t)(n_toks ? n_toks : 1) * sizeof *toks);
     double *tps = malloc((reps + 1) * sizeof *tps);
     vkllm_status st = toks && tps ? VKLLM_OK : VKLLM_ERR_OUT_OF_MEMORY;
-    for (uint32_t i = 0; i < n && toks; i++) toks[i] = (int32_t)((i * 7919u + 1) % n_vocab);
+    for (uint32_t i = 0; i < n_toks && toks; i++) toks[i] = (int32_t)((i * 7919u + 1) % n_vocab);
     for (uint32_t r = 0; r <= reps && st == VKLLM_OK; r++) { /* run 0: warm-up */
         st = vkllm_session_rewind(s, 0);
+        int32_t ignore;
+        if (st == VKLLM_OK && depth) /* the context to start from, not timed */
+            st = vkllm_session_eval(s, toks, depth, VKLLM_LOGITS_ARGMAX, NULL, &ignore);
         double t0 = now_s();
         if (is_pp) {
             int32_t next;
@@ -185,7 +196,8 @@ static vkllm_status run_test(vkllm_session *s, uint32_t n_vocab, int is_pp, uint
     }
     if (st == VKLLM_OK) {
         qsort(tps + 1, reps, sizeof *tps, cmp_double);
-        snprintf(out->test, sizeof out->test, "%s%u", is_pp ? "pp" : "tg", n);
+        if (depth) snprintf(out->test, sizeof out->test, "%s%u @ d%u", is_pp ? "pp" : "tg", n, depth);
+        else snprintf(out->test, sizeof out->test, "%s%u", is_pp ? "pp" : "tg", n);
         out->n_tokens = n;
         out->median = reps % 2 ? tps[1 + reps / 2] : 0.5 * (tps[reps / 2] + tps[1 + reps / 2]);
         out->lo = tps[1];
@@ -207,14 +219,17 @@ int cmd_bench(int argc, char **argv)
         o.pp[o.n_pp++] = 512;
         o.tg[o.n_tg++] = 128;
     }
-    uint32_t n_ctx = 1;
+    if (!o.n_depth) o.depth[o.n_depth++] = 0;
+    uint32_t n_ctx = 1, max_depth = 0;
+    for (uint32_t i = 0; i < o.n_depth; i++) max_depth = o.depth[i] > max_depth ? o.depth[i] : max_depth;
     for (uint32_t i = 0; i < o.n_pp; i++) n_ctx = o.pp[i] > n_ctx ? o.pp[i] : n_ctx;
     for (uint32_t i = 0; i < o.n_tg; i++) n_ctx = o.tg[i] > n_ctx ? o.tg[i] : n_ctx;
+    n_ctx += max_depth;
 
     char err[1024];
     vkllm_model *m = NULL;
     vkllm_session *s = NULL;
-    result res[2 * MAX_SIZES];
+    result res[2 * MAX_SIZES * MAX_SIZES];
     uint32_t n_res = 0;
     vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress };
     double t0 = now_s();
@@ -235,12 +250,15 @@ int cmd_bench(int argc, char **argv)
     st = vkllm_model_copy_bandwidth(m, &copy_gbps, err, sizeof err);
     vkllm_session_options so = { .n_ctx = n_ctx, .n_batch = o.n_batch };
     if (st == VKLLM_OK) st = vkllm_session_create(m, &so, &s, err, sizeof err);
-    for (uint32_t i = 0; i < o.n_pp && st == VKLLM_OK; i++) st = run_test(s, mi->n_vocab, 1, o.pp[i], o.reps, &res[n_res++]);
-    for (uint32_t i = 0; i < o.n_tg && st == VKLLM_OK; i++) {
-        result *r = &res[n_res++];
-        st = run_test(s, mi->n_vocab, 0, o.tg[i], o.reps, r);
-        r->weight_gbps = r->median * per_token / 1e9;
-        r->pct_copy = copy_gbps > 0 ? 100 * r->weight_gbps / copy_gbps : 0;
+    for (uint32_t d = 0; d < o.n_depth && st == VKLLM_OK; d++) {
+        for (uint32_t i = 0; i < o.n_pp && st == VKLLM_OK; i++)
+            st = run_test(s, mi->n_vocab, 1, o.pp[i], o.depth[d], o.reps, &res[n_res++]);
+        for (uint32_t i = 0; i < o.n_tg && st == VKLLM_OK; i++) {
+            result *r = &res[n_res++];
+            st = run_test(s, mi->n_vocab, 0, o.tg[i], o.depth[d], o.reps, r);
+            r->weight_gbps = r->median * per_token / 1e9;
+            r->pct_copy = copy_gbps > 0 ? 100 * r->weight_gbps / copy_gbps : 0;
+        }
     }
     if (st != VKLLM_OK) {
         fprintf(stderr, "vkllm bench: %s\n", s ? vkllm_session_error(s) : err);
