@@ -62,8 +62,22 @@ layout(constant_id = 4) const uint D_MAX = 8; // >= head_dim; sizes the shared c
 const uint NQ = CPL * NF; // FV registers per lane per row
 
 layout(std430, binding = 0) readonly buffer Q { FV q[]; };
+#ifdef TEXEL
+// K/V as uniform texel buffers of uvec4 (VEC 8 only): on llvmpipe a texel
+// fetch is a vector gather, a storage-buffer load a per-lane loop
+#if VEC != 8
+#error "TEXEL needs VEC 8"
+#endif
+layout(binding = 1) uniform usamplerBuffer k_tex;
+layout(binding = 2) uniform usamplerBuffer v_tex;
+#define K_AT(i) texelFetch(k_tex, int(i))
+#define V_AT(i) texelFetch(v_tex, int(i))
+#else
 layout(std430, binding = 1) readonly buffer K { KV_T k[]; };
 layout(std430, binding = 2) readonly buffer V { KV_T v[]; };
+#define K_AT(i) k[i]
+#define V_AT(i) v[i]
+#endif
 layout(std430, binding = 3) writeonly buffer O { FV o[]; };
 layout(std430, binding = 4) readonly buffer P { int pos[]; }; // [n_q]: position of each query
 
@@ -142,7 +156,7 @@ void main()
         for (uint c = 0; c < CPL; c++) {
             const uint chunk = c * gl_SubgroupSize + lane;
             for (uint f = 0; f < NF; f++) tmp[f] = FV(0.0);
-            if (chunk < n_chunk) unpack_kv(k[kv_base + chunk], tmp);
+            if (chunk < n_chunk) unpack_kv(K_AT(kv_base + chunk), tmp);
             for (uint f = 0; f < NF; f++) kf[c * NF + f] = tmp[f];
         }
         float s[ROWS];
@@ -154,7 +168,7 @@ void main()
         for (uint c = 0; c < CPL; c++) {
             const uint chunk = c * gl_SubgroupSize + lane;
             for (uint f = 0; f < NF; f++) tmp[f] = FV(0.0);
-            if (chunk < n_chunk) unpack_kv(v[kv_base + chunk], tmp);
+            if (chunk < n_chunk) unpack_kv(V_AT(kv_base + chunk), tmp);
             for (uint f = 0; f < NF; f++) vf[c * NF + f] = tmp[f];
         }
         for (uint r = 0; r < ROWS; r++) {

@@ -60,6 +60,11 @@ int main(void)
         { .n_q = 3, .n_head = 12, .n_kv_head = 4, .head_dim = 96, .pos0 = 33, .tune = { .vec = 4, .n_split = 16 } },
         { .n_q = 2, .n_head = 4, .n_kv_head = 2, .head_dim = 256, .pos0 = 70, .tune = { .rows = 2, .n_split = 3 } },
         { .n_q = 2, .n_head = 4, .n_kv_head = 2, .head_dim = 66, .pos0 = 7, .tune = { .n_split = 5 } },
+        /* storage-buffer K/V where the op would pick texel buffers (CPUs), and the reverse */
+        { SOLAR, .n_q = 1, .pos0 = 700, .n_ctx = 800, .tune = { .texel = 2 } },
+        { SOLAR, .n_q = 7, .pos0 = 30, .tune = { .texel = 2, .rows = 8 } },
+        { SOLAR, .n_q = 3, .pos0 = 90, .n_ctx = 100, .tune = { .texel = 1, .n_split = 3 } },
+        { .n_q = 5, .n_head = 8, .n_kv_head = 2, .head_dim = 64, .pos0 = 19, .tune = { .texel = 1, .rows = 2 } },
     };
     int failures = 0;
     for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

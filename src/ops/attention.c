@@ -51,6 +51,9 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
     uint32_t sg_max = info->subgroup_max > sg_min ? info->subgroup_max : sg_min;
     attention_tuning t = want ? *want : (attention_tuning){ 0 };
 
+    /* CPUs: 8-wide loads, which the texel path needs, even when some
+     * lanes of a subgroup then have no chunk of a short head */
+    if (t.vec == 0 && info->type == VKLLM_DEVICE_CPU && head_dim % 8 == 0) t.vec = 8;
     if (t.vec == 0) {
         /* the widest load that still gives every lane of a subgroup a chunk */
         static const uint32_t widths[] = { 8, 4, 2 };
@@ -138,11 +141,18 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
     attention_plan pl = { 0 };
     vkllm_status s = plan(ctx, n_q, group, head_dim, tune, &pl);
     if (s != VKLLM_OK) return s;
+    /* K/V as texels: whole single chunks within the device's texel limit */
+    uint32_t want_texel = tune && tune->texel ? tune->texel : gpu_info(ctx)->type == VKLLM_DEVICE_CPU ? 1 : 2;
+    bool texel = want_texel == 1 && pl.t.vec == 8 && !k.offset && !k.range && !v.offset && !v.range &&
+                 gpu_tensor_chunk_bytes(k.t, k.chunk) / 16 <= gpu_max_texels(ctx) &&
+                 gpu_tensor_chunk_bytes(v.t, v.chunk) / 16 <= gpu_max_texels(ctx);
     static const char *const names[] = { [2] = "attention_vec2", [4] = "attention_vec4", [8] = "attention_vec8" };
     gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = names[pl.t.vec], .n_buffers = 5, .push_bytes = sizeof(attention_push),
-        .n_spec = 5, .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max },
+        .shader = texel ? "attention_vec8_texel" : names[pl.t.vec], .n_buffers = 5,
+        .push_bytes = sizeof(attention_push), .n_spec = 5,
+        .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max },
+        .texel_mask = texel ? 6 : 0, /* bindings 1 (k) and 2 (v) */
     };
     s = gpu_pipeline_get(ctx, &d, &p);
     if (s != VKLLM_OK) return s;
@@ -264,7 +274,7 @@ vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_
     if (c.scale == 0) c.scale = 1.0f / sqrtf((float)c.head_dim);
     if (c.q_max == 0) c.q_max = 8;
     check_begin(out, "attention", "q%u h%u/%u d%u pos%u ctx%u%s", c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0,
-                c.n_ctx, c.tune.vec || c.tune.rows || c.tune.n_split ? " tuned" : "");
+                c.n_ctx, c.tune.vec || c.tune.rows || c.tune.n_split ? " tuned" : c.tune.texel == 2 ? " ssbo" : "");
     if (c.n_ctx < c.pos0 + c.n_q || c.n_kv_head == 0 || c.n_head % c.n_kv_head || c.head_dim == 0)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_attention: inconsistent shape");
     const size_t n_qo = (size_t)c.n_q * c.n_head * c.head_dim;

@@ -29,6 +29,8 @@ typedef struct attention_tuning {
     uint32_t vec;     /* fp16 elements per K/V load: 8, 4 or 2 (must divide head_dim) */
     uint32_t rows;    /* (query, head) rows sharing each K/V load: 1, 2, 4 or 8 */
     uint32_t n_split; /* subgroups per workgroup, each taking a slice of the keys: 1 .. 16 */
+    uint32_t texel;   /* K/V through uniform texel buffers (vec 8 only): 0 the op's choice
+                         (on for CPU devices), 1 on, 2 off */
 } attention_tuning;
 
 /* op_attention with explicit tuning (NULL: the op's choice). */
