@@ -58,6 +58,7 @@ layout(constant_id = 1) const uint ROWS = 4;  // rows per tile
 layout(constant_id = 2) const uint CPL = 2;   // chunks per lane, >= head_dim / (VEC * smallest subgroup size)
 layout(constant_id = 3) const uint NSG = 1;   // subgroups per workgroup, at most (WG / smallest subgroup size)
 layout(constant_id = 4) const uint D_MAX = 8; // >= head_dim; sizes the shared combine
+layout(constant_id = 5) const uint SPLITS = 1; // workgroups per row, each on a range of the keys (z)
 
 const uint NQ = CPL * NF; // FV registers per lane per row
 
@@ -80,6 +81,10 @@ layout(std430, binding = 2) readonly buffer V { KV_T v[]; };
 #endif
 layout(std430, binding = 3) writeonly buffer O { FV o[]; };
 layout(std430, binding = 4) readonly buffer P { int pos[]; }; // [n_q]: position of each query
+// SPLITS > 1: each workgroup writes its rows' partial (max, sum, unnormalised
+// accumulator) here, [n_q * n_head][SPLITS][2 + head_dim], and
+// attention_combine.comp merges them (flash-decoding)
+layout(std430, binding = 5) writeonly buffer Part { float part[]; };
 
 // Per-subgroup partial results, combined after the key loop (NSG > 1 only).
 shared float sh_m[NSG * ROWS];
@@ -105,7 +110,9 @@ void main()
 {
     const uint G = pc.n_head / pc.n_kv_head;
     const uint n_rows = pc.n_q * G;
-    const uint tile = gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x;
+    // z: the key range (SPLITS > 1), or the spill of tiles past 65535
+    const uint split = SPLITS > 1 ? gl_WorkGroupID.z : 0;
+    const uint tile = SPLITS > 1 ? gl_WorkGroupID.x : gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x;
     const uint row0 = tile * ROWS;
     if (row0 >= n_rows) return; // uniform per workgroup
     const uint g = gl_WorkGroupID.y;
@@ -146,10 +153,14 @@ void main()
         }
     }
 
-    // This subgroup's contiguous slice of the keys.
-    const uint per_sg = (n_keys + gl_NumSubgroups - 1) / gl_NumSubgroups;
-    const uint j_begin = gl_SubgroupID * per_sg;
-    const uint j_end = min(n_keys, j_begin + per_sg);
+    // This workgroup's range of the keys (a fixed cut of the cache, so the
+    // grid does not depend on the positions; ranges past n_keys are empty),
+    // and this subgroup's contiguous slice of it.
+    const uint per_wg = (pc.n_ctx + SPLITS - 1) / SPLITS;
+    const uint k_begin = min(split * per_wg, n_keys), k_end = min(k_begin + per_wg, n_keys);
+    const uint per_sg = (k_end - k_begin + gl_NumSubgroups - 1) / gl_NumSubgroups;
+    const uint j_begin = k_begin + gl_SubgroupID * per_sg;
+    const uint j_end = min(k_end, j_begin + per_sg);
     for (uint j = j_begin; j < j_end; j++) {
         const uint kv_base = (j * pc.n_kv_head + g) * n_chunk;
         FV kf[NQ], vf[NQ], tmp[NF];
@@ -185,6 +196,25 @@ void main()
         }
     }
 
+    const uint part_len = pc.head_dim + 2;
+    if (NSG == 1 && SPLITS > 1) { // spec constants: publish this range's partial
+        for (uint r = 0; r < ROWS; r++) {
+            if (limit[r] == 0xffffffffu) continue;
+            const uint pb = ((qo_base[r] / n_fv) * SPLITS + split) * part_len;
+            if (subgroupElect()) {
+                part[pb] = m[r];
+                part[pb + 1] = l[r];
+            }
+            for (uint c = 0; c < CPL; c++) {
+                const uint chunk = c * gl_SubgroupSize + lane;
+                if (chunk < n_chunk)
+                    for (uint f = 0; f < NF; f++)
+                        for (uint e = 0; e < FV_LEN; e++)
+                            part[pb + 2 + (chunk * NF + f) * FV_LEN + e] = acc[r * NQ + c * NF + f][e];
+            }
+        }
+        return;
+    }
     if (NSG == 1) { // spec constant: the only subgroup saw every key
         for (uint r = 0; r < ROWS; r++) {
             if (limit[r] == 0xffffffffu) continue;
@@ -228,6 +258,15 @@ void main()
             sum += w * sh_l[s * ROWS + r];
             for (uint e = 0; e < FV_LEN; e++) a[e] += w * sh_acc[(s * ROWS + r) * D_MAX + fv * FV_LEN + e];
         }
-        o[qo_base[r] + fv] = a / sum;
+        if (SPLITS > 1) { // this range's partial, merged over the subgroups
+            const uint pb = ((qo_base[r] / n_fv) * SPLITS + split) * part_len;
+            if (fv == 0) {
+                part[pb] = big;
+                part[pb + 1] = sum;
+            }
+            for (uint e = 0; e < FV_LEN; e++) part[pb + 2 + fv * FV_LEN + e] = a[e];
+        } else {
+            o[qo_base[r] + fv] = a / sum;
+        }
     }
 }

@@ -155,4 +155,14 @@ PUSH_BEGIN(fill_random_push)
 PUSH_END(fill_random_push)
 #endif
 
+/* ---- attention_combine: merges split-attention partials,
+ * part [n_rows][splits][2 + head_dim] -> out [n_rows][head_dim] */
+#if !defined(VKLLM_GLSL) || defined(PUSH_ATTENTION_COMBINE)
+PUSH_BEGIN(attention_combine_push)
+    U32 n_rows;
+    U32 head_dim;
+    U32 splits;
+PUSH_END(attention_combine_push)
+#endif
+
 #endif

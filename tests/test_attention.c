@@ -60,6 +60,14 @@ int main(void)
         { .n_q = 3, .n_head = 12, .n_kv_head = 4, .head_dim = 96, .pos0 = 33, .tune = { .vec = 4, .n_split = 16 } },
         { .n_q = 2, .n_head = 4, .n_kv_head = 2, .head_dim = 256, .pos0 = 70, .tune = { .rows = 2, .n_split = 3 } },
         { .n_q = 2, .n_head = 4, .n_kv_head = 2, .head_dim = 66, .pos0 = 7, .tune = { .n_split = 5 } },
+        /* split attention (flash-decoding): key ranges across workgroups, merged
+         * by a second pass; ranges past the last position stay empty */
+        { SOLAR, .n_q = 1, .pos0 = 4095, .tune = { .splits = 16 } },
+        { SOLAR, .n_q = 1, .pos0 = 100, .n_ctx = 4096, .tune = { .splits = 16 } },
+        { SOLAR, .n_q = 1, .pos0 = 0, .n_ctx = 512, .tune = { .splits = 3 } },
+        { SOLAR, .n_q = 4, .pos0 = 300, .n_ctx = 400, .tune = { .splits = 7, .n_split = 2 } },
+        { .n_q = 2, .n_head = 8, .n_kv_head = 2, .head_dim = 64, .pos0 = 1000, .tune = { .splits = 5, .texel = 2 } },
+        { .n_q = 1, .n_head = 4, .n_kv_head = 2, .head_dim = 66, .pos0 = 77, .n_ctx = 90, .tune = { .splits = 4 } },
         /* storage-buffer K/V where the op would pick texel buffers (CPUs), and the reverse */
         { SOLAR, .n_q = 1, .pos0 = 700, .n_ctx = 800, .tune = { .texel = 2 } },
         { SOLAR, .n_q = 7, .pos0 = 30, .tune = { .texel = 2, .rows = 8 } },

@@ -51,6 +51,7 @@ struct llama_session {
     gpu_tensor *logits;              /* fp32 [n_out_rows][n_vocab] */
     gpu_tensor *logits_host;         /* mapped copy of it */
     gpu_tensor *argmax;              /* mapped int32 [1] */
+    gpu_tensor *attn_scratch;        /* fp32 partials of split attention (decode on GPUs) */
 
     cached_rec recs[N_RECS];
     uint64_t clock;
@@ -73,7 +74,8 @@ uint64_t llama_act_bytes(const model_hparams *hp, uint32_t n_batch)
     const uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
     uint64_t per_tok = 4 * (3ull * hp->n_embd + 2 * q_dim + 2 * kv_dim + 2ull * hp->n_ff) + 8;
     uint64_t logits_rows = n_batch ? n_batch : 1;
-    return per_tok * n_batch + 4ull * hp->n_embd + 2 * 4 * logits_rows * hp->n_vocab + 4;
+    uint64_t attn_scratch = 4ull * hp->n_head * 64 * (hp->head_dim + 2); /* split attention, at most 64 ranges */
+    return per_tok * n_batch + 4ull * hp->n_embd + 2 * 4 * logits_rows * hp->n_vocab + 4 + attn_scratch;
 }
 
 /* ------------------------------------------------------------ create */
@@ -139,6 +141,7 @@ vkllm_status llama_session_create(llama_weights *w, const llama_session_opts *op
         { &s->logits, (uint64_t)s->n_out_rows * hp->n_vocab * 4, false },
         { &s->logits_host, (uint64_t)s->n_out_rows * hp->n_vocab * 4, true },
         { &s->argmax, 4, true },
+        { &s->attn_scratch, attention_scratch_bytes(ctx, 1, hp->n_head, hp->n_head_kv, hp->head_dim, o.n_ctx) + 16, false },
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0] && st == VKLLM_OK; i++)
         st = bufs[i].mapped ? gpu_tensor_create_mapped(ctx, bufs[i].bytes, bufs[i].t)
@@ -163,7 +166,7 @@ void llama_session_free(llama_session *s)
     free(s->k_cache);
     free(s->v_cache);
     gpu_tensor *ts[] = { s->ids, s->positions, s->x, s->xn, s->q, s->att, s->k, s->v, s->tmp,
-                         s->gate, s->up, s->x_last, s->logits, s->logits_host, s->argmax };
+                         s->gate, s->up, s->x_last, s->logits, s->logits_host, s->argmax, s->attn_scratch };
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) gpu_tensor_destroy(ctx, ts[i]);
     free(s);
 }
@@ -223,7 +226,8 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
         if (st == VKLLM_OK) st = op_kv_store(rec, k, pos, kc, n, kv_dim, s->n_ctx);
         gpu_barrier(rec); /* k/v cache writes -> attention reads */
         gpu_rec_tag(rec, "attention");
-        if (st == VKLLM_OK) st = op_attention(rec, q, kc, vc, pos, att, n, H, KH, D, s->n_ctx, scale);
+        if (st == VKLLM_OK)
+            st = op_attention(rec, q, kc, vc, pos, att, gpu_bind(s->attn_scratch), n, H, KH, D, s->n_ctx, scale);
         gpu_barrier(rec); /* attention output -> o projection */
         gpu_rec_tag(rec, "attn output");
         if (st == VKLLM_OK) st = op_matmul(rec, L->wo, att, tmp, n, E, q_dim);

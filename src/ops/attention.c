@@ -111,9 +111,35 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
     return VKLLM_OK;
 }
 
+/* The op's choice of key ranges: on GPUs, when the rows give fewer than
+ * ~128 workgroups, enough ranges of at least 256 keys to reach that (at
+ * most 64); CPUs have few threads and keep whole rows. */
+static uint32_t auto_splits(gpu_ctx *ctx, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t n_ctx)
+{
+    if (gpu_info(ctx)->type == VKLLM_DEVICE_CPU) return 1;
+    uint32_t wgs = n_kv_head * ((n_q * (n_head / n_kv_head) + 7) / 8); /* at most 8 rows a tile */
+    uint32_t want = wgs >= 128 ? 1 : (128 + wgs - 1) / wgs;
+    uint32_t by_keys = n_ctx / 256 ? n_ctx / 256 : 1;
+    uint32_t sp = want < by_keys ? want : by_keys;
+    return sp > 64 ? 64 : sp;
+}
+
+static uint64_t scratch_bytes_for(uint32_t n_q, uint32_t n_head, uint32_t head_dim, uint32_t splits)
+{
+    return splits > 1 ? 4ull * n_q * n_head * splits * (head_dim + 2) : 0;
+}
+
+uint64_t attention_scratch_bytes(gpu_ctx *ctx, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
+                                 uint32_t n_ctx)
+{
+    if (n_kv_head == 0 || n_head % n_kv_head) return 0;
+    return scratch_bytes_for(n_q, n_head, head_dim, auto_splits(ctx, n_q, n_head, n_kv_head, n_ctx));
+}
+
 vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
-                                gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head,
-                                uint32_t head_dim, uint32_t n_ctx, float scale, const attention_tuning *tune)
+                                gpu_binding out, gpu_binding scratch, uint32_t n_q, uint32_t n_head,
+                                uint32_t n_kv_head, uint32_t head_dim, uint32_t n_ctx, float scale,
+                                const attention_tuning *tune)
 {
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     if (n_kv_head == 0 || n_head == 0 || n_head % n_kv_head)
@@ -146,12 +172,23 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
     bool texel = want_texel == 1 && pl.t.vec == 8 && !k.offset && !k.range && !v.offset && !v.range &&
                  gpu_tensor_chunk_bytes(k.t, k.chunk) / 16 <= gpu_max_texels(ctx) &&
                  gpu_tensor_chunk_bytes(v.t, v.chunk) / 16 <= gpu_max_texels(ctx);
+    /* key ranges across workgroups: forced by the tuning, else the op's choice
+     * when the scratch binding holds it */
+    uint32_t tiles = (n_q * group + pl.t.rows - 1) / pl.t.rows;
+    uint32_t splits = tune && tune->splits ? tune->splits : auto_splits(ctx, n_q, n_head, n_kv_head, n_ctx);
+    if (splits > 256) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges (max 256)", splits);
+    if (splits > 1 && (gpu_binding_bytes(scratch) < scratch_bytes_for(n_q, n_head, head_dim, splits) || tiles > 65535)) {
+        if (tune && tune->splits)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges need %llu bytes of scratch", splits,
+                            (unsigned long long)scratch_bytes_for(n_q, n_head, head_dim, splits));
+        splits = 1;
+    }
     static const char *const names[] = { [2] = "attention_vec2", [4] = "attention_vec4", [8] = "attention_vec8" };
     gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = texel ? "attention_vec8_texel" : names[pl.t.vec], .n_buffers = 5,
-        .push_bytes = sizeof(attention_push), .n_spec = 5,
-        .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max },
+        .shader = texel ? "attention_vec8_texel" : names[pl.t.vec], .n_buffers = 6,
+        .push_bytes = sizeof(attention_push), .n_spec = 6,
+        .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max, splits },
         .texel_mask = texel ? 6 : 0, /* bindings 1 (k) and 2 (v) */
     };
     s = gpu_pipeline_get(ctx, &d, &p);
@@ -159,18 +196,34 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
     attention_push pc = {
         .n_q = n_q, .n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .n_ctx = n_ctx, .scale = scale,
     };
-    gpu_binding b[5] = { q, k, v, out, pos };
+    /* the partials go to scratch; without splits the binding is unused (out stands in) */
+    gpu_binding b[6] = { q, k, v, out, pos, splits > 1 ? scratch : out };
+    if (splits > 1) {
+        /* workgroup (tile of rows, kv head, key range), then the merge */
+        s = gpu_dispatch(rec, p, b, 6, &pc, tiles, n_kv_head, splits, "attention");
+        gpu_barrier(rec); /* partials written -> the merge reads them */
+        gpu_pipeline *pm;
+        gpu_pipeline_desc dm = { .shader = "attention_combine", .n_buffers = 2,
+                                 .push_bytes = sizeof(attention_combine_push), .n_spec = 1, .spec = { 64 } };
+        if (s == VKLLM_OK) s = gpu_pipeline_get(ctx, &dm, &pm);
+        attention_combine_push pcm = { .n_rows = n_q * n_head, .head_dim = head_dim, .splits = splits };
+        gpu_binding bm[2] = { scratch, out };
+        uint64_t groups = ((uint64_t)n_q * n_head * head_dim + 63) / 64;
+        uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
+        if (s == VKLLM_OK)
+            s = gpu_dispatch(rec, pm, bm, 2, &pcm, gx, (uint32_t)((groups + gx - 1) / gx), 1, "attention_combine");
+        return s;
+    }
     /* workgroup (tile of rows, kv head); tiles past 65535 spill into z */
-    uint32_t tiles = (n_q * group + pl.t.rows - 1) / pl.t.rows;
     uint32_t gx = tiles < 65535 ? tiles : 65535;
-    return gpu_dispatch(rec, p, b, 5, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
+    return gpu_dispatch(rec, p, b, 6, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
 }
 
 vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
-                          gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
-                          uint32_t n_ctx, float scale)
+                          gpu_binding out, gpu_binding scratch, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head,
+                          uint32_t head_dim, uint32_t n_ctx, float scale)
 {
-    return op_attention_tuned(rec, q, k, v, pos, out, n_q, n_head, n_kv_head, head_dim, n_ctx, scale, NULL);
+    return op_attention_tuned(rec, q, k, v, pos, out, scratch, n_q, n_head, n_kv_head, head_dim, n_ctx, scale, NULL);
 }
 
 /* ------------------------------------------------------------ reference */
@@ -274,7 +327,7 @@ vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_
     if (c.scale == 0) c.scale = 1.0f / sqrtf((float)c.head_dim);
     if (c.q_max == 0) c.q_max = 8;
     check_begin(out, "attention", "q%u h%u/%u d%u pos%u ctx%u%s", c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0,
-                c.n_ctx, c.tune.vec || c.tune.rows || c.tune.n_split ? " tuned" : c.tune.texel == 2 ? " ssbo" : "");
+                c.n_ctx, c.tune.vec || c.tune.rows || c.tune.n_split || c.tune.splits ? " tuned" : c.tune.texel == 2 ? " ssbo" : "");
     if (c.n_ctx < c.pos0 + c.n_q || c.n_kv_head == 0 || c.n_head % c.n_kv_head || c.head_dim == 0)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_attention: inconsistent shape");
     const size_t n_qo = (size_t)c.n_q * c.n_head * c.head_dim;
@@ -284,7 +337,7 @@ vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_
     uint16_t *k = malloc(n_kv * sizeof *k), *v = malloc(n_kv * sizeof *v);
     double *abs_v = malloc(n_qo * sizeof *abs_v), *bound = malloc(n_qo * sizeof *bound);
     double *s_abs = malloc((size_t)c.n_q * c.n_head * sizeof *s_abs);
-    gpu_tensor *tq = NULL, *tk = NULL, *tv = NULL, *to = NULL, *tp = NULL;
+    gpu_tensor *tq = NULL, *tk = NULL, *tv = NULL, *to = NULL, *tp = NULL, *tsc = NULL;
     int32_t *pos = malloc(c.n_q * sizeof *pos);
     gpu_rec *rec = NULL;
     vkllm_status s = VKLLM_OK;
@@ -306,10 +359,13 @@ vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_
     if (s == VKLLM_OK) s = check_tensor_from(ctx, k, n_kv * 2, 0, &tk);
     if (s == VKLLM_OK) s = check_tensor_from(ctx, v, n_kv * 2, 0, &tv);
     if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_qo * 4, 0, &to);
+    uint32_t splits = c.tune.splits ? c.tune.splits : 64; /* room for the op's choice */
+    uint64_t scratch_bytes = 4ull * c.n_q * c.n_head * splits * (c.head_dim + 2);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, scratch_bytes, 0, &tsc);
     if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
     if (s == VKLLM_OK)
-        s = op_attention_tuned(rec, gpu_bind(tq), gpu_bind(tk), gpu_bind(tv), gpu_bind(tp), gpu_bind(to), c.n_q,
-                               c.n_head, c.n_kv_head, c.head_dim, c.n_ctx, c.scale, &c.tune);
+        s = op_attention_tuned(rec, gpu_bind(tq), gpu_bind(tk), gpu_bind(tv), gpu_bind(tp), gpu_bind(to), gpu_bind(tsc),
+                               c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.n_ctx, c.scale, &c.tune);
     if (s == VKLLM_OK) s = gpu_rec_end(rec);
     if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
     if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_qo * 4);
@@ -321,6 +377,7 @@ done:
     gpu_tensor_destroy(ctx, tv);
     gpu_tensor_destroy(ctx, to);
     gpu_tensor_destroy(ctx, tp);
+    gpu_tensor_destroy(ctx, tsc);
     free(pos);
     free(q);
     free(want);

@@ -19,8 +19,17 @@
  * not depend on the positions. Errors: VKLLM_ERR_INVALID_ARG for a bad shape
  * or a binding too small for it. */
 vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
-                          gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
-                          uint32_t n_ctx, float scale);
+                          gpu_binding out, gpu_binding scratch, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head,
+                          uint32_t head_dim, uint32_t n_ctx, float scale);
+
+/* Split attention (flash-decoding): when few (query, head) rows would keep
+ * few workgroups busy (decode on a GPU), the keys are cut into ranges, one
+ * workgroup each, and a second dispatch merges the partial results through
+ * `scratch` (fp32). Bytes of scratch the op's choice needs for this shape
+ * (0: it would not split); with a smaller (or no) scratch binding the op
+ * does not split. */
+uint64_t attention_scratch_bytes(gpu_ctx *ctx, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t head_dim,
+                                 uint32_t n_ctx);
 
 /* How the kernel maps work onto the device. A zero field means "the op's
  * choice for this device"; op_attention uses all zeros. Tests set fields to
@@ -29,14 +38,17 @@ typedef struct attention_tuning {
     uint32_t vec;     /* fp16 elements per K/V load: 8, 4 or 2 (must divide head_dim) */
     uint32_t rows;    /* (query, head) rows sharing each K/V load: 1, 2, 4 or 8 */
     uint32_t n_split; /* subgroups per workgroup, each taking a slice of the keys: 1 .. 16 */
+    uint32_t splits;  /* workgroups per row over ranges of the keys, merged by a second pass:
+                         1 .. 256 (needs scratch) */
     uint32_t texel;   /* K/V through uniform texel buffers (vec 8 only): 0 the op's choice
                          (on for CPU devices), 1 on, 2 off */
 } attention_tuning;
 
 /* op_attention with explicit tuning (NULL: the op's choice). */
 vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
-                                gpu_binding out, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head,
-                                uint32_t head_dim, uint32_t n_ctx, float scale, const attention_tuning *tune);
+                                gpu_binding out, gpu_binding scratch, uint32_t n_q, uint32_t n_head,
+                                uint32_t n_kv_head, uint32_t head_dim, uint32_t n_ctx, float scale,
+                                const attention_tuning *tune);
 
 /* CPU reference, double accumulation. Layouts as op_attention, with query i
  * at position pos0 + i; k and v need only pos0 + n_q positions. */
