@@ -58,7 +58,7 @@ typedef struct rd {
 static vkllm_status rd_need2(rd *r, uint64_t n, const char *what, const char *suffix)
 {
     if (n <= r->size - r->pos) return VKLLM_OK;
-    return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+    return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                       "%s: truncated: %s%s%s%s at offset %" PRIu64 " needs %" PRIu64
                       " bytes but the file ends at %" PRIu64,
                       r->path, r->ctx, *r->ctx ? " " : "", what, suffix, r->pos, n, r->size);
@@ -95,7 +95,7 @@ static vkllm_status rd_str(rd *r, gguf_str *s, uint64_t max_len, const char *wha
     uint64_t len = ld_u64(r->p + r->pos);
     r->pos += 8;
     if (max_len && len > max_len)
-        return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+        return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                           "%s: %s%s%s length %" PRIu64 " at offset %" PRIu64 " exceeds the limit %" PRIu64,
                           r->path, r->ctx, *r->ctx ? " " : "", what, len, r->pos - 8, max_len);
     if ((st = rd_need2(r, len, what, " bytes"))) return st;
@@ -109,7 +109,7 @@ static vkllm_status rd_str(rd *r, gguf_str *s, uint64_t max_len, const char *wha
 static vkllm_status rd_count_fits(rd *r, uint64_t count, uint64_t min_bytes, const char *what)
 {
     if (count <= (r->size - r->pos) / min_bytes) return VKLLM_OK;
-    return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+    return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                       "%s: truncated or corrupt: %s%s%s %" PRIu64 " is impossible with %" PRIu64
                       " bytes left at offset %" PRIu64 " (room for %" PRIu64 ")",
                       r->path, r->ctx, *r->ctx ? " " : "", what, count, r->size - r->pos, r->pos,
@@ -125,7 +125,7 @@ static vkllm_status skip_value(rd *r, uint32_t type, int depth)
 {
     vkllm_status st;
     if (type >= GGUF_TYPE_COUNT)
-        return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+        return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                           "%s: %s has unknown value type %" PRIu32 " at offset %" PRIu64 " (valid: 0..12)",
                           r->path, r->ctx, type, r->pos - 4);
     if (type == GGUF_TYPE_STRING) {
@@ -138,14 +138,14 @@ static vkllm_status skip_value(rd *r, uint32_t type, int depth)
         return VKLLM_OK;
     }
     if (depth >= MAX_ARRAY_DEPTH)
-        return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+        return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                           "%s: %s: arrays nested deeper than %d at offset %" PRIu64, r->path, r->ctx,
                           MAX_ARRAY_DEPTH, r->pos);
     uint32_t et;
     uint64_t n;
     if ((st = rd_u32(r, &et, "array element type"))) return st;
     if (et >= GGUF_TYPE_COUNT)
-        return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+        return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                           "%s: %s has unknown array element type %" PRIu32 " at offset %" PRIu64
                           " (valid: 0..12)", r->path, r->ctx, et, r->pos - 4);
     if ((st = rd_u64(r, &n, "array length"))) return st;
@@ -230,13 +230,13 @@ static vkllm_status parse_kvs(gguf_file *g, rd *r, uint64_t n_kv)
     if ((st = rd_count_fits(r, n_kv, 8 + 1 + 4 + 1, "metadata_kv_count"))) return st;
     for (uint64_t i = 0; i < n_kv; i++) {
         if (!grow((void **)&g->kv, &cap, i, sizeof(gguf_kv)))
-            return model_errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+            return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
         gguf_kv *kv = &g->kv[i];
         kv->offset = r->pos;
         snprintf(r->ctx, sizeof r->ctx, "metadata #%" PRIu64, i);
         if ((st = rd_str(r, &kv->key, GGUF_MAX_KEY_LEN, "key"))) return st;
         if (kv->key.len == 0)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: metadata #%" PRIu64
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: metadata #%" PRIu64
                               " has an empty key (offset %" PRIu64 ")", r->path, i, kv->offset);
         g->n_kv = i + 1;
         snprintf(r->ctx, sizeof r->ctx, "metadata #%" PRIu64 " '%.*s'", i,
@@ -259,7 +259,7 @@ static vkllm_status parse_kvs(gguf_file *g, rd *r, uint64_t n_kv)
                 /* skip_value walked and checked every string: index them (n*8 bytes exist) */
                 kv->strs = malloc(kv->n ? (size_t)kv->n * sizeof(gguf_str) : 1);
                 if (!kv->strs)
-                    return model_errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+                    return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
                 const uint8_t *p = kv->value;
                 for (uint64_t j = 0; j < kv->n; j++) {
                     kv->strs[j].len = ld_u64(p);
@@ -274,12 +274,12 @@ static vkllm_status parse_kvs(gguf_file *g, rd *r, uint64_t n_kv)
     /* duplicate keys would make lookups ambiguous */
     if (n_kv > 1) {
         const gguf_kv **idx = malloc((size_t)n_kv * sizeof *idx);
-        if (!idx) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+        if (!idx) return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
         for (uint64_t i = 0; i < n_kv; i++) idx[i] = &g->kv[i];
         qsort(idx, (size_t)n_kv, sizeof *idx, cmp_kv_key);
         for (uint64_t i = 1; i < n_kv; i++) {
             if (cmp_str(idx[i - 1]->key, idx[i]->key) == 0) {
-                st = model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: metadata key '%.*s' appears twice",
+                st = errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: metadata key '%.*s' appears twice",
                                 r->path, (int)(idx[i]->key.len > 100 ? 100 : idx[i]->key.len), idx[i]->key.s);
                 free(idx);
                 return st;
@@ -298,19 +298,19 @@ static vkllm_status parse_tensor_infos(gguf_file *g, rd *r, uint64_t n_tensors)
     if ((st = rd_count_fits(r, n_tensors, 8 + 1 + 4 + 8 + 4 + 8, "tensor_count"))) return st;
     for (uint64_t i = 0; i < n_tensors; i++) {
         if (!grow((void **)&g->tensors, &cap, i, sizeof(gguf_tensor)))
-            return model_errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+            return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
         gguf_tensor *t = &g->tensors[i];
         t->info_offset = r->pos;
         snprintf(r->ctx, sizeof r->ctx, "tensor info #%" PRIu64, i);
         if ((st = rd_str(r, &t->name, GGUF_MAX_NAME_LEN, "name"))) return st;
         if (t->name.len == 0)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                               "%s: tensor info #%" PRIu64 " has an empty name", r->path, i);
         g->n_tensors = i + 1;
         snprintf(r->ctx, sizeof r->ctx, "tensor info #%" PRIu64 " '%.*s'", i, (int)t->name.len, t->name.s);
         if ((st = rd_u32(r, &t->n_dims, "n_dims"))) return st;
         if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: %s: n_dims %" PRIu32 " (must be 1..%d)",
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: %s: n_dims %" PRIu32 " (must be 1..%d)",
                               r->path, r->ctx, t->n_dims, GGUF_MAX_DIMS);
         uint64_t n_elem = 1;
         for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
@@ -318,23 +318,23 @@ static vkllm_status parse_tensor_infos(gguf_file *g, rd *r, uint64_t n_tensors)
             if ((st = rd_u64(r, &t->ne[d], "dimension"))) return st;
             if (t->ne[d] > (uint64_t)INT64_MAX || __builtin_mul_overflow(n_elem, t->ne[d], &n_elem) ||
                 n_elem > (uint64_t)INT64_MAX)
-                return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+                return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                                   "%s: %s: dimensions overflow (ne[%" PRIu32 "] = %" PRIu64 ")", r->path,
                                   r->ctx, d, t->ne[d]);
         }
         if ((st = rd_u32(r, &t->type, "type"))) return st;
         const char *tn = ggml_type_name(t->type);
         if (!tn)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                               "%s: %s: unknown ggml type %" PRIu32 " (a newer llama.cpp format?)", r->path,
                               r->ctx, t->type);
         const ggml_type_info *ti = &ggml_types[t->type];
         if (t->ne[0] % ti->blck)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                               "%s: %s: row length %" PRIu64 " is not a multiple of the %s block size %" PRIu32,
                               r->path, r->ctx, t->ne[0], tn, ti->blck);
         if (__builtin_mul_overflow(n_elem / ti->blck, (uint64_t)ti->bytes, &t->n_bytes))
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: %s: byte size overflows", r->path,
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: %s: byte size overflows", r->path,
                               r->ctx);
         if ((st = rd_u64(r, &t->offset, "offset"))) return st;
     }
@@ -349,11 +349,11 @@ static vkllm_status check_data(gguf_file *g, rd *r)
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
     if (al) {
         if (al->type != GGUF_TYPE_UINT32)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: general.alignment is %s, must be uint32",
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: general.alignment is %s, must be uint32",
                               r->path, gguf_type_name(al->type));
         uint32_t a = ld_u32(al->value);
         if (a == 0 || (a & (a - 1)))
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                               "%s: general.alignment %" PRIu32 " is not a power of two", r->path, a);
         g->alignment = a;
     }
@@ -363,11 +363,11 @@ static vkllm_status check_data(gguf_file *g, rd *r)
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         gguf_tensor *t = &g->tensors[i];
         if (t->offset % g->alignment)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                               "%s: tensor '%.*s': data offset %" PRIu64 " is not a multiple of the alignment %" PRIu32,
                               r->path, (int)t->name.len, t->name.s, t->offset, g->alignment);
         if (g->data_offset > r->size || t->offset > data_size || t->n_bytes > data_size - t->offset)
-            return model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                               "%s: truncated: data of tensor '%.*s' (%" PRIu64 " bytes at data offset %" PRIu64
                               "; the data section starts at file offset %" PRIu64 ") runs past the end of the file (%"
                               PRIu64 " bytes)", r->path, (int)t->name.len, t->name.s, t->n_bytes, t->offset,
@@ -376,19 +376,19 @@ static vkllm_status check_data(gguf_file *g, rd *r)
     }
     if (g->n_tensors < 2) return VKLLM_OK;
     const gguf_tensor **idx = malloc((size_t)g->n_tensors * sizeof *idx);
-    if (!idx) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+    if (!idx) return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
     vkllm_status st = VKLLM_OK;
     for (uint64_t i = 0; i < g->n_tensors; i++) idx[i] = &g->tensors[i];
     qsort(idx, (size_t)g->n_tensors, sizeof *idx, cmp_tensor_name);
     for (uint64_t i = 1; i < g->n_tensors && !st; i++)
         if (cmp_str(idx[i - 1]->name, idx[i]->name) == 0)
-            st = model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: tensor name '%.*s' appears twice", r->path,
+            st = errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: tensor name '%.*s' appears twice", r->path,
                             (int)idx[i]->name.len, idx[i]->name.s);
     qsort(idx, (size_t)g->n_tensors, sizeof *idx, cmp_tensor_offset);
     for (uint64_t i = 1; i < g->n_tensors && !st; i++) {
         const gguf_tensor *a = idx[i - 1], *b = idx[i];
         if (a->n_bytes && b->n_bytes && a->offset + a->n_bytes > b->offset)
-            st = model_errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
+            st = errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
                             "%s: data of tensors '%.*s' (offset %" PRIu64 ", %" PRIu64 " bytes) and '%.*s' (offset %"
                             PRIu64 ") overlap", r->path, (int)a->name.len, a->name.s, a->offset, a->n_bytes,
                             (int)b->name.len, b->name.s, b->offset);
@@ -401,13 +401,13 @@ vkllm_status gguf_open(const char *path, gguf_file **out, char *err, size_t err_
 {
     *out = NULL;
     gguf_file *g = calloc(1, sizeof *g);
-    if (!g) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+    if (!g) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     vkllm_status st = mfile_open(&g->map, path, err, err_len);
     if (st) goto fail;
     rd r = { .p = g->map.data, .size = g->map.size, .path = path, .err = err, .err_len = err_len };
     if ((st = rd_need(&r, 4, "magic"))) goto fail;
     if (memcmp(r.p, "GGUF", 4) != 0) {
-        st = model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        st = errf(VKLLM_ERR_FORMAT, err, err_len,
                         "%s: not a GGUF file (magic is %02x %02x %02x %02x, expected \"GGUF\")", path, r.p[0],
                         r.p[1], r.p[2], r.p[3]);
         goto fail;
@@ -415,18 +415,18 @@ vkllm_status gguf_open(const char *path, gguf_file **out, char *err, size_t err_
     r.pos = 4;
     if ((st = rd_u32(&r, &g->version, "version"))) goto fail;
     if (g->version == 1) {
-        st = model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        st = errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "%s: GGUF version 1 is not supported (only 2 and 3); convert the model again with a "
                         "current llama.cpp", path);
         goto fail;
     }
     if ((g->version & 0xffff) == 0 && (g->version >> 24) >= 1 && (g->version >> 24) <= 3) {
-        st = model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        st = errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "%s: big-endian GGUF (version field %08" PRIx32 ") is not supported", path, g->version);
         goto fail;
     }
     if (g->version != 2 && g->version != 3) {
-        st = model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        st = errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "%s: GGUF version %" PRIu32 " is not supported (only 2 and 3)", path, g->version);
         goto fail;
     }
@@ -475,7 +475,7 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name)
 static vkllm_status get_kv(const gguf_file *g, const char *key, const gguf_kv **kv, char *err, size_t err_len)
 {
     *kv = gguf_find(g, key);
-    if (!*kv) return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s' is missing", g->map.path, key);
+    if (!*kv) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s' is missing", g->map.path, key);
     return VKLLM_OK;
 }
 
@@ -483,9 +483,9 @@ static vkllm_status wrong_type(const gguf_file *g, const gguf_kv *kv, const char
                                size_t err_len)
 {
     if (kv->type == GGUF_TYPE_ARRAY)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s' is an array of %s, expected %s",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s' is an array of %s, expected %s",
                           g->map.path, key, gguf_type_name(kv->elem_type), want);
-    return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s' is %s, expected %s", g->map.path, key,
+    return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s' is %s, expected %s", g->map.path, key,
                       gguf_type_name(kv->type), want);
 }
 
@@ -615,7 +615,7 @@ vkllm_status gguf_get_arr_f32(const gguf_file *g, const char *key, float **out, 
         return wrong_type(g, kv, key, "an array of float32", err, err_len);
     /* kv->n elements of >= 4 bytes are in the file: the allocation is bounded by it */
     float *v = malloc(kv->n ? (size_t)kv->n * sizeof *v : 1);
-    if (!v) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", g->map.path);
+    if (!v) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", g->map.path);
     for (uint64_t i = 0; i < kv->n; i++) {
         double d;
         kv_float_at(kv, i, &d);
@@ -637,13 +637,13 @@ vkllm_status gguf_get_arr_i32(const gguf_file *g, const char *key, int32_t **out
         et == GGUF_TYPE_FLOAT32 || et == GGUF_TYPE_FLOAT64)
         return wrong_type(g, kv, key, "an array of int32", err, err_len);
     int32_t *v = malloc(kv->n ? (size_t)kv->n * sizeof *v : 1);
-    if (!v) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", g->map.path);
+    if (!v) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", g->map.path);
     for (uint64_t i = 0; i < kv->n; i++) {
         int64_t s;
         uint64_t u;
         if (!kv_int_in(kv, i, INT32_MIN, INT32_MAX, &s, &u)) {
             free(v);
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s': element %" PRIu64
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s': element %" PRIu64
                               " does not fit int32", g->map.path, key, i);
         }
         v[i] = (int32_t)s;

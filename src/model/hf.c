@@ -28,16 +28,16 @@ static vkllm_status read_json(const char *path, size_t max_bytes, cJSON **out, c
         return st;
     }
     if (f.size > max_bytes) {
-        st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %" PRIu64 " bytes, more than the %zu a JSON file may have",
+        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %" PRIu64 " bytes, more than the %zu a JSON file may have",
                         path, f.size, max_bytes);
     } else {
         const char *end = NULL;
         *out = f.size ? cJSON_ParseWithLengthOpts((const char *)f.data, (size_t)f.size, &end, 0) : NULL;
         if (!*out) {
             long pos = f.size && end ? (long)(end - (const char *)f.data) : 0;
-            st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: not valid JSON (error near byte %ld)", path, pos);
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: not valid JSON (error near byte %ld)", path, pos);
         } else if (!cJSON_IsObject(*out)) {
-            st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: the top level is not a JSON object", path);
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: the top level is not a JSON object", path);
             cJSON_Delete(*out);
             *out = NULL;
         }
@@ -59,16 +59,16 @@ static vkllm_status cfg_u32(const cJSON *obj, const char *file, const char *key,
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (given) *given = 0;
     if (!j || cJSON_IsNull(j)) {
-        if (required) return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' is missing", file, key);
+        if (required) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' is missing", file, key);
         *out = def;
         return VKLLM_OK;
     }
     if (!cJSON_IsNumber(j))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be a non-negative integer, not %s", file, key,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be a non-negative integer, not %s", file, key,
                           json_kind(j));
     double d = j->valuedouble;
     if (!(d >= 0 && d <= 4294967295.0) || d != floor(d))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be a non-negative integer below 2^32, not %g",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be a non-negative integer below 2^32, not %g",
                           file, key, d);
     *out = (uint32_t)d;
     if (given) *given = 1;
@@ -80,12 +80,12 @@ static vkllm_status cfg_f32(const cJSON *obj, const char *file, const char *key,
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!j || cJSON_IsNull(j)) {
-        if (required) return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' is missing", file, key);
+        if (required) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' is missing", file, key);
         *out = def;
         return VKLLM_OK;
     }
     if (!cJSON_IsNumber(j))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be a number, not %s", file, key, json_kind(j));
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be a number, not %s", file, key, json_kind(j));
     *out = (float)j->valuedouble;
     return VKLLM_OK;
 }
@@ -100,7 +100,7 @@ static vkllm_status cfg_bool(const cJSON *obj, const char *file, const char *key
         return VKLLM_OK;
     }
     if (!cJSON_IsBool(j))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be true or false, not %s", file, key,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be true or false, not %s", file, key,
                           cJSON_IsNumber(j) ? "a number" : json_kind(j));
     *out = cJSON_IsTrue(j);
     return VKLLM_OK;
@@ -113,10 +113,10 @@ static vkllm_status check_rope_type(const cJSON *obj, const char *file, const ch
     if (!t) t = cJSON_GetObjectItemCaseSensitive(obj, "type");
     if (!t || cJSON_IsNull(t)) return VKLLM_OK;
     if (!cJSON_IsString(t))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s.rope_type' must be a string, not %s", file, what,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s.rope_type' must be a string, not %s", file, what,
                           json_kind(t));
     if (strcmp(t->valuestring, "default") != 0)
-        return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: %s type '%.40s' is not supported (only default RoPE)",
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: %s type '%.40s' is not supported (only default RoPE)",
                           file, what, t->valuestring);
     return VKLLM_OK;
 }
@@ -131,16 +131,16 @@ static vkllm_status parse_config(model *m, const cJSON *c, const char *file, int
     if (archs && !cJSON_IsNull(archs)) {
         const cJSON *a0 = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
         if (!cJSON_IsString(a0))
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'architectures' must be a list of strings", file);
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'architectures' must be a list of strings", file);
         arch = a0->valuestring;
         if (strcmp(arch, "LlamaForCausalLM") != 0 && strcmp(arch, "MistralForCausalLM") != 0)
-            return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+            return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                               "%s: architecture '%.60s' is not supported (LlamaForCausalLM, MistralForCausalLM)", file,
                               arch);
     } else if (cJSON_IsString(mt) && (!strcmp(mt->valuestring, "llama") || !strcmp(mt->valuestring, "mistral"))) {
         arch = mt->valuestring;
     } else {
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: 'architectures' is missing and 'model_type' is not llama or mistral", file);
     }
     snprintf(m->architecture, sizeof m->architecture, "%s", arch);
@@ -162,7 +162,7 @@ static vkllm_status parse_config(model *m, const cJSON *c, const char *file, int
     const cJSON *rp = cJSON_GetObjectItemCaseSensitive(c, "rope_parameters");
     if (rp && !cJSON_IsNull(rp)) {
         if (!cJSON_IsObject(rp))
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'rope_parameters' must be an object, not %s", file,
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'rope_parameters' must be an object, not %s", file,
                               json_kind(rp));
         if ((st = check_rope_type(rp, file, "rope_parameters", err, err_len))) return st;
         if ((st = cfg_f32(rp, file, "rope_theta", 1, 0, &hp->rope_theta, err, err_len))) return st;
@@ -172,12 +172,12 @@ static vkllm_status parse_config(model *m, const cJSON *c, const char *file, int
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
     if (rs && !cJSON_IsNull(rs)) {
         if (!cJSON_IsObject(rs))
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'rope_scaling' must be an object or null", file);
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'rope_scaling' must be an object or null", file);
         if ((st = check_rope_type(rs, file, "rope_scaling", err, err_len))) return st;
     }
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(c, "hidden_act");
     if (act && !(cJSON_IsString(act) && strcmp(act->valuestring, "silu") == 0))
-        return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: hidden_act %s%.40s%s is not supported (only silu)",
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: hidden_act %s%.40s%s is not supported (only silu)",
                           file, cJSON_IsString(act) ? "'" : "", cJSON_IsString(act) ? act->valuestring : json_kind(act),
                           cJSON_IsString(act) ? "'" : "");
     static const char *const biases[] = { "attention_bias", "mlp_bias" };
@@ -185,7 +185,7 @@ static vkllm_status parse_config(model *m, const cJSON *c, const char *file, int
         int b;
         if ((st = cfg_bool(c, file, biases[i], 0, &b, err, err_len))) return st;
         if (b)
-            return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: '%s' is true; biases are not supported", file,
+            return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: '%s' is true; biases are not supported", file,
                               biases[i]);
     }
     return VKLLM_OK;
@@ -238,20 +238,20 @@ static vkllm_status hf_lookup(void *ctx, const char *canon, raw_tensor *out, int
     hf_src *s = ctx;
     *found = 0;
     if (!hf_name(canon, src_name, src_name_len))
-        return model_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "no HF name for tensor '%s'", canon);
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "no HF name for tensor '%s'", canon);
     const st_file *f = s->m->shards[0];
     if (s->index_path) {
         wm_entry key = { src_name, 0 };
         const wm_entry *e = s->n_map ? bsearch(&key, s->map, s->n_map, sizeof key, cmp_wm) : NULL;
         if (!e)
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' (%s) is missing from weight_map",
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' (%s) is missing from weight_map",
                               s->index_path, src_name, canon);
         f = s->m->shards[e->shard];
     }
     const st_tensor *t = st_find(f, src_name);
     if (!t) {
         if (s->index_path)
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+            return errf(VKLLM_ERR_FORMAT, err, err_len,
                               "%s: tensor '%s' (%s) is missing, though model.safetensors.index.json lists it there",
                               f->map.path, src_name, canon);
         return VKLLM_OK; /* model_build reports it */
@@ -277,14 +277,14 @@ static int file_exists(const char *p)
 static vkllm_status open_shard(model *m, const char *name, const char *named_by, char *err, size_t err_len)
 {
     char *p = path_join(m->dir, name);
-    if (!p) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+    if (!p) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     st_file *f = NULL;
     char sub[512];
     vkllm_status st = st_open(p, &f, sub, sizeof sub);
     free(p);
     if (st) {
-        if (named_by) return model_errf(st, err, err_len, "%s names shard '%s': %s", named_by, name, sub);
-        return model_errf(st, err, err_len, "%s", sub);
+        if (named_by) return errf(st, err, err_len, "%s names shard '%s': %s", named_by, name, sub);
+        return errf(st, err, err_len, "%s", sub);
     }
     m->shards[m->n_shards++] = f;
     return VKLLM_OK;
@@ -296,7 +296,7 @@ static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err,
     const char *ip = s->index_path;
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(idx, "weight_map");
     if (!cJSON_IsObject(wm))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'weight_map' %s", ip,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'weight_map' %s", ip,
                           wm ? "must be an object" : "is missing");
     size_t n = 0;
     for (const cJSON *e = wm->child; e; e = e->next) n++;
@@ -306,18 +306,18 @@ static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err,
     vkllm_status st = VKLLM_OK;
     if (!s->map || !m->shards || !names) {
         free(names);
-        return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+        return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     }
     size_t n_names = 0;
     for (const cJSON *e = wm->child; e && !st; e = e->next) {
         if (!cJSON_IsString(e)) {
-            st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map['%.80s'] must be a file name string", ip,
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map['%.80s'] must be a file name string", ip,
                             e->string);
             break;
         }
         const char *sh = e->valuestring;
         if (!*sh || strchr(sh, '/') || strchr(sh, '\\') || !strcmp(sh, ".") || !strcmp(sh, "..")) {
-            st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map['%.80s'] = '%.80s' is not a file in the folder",
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map['%.80s'] = '%.80s' is not a file in the folder",
                             ip, e->string, sh);
             break;
         }
@@ -325,7 +325,7 @@ static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err,
         while (k < n_names && strcmp(names[k], sh) != 0) k++;
         if (k == n_names) {
             if (n_names == MAX_SHARDS) {
-                st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: more than %d shards", ip, MAX_SHARDS);
+                st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: more than %d shards", ip, MAX_SHARDS);
                 break;
             }
             names[n_names++] = sh;
@@ -338,7 +338,7 @@ static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err,
     qsort(s->map, s->n_map, sizeof *s->map, cmp_wm);
     for (size_t i = 1; i < s->n_map; i++)
         if (strcmp(s->map[i - 1].name, s->map[i].name) == 0)
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map lists '%.80s' twice", ip, s->map[i].name);
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map lists '%.80s' twice", ip, s->map[i].name);
     return VKLLM_OK;
 }
 
@@ -355,11 +355,11 @@ vkllm_status hf_load(model *m, const char *dir, char *err, size_t err_len)
     int head_dim_given = 0;
     vkllm_status st;
     if (!m->dir || !cfg_path || !single || !index) {
-        st = model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         goto done;
     }
     if (!file_exists(cfg_path)) {
-        st = model_errf(VKLLM_ERR_IO, err, err_len, "%s: no config.json: not a GGUF file nor a Hugging Face model "
+        st = errf(VKLLM_ERR_IO, err, err_len, "%s: no config.json: not a GGUF file nor a Hugging Face model "
                         "folder", dir);
         goto done;
     }
@@ -368,7 +368,7 @@ vkllm_status hf_load(model *m, const char *dir, char *err, size_t err_len)
     if (file_exists(single)) { /* transformers prefers the single file too */
         m->shards = calloc(1, sizeof *m->shards);
         if (!m->shards) {
-            st = model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+            st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
             goto done;
         }
         if ((st = open_shard(m, "model.safetensors", NULL, err, err_len))) goto done;
@@ -377,11 +377,11 @@ vkllm_status hf_load(model *m, const char *dir, char *err, size_t err_len)
         if ((st = read_json(index, INDEX_MAX_BYTES, &idx, err, err_len))) goto done;
         if ((st = open_index(m, &s, idx, err, err_len))) goto done;
         if (m->n_shards == 0) {
-            st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map is empty", index);
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map is empty", index);
             goto done;
         }
     } else {
-        st = model_errf(VKLLM_ERR_IO, err, err_len, "%s: no model.safetensors or model.safetensors.index.json", dir);
+        st = errf(VKLLM_ERR_IO, err, err_len, "%s: no model.safetensors or model.safetensors.index.json", dir);
         goto done;
     }
     st = model_build(m, head_dim_given, hf_lookup, &s, dir, err, err_len);

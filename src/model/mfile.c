@@ -11,17 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-vkllm_status model_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 const char *path_basename(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -44,24 +33,24 @@ vkllm_status mfile_open(mfile *f, const char *path, char *err, size_t err_len)
 {
     memset(f, 0, sizeof *f);
     f->path = strdup(path);
-    if (!f->path) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+    if (!f->path) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return model_errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return model_errf(VKLLM_ERR_IO, err, err_len, "%s: cannot stat: %s", path, strerror(e));
+        return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return model_errf(VKLLM_ERR_IO, err, err_len, "%s: not a regular file", path);
+        return errf(VKLLM_ERR_IO, err, err_len, "%s: not a regular file", path);
     }
     f->size = (uint64_t)st.st_size;
     if (f->size > (uint64_t)SIZE_MAX) {
         close(fd);
-        return model_errf(VKLLM_ERR_IO, err, err_len, "%s: file too large to map", path);
+        return errf(VKLLM_ERR_IO, err, err_len, "%s: file too large to map", path);
     }
     if (f->size == 0) { /* mmap refuses length 0; the readers report "too short" */
         close(fd);
@@ -71,7 +60,7 @@ vkllm_status mfile_open(mfile *f, const char *path, char *err, size_t err_len)
     int e = errno;
     close(fd);
     if (p == MAP_FAILED)
-        return model_errf(VKLLM_ERR_IO, err, err_len, "%s: mmap of %llu bytes failed: %s", path,
+        return errf(VKLLM_ERR_IO, err, err_len, "%s: mmap of %llu bytes failed: %s", path,
                           (unsigned long long)f->size, strerror(e));
     f->data = p;
     return VKLLM_OK;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "vkllm.h"
+#include "util/errf.h"
 
 typedef struct mfile {
     char *path;          /* owned copy of the path it was opened with */
@@ -21,10 +22,6 @@ vkllm_status mfile_open(mfile *f, const char *path, char *err, size_t err_len);
 
 /* Unmaps and frees; accepts a zeroed or half-opened mfile. */
 void mfile_close(mfile *f);
-
-/* Formats one line into err (if err and err_len) and returns `st`. */
-vkllm_status model_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* Last path component ("a/b/c.gguf" -> "c.gguf"); points into `path`. */
 const char *path_basename(const char *path);

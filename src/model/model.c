@@ -18,7 +18,7 @@ static vkllm_status check_range(const char *where, const char *name, uint64_t v,
                                 char *err, size_t err_len)
 {
     if (v >= lo && v <= hi) return VKLLM_OK;
-    return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam %s = %" PRIu64 " is out of range (%" PRIu64
+    return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam %s = %" PRIu64 " is out of range (%" PRIu64
                       "..%" PRIu64 ")", where, name, v, lo, hi);
 }
 
@@ -35,27 +35,27 @@ vkllm_status model_check_hparams(model_hparams *hp, int head_dim_given, const ch
         (st = check_range(where, "n_ctx_train", hp->n_ctx_train, 1, MODEL_MAX_CTX, err, err_len)))
         return st;
     if (hp->n_head % hp->n_head_kv)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam n_head_kv = %" PRIu32
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam n_head_kv = %" PRIu32
                           " does not divide n_head = %" PRIu32, where, hp->n_head_kv, hp->n_head);
     if (!head_dim_given) {
         if (hp->n_embd % hp->n_head)
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam n_embd = %" PRIu32
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam n_embd = %" PRIu32
                               " is not a multiple of n_head = %" PRIu32, where, hp->n_embd, hp->n_head);
         hp->head_dim = hp->n_embd / hp->n_head;
     }
     if ((st = check_range(where, "head_dim", hp->head_dim, 2, MODEL_MAX_HEAD_DIM, err, err_len))) return st;
     if (hp->head_dim % 2)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam head_dim = %" PRIu32 " is odd", where,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam head_dim = %" PRIu32 " is odd", where,
                           hp->head_dim);
     if (hp->n_rot == 0) hp->n_rot = hp->head_dim;
     if (hp->n_rot % 2 || hp->n_rot > hp->head_dim)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam n_rot = %" PRIu32
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam n_rot = %" PRIu32
                           " must be even and at most head_dim = %" PRIu32, where, hp->n_rot, hp->head_dim);
     if (!isfinite(hp->rope_theta) || hp->rope_theta <= 0)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam rope_theta = %g must be positive", where,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam rope_theta = %g must be positive", where,
                           (double)hp->rope_theta);
     if (!isfinite(hp->rms_eps) || hp->rms_eps <= 0 || hp->rms_eps >= 1)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam rms_eps = %g must be in (0, 1)", where,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: hparam rms_eps = %g must be in (0, 1)", where,
                           (double)hp->rms_eps);
     return VKLLM_OK;
 }
@@ -90,11 +90,11 @@ static vkllm_status add_tensor(model *m, const char *canon, uint32_t n_dims, uin
     if (!f) {
         if (found) return VKLLM_OK; /* optional: the caller decides */
         if (strcmp(src, canon) == 0)
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' is missing", where, canon);
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' (%s) is missing", where, src, canon);
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' is missing", where, canon);
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' (%s) is missing", where, src, canon);
     }
     if (r.dtype == DTYPE_OTHER)
-        return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                           "%s: tensor '%s' has type %s; vkllm reads only F32, F16 and BF16 weights "
                           "(quantized and integer types are not supported)", r.file, src, r.dtype_name);
     uint64_t want[2] = { rows, cols };
@@ -105,11 +105,11 @@ static vkllm_status add_tensor(model *m, const char *canon, uint32_t n_dims, uin
         char got_s[160], want_s[64];
         fmt_shape(got_s, sizeof got_s, r.n_dims, r.shape);
         fmt_shape(want_s, sizeof want_s, n_dims, w);
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: tensor '%s' has shape %s, expected %s from the hparams", r.file, src, got_s, want_s);
     }
     if (r.n_bytes != rows * cols * dtype_size(r.dtype))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s': %" PRIu64 " bytes for its shape",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s': %" PRIu64 " bytes for its shape",
                           r.file, src, r.n_bytes);
     model_tensor *t = &m->tensors[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", canon);
@@ -133,7 +133,7 @@ vkllm_status model_build(model *m, int head_dim_given, tensor_lookup_fn lookup, 
     size_t cap = 3 + (size_t)N_LAYER_TENSORS * hp->n_layer;
     m->tensors = calloc(cap, sizeof *m->tensors);
     m->layers = calloc(hp->n_layer, sizeof *m->layers);
-    if (!m->tensors || !m->layers) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+    if (!m->tensors || !m->layers) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     uint64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
     uint64_t Q = (uint64_t)hp->n_head * hp->head_dim, KV = (uint64_t)hp->n_head_kv * hp->head_dim;
     if ((st = add_tensor(m, "token_embd.weight", 2, V, E, lookup, ctx, where, NULL, err, err_len))) return st;
@@ -240,14 +240,14 @@ static vkllm_status gguf_load(model *m, const char *path, char *err, size_t err_
     if (st) return st;
     const gguf_file *g = m->gguf;
     if (g->n_tensors == 0)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: the file has no tensors (a vocabulary-only GGUF?); a model needs its weights, "
                           "starting with token_embd.weight", path);
     gguf_str a;
     if ((st = gguf_get_str(g, "general.architecture", &a, err, err_len))) return st;
     snprintf(m->architecture, sizeof m->architecture, "%.*s", (int)(a.len < 63 ? a.len : 63), a.s);
     if (!gguf_str_eq(a, "llama"))
-        return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                           "%s: general.architecture '%s' is not supported (only llama)", path, m->architecture);
     const char *arch = "llama";
     model_hparams *hp = &m->hp;
@@ -266,7 +266,7 @@ static vkllm_status gguf_load(model *m, const char *path, char *err, size_t err_
         (st = arch_f32(g, arch, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps, err, err_len)))
         return st;
     if (value_given && (!head_dim_given || value_len != key_len))
-        return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                           "%s: llama.attention.value_length %" PRIu32 " differs from key_length %" PRIu32, path,
                           value_len, key_len);
     hp->head_dim = key_len;
@@ -274,15 +274,15 @@ static vkllm_status gguf_load(model *m, const char *path, char *err, size_t err_
     if (gguf_find(g, "llama.rope.scaling.type")) {
         if ((st = gguf_get_str(g, "llama.rope.scaling.type", &scaling, err, err_len))) return st;
         if (!gguf_str_eq(scaling, "none"))
-            return model_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+            return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                               "%s: llama.rope.scaling.type '%.*s' is not supported (only none)", path,
                               (int)(scaling.len < 32 ? scaling.len : 32), scaling.s);
     }
     /* vocabulary size: token_embd's rows; the metadata must agree where it says */
     const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
-    if (!emb) return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor 'token_embd.weight' is missing", path);
+    if (!emb) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor 'token_embd.weight' is missing", path);
     if (emb->n_dims != 2 || emb->ne[1] > MODEL_MAX_VOCAB)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: tensor 'token_embd.weight' has %" PRIu32 " dims / %" PRIu64 " rows, expected 2 dims "
                           "and at most %u rows", path, emb->n_dims, emb->ne[1], MODEL_MAX_VOCAB);
     hp->n_vocab = (uint32_t)emb->ne[1];
@@ -290,13 +290,13 @@ static vkllm_status gguf_load(model *m, const char *path, char *err, size_t err_
     if (gguf_find(g, "llama.vocab_size")) {
         if ((st = gguf_get_u32(g, "llama.vocab_size", &v, err, err_len))) return st;
         if (v != hp->n_vocab)
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+            return errf(VKLLM_ERR_FORMAT, err, err_len,
                               "%s: llama.vocab_size %" PRIu32 " differs from token_embd.weight's %" PRIu32 " rows",
                               path, v, hp->n_vocab);
     }
     const gguf_kv *toks = gguf_find(g, "tokenizer.ggml.tokens");
     if (toks && toks->type == GGUF_TYPE_ARRAY && toks->n != hp->n_vocab)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: tokenizer.ggml.tokens has %" PRIu64 " entries but token_embd.weight has %" PRIu32
                           " rows", path, toks->n, hp->n_vocab);
     return model_build(m, head_dim_given, gguf_lookup, m->gguf, path, err, err_len);
@@ -306,25 +306,25 @@ static vkllm_status gguf_load(model *m, const char *path, char *err, size_t err_
 
 vkllm_status model_open(const char *path, model **out, char *err, size_t err_len)
 {
-    if (!out) return model_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "model_open: out is NULL");
+    if (!out) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "model_open: out is NULL");
     *out = NULL;
-    if (!path || !*path) return model_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "model_open: empty path");
+    if (!path || !*path) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "model_open: empty path");
     model *m = calloc(1, sizeof *m);
     if (!m || !(m->path = strdup(path))) {
         free(m);
-        return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+        return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     }
     vkllm_status st;
     struct stat sb;
     size_t n = strlen(path);
     if (stat(path, &sb) != 0) {
-        st = model_errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        st = errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open: %s", path, strerror(errno));
     } else if (S_ISDIR(sb.st_mode)) {
         st = hf_load(m, path, err, err_len);
     } else if (strcmp(path_basename(path), "config.json") == 0) {
         char *dir = strdup(path);
         if (!dir) {
-            st = model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+            st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         } else {
             char *slash = strrchr(dir, '/');
             if (slash) *slash = 0;
@@ -332,7 +332,7 @@ vkllm_status model_open(const char *path, model **out, char *err, size_t err_len
             free(dir);
         }
     } else if (n > 12 && strcmp(path + n - 12, ".safetensors") == 0) {
-        st = model_errf(VKLLM_ERR_INVALID_ARG, err, err_len,
+        st = errf(VKLLM_ERR_INVALID_ARG, err, err_len,
                         "%s: a .safetensors file alone is not a model: open the folder holding it and config.json",
                         path);
     } else {

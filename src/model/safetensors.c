@@ -45,13 +45,13 @@ static vkllm_status parse_entry(const st_file *f, const cJSON *j, st_tensor *t, 
 {
     const char *path = f->map.path;
     if (!cJSON_IsObject(j))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s' is not a JSON object", path,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s' is not a JSON object", path,
                           t->name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(j, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(j, "data_offsets");
     if (!cJSON_IsString(dt))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': dtype %s", path, t->name,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': dtype %s", path, t->name,
                           dt ? "is not a string" : "is missing");
     uint32_t bits = 0;
     for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++) {
@@ -62,42 +62,42 @@ static vkllm_status parse_entry(const st_file *f, const cJSON *j, st_tensor *t, 
         }
     }
     if (!bits)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': unknown dtype '%.32s'", path,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': unknown dtype '%.32s'", path,
                           t->name, dt->valuestring);
     if (!cJSON_IsArray(shape))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': shape %s", path, t->name,
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': shape %s", path, t->name,
                           shape ? "is not an array" : "is missing");
     int nd = cJSON_GetArraySize(shape);
     if (nd > ST_MAX_DIMS)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': shape has %d dimensions (at most %d)",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': shape has %d dimensions (at most %d)",
                           path, t->name, nd, ST_MAX_DIMS);
     t->n_dims = (uint32_t)nd;
     uint64_t n_elem = 1;
     for (int d = 0; d < nd; d++) {
         if (!json_u64(cJSON_GetArrayItem(shape, d), &t->shape[d]))
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+            return errf(VKLLM_ERR_FORMAT, err, err_len,
                               "%s: header: tensor '%s': shape[%d] is not a non-negative integer", path, t->name, d);
         if (__builtin_mul_overflow(n_elem, t->shape[d], &n_elem))
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': shape overflows", path,
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': shape overflows", path,
                               t->name);
     }
     uint64_t n_bits;
     if (__builtin_mul_overflow(n_elem, (uint64_t)bits, &n_bits) || n_bits % 8)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': byte size of shape overflows",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': byte size of shape overflows",
                           path, t->name);
     uint64_t begin, end;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !json_u64(cJSON_GetArrayItem(offs, 0), &begin) ||
         !json_u64(cJSON_GetArrayItem(offs, 1), &end))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: header: tensor '%s': data_offsets %s", path, t->name,
                           offs ? "must be [begin, end], two non-negative integers" : "is missing");
     uint64_t data_size = f->map.size - f->data_offset;
     if (begin > end || end > data_size)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: header: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] outside the data (%" PRIu64
                           " bytes): truncated or corrupt", path, t->name, begin, end, data_size);
     if (end - begin != n_bits / 8)
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: header: tensor '%s': data_offsets span %" PRIu64 " bytes but %s shape needs %" PRIu64,
                           path, t->name, end - begin, t->dtype_name, n_bits / 8);
     t->n_bytes = n_bits / 8;
@@ -110,20 +110,20 @@ static vkllm_status parse_header(st_file *f, const cJSON *root, char *err, size_
 {
     const char *path = f->map.path;
     if (!cJSON_IsObject(root))
-        return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header is not a JSON object", path);
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header is not a JSON object", path);
     size_t n = 0;
     for (const cJSON *j = root->child; j; j = j->next) n++;
     f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
-    if (!f->tensors) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
+    if (!f->tensors) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
     for (const cJSON *j = root->child; j; j = j->next) {
         if (strcmp(j->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(j))
-                return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: __metadata__ is not an object", path);
+                return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: __metadata__ is not an object", path);
             continue;
         }
         st_tensor *t = &f->tensors[f->n_tensors];
         t->name = strdup(j->string);
-        if (!t->name) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
+        if (!t->name) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
         f->n_tensors++;
         vkllm_status st = parse_entry(f, j, t, err, err_len);
         if (st) return st;
@@ -132,17 +132,17 @@ static vkllm_status parse_header(st_file *f, const cJSON *root, char *err, size_
     qsort(f->tensors, f->n_tensors, sizeof *f->tensors, cmp_name);
     for (size_t i = 1; i < f->n_tensors; i++)
         if (strcmp(f->tensors[i - 1].name, f->tensors[i].name) == 0)
-            return model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s' appears twice", path,
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s' appears twice", path,
                               f->tensors[i].name);
     const st_tensor **idx = malloc(f->n_tensors * sizeof *idx);
-    if (!idx) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
+    if (!idx) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
     for (size_t i = 0; i < f->n_tensors; i++) idx[i] = &f->tensors[i];
     qsort(idx, f->n_tensors, sizeof *idx, cmp_offset);
     vkllm_status st = VKLLM_OK;
     for (size_t i = 1; i < f->n_tensors && !st; i++) {
         const st_tensor *a = idx[i - 1], *b = idx[i];
         if (a->n_bytes && b->n_bytes && a->file_offset + a->n_bytes > b->file_offset)
-            st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: data of tensors '%s' and '%s' overlap", path,
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: data of tensors '%s' and '%s' overlap", path,
                             a->name, b->name);
     }
     free(idx);
@@ -154,30 +154,30 @@ vkllm_status st_open(const char *path, st_file **out, char *err, size_t err_len)
     *out = NULL;
     cJSON *root = NULL;
     st_file *f = calloc(1, sizeof *f);
-    if (!f) return model_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+    if (!f) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     vkllm_status st = mfile_open(&f->map, path, err, err_len);
     if (st) goto fail;
     if (f->map.size < 8) {
-        st = model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        st = errf(VKLLM_ERR_FORMAT, err, err_len,
                         "%s: truncated: %" PRIu64 " bytes, too short for the 8-byte header length", path, f->map.size);
         goto fail;
     }
     memcpy(&f->header_len, f->map.data, 8);
     if (f->header_len > f->map.size - 8) {
-        st = model_errf(VKLLM_ERR_FORMAT, err, err_len,
+        st = errf(VKLLM_ERR_FORMAT, err, err_len,
                         "%s: truncated: header length %" PRIu64 " runs past the end of the file (%" PRIu64 " bytes)",
                         path, f->header_len, f->map.size);
         goto fail;
     }
     if (f->header_len > ST_MAX_HEADER_BYTES || f->header_len < 2) {
-        st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header length %" PRIu64 " is not in 2..%llu", path,
+        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header length %" PRIu64 " is not in 2..%llu", path,
                         f->header_len, ST_MAX_HEADER_BYTES);
         goto fail;
     }
     f->data_offset = 8 + f->header_len;
     const char *h = (const char *)f->map.data + 8;
     if (h[0] != '{') {
-        st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header does not start with '{' (not a safetensors file?)",
+        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header does not start with '{' (not a safetensors file?)",
                         path);
         goto fail;
     }
@@ -186,13 +186,13 @@ vkllm_status st_open(const char *path, st_file **out, char *err, size_t err_len)
     if (!root) {
         /* on failure cJSON points `end` at the error */
         long pos = end && end >= h && end <= h + f->header_len ? (long)(end - h) : -1;
-        st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header is not valid JSON (error near byte %ld of %" PRIu64 ")",
+        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header is not valid JSON (error near byte %ld of %" PRIu64 ")",
                         path, pos, f->header_len);
         goto fail;
     }
     for (const char *p = end; p && p < h + f->header_len; p++) {
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            st = model_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header has bytes after the JSON object (byte %ld)",
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header has bytes after the JSON object (byte %ld)",
                             path, (long)(p - h));
             goto fail;
         }

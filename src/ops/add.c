@@ -8,19 +8,13 @@
 
 #define ADD_WG 128 /* invocations per workgroup; 4 elements each */
 
-/* Bytes a binding covers. */
-static uint64_t binding_bytes(gpu_binding b)
-{
-    return b.range ? b.range : gpu_tensor_chunk_bytes(b.t, b.chunk) - b.offset;
-}
-
 vkllm_status op_add_wg(gpu_rec *rec, gpu_binding a, gpu_binding b, gpu_binding out, uint32_t n, uint32_t wg)
 {
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     if (n == 0) return VKLLM_OK;
     if (!a.t || !b.t || !out.t) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "add: missing tensor");
     uint64_t bytes = (uint64_t)n * 4;
-    if (binding_bytes(a) < bytes || binding_bytes(b) < bytes || binding_bytes(out) < bytes)
+    if (gpu_binding_bytes(a) < bytes || gpu_binding_bytes(b) < bytes || gpu_binding_bytes(out) < bytes)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "add: %u elements exceed a binding", n);
     if (wg == 0) wg = ADD_WG;
     gpu_pipeline *p;

@@ -18,15 +18,6 @@ static uint32_t pow2_ceil(uint32_t x)
     return p;
 }
 
-/* Bytes a binding covers, 0 if it names no valid chunk. */
-static uint64_t binding_bytes(gpu_binding b)
-{
-    if (!b.t || b.chunk >= gpu_tensor_n_chunks(b.t)) return 0;
-    uint64_t chunk = gpu_tensor_chunk_bytes(b.t, b.chunk);
-    if (b.offset >= chunk) return 0;
-    return b.range ? b.range : chunk - b.offset;
-}
-
 /* The kernel's launch shape: the tuning with every field decided, plus the
  * spec constants that follow from it. */
 typedef struct attention_plan {
@@ -152,11 +143,11 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
     if (n_ctx == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: empty cache (n_ctx 0)");
     uint64_t qo_bytes = (uint64_t)n_q * n_head * head_dim * 4;
     uint64_t kv_bytes = (uint64_t)n_ctx * n_kv_head * head_dim * 2;
-    const char *small = binding_bytes(q) < qo_bytes          ? "q"
-                        : binding_bytes(out) < qo_bytes      ? "out"
-                        : binding_bytes(k) < kv_bytes        ? "k"
-                        : binding_bytes(v) < kv_bytes        ? "v"
-                        : binding_bytes(pos) < 4 * (uint64_t)n_q ? "pos"
+    const char *small = gpu_binding_bytes(q) < qo_bytes          ? "q"
+                        : gpu_binding_bytes(out) < qo_bytes      ? "out"
+                        : gpu_binding_bytes(k) < kv_bytes        ? "k"
+                        : gpu_binding_bytes(v) < kv_bytes        ? "v"
+                        : gpu_binding_bytes(pos) < 4 * (uint64_t)n_q ? "pos"
                                                              : NULL;
     if (small)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,

@@ -11,12 +11,6 @@
 
 #define CONVERT_WG 128 /* invocations per workgroup; 8 elements each */
 
-/* Bytes a binding covers. */
-static uint64_t binding_bytes(gpu_binding b)
-{
-    return b.range ? b.range : gpu_tensor_chunk_bytes(b.t, b.chunk) - b.offset;
-}
-
 vkllm_status op_convert_wg(gpu_rec *rec, bool src_f16, gpu_binding src, gpu_binding dst, uint32_t n,
                            uint32_t src_offset, uint32_t dst_offset, uint32_t wg)
 {
@@ -26,7 +20,7 @@ vkllm_status op_convert_wg(gpu_rec *rec, bool src_f16, gpu_binding src, gpu_bind
     if (!src.t || !dst.t) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "%s: missing tensor", name);
     uint64_t src_bytes = ((uint64_t)src_offset + n) * (src_f16 ? 2 : 4);
     uint64_t dst_bytes = ((uint64_t)dst_offset + n) * (src_f16 ? 4 : 2);
-    if (binding_bytes(src) < src_bytes || binding_bytes(dst) < dst_bytes)
+    if (gpu_binding_bytes(src) < src_bytes || gpu_binding_bytes(dst) < dst_bytes)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "%s: %u elements at offsets %u -> %u exceed a binding", name, n,
                         src_offset, dst_offset);
     if (wg == 0) wg = CONVERT_WG;

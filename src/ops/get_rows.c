@@ -12,12 +12,6 @@
 
 #define GET_ROWS_WG 128 /* invocations per workgroup; 8 elements each */
 
-/* Bytes a binding covers. */
-static uint64_t binding_bytes(gpu_binding b)
-{
-    return b.range ? b.range : gpu_tensor_chunk_bytes(b.t, b.chunk) - b.offset;
-}
-
 vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gpu_binding out, uint32_t n_ids,
                             uint32_t n_rows, uint32_t n_cols, uint32_t wg)
 {
@@ -28,7 +22,7 @@ vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gp
     if (n_rows == 0 || n_cols == 0 || gpu_tensor_bytes(table) != n_rows * row_bytes)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u fp16",
                         (unsigned long long)gpu_tensor_bytes(table), n_rows, n_cols);
-    if (binding_bytes(ids) < (uint64_t)n_ids * 4 || binding_bytes(out) < n_out * 4 || n_out > UINT32_MAX)
+    if (gpu_binding_bytes(ids) < (uint64_t)n_ids * 4 || gpu_binding_bytes(out) < n_out * 4 || n_out > UINT32_MAX)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
     if (wg == 0) wg = GET_ROWS_WG;
     gpu_pipeline *p;

@@ -84,15 +84,6 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
 
 /* ------------------------------------------------------------ op */
 
-/* Bytes a binding covers (0 if it names no chunk). */
-static uint64_t binding_bytes(gpu_binding b)
-{
-    if (!b.t || b.chunk >= gpu_tensor_n_chunks(b.t)) return 0;
-    uint64_t cb = gpu_tensor_chunk_bytes(b.t, b.chunk);
-    if (b.offset >= cb) return 0;
-    return b.range ? b.range : cb - b.offset;
-}
-
 vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
                             uint32_t M, uint32_t N, uint32_t K)
 {
@@ -105,9 +96,9 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
     if (gpu_tensor_bytes(w) != row_bytes * N)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, fp16 [%u][%u] needs %llu",
                         (unsigned long long)gpu_tensor_bytes(w), N, K, (unsigned long long)(row_bytes * N));
-    if (binding_bytes(x) < 4ull * M * K || binding_bytes(y) < 4ull * M * N)
+    if (gpu_binding_bytes(x) < 4ull * M * K || gpu_binding_bytes(y) < 4ull * M * N)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
-                        (unsigned long long)binding_bytes(x), (unsigned long long)binding_bytes(y), M, N, K);
+                        (unsigned long long)gpu_binding_bytes(x), (unsigned long long)gpu_binding_bytes(y), M, N, K);
     vkllm_status s = check_config(ctx, cfg);
     if (s != VKLLM_OK) return s;
     if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)

@@ -8,19 +8,13 @@
 
 #define SILU_MUL_WG 128 /* invocations per workgroup; 4 elements each */
 
-/* Bytes a binding covers. */
-static uint64_t binding_bytes(gpu_binding b)
-{
-    return b.range ? b.range : gpu_tensor_chunk_bytes(b.t, b.chunk) - b.offset;
-}
-
 vkllm_status op_silu_mul_wg(gpu_rec *rec, gpu_binding gate, gpu_binding up, gpu_binding out, uint32_t n, uint32_t wg)
 {
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     if (n == 0) return VKLLM_OK;
     if (!gate.t || !up.t || !out.t) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "silu_mul: missing tensor");
     uint64_t bytes = (uint64_t)n * 4;
-    if (binding_bytes(gate) < bytes || binding_bytes(up) < bytes || binding_bytes(out) < bytes)
+    if (gpu_binding_bytes(gate) < bytes || gpu_binding_bytes(up) < bytes || gpu_binding_bytes(out) < bytes)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "silu_mul: %u elements exceed a binding", n);
     if (wg == 0) wg = SILU_MUL_WG;
     gpu_pipeline *p;

@@ -2,6 +2,7 @@
  * special-token policy. Each renderer is a transcription of its model's
  * Jinja template; comments quote the Jinja they reproduce. */
 #include "text/chat_template.h"
+#include "util/errf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,20 +11,6 @@
 #include <strings.h>
 
 /* ------------------------------------------------------------ helpers */
-
-static vkllm_status chat_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static vkllm_status chat_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* A growable string; `failed` latches the first allocation failure so the
  * renderers can append without checking each call. */
@@ -85,7 +72,7 @@ static vkllm_status check_alternating(const chat_msg *msgs, size_t n, const char
     for (size_t i = first; i < n; i++) {
         chat_role want = (i - first) % 2 == 0 ? CHAT_ROLE_USER : CHAT_ROLE_ASSISTANT;
         if (msgs[i].role != want)
-            return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len,
+            return errf(VKLLM_ERR_INVALID_ARG, err, err_len,
                              "%s chat template: message %zu is %s, expected %s (roles must alternate "
                              "user/assistant after an optional first system message)",
                              tname, i, role_name(msgs[i].role), role_name(want));
@@ -242,12 +229,12 @@ const char *chat_template_name(chat_template_id id)
 vkllm_status chat_render(chat_template_id id, const chat_msg *msgs, size_t n, bool add_generation_prompt,
                          char **out, char *err, size_t err_len)
 {
-    if (!out) return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: out is NULL");
+    if (!out) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: out is NULL");
     *out = NULL;
-    if (n && !msgs) return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: %zu messages but msgs is NULL", n);
+    if (n && !msgs) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: %zu messages but msgs is NULL", n);
     for (size_t i = 0; i < n; i++)
         if ((unsigned)msgs[i].role > CHAT_ROLE_ASSISTANT)
-            return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: message %zu has bad role %d", i,
+            return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: message %zu has bad role %d", i,
                              (int)msgs[i].role);
 
     vkllm_status st;
@@ -265,11 +252,11 @@ vkllm_status chat_render(chat_template_id id, const chat_msg *msgs, size_t n, bo
         break;
     case CHAT_TEMPLATE_CHATML: render_chatml(&b, msgs, n, add_generation_prompt); break;
     default:
-        st = chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: unknown chat template id %d", (int)id);
+        st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: unknown chat template id %d", (int)id);
         goto fail;
     }
     if (b.failed) {
-        st = chat_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "chat_render: out of memory");
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "chat_render: out of memory");
         goto fail;
     }
     *out = b.s;
@@ -282,17 +269,17 @@ fail:
 vkllm_status chat_render_suffix(chat_template_id id, const chat_msg *msgs, size_t n_prev, size_t n,
                                 bool add_generation_prompt, char **out, char *err, size_t err_len)
 {
-    if (!out) return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render_suffix: out is NULL");
+    if (!out) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render_suffix: out is NULL");
     *out = NULL;
     if (n_prev > n)
-        return chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render_suffix: n_prev %zu > n %zu", n_prev, n);
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render_suffix: n_prev %zu > n %zu", n_prev, n);
     char *prev = NULL, *full = NULL;
     vkllm_status st = chat_render(id, msgs, n_prev, false, &prev, err, err_len);
     if (st == VKLLM_OK) st = chat_render(id, msgs, n, add_generation_prompt, &full, err, err_len);
     if (st == VKLLM_OK) {
         size_t lp = strlen(prev);
         if (strncmp(prev, full, lp) != 0) {
-            st = chat_errf(VKLLM_ERR_INVALID_ARG, err, err_len,
+            st = errf(VKLLM_ERR_INVALID_ARG, err, err_len,
                            "%s chat template: rendering of the first %zu messages is not a prefix of the first %zu",
                            chat_template_name(id), n_prev, n);
         } else {

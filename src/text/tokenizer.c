@@ -12,17 +12,6 @@
 #define META_LEN 3
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
-vkllm_status tok_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 /* ---------------------------------------------------------------- UTF-8 */
 
 /* > 0: a complete valid character of that many bytes; 0: s[0] cannot start
@@ -538,7 +527,7 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c ==
 vkllm_status tok_encode(const tokenizer *t, const char *text, size_t len, unsigned flags, int32_t **ids,
                         size_t *n_ids, char *err, size_t err_len)
 {
-    if (!t || (!text && len) || !ids || !n_ids) return tok_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_encode: NULL argument");
+    if (!t || (!text && len) || !ids || !n_ids) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_encode: NULL argument");
     *ids = NULL;
     *n_ids = 0;
     enc e = { .t = t };
@@ -580,11 +569,11 @@ vkllm_status tok_encode(const tokenizer *t, const char *text, size_t len, unsign
     free(e.heap);
     if (e.oom) {
         free(e.ids);
-        return tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "tok_encode: out of memory (%zu bytes of text)", len);
+        return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "tok_encode: out of memory (%zu bytes of text)", len);
     }
     if (e.no_unk) {
         free(e.ids);
-        return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "tok_encode: the text has a character the vocabulary cannot express (no byte pieces, no <unk>)");
     }
     *ids = e.ids;
@@ -693,7 +682,7 @@ vkllm_status tok_decoder_flush(tok_decoder *d, char *out, size_t out_cap, size_t
 vkllm_status tok_decode(const tokenizer *t, const int32_t *ids, size_t n_ids, unsigned flags, char **text,
                         size_t *len, char *err, size_t err_len)
 {
-    if (!t || (!ids && n_ids) || !text) return tok_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_decode: NULL argument");
+    if (!t || (!ids && n_ids) || !text) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_decode: NULL argument");
     *text = NULL;
     size_t bound = tok_decode_bound(t), n = 0, cap = 0;
     char *s = NULL;
@@ -702,14 +691,14 @@ vkllm_status tok_decode(const tokenizer *t, const int32_t *ids, size_t n_ids, un
     for (size_t i = 0; i <= n_ids; i++) {
         if (!grow((void **)&s, &cap, n + bound + 1, 1)) {
             free(s);
-            return tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "tok_decode: out of memory");
+            return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "tok_decode: out of memory");
         }
         size_t k = 0;
         if (i == n_ids) {
             tok_decoder_flush(&d, s + n, bound, &k);
         } else if (tok_decoder_next(&d, ids[i], s + n, bound, &k)) {
             free(s);
-            return tok_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_decode: id %" PRId32 " at position %zu is not in [0, %u)",
+            return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_decode: id %" PRId32 " at position %zu is not in [0, %u)",
                             ids[i], i, t->n_vocab);
         }
         n += k;

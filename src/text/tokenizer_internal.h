@@ -4,6 +4,7 @@
 #define VKLLM_TEXT_TOKENIZER_INTERNAL_H
 
 #include "text/tokenizer.h"
+#include "util/errf.h"
 
 #define TOK_MAX_VOCAB (1u << 24)  /* ids must fit; also keeps merge ranks exact in a float */
 #define TOK_MAX_PIECE_BYTES 4096  /* a longer piece is refused as malformed */
@@ -96,10 +97,6 @@ int tok_pair_reserve(tok_pair_map *m, uint32_t n);
 void tok_pair_put(tok_pair_map *m, int32_t left, int32_t right, int32_t rank, int32_t id);
 /* The slot of (left, right) or NULL. */
 const tok_pair_slot *tok_pair_get(const tok_pair_map *m, int32_t left, int32_t right);
-
-/* Formats err and returns st. */
-vkllm_status tok_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* Length of the UTF-8 character at s (n > 0 bytes left): 1..4 when valid
  * (no overlongs, surrogates or values past U+10FFFF), 0 when s[0] does not

@@ -21,12 +21,12 @@ static vkllm_status fill_blob(tokenizer *t, const char *const *texts, const uint
     uint64_t total = 0;
     for (uint32_t i = 0; i < t->n_vocab; i++) {
         if (lens[i] > TOK_MAX_PIECE_BYTES)
-            return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s: piece %u is %u bytes long (at most %u allowed)",
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s: piece %u is %u bytes long (at most %u allowed)",
                             path, field, i, lens[i], TOK_MAX_PIECE_BYTES);
         total += lens[i] + 1u;
     }
     t->blob = malloc(total ? total : 1);
-    if (!t->blob) return tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for the pieces", path);
+    if (!t->blob) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for the pieces", path);
     uint32_t o = 0;
     for (uint32_t i = 0; i < t->n_vocab; i++) {
         t->off[i] = o;
@@ -59,7 +59,7 @@ static vkllm_status gguf_id(const gguf_file *g, const char *key, int32_t def, ui
         return VKLLM_OK;
     }
     if (u >= n)
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s is %" PRIu64 ", outside the %u tokens of tokenizer.ggml.tokens",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s is %" PRIu64 ", outside the %u tokens of tokenizer.ggml.tokens",
                         g->map.path, key, u, n);
     *out = (int32_t)u;
     return VKLLM_OK;
@@ -84,17 +84,17 @@ static const char *gguf_model_kind(gguf_str m)
 
 vkllm_status tok_load_gguf(const gguf_file *g, tokenizer **out, char *err, size_t err_len)
 {
-    if (!g || !out) return tok_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_load_gguf: NULL argument");
+    if (!g || !out) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_load_gguf: NULL argument");
     *out = NULL;
     const char *path = g->map.path;
     if (!gguf_find(g, "tokenizer.ggml.model"))
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key 'tokenizer.ggml.model' is missing (no tokenizer)",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key 'tokenizer.ggml.model' is missing (no tokenizer)",
                         path);
     gguf_str model;
     vkllm_status st = gguf_get_str(g, "tokenizer.ggml.model", &model, err, err_len);
     if (st) return st;
     if (!gguf_str_eq(model, "llama"))
-        return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "%s: tokenizer.ggml.model is \"%.*s\" (%s); only \"llama\" (SentencePiece BPE) is supported",
                         path, (int)(model.len > 64 ? 64 : model.len), model.s, gguf_model_kind(model));
 
@@ -102,7 +102,7 @@ vkllm_status tok_load_gguf(const gguf_file *g, tokenizer **out, char *err, size_
     uint64_t n = 0;
     if ((st = gguf_get_arr_str(g, "tokenizer.ggml.tokens", &tokens, &n, err, err_len))) return st;
     if (n == 0 || n > TOK_MAX_VOCAB)
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tokenizer.ggml.tokens has %" PRIu64 " entries (1..%u allowed)",
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tokenizer.ggml.tokens has %" PRIu64 " entries (1..%u allowed)",
                         path, n, TOK_MAX_VOCAB);
 
     float *scores = NULL;
@@ -114,7 +114,7 @@ vkllm_status tok_load_gguf(const gguf_file *g, tokenizer **out, char *err, size_
     if (gguf_find(g, "tokenizer.ggml.scores")) {
         if ((st = gguf_get_arr_f32(g, "tokenizer.ggml.scores", &scores, &ns, err, err_len))) goto fail;
         if (ns != n) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len,
+            st = errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: tokenizer.ggml.scores has %" PRIu64 " entries but tokenizer.ggml.tokens has %" PRIu64,
                           path, ns, n);
             goto fail;
@@ -123,7 +123,7 @@ vkllm_status tok_load_gguf(const gguf_file *g, tokenizer **out, char *err, size_
     if (gguf_find(g, "tokenizer.ggml.token_type")) {
         if ((st = gguf_get_arr_i32(g, "tokenizer.ggml.token_type", &types, &nt, err, err_len))) goto fail;
         if (nt != n) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len,
+            st = errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: tokenizer.ggml.token_type has %" PRIu64 " entries but tokenizer.ggml.tokens has %" PRIu64,
                           path, nt, n);
             goto fail;
@@ -133,7 +133,7 @@ vkllm_status tok_load_gguf(const gguf_file *g, tokenizer **out, char *err, size_
     texts = malloc(n * sizeof *texts);
     lens = malloc(n * sizeof *lens);
     if (!t || !texts || !lens) {
-        st = tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %" PRIu64 " tokens", path, n);
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %" PRIu64 " tokens", path, n);
         goto fail;
     }
     for (uint64_t i = 0; i < n; i++) {
@@ -141,14 +141,14 @@ vkllm_status tok_load_gguf(const gguf_file *g, tokenizer **out, char *err, size_
         lens[i] = tokens[i].len > UINT32_MAX ? UINT32_MAX : (uint32_t)tokens[i].len;
         if (scores) {
             if (isnan(scores[i])) {
-                st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tokenizer.ggml.scores[%" PRIu64 "] is NaN", path, i);
+                st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tokenizer.ggml.scores[%" PRIu64 "] is NaN", path, i);
                 goto fail;
             }
             t->score[i] = scores[i];
         }
         int32_t ty = types ? types[i] : TOK_TYPE_NORMAL;
         if (ty < 0 || ty > TOK_TYPE_BYTE) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tokenizer.ggml.token_type[%" PRIu64 "] is %" PRId32
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tokenizer.ggml.token_type[%" PRIu64 "] is %" PRId32
                           " (0..6 allowed)", path, i, ty);
             goto fail;
         }
@@ -170,7 +170,7 @@ vkllm_status tok_load_gguf(const gguf_file *g, tokenizer **out, char *err, size_
     t->byte_fallback = true;
     t->strip_space = space_prefix;
     if (!tok_index(t)) {
-        st = tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory indexing the tokens", path);
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory indexing the tokens", path);
         goto fail;
     }
     *out = t;
@@ -194,13 +194,13 @@ static vkllm_status read_json(const char *path, cJSON **out, char *err, size_t e
     if (!st) {
         const char *end = NULL;
         if (f.size > JSON_MAX_BYTES)
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %" PRIu64 " bytes, more than the %u a JSON file may have",
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %" PRIu64 " bytes, more than the %u a JSON file may have",
                           path, f.size, JSON_MAX_BYTES);
         else if (!(*out = f.size ? cJSON_ParseWithLengthOpts((const char *)f.data, (size_t)f.size, &end, 0) : NULL))
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: not valid JSON (error near byte %ld)", path,
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: not valid JSON (error near byte %ld)", path,
                           f.size && end ? (long)(end - (const char *)f.data) : 0L);
         else if (!cJSON_IsObject(*out)) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: the top level is not a JSON object", path);
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: the top level is not a JSON object", path);
             cJSON_Delete(*out);
             *out = NULL;
         }
@@ -237,7 +237,7 @@ static vkllm_status hf_normalizer(tokenizer *t, const cJSON *n, const char *path
     if (type && strcmp(type, "Sequence") == 0) {
         const cJSON *list = get(n, "normalizers"), *x;
         if (!cJSON_IsArray(list))
-            return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: normalizer.normalizers is not an array", path);
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: normalizer.normalizers is not an array", path);
         cJSON_ArrayForEach(x, list) {
             vkllm_status st = hf_normalizer(t, x, path, err, err_len);
             if (st) return st;
@@ -247,7 +247,7 @@ static vkllm_status hf_normalizer(tokenizer *t, const cJSON *n, const char *path
     if (type && strcmp(type, "Prepend") == 0) {
         const char *p = get_str(n, "prepend");
         if (!p || strcmp(p, META) != 0)
-            return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: normalizer Prepend of \"%s\" (only \"" META "\")",
+            return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: normalizer Prepend of \"%s\" (only \"" META "\")",
                             path, p ? p : "(none)");
         t->prefix = TOK_PREFIX_EVERY;
         return VKLLM_OK;
@@ -255,12 +255,12 @@ static vkllm_status hf_normalizer(tokenizer *t, const cJSON *n, const char *path
     if (type && strcmp(type, "Replace") == 0) {
         const char *from = get_str(get(n, "pattern"), "String"), *to = get_str(n, "content");
         if (!from || !to || strcmp(from, " ") != 0 || strcmp(to, META) != 0)
-            return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+            return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                             "%s: normalizer Replace other than \" \" -> \"" META "\" is not supported", path);
         t->space_to_meta = true;
         return VKLLM_OK;
     }
-    return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+    return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                     "%s: normalizer type \"%s\" is not supported (SentencePiece BPE uses Prepend and Replace)", path,
                     type ? type : "(none)");
 }
@@ -273,7 +273,7 @@ static vkllm_status hf_pre_tokenizer(tokenizer *t, const cJSON *p, const char *p
     if (type && strcmp(type, "Sequence") == 0) {
         const cJSON *list = get(p, "pretokenizers"), *x;
         if (!cJSON_IsArray(list))
-            return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: pre_tokenizer.pretokenizers is not an array", path);
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: pre_tokenizer.pretokenizers is not an array", path);
         cJSON_ArrayForEach(x, list) {
             vkllm_status st = hf_pre_tokenizer(t, x, path, err, err_len);
             if (st) return st;
@@ -283,7 +283,7 @@ static vkllm_status hf_pre_tokenizer(tokenizer *t, const cJSON *p, const char *p
     if (type && strcmp(type, "Metaspace") == 0) {
         const char *r = get_str(p, "replacement"), *scheme = get_str(p, "prepend_scheme");
         if (!r || strcmp(r, META) != 0)
-            return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: pre_tokenizer Metaspace replacement \"%s\" (only \""
+            return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: pre_tokenizer Metaspace replacement \"%s\" (only \""
                             META "\")", path, r ? r : "(none)");
         t->space_to_meta = true;
         tok_prefix pre = TOK_PREFIX_META_ALWAYS;
@@ -291,7 +291,7 @@ static vkllm_status hf_pre_tokenizer(tokenizer *t, const cJSON *p, const char *p
         else if (scheme && strcmp(scheme, "never") == 0) pre = TOK_PREFIX_NONE;
         else if (!scheme && cJSON_IsFalse(get(p, "add_prefix_space"))) pre = TOK_PREFIX_NONE;
         else if (scheme && strcmp(scheme, "always") != 0)
-            return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: pre_tokenizer Metaspace prepend_scheme \"%s\"", path,
+            return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: pre_tokenizer Metaspace prepend_scheme \"%s\"", path,
                             scheme);
         if (t->prefix != TOK_PREFIX_EVERY) t->prefix = pre; /* a Prepend normalizer already put '▁' everywhere */
         const cJSON *split = get(p, "split");
@@ -299,10 +299,10 @@ static vkllm_status hf_pre_tokenizer(tokenizer *t, const cJSON *p, const char *p
         return VKLLM_OK;
     }
     if (type && strcmp(type, "ByteLevel") == 0)
-        return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "%s: pre_tokenizer ByteLevel: byte-level BPE (GPT-2 / Llama-3 style) is not supported, only "
                         "SentencePiece BPE", path);
-    return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: pre_tokenizer type \"%s\" is not supported", path,
+    return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: pre_tokenizer type \"%s\" is not supported", path,
                     type ? type : "(none)");
 }
 
@@ -350,10 +350,10 @@ static vkllm_status config_token(const tokenizer *t, const cJSON *cfg, const cha
         return VKLLM_OK;
     }
     const char *s = cJSON_IsString(j) ? j->valuestring : get_str(j, "content");
-    if (!s) return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s is neither a string nor {\"content\": ...}", path, key);
+    if (!s) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s is neither a string nor {\"content\": ...}", path, key);
     int32_t found = tok_find(t, s, strlen(s));
     if (found < 0)
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s \"%s\" is not in the vocabulary", path, key, s);
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s \"%s\" is not in the vocabulary", path, key, s);
     *id = found;
     return VKLLM_OK;
 }
@@ -363,7 +363,7 @@ static vkllm_status config_flag(const cJSON *cfg, const char *key, const char *p
 {
     const cJSON *j = get(cfg, key);
     if (!j || cJSON_IsNull(j)) return VKLLM_OK;
-    if (!cJSON_IsBool(j)) return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s is not true or false", path, key);
+    if (!cJSON_IsBool(j)) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %s is not true or false", path, key);
     *out = cJSON_IsTrue(j);
     return VKLLM_OK;
 }
@@ -382,16 +382,16 @@ static vkllm_status hf_merge(tokenizer *t, const cJSON *m, size_t i, const char 
         l = cJSON_GetArrayItem(m, 0)->valuestring, ll = strlen(l);
         r = cJSON_GetArrayItem(m, 1)->valuestring, rl = strlen(r);
     }
-    if (!l) return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]",
+    if (!l) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]",
                             path, i);
     *a = tok_find(t, l, ll);
     *b = tok_find(t, r, rl);
-    if (ll + rl > buf_len) return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges[%zu] is too long", path, i);
+    if (ll + rl > buf_len) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges[%zu] is too long", path, i);
     memcpy(buf, l, ll);
     memcpy(buf + ll, r, rl);
     *ab = tok_find(t, buf, ll + rl);
     if (*a < 0 || *b < 0 || *ab < 0)
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges[%zu] (\"%.*s\" + \"%.*s\"): \"%.*s\" is not in "
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges[%zu] (\"%.*s\" + \"%.*s\"): \"%.*s\" is not in "
                         "model.vocab", path, i, (int)(ll > 64 ? 64 : ll), l, (int)(rl > 64 ? 64 : rl), r,
                         (int)(*a < 0 ? (ll > 64 ? 64 : ll) : *b < 0 ? (rl > 64 ? 64 : rl) : (ll + rl > 64 ? 64 : ll + rl)),
                         *a < 0 ? l : *b < 0 ? r : buf);
@@ -410,40 +410,40 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
 {
     const cJSON *model = get(tj, "model");
     if (!cJSON_IsObject(model))
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'model' is missing or not an object", path);
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: 'model' is missing or not an object", path);
     const char *mtype = get_str(model, "type");
     if (mtype && strcmp(mtype, "BPE") != 0)
-        return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "%s: model.type is \"%s\"; only \"BPE\" (SentencePiece BPE) is supported", path, mtype);
     const cJSON *vocab = get(model, "vocab"), *merges = get(model, "merges");
     if (!cJSON_IsObject(vocab))
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab is missing or not an object", path);
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab is missing or not an object", path);
     if (!cJSON_IsArray(merges))
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges is missing or not an array", path);
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges is missing or not an array", path);
     const char *csp = get_str(model, "continuing_subword_prefix"), *eow = get_str(model, "end_of_word_suffix");
     if ((csp && *csp) || (eow && *eow))
-        return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
                         "%s: model.continuing_subword_prefix / end_of_word_suffix are not supported", path);
     if (is_true(model, "ignore_merges"))
-        return tok_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: model.ignore_merges is not supported", path);
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: model.ignore_merges is not supported", path);
     const cJSON *added = get(tj, "added_tokens"), *x;
     if (added && !cJSON_IsArray(added) && !cJSON_IsNull(added))
-        return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: added_tokens is not an array", path);
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: added_tokens is not an array", path);
 
     /* ids: 0 .. max, each exactly one piece */
     int32_t max_id = -1, id;
     cJSON_ArrayForEach(x, vocab) {
         if (!json_id(x, &id))
-            return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab[\"%.64s\"] is not an id in [0, %u)", path,
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab[\"%.64s\"] is not an id in [0, %u)", path,
                             x->string, TOK_MAX_VOCAB);
         if (id > max_id) max_id = id;
     }
     cJSON_ArrayForEach(x, added) {
         if (!json_id(get(x, "id"), &id) || !get_str(x, "content"))
-            return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: an added_tokens entry lacks a valid id or content", path);
+            return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: an added_tokens entry lacks a valid id or content", path);
         if (id > max_id) max_id = id;
     }
-    if (max_id < 0) return tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab is empty", path);
+    if (max_id < 0) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab is empty", path);
 
     vkllm_status st = VKLLM_OK;
     uint32_t n = (uint32_t)max_id + 1;
@@ -453,13 +453,13 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
     char *buf = malloc(2 * TOK_MAX_PIECE_BYTES + 2);
     if (!t || !texts || !lens || !buf ||
         (cJSON_IsArray(added) && !(t->strip = calloc(n, 1)))) {
-        st = tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %u pieces", path, n);
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %u pieces", path, n);
         goto fail;
     }
     cJSON_ArrayForEach(x, vocab) {
         json_id(x, &id);
         if (texts[id]) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab: \"%.64s\" and \"%.64s\" both have id %" PRId32,
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab: \"%.64s\" and \"%.64s\" both have id %" PRId32,
                           path, texts[id], x->string, id);
             goto fail;
         }
@@ -471,7 +471,7 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
         json_id(get(x, "id"), &id);
         const char *c = get_str(x, "content");
         if (texts[id] && strcmp(texts[id], c) != 0) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: added_tokens: id %" PRId32 " is \"%.64s\" but model.vocab "
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: added_tokens: id %" PRId32 " is \"%.64s\" but model.vocab "
                           "has \"%.64s\" there", path, id, c, texts[id]);
             goto fail;
         }
@@ -482,7 +482,7 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
     }
     for (uint32_t i = 0; i < n; i++)
         if (!texts[i]) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab: no piece has id %u (ids must be 0..%u)", path,
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab: no piece has id %u (ids must be 0..%u)", path,
                           i, n - 1);
             goto fail;
         }
@@ -497,13 +497,13 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
     const cJSON *dec = get(tj, "decoder");
     t->strip_space = dec && !cJSON_IsNull(dec) ? hf_decoder_strips(dec) : t->prefix != TOK_PREFIX_NONE;
     if (!tok_index(t)) {
-        st = tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory indexing the pieces", path);
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory indexing the pieces", path);
         goto fail;
     }
     const char *unk = get_str(model, "unk_token");
     if (unk) { /* (after indexing: only added_tokens are matched literally, as in HF) */
         if ((t->unk = tok_find(t, unk, strlen(unk))) < 0) {
-            st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.unk_token \"%.64s\" is not in model.vocab", path, unk);
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.unk_token \"%.64s\" is not in model.vocab", path, unk);
             goto fail;
         }
         t->type[t->unk] = TOK_TYPE_UNKNOWN;
@@ -512,11 +512,11 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
     /* merges: rule i joins (a, b) into ab, rank i */
     int n_merges = cJSON_GetArraySize(merges);
     if ((uint64_t)n_merges >= TOK_MAX_VOCAB * 4ull) {
-        st = tok_errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges has %d rules, too many", path, n_merges);
+        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges has %d rules, too many", path, n_merges);
         goto fail;
     }
     if (!tok_pair_reserve(&t->merges, (uint32_t)n_merges)) {
-        st = tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %d merges", path, n_merges);
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %d merges", path, n_merges);
         goto fail;
     }
     size_t i = 0;
@@ -571,7 +571,7 @@ static bool is_file(const char *path)
 
 vkllm_status tok_load_hf(const char *path, tokenizer **out, char *err, size_t err_len)
 {
-    if (!path || !out) return tok_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_load_hf: NULL argument");
+    if (!path || !out) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_load_hf: NULL argument");
     *out = NULL;
     char *json_path = NULL, *cfg_path = NULL, *dir = NULL;
     cJSON *tj = NULL, *cfg = NULL;
@@ -590,11 +590,11 @@ vkllm_status tok_load_hf(const char *path, tokenizer **out, char *err, size_t er
         }
     }
     if (!json_path || !cfg_path) {
-        st = tok_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
         goto done;
     }
     if (is_dir(path) && !is_file(json_path)) {
-        st = tok_errf(VKLLM_ERR_IO, err, err_len, "%s: no tokenizer.json in this folder (a SentencePiece tokenizer.model "
+        st = errf(VKLLM_ERR_IO, err, err_len, "%s: no tokenizer.json in this folder (a SentencePiece tokenizer.model "
                       "alone is not supported)", path);
         goto done;
     }
@@ -612,11 +612,11 @@ done:
 
 vkllm_status tok_load_path(const char *path, tokenizer **out, char *err, size_t err_len)
 {
-    if (!path || !out) return tok_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_load_path: NULL argument");
+    if (!path || !out) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "tok_load_path: NULL argument");
     *out = NULL;
     if (is_dir(path)) return tok_load_hf(path, out, err, err_len);
     FILE *f = fopen(path, "rb");
-    if (!f) return tok_errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open", path);
+    if (!f) return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open", path);
     char magic[4] = { 0 };
     size_t got = fread(magic, 1, 4, f);
     fclose(f);

@@ -12,7 +12,7 @@
 #include "util/bf16.h"
 #include "util/half.h"
 
-static void errf(char *err, size_t err_len, const char *fmt, ...)
+static void ref_errf(char *err, size_t err_len, const char *fmt, ...)
 {
     if (!err || !err_len) return;
     va_list ap;
@@ -76,7 +76,7 @@ void ref_llama_destroy(ref_llama *r)
 ref_llama *ref_llama_create(const model *m, uint32_t n_ctx, char *err, size_t err_len)
 {
     if (!m || n_ctx == 0) {
-        errf(err, err_len, "ref_llama: %s", m ? "n_ctx must be > 0" : "no model");
+        ref_errf(err, err_len, "ref_llama: %s", m ? "n_ctx must be > 0" : "no model");
         return NULL;
     }
     ref_llama *r = calloc(1, sizeof *r);
@@ -113,7 +113,7 @@ ref_llama *ref_llama_create(const model *m, uint32_t n_ctx, char *err, size_t er
     return r;
 
 oom:
-    errf(err, err_len, "ref_llama: out of memory for %s (n_ctx %" PRIu32 ")", m->path ? m->path : "the model", n_ctx);
+    ref_errf(err, err_len, "ref_llama: out of memory for %s (n_ctx %" PRIu32 ")", m->path ? m->path : "the model", n_ctx);
     ref_llama_destroy(r);
     return NULL;
 }
@@ -248,13 +248,13 @@ int ref_llama_forward(ref_llama *r, const int32_t *tokens, uint32_t n_tokens, fl
 {
     if (n_tokens == 0) return 0;
     if (n_tokens > r->n_ctx - r->pos) {
-        errf(r->err, sizeof r->err, "ref_llama: %" PRIu32 " tokens at position %" PRIu32 " overflow n_ctx %" PRIu32,
+        ref_errf(r->err, sizeof r->err, "ref_llama: %" PRIu32 " tokens at position %" PRIu32 " overflow n_ctx %" PRIu32,
              n_tokens, r->pos, r->n_ctx);
         return -1;
     }
     for (uint32_t i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= r->hp.n_vocab) {
-            errf(r->err, sizeof r->err, "ref_llama: token %" PRId32 " (index %" PRIu32 ") outside vocab %" PRIu32,
+            ref_errf(r->err, sizeof r->err, "ref_llama: token %" PRId32 " (index %" PRIu32 ") outside vocab %" PRIu32,
                  tokens[i], i, r->hp.n_vocab);
             return -1;
         }
@@ -270,7 +270,7 @@ int ref_llama_forward(ref_llama *r, const int32_t *tokens, uint32_t n_tokens, fl
 int ref_llama_reset(ref_llama *r, uint32_t pos)
 {
     if (pos > r->pos) {
-        errf(r->err, sizeof r->err, "ref_llama: reset to %" PRIu32 " past the cache's %" PRIu32 " positions", pos,
+        ref_errf(r->err, sizeof r->err, "ref_llama: reset to %" PRIu32 " past the cache's %" PRIu32 " positions", pos,
              r->pos);
         return -1;
     }
@@ -281,11 +281,11 @@ int ref_llama_reset(ref_llama *r, uint32_t pos)
 int ref_llama_greedy(ref_llama *r, const int32_t *prompt, uint32_t n_prompt, uint32_t n_gen, int32_t *out_ids)
 {
     if (n_prompt == 0) {
-        errf(r->err, sizeof r->err, "ref_llama: greedy needs a prompt");
+        ref_errf(r->err, sizeof r->err, "ref_llama: greedy needs a prompt");
         return -1;
     }
     if (n_gen && (uint64_t)r->pos + n_prompt + n_gen - 1 > r->n_ctx) {
-        errf(r->err, sizeof r->err,
+        ref_errf(r->err, sizeof r->err,
              "ref_llama: %" PRIu32 " prompt + %" PRIu32 " generated tokens at position %" PRIu32 " overflow n_ctx %" PRIu32,
              n_prompt, n_gen, r->pos, r->n_ctx);
         return -1;
@@ -294,7 +294,7 @@ int ref_llama_greedy(ref_llama *r, const int32_t *prompt, uint32_t n_prompt, uin
     for (uint32_t i = 0; i < n_gen; i++) {
         int32_t id = ref_llama_argmax(r->logits, r->hp.n_vocab);
         if (id < 0) {
-            errf(r->err, sizeof r->err, "ref_llama: all logits are NaN at position %" PRIu32, r->pos - 1);
+            ref_errf(r->err, sizeof r->err, "ref_llama: all logits are NaN at position %" PRIu32, r->pos - 1);
             return -1;
         }
         out_ids[i] = id;
