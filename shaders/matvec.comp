@@ -96,12 +96,19 @@ void main()
             }
         }
 #endif
-        for (uint j = 0; j < R; j++) {
-            for (uint c = 0; c < NM; c++) {
-                const float sum = subgroupAdd(acc[j * NM + c]);
-                if (r0 + j < row_end && m0 + c < pc.M && subgroupElect())
-                    y[(m0 + c) * pc.y_stride + pc.row_offset + r0 + j] = sum;
-            }
+        // reduce four sums per subgroup operation (a vec4 reduction costs
+        // about as much as a scalar one on CPUs), then the rest one by one
+        float sums[R * NM];
+        uint i = 0;
+        for (; i + 4 <= R * NM; i += 4) {
+            const vec4 v4 = subgroupAdd(vec4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]));
+            sums[i] = v4.x, sums[i + 1] = v4.y, sums[i + 2] = v4.z, sums[i + 3] = v4.w;
         }
+        for (; i < R * NM; i++) sums[i] = subgroupAdd(acc[i]);
+        if (subgroupElect())
+            for (uint j = 0; j < R; j++)
+                for (uint c = 0; c < NM; c++)
+                    if (r0 + j < row_end && m0 + c < pc.M)
+                        y[(m0 + c) * pc.y_stride + pc.row_offset + r0 + j] = sums[j * NM + c];
     }
 }
