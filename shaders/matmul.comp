@@ -34,6 +34,7 @@ layout(constant_id = 2) const uint BN = 64;  // tile rows of w (columns of y)
 layout(constant_id = 3) const uint BK = 16;  // k slice staged per step
 layout(constant_id = 4) const uint TM = 4;   // register block per invocation
 layout(constant_id = 5) const uint TN = 4;
+layout(constant_id = 6) const uint ACC = 0;  // 1: y += the product (a fused residual add)
 
 #if VEC == 8
 layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
@@ -42,7 +43,7 @@ layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
 layout(std430, binding = 0) readonly buffer W { uint w[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
 #endif
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };
 
 const uint LD = BK / 4 + 1; // vec4s per staged row (one of padding)
 shared vec4 xs[BM * LD];    // [BM][BK / 4 (+1)]: x[m0 + r][k0 + 4 q ..]
@@ -117,7 +118,10 @@ void main()
         if (m >= pc.M) break;
         for (uint j = 0; j < TN; j++) {
             const uint n = n0 + tn + j * NTN;
-            if (n < pc.n_rows) y[m * pc.y_stride + pc.row_offset + n] = acc[i * TN + j];
+            if (n < pc.n_rows) {
+                const uint yi = m * pc.y_stride + pc.row_offset + n;
+                y[yi] = ACC != 0 ? y[yi] + acc[i * TN + j] : acc[i * TN + j];
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 #version 450
 // Matrix-vector product (decode) and its few-column form (small batches):
-//   y[m][row_offset + r] = sum_k w[r][k] * x[m][k]
+//   y[m][row_offset + r] = sum_k w[r][k] * x[m][k]   (ACC: y += ..., the
+//   residual add fused into the o and down projections)
 //   w: fp16 [n_rows][K] (one chunk of the weight), x: fp32 [M][K],
 //   y: fp32 [M][y_stride].
 //
@@ -31,6 +32,7 @@ layout(constant_id = 0) const uint WG = 64;   // invocations per workgroup
 layout(constant_id = 1) const uint ROWS = 16; // rows per workgroup
 layout(constant_id = 2) const uint R = 2;     // rows a subgroup works on at once
 layout(constant_id = 3) const uint NM = 1;    // columns of x (and y) per workgroup
+layout(constant_id = 4) const uint ACC = 0;   // 1: y += the product (a fused residual add)
 
 #if VEC == 8 && defined(TEXEL)
 // w as a uniform texel buffer of uvec4 texels: on llvmpipe a texel fetch is
@@ -48,7 +50,7 @@ layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
 layout(std430, binding = 0) readonly buffer W { uint w[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
 #endif
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };
 
 void main()
 {
@@ -108,7 +110,9 @@ void main()
         if (subgroupElect())
             for (uint j = 0; j < R; j++)
                 for (uint c = 0; c < NM; c++)
-                    if (r0 + j < row_end && m0 + c < pc.M)
-                        y[(m0 + c) * pc.y_stride + pc.row_offset + r0 + j] = sums[j * NM + c];
+                    if (r0 + j < row_end && m0 + c < pc.M) {
+                        const uint yi = (m0 + c) * pc.y_stride + pc.row_offset + r0 + j;
+                        y[yi] = ACC != 0 ? y[yi] + sums[j * NM + c] : sums[j * NM + c];
+                    }
     }
 }

@@ -9,10 +9,11 @@ typedef struct shape { uint32_t M, N, K; } shape;
 
 /* Checks one shape with the configuration matmul_pick_for(info) chooses
  * (info NULL: the context's own device). */
-static int run(gpu_ctx *ctx, const vkllm_device_info *info, shape sh, uint64_t seed)
+static int run_acc(gpu_ctx *ctx, const vkllm_device_info *info, shape sh, uint64_t seed, uint32_t acc)
 {
     vkllm_check_result r;
     matmul_config c = matmul_pick_for(info ? info : gpu_info(ctx), sh.M, sh.N, sh.K);
+    c.acc = acc;
     vkllm_status s = check_matmul_with(ctx, &c, sh.M, sh.N, sh.K, seed, &r);
     int failed = harness_report(ctx, s, &r);
     if (s == VKLLM_OK && r.gpu_us > 0 && (uint64_t)sh.N * sh.K >= (1u << 22)) {
@@ -21,6 +22,11 @@ static int run(gpu_ctx *ctx, const vkllm_device_info *info, shape sh, uint64_t s
                w_bytes / r.gpu_us * 1e-3, flops / r.gpu_us * 1e-3);
     }
     return failed;
+}
+
+static int run(gpu_ctx *ctx, const vkllm_device_info *info, shape sh, uint64_t seed)
+{
+    return run_acc(ctx, info, sh, seed, 0);
 }
 
 /* Fails on validation messages, then destroys the context. */
@@ -94,6 +100,12 @@ int main(void)
     };
     for (unsigned i = 0; i < sizeof gpu_shapes / sizeof gpu_shapes[0]; i++)
         failures += run(ctx, &gpu, gpu_shapes[i], seed + 50 + i);
+    /* y += x w^T (the fused residual add), both kernels, this device's and a GPU's configurations */
+    static const shape acc_shapes[] = { { 1, 1000, 1000 }, { 3, 65, 127 }, { 33, 129, 64 }, { 65, 257, 1000 }, { 1, 4096, 14336 } };
+    for (unsigned i = 0; i < sizeof acc_shapes / sizeof acc_shapes[0]; i++) {
+        failures += run_acc(ctx, &gpu, acc_shapes[i], seed + 70 + i, 1);
+        failures += run_acc(ctx, NULL, acc_shapes[i], seed + 80 + i, 1);
+    }
     failures += finish_quietly(ctx);
 
     /* ---- weights split into many small chunks of whole rows: one dispatch

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "llama_internal.h"
-#include "ops/add.h"
 #include "ops/argmax.h"
 #include "ops/attention.h"
 #include "ops/get_rows.h"
@@ -45,7 +44,6 @@ struct llama_session {
     gpu_tensor *xn;                  /* fp32 [n_batch][n_embd], normed */
     gpu_tensor *q, *att;             /* fp32 [n_batch][n_head * head_dim] */
     gpu_tensor *k, *v;               /* fp32 [n_batch][n_head_kv * head_dim] */
-    gpu_tensor *tmp;                 /* fp32 [n_batch][n_embd], attention / FFN output */
     gpu_tensor *gate, *up;           /* fp32 [n_batch][n_ff] */
     gpu_tensor *x_last;              /* fp32 [n_embd], the last token's x */
     gpu_tensor *logits;              /* fp32 [n_out_rows][n_vocab] */
@@ -72,7 +70,7 @@ static uint64_t widest_row(const model_hparams *hp)
 uint64_t llama_act_bytes(const model_hparams *hp, uint32_t n_batch)
 {
     const uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
-    uint64_t per_tok = 4 * (3ull * hp->n_embd + 2 * q_dim + 2 * kv_dim + 2ull * hp->n_ff) + 8;
+    uint64_t per_tok = 4 * (2ull * hp->n_embd + 2 * q_dim + 2 * kv_dim + 2ull * hp->n_ff) + 8;
     uint64_t logits_rows = n_batch ? n_batch : 1;
     uint64_t attn_scratch = 4ull * hp->n_head * 64 * (hp->head_dim + 2); /* split attention, at most 64 ranges */
     return per_tok * n_batch + 4ull * hp->n_embd + 2 * 4 * logits_rows * hp->n_vocab + 4 + attn_scratch;
@@ -134,7 +132,6 @@ vkllm_status llama_session_create(llama_weights *w, const llama_session_opts *op
         { &s->att, B * q_dim * 4, false },
         { &s->k, B * kv_dim * 4, false },
         { &s->v, B * kv_dim * 4, false },
-        { &s->tmp, B * hp->n_embd * 4, false },
         { &s->gate, B * hp->n_ff * 4, false },
         { &s->up, B * hp->n_ff * 4, false },
         { &s->x_last, (uint64_t)hp->n_embd * 4, false },
@@ -165,7 +162,7 @@ void llama_session_free(llama_session *s)
     }
     free(s->k_cache);
     free(s->v_cache);
-    gpu_tensor *ts[] = { s->ids, s->positions, s->x, s->xn, s->q, s->att, s->k, s->v, s->tmp,
+    gpu_tensor *ts[] = { s->ids, s->positions, s->x, s->xn, s->q, s->att, s->k, s->v,
                          s->gate, s->up, s->x_last, s->logits, s->logits_host, s->argmax, s->attn_scratch };
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) gpu_tensor_destroy(ctx, ts[i]);
     free(s);
@@ -198,7 +195,7 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
     const uint32_t q_dim = H * D, kv_dim = KH * D;
     const float scale = 1.0f / sqrtf((float)D);
     gpu_binding x = gpu_bind(s->x), xn = gpu_bind(s->xn), q = gpu_bind(s->q), k = gpu_bind(s->k),
-                v = gpu_bind(s->v), att = gpu_bind(s->att), tmp = gpu_bind(s->tmp), gate = gpu_bind(s->gate),
+                v = gpu_bind(s->v), att = gpu_bind(s->att), gate = gpu_bind(s->gate),
                 up = gpu_bind(s->up), pos = gpu_bind(s->positions);
 
     /* the previous step's reads and writes (same buffers, earlier submit)
@@ -230,10 +227,7 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
             st = op_attention(rec, q, kc, vc, pos, att, gpu_bind(s->attn_scratch), n, H, KH, D, s->n_ctx, scale);
         gpu_barrier(rec); /* attention output -> o projection */
         gpu_rec_tag(rec, "attn output");
-        if (st == VKLLM_OK) st = op_matmul(rec, L->wo, att, tmp, n, E, q_dim);
-        gpu_barrier(rec); /* o -> residual add */
-        gpu_rec_tag(rec, "residual");
-        if (st == VKLLM_OK) st = op_add(rec, x, tmp, x, n * E);
+        if (st == VKLLM_OK) st = op_matmul_acc(rec, L->wo, att, x, n, E, q_dim); /* x += o: the residual */
         gpu_barrier(rec); /* x -> FFN norm */
         gpu_rec_tag(rec, "ffn norm");
         if (st == VKLLM_OK) st = op_rmsnorm(rec, x, gpu_bind(L->ffn_norm), xn, n, E, hp->rms_eps);
@@ -246,10 +240,7 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
         if (st == VKLLM_OK) st = op_silu_mul(rec, gate, up, gate, n * F);
         gpu_barrier(rec); /* h -> down projection */
         gpu_rec_tag(rec, "ffn down");
-        if (st == VKLLM_OK) st = op_matmul(rec, L->w_down, gate, tmp, n, E, F);
-        gpu_barrier(rec); /* down -> residual add */
-        gpu_rec_tag(rec, "residual");
-        if (st == VKLLM_OK) st = op_add(rec, x, tmp, x, n * E);
+        if (st == VKLLM_OK) st = op_matmul_acc(rec, L->w_down, gate, x, n, E, F); /* x += down: the residual */
     }
     if (st != VKLLM_OK || out == OUT_NONE) return st;
 

@@ -114,14 +114,16 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
     if (cfg->kind == MATMUL_MATVEC) {
         d.shader = vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
         d.texel_mask = texel ? 3 : 0; /* w and x */
-        d.n_spec = 4;
+        d.n_spec = 5;
         d.spec[0] = cfg->wg;
         d.spec[1] = cfg->rows;
         d.spec[2] = cfg->r;
         d.spec[3] = cfg->nm;
+        d.spec[4] = cfg->acc != 0;
     } else {
         d.shader = vec8 ? "matmul" : "matmul_scalar";
-        d.n_spec = 6;
+        d.n_spec = 7;
+        d.spec[6] = cfg->acc != 0;
         d.spec[0] = cfg->wg;
         d.spec[1] = cfg->bm;
         d.spec[2] = cfg->bn;
@@ -162,6 +164,14 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
 vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
 {
     matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
+    return op_matmul_with(rec, &c, w, x, y, M, N, K);
+}
+
+vkllm_status op_matmul_acc(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
+                           uint32_t K)
+{
+    matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
+    c.acc = 1;
     return op_matmul_with(rec, &c, w, x, y, M, N, K);
 }
 
@@ -217,13 +227,14 @@ vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t 
 {
     matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
     static const char *const kernel[] = { "matmul", "matvec" };
-    check_begin(out, kernel[c.kind], "M %u N %u K %u", M, N, K);
+    check_begin(out, kernel[c.kind], "M %u N %u K %u%s", M, N, K, c.acc ? " y+=" : "");
     size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
     uint16_t *w = malloc(nw * sizeof *w);
     float *x = malloc(nx * sizeof *x), *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);
     double *scale = malloc(ny * sizeof *scale);
     gpu_tensor *tw = NULL, *tx = NULL, *ty = NULL;
     gpu_rec *rec = NULL;
+    float *y0 = NULL;
     vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
     if (!w || !x || !want || !got || !scale) {
         gpu_fail(ctx, s, "out of host memory for a %u x %u x %u matmul check", M, N, K);
@@ -233,14 +244,27 @@ vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t 
     check_fill_f16(&r, w, nw, -1.0f, 1.0f);
     check_fill_f32(&r, x, nx, -1.0f, 1.0f);
     ref_matmul_scaled(w, x, want, scale, M, N, K);
+    if (c.acc) { /* y starts random; want y0 + x w^T, one more rounding (of |y0 + ...|) */
+        if (!(y0 = malloc(ny * sizeof *y0))) {
+            s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+            goto done;
+        }
+        check_fill_f32(&r, y0, ny, -4.0f, 4.0f);
+        for (size_t i = 0; i < ny; i++) {
+            want[i] = (float)((double)y0[i] + want[i]);
+            scale[i] += fabs(y0[i]);
+        }
+    }
 
     s = check_tensor_from(ctx, w, nw * 2, 2ull * K, &tw); /* chunks hold whole rows */
     if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, ny * 4, 0, &ty);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, y0, ny * 4, 0, &ty);
     if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tw), &rec);
     if (s == VKLLM_OK) s = op_matmul_with(rec, &c, tw, gpu_bind(tx), gpu_bind(ty), M, N, K);
     if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
+    /* accumulating: y is also an input, so one run on the uploaded y0 instead of poisoning */
+    if (s == VKLLM_OK && c.acc && (s = gpu_rec_submit(rec)) == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
+    if (s == VKLLM_OK && !c.acc) s = check_run(ctx, rec, &ty, 1, out);
     if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
     if (s == VKLLM_OK) check_compare(got, want, scale, ny, MATMUL_ATOL, MATMUL_RTOL, "y", out);
 done:
@@ -253,6 +277,7 @@ done:
     free(want);
     free(got);
     free(scale);
+    free(y0);
     return s;
 }
 

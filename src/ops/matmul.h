@@ -15,6 +15,10 @@
  * chunk of w splits a row, or a binding is too small for its matrix. */
 vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
                        uint32_t K);
+/* The same adding into y: y[m][n] += sum_k w[n][k] * x[m][k] (a residual
+ * connection without a separate add). */
+vkllm_status op_matmul_acc(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
+                           uint32_t K);
 
 /* The kernels (shaders/): */
 enum {
@@ -33,6 +37,7 @@ typedef struct matmul_config {
     uint32_t r;        /* rows a subgroup works on at once (shares each x load) */
     uint32_t nm;       /* columns of x per workgroup (shares each weight load) */
     uint32_t texel;    /* 1: read w through a uniform texel buffer (K % 8 == 0 only; CPU devices) */
+    uint32_t acc;      /* 1: y += the product instead of y = (the residual add, fused) */
     /* tiled: wg must be (bm / tm) * (bn / tn) */
     uint32_t bm, bn, bk, tm, tn;
 } matmul_config;
@@ -56,7 +61,8 @@ void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_
 
 /* Random w (fp16) and x, GPU vs reference. */
 vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out);
-/* The same with an explicit configuration (NULL: matmul_pick's). */
+/* The same with an explicit configuration (NULL: matmul_pick's); with
+ * cfg->acc, y starts random and the check wants y + x w^T. */
 vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
                                uint64_t seed, vkllm_check_result *out);
 
