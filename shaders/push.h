@@ -58,6 +58,7 @@ PUSH_BEGIN(rope_push)
     U32 pairing;
     F32 step_hi;
     F32 step_lo;
+    U32 n_ctx; /* TO_CACHE variant: cache positions */
 PUSH_END(rope_push)
 #endif
 
@@ -121,17 +122,6 @@ PUSH_BEGIN(convert_push)
     U32 src_offset;
     U32 dst_offset;
 PUSH_END(convert_push)
-#endif
-
-/* ---- kv_store: cache[pos[t]][c] = half(src[t][c]) for t < n_tok, c < row;
- * src fp32 [n_tok][row], pos int32 [n_tok], cache fp16 [n_ctx][row].
- * Tokens whose position is outside [0, n_ctx) are skipped. row is even. */
-#if !defined(VKLLM_GLSL) || defined(PUSH_KV_STORE)
-PUSH_BEGIN(kv_store_push)
-    U32 n_tok;
-    U32 row;
-    U32 n_ctx;
-PUSH_END(kv_store_push)
 #endif
 
 /* ---- argmax: out[r] = the first index of the largest x[r][i], i < n;

@@ -1,6 +1,8 @@
 #version 450
 // RoPE: rotate the first n_rot dims of every head by position-dependent
 // angles, copy the rest. One invocation per rotated pair or copied dim.
+// TO_CACHE: write the result as fp16 into a K/V cache row instead (the
+// key RoPE and the cache write in one pass; n_rot = 0 stores values).
 //   x: fp32 [n_tok][n_head][head_dim], pos: int32 [n_tok]
 //   -> y: fp32 [n_tok][n_head][head_dim]; y may be x (each invocation reads
 //   its own elements before writing them, and no one else touches them)
@@ -20,7 +22,27 @@ layout(constant_id = 0) const uint WG = 64;
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer P { int pos[]; };
+#ifdef TO_CACHE
+// The rotated keys (or, with n_rot = 0, the values) go straight into the
+// layer's fp16 cache at their token's position: cache [n_ctx][n_head *
+// head_dim], rounded to nearest even (common.glsl); a position outside
+// [0, n_ctx) is skipped.
+layout(std430, binding = 2) writeonly buffer Cache { uint16_t cache[]; };
+#else
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+#endif
+
+// Element e (within the token's row) of token t gets v.
+void store(uint t, uint e, float v)
+{
+#ifdef TO_CACHE
+    const int p = pos[t];
+    if (p >= 0 && uint(p) < pc.n_ctx)
+        cache[uint(p) * pc.n_head * pc.head_dim + e] = uint16_t(f32_bits_to_f16(floatBitsToUint(v)));
+#else
+    y[t * pc.n_head * pc.head_dim + e] = v;
+#endif
+}
 
 // pi/2 = P1 + P2 + P3; P1 has 8 significant bits, so k * P1 is exact for
 // k < 2^16 (angles below ~1e5) and angle - k * P1 is exact (Sterbenz).
@@ -83,16 +105,16 @@ void main()
     const uint j = idx - head * per_head;
     const uint base = head * pc.head_dim;
 
+    const uint t = head / pc.n_head, row_base = base - t * pc.n_head * pc.head_dim;
     if (j >= half_rot) { // past the rotary dims: copy
-        const uint d = base + pc.n_rot + (j - half_rot);
-        y[d] = x[d];
+        const uint d = pc.n_rot + (j - half_rot);
+        store(t, row_base + d, x[base + d]);
         return;
     }
-    const uint i0 = base + (pc.pairing == 0 ? 2 * j : j);
-    const uint i1 = i0 + (pc.pairing == 0 ? 1 : half_rot);
-    const float x0 = x[i0], x1 = x[i1];
-    const int p = pos[head / pc.n_head];
-    const vec2 cs = cos_sin(float(p) * freq(j));
-    y[i0] = x0 * cs.x - x1 * cs.y;
-    y[i1] = x0 * cs.y + x1 * cs.x;
+    const uint d0 = pc.pairing == 0 ? 2 * j : j;
+    const uint d1 = d0 + (pc.pairing == 0 ? 1 : half_rot);
+    const float x0 = x[base + d0], x1 = x[base + d1];
+    const vec2 cs = cos_sin(float(pos[t]) * freq(j));
+    store(t, row_base + d0, x0 * cs.x - x1 * cs.y);
+    store(t, row_base + d1, x0 * cs.y + x1 * cs.x);
 }

@@ -47,5 +47,20 @@ int main(void)
         vkllm_status s = check_rope(ctx, &cases[i], seed + i, &r);
         failures += harness_report(ctx, s, &r);
     }
+    /* RoPE written straight into an fp16 K/V cache (SOLAR's 8 kv heads and
+     * others; n_tok = n_ctx + 1: one token outside the cache, skipped) */
+    static const struct { rope_case c; uint32_t n_ctx; } to_cache[] = {
+        { { 1, 8, 128, 128, 10000, ADJ, 0, 0, false }, 4096 },
+        { { 64, 8, 128, 128, 10000, ADJ, 0, 0, false }, 512 },
+        { { 17, 8, 128, 128, 10000, HALF, 0, 0, false }, 16 },
+        { { 9, 2, 64, 64, 1e6f, HALF, 0, 0, false }, 40 },
+        { { 5, 3, 80, 32, 10000, ADJ, 0, 0, false }, 4 },
+        { { 7, 4, 32, 0, 10000, ADJ, 0, 0, false }, 9 }, /* n_rot 0: values, stored as they are */
+    };
+    for (unsigned i = 0; i < sizeof to_cache / sizeof to_cache[0]; i++) {
+        vkllm_check_result r;
+        vkllm_status s = check_rope_to_cache(ctx, &to_cache[i].c, to_cache[i].n_ctx, seed + 100 + i, &r);
+        failures += harness_report(ctx, s, &r);
+    }
     return harness_finish(ctx, failures);
 }

@@ -214,14 +214,13 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
         if (st == VKLLM_OK) st = op_matmul(rec, L->wq, xn, q, n, q_dim, E);
         if (st == VKLLM_OK) st = op_matmul(rec, L->wk, xn, k, n, kv_dim, E);
         if (st == VKLLM_OK) st = op_matmul(rec, L->wv, xn, v, n, kv_dim, E);
-        gpu_barrier(rec); /* q, k, v -> RoPE (in place) and the v cache write */
+        gpu_barrier(rec); /* q, k, v -> RoPE of q (in place), k and v into the cache (k rotated on the way) */
         gpu_rec_tag(rec, "rope + kv store");
         if (st == VKLLM_OK) st = op_rope(rec, q, pos, q, n, H, D, hp->n_rot, hp->rope_theta, w->pairing);
-        if (st == VKLLM_OK) st = op_rope(rec, k, pos, k, n, KH, D, hp->n_rot, hp->rope_theta, w->pairing);
+        if (st == VKLLM_OK)
+            st = op_rope_to_cache(rec, k, pos, kc, n, KH, D, hp->n_rot, hp->rope_theta, w->pairing, s->n_ctx);
         if (st == VKLLM_OK) st = op_kv_store(rec, v, pos, vc, n, kv_dim, s->n_ctx);
-        gpu_barrier(rec); /* rotated k -> k cache write */
-        if (st == VKLLM_OK) st = op_kv_store(rec, k, pos, kc, n, kv_dim, s->n_ctx);
-        gpu_barrier(rec); /* k/v cache writes -> attention reads */
+        gpu_barrier(rec); /* q rotated, k/v cache written -> attention reads */
         gpu_rec_tag(rec, "attention");
         if (st == VKLLM_OK)
             st = op_attention(rec, q, kc, vc, pos, att, gpu_bind(s->attn_scratch), n, H, KH, D, s->n_ctx, scale);

@@ -4,35 +4,19 @@
 #include <string.h>
 
 #include "check.h"
-#include "push.h"
+#include "rope.h"
 #include "util/half.h"
 
-#define KV_STORE_WG 64 /* invocations per workgroup; two elements each */
-
+/* The cache write is the RoPE-to-cache kernel with nothing rotated
+ * (shaders/rope.comp, TO_CACHE): one shader for keys and values. */
 vkllm_status op_kv_store(gpu_rec *rec, gpu_binding src, gpu_binding pos, gpu_binding cache, uint32_t n_tok,
                          uint32_t row, uint32_t n_ctx)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
-    if (n_tok == 0) return VKLLM_OK;
     if (row == 0 || row % 2 || n_ctx == 0)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "kv_store: row %u must be even and n_ctx %u non-zero", row, n_ctx);
-    if (n_tok > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "kv_store: %u tokens in one block (max 65535)", n_tok);
-    const char *small = gpu_binding_bytes(src) < (uint64_t)n_tok * row * 4        ? "src"
-                        : gpu_binding_bytes(pos) < (uint64_t)n_tok * 4            ? "pos"
-                        : gpu_binding_bytes(cache) < (uint64_t)n_ctx * row * 2    ? "cache"
-                                                                                  : NULL;
-    if (small)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "kv_store: binding %s too small for %u tokens of %u into %u positions",
-                        small, n_tok, row, n_ctx);
-    gpu_pipeline *p;
-    gpu_pipeline_desc d = {
-        .shader = "kv_store", .n_buffers = 3, .push_bytes = sizeof(kv_store_push), .n_spec = 1, .spec = { KV_STORE_WG },
-    };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
-    kv_store_push pc = { .n_tok = n_tok, .row = row, .n_ctx = n_ctx };
-    gpu_binding b[3] = { src, pos, cache };
-    return gpu_dispatch(rec, p, b, 3, &pc, (row / 2 + KV_STORE_WG - 1) / KV_STORE_WG, n_tok, 1, "kv_store");
+        return gpu_fail(gpu_rec_ctx(rec), VKLLM_ERR_INVALID_ARG, "kv_store: row %u must be even and n_ctx %u non-zero",
+                        row, n_ctx);
+    if (n_tok == 0) return VKLLM_OK;
+    return op_rope_to_cache(rec, src, pos, cache, n_tok, 1, row, 0, 10000.0f, ROPE_ADJACENT, n_ctx);
 }
 
 void ref_kv_store(const float *src, const int32_t *pos, uint16_t *cache, uint32_t n_tok, uint32_t row,

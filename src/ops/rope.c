@@ -1,11 +1,13 @@
 #include "rope.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "push.h"
+#include "util/half.h"
 
 #define ROPE_WG 64
 
@@ -19,8 +21,10 @@ static void split12(double v, float *hi, float *lo)
     *lo = (float)(v - h);
 }
 
-vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y, uint32_t n_tok, uint32_t n_head,
-                     uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing)
+/* op_rope and op_rope_to_cache: n_ctx 0 writes fp32 y, else the fp16 cache. */
+static vkllm_status rope_dispatch(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y, uint32_t n_tok,
+                                  uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base,
+                                  uint32_t pairing, uint32_t n_ctx)
 {
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     if (n_rot % 2 || n_rot > head_dim || n_rot > 8192 || pairing > ROPE_ROTATE_HALF || !(theta_base > 0) ||
@@ -28,14 +32,24 @@ vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
                         "rope: bad shape (n_tok %u, n_head %u, head_dim %u, n_rot %u, theta_base %g, pairing %u)",
                         n_tok, n_head, head_dim, n_rot, theta_base, pairing);
+    const uint64_t row = (uint64_t)n_head * head_dim;
+    if (n_ctx && (gpu_binding_bytes(y) < n_ctx * row * 2 || (uint64_t)n_ctx * row > UINT32_MAX))
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "rope: a cache of %u positions x %llu does not fit its binding",
+                        n_ctx, (unsigned long long)row);
+    if (gpu_binding_bytes(x) < n_tok * row * 4 || gpu_binding_bytes(pos) < 4ull * n_tok ||
+        (!n_ctx && gpu_binding_bytes(y) < n_tok * row * 4))
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "rope: a binding is too small for %u tokens of %llu", n_tok,
+                        (unsigned long long)row);
     gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = "rope", .n_buffers = 3, .push_bytes = sizeof(rope_push),
+        .shader = n_ctx ? "rope_to_cache" : "rope", .n_buffers = 3, .push_bytes = sizeof(rope_push),
         .n_spec = 1, .spec = { ROPE_WG },
     };
     vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
     if (s != VKLLM_OK) return s;
-    rope_push pc = { .n_tok = n_tok, .n_head = n_head, .head_dim = head_dim, .n_rot = n_rot, .pairing = pairing };
+    rope_push pc = {
+        .n_tok = n_tok, .n_head = n_head, .head_dim = head_dim, .n_rot = n_rot, .pairing = pairing, .n_ctx = n_ctx,
+    };
     split12(n_rot ? 2.0 * log2((double)theta_base) / n_rot : 0.0, &pc.step_hi, &pc.step_lo);
     gpu_binding b[3] = { x, pos, y };
     /* one invocation per pair or copied dim; groups past 65535 spill into y */
@@ -43,7 +57,21 @@ vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y
     uint64_t groups = (items + ROPE_WG - 1) / ROPE_WG;
     uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
     uint32_t gy = gx ? (uint32_t)((groups + gx - 1) / gx) : 0;
-    return gpu_dispatch(rec, p, b, 3, &pc, gx, gy, 1, "rope");
+    return gpu_dispatch(rec, p, b, 3, &pc, gx, gy, 1, n_ctx ? "rope_to_cache" : "rope");
+}
+
+vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y, uint32_t n_tok, uint32_t n_head,
+                     uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing)
+{
+    return rope_dispatch(rec, x, pos, y, n_tok, n_head, head_dim, n_rot, theta_base, pairing, 0);
+}
+
+vkllm_status op_rope_to_cache(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding cache, uint32_t n_tok,
+                              uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing,
+                              uint32_t n_ctx)
+{
+    if (n_ctx == 0) return gpu_fail(gpu_rec_ctx(rec), VKLLM_ERR_INVALID_ARG, "rope_to_cache: empty cache");
+    return rope_dispatch(rec, x, pos, cache, n_tok, n_head, head_dim, n_rot, theta_base, pairing, n_ctx);
 }
 
 /* The dims of pair i within a head. */
@@ -173,5 +201,90 @@ done:
     free(got);
     free(bound);
     free(pos);
+    return s;
+}
+
+vkllm_status check_rope_to_cache(gpu_ctx *ctx, const rope_case *c, uint32_t n_ctx, uint64_t seed,
+                                 vkllm_check_result *out)
+{
+    check_begin(out, "rope>cache", "%ux%ux%u r%u %s t%g into %u", c->n_tok, c->n_head, c->head_dim, c->n_rot,
+                c->pairing == ROPE_ADJACENT ? "adj" : "half", c->theta_base, n_ctx);
+    const size_t row = (size_t)c->n_head * c->head_dim, n = c->n_tok * row, n_cache = (size_t)n_ctx * row;
+    float *x = malloc(n * sizeof *x), *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
+    double *bound = malloc(n * sizeof *bound);
+    int32_t *pos = malloc(c->n_tok * sizeof *pos);
+    uint16_t *cache = malloc(n_cache * 2), *after = malloc(n_cache * 2);
+    uint32_t *perm = malloc(n_ctx * sizeof *perm);
+    gpu_tensor *tx = NULL, *tp = NULL, *tc = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = VKLLM_OK;
+    if (!x || !want || !got || !bound || !pos || !cache || !after || !perm || c->n_tok > n_ctx + 1) {
+        s = gpu_fail(ctx, c->n_tok > n_ctx + 1 ? VKLLM_ERR_INVALID_ARG : VKLLM_ERR_OUT_OF_MEMORY,
+                     "check_rope_to_cache: bad shape or out of host memory");
+        goto done;
+    }
+    rng r = { seed };
+    check_fill_f32(&r, x, n, -1.0f, 1.0f);
+    for (size_t i = 0; i < n_cache; i++) cache[i] = (uint16_t)rng_next(&r);
+    /* distinct random positions; the last token (when there are more tokens
+     * than positions) lies outside the cache and must be skipped */
+    for (uint32_t i = 0; i < n_ctx; i++) perm[i] = i;
+    for (uint32_t t = 0; t < c->n_tok; t++) {
+        if (t == n_ctx) {
+            pos[t] = (int32_t)(n_ctx + rng_below(&r, 100));
+            continue;
+        }
+        uint32_t j = t + rng_below(&r, n_ctx - t), tmp = perm[t];
+        perm[t] = perm[j];
+        perm[j] = tmp;
+        pos[t] = (int32_t)perm[t];
+    }
+    ref_rope(x, pos, want, c->n_tok, c->n_head, c->head_dim, c->n_rot, c->theta_base, c->pairing);
+    rope_bounds(x, pos, bound, c);
+    s = check_tensor_from(ctx, x, n * 4, 0, &tx);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, pos, c->n_tok * 4, 0, &tp);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, cache, n_cache * 2, 0, &tc);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 1, &rec);
+    if (s == VKLLM_OK)
+        s = op_rope_to_cache(rec, gpu_bind(tx), gpu_bind(tp), gpu_bind(tc), c->n_tok, c->n_head, c->head_dim,
+                             c->n_rot, c->theta_base, c->pairing, n_ctx);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = gpu_rec_submit(rec); /* one run: the untouched rows are part of the result */
+    if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
+    if (s == VKLLM_OK) s = gpu_download(ctx, tc, 0, after, n_cache * 2);
+    if (s != VKLLM_OK) goto done;
+    /* every row no token wrote keeps its bits */
+    for (uint32_t t = 0; t < c->n_tok && t < n_ctx; t++) /* mark written rows in the original */
+        memcpy(cache + (size_t)pos[t] * row, after + (size_t)pos[t] * row, row * 2);
+    if (memcmp(cache, after, n_cache * 2) != 0) {
+        out->passed = 0;
+        out->ratio = INFINITY;
+        snprintf(out->detail, sizeof out->detail, "a cache row no token owns was written");
+        goto done;
+    }
+    /* written rows: the rotation's bound, plus fp16 rounding: half an ulp,
+     * at most 2^-11 of the rounded value, allowed as 2^-10 of the exact one
+     * (a value just under a power of two rounds up into the next binade);
+     * 2^-24 absolute for subnormal halves */
+    for (uint32_t t = 0; t < c->n_tok; t++)
+        for (size_t e = 0; e < row; e++) {
+            size_t i = t * row + e;
+            got[i] = t < n_ctx ? half_to_float(after[(size_t)pos[t] * row + e]) : want[i];
+            bound[i] += ldexp(1, -10) * (fabs(want[i]) + bound[i]) + ldexp(1, -24);
+        }
+    check_compare(got, want, bound, n, 0.0, 1.0, "cache", out);
+done:
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, tx);
+    gpu_tensor_destroy(ctx, tp);
+    gpu_tensor_destroy(ctx, tc);
+    free(x);
+    free(want);
+    free(got);
+    free(bound);
+    free(pos);
+    free(cache);
+    free(after);
+    free(perm);
     return s;
 }

@@ -18,6 +18,15 @@
 vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y, uint32_t n_tok, uint32_t n_head,
                      uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing);
 
+/* The same rotation written as fp16 into a K/V cache: cache[pos[t]][h][d]
+ * = half(rotated x[t][h][d]) for the tokens whose position lies in
+ * [0, n_ctx) (others are skipped); cache: fp16 [n_ctx][n_head * head_dim].
+ * With n_rot = 0 it stores values unrotated. The key RoPE and the cache
+ * write in one pass; rounds to nearest even. */
+vkllm_status op_rope_to_cache(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding cache, uint32_t n_tok,
+                              uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing,
+                              uint32_t n_ctx);
+
 /* CPU reference: angles, cos and sin in double. */
 void ref_rope(const float *x, const int32_t *pos, float *y, uint32_t n_tok, uint32_t n_head, uint32_t head_dim,
               uint32_t n_rot, float theta_base, uint32_t pairing);
@@ -36,5 +45,12 @@ typedef struct rope_case {
 /* Random x in [-1, 1), GPU vs reference; then new positions are uploaded
  * and the same recording is replayed and checked again. */
 vkllm_status check_rope(gpu_ctx *ctx, const rope_case *c, uint64_t seed, vkllm_check_result *out);
+
+/* op_rope_to_cache on random x, a cache of random bits and distinct random
+ * positions (plus, with n_tok = n_ctx + 1, one token outside the cache):
+ * written rows against the reference within the rotation's bound plus fp16
+ * rounding, every other row unchanged bit for bit. */
+vkllm_status check_rope_to_cache(gpu_ctx *ctx, const rope_case *c, uint32_t n_ctx, uint64_t seed,
+                                 vkllm_check_result *out);
 
 #endif

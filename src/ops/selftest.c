@@ -83,6 +83,7 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     /* one decode token's k row into SOLAR's cache, a prefill block; greedy pick over the vocab */
     RUN(check_kv_store(ctx, 1, 1, 1024, 4096, seed + 46, R));
     RUN(check_kv_store(ctx, 64, 0, 1024, 512, seed + 47, R));
+    RUN(check_rope_to_cache(ctx, &(rope_case){ 1, 8, 128, 128, 10000, ROPE_ADJACENT, 0, 0, false }, 4096, seed + 49, R));
     RUN(check_argmax(ctx, 1, 32000, seed + 48, R));
     return first_err;
 }
