@@ -66,6 +66,7 @@ expect "bench synthetic json" 0 "^bench ok" -- sh -c "'$vkllm' bench --synthetic
 expect "bench file model" 0 "^\| tg4 \| [0-9.]+ " -- "$vkllm" bench -m "$scratch/tiny.gguf" -p 8 -n 4 -r 1
 expect "bench profile" 0 "^decode step: [0-9]+ dispatches" -- "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
 expect "bench bandwidth" 0 "^\| matvec 32000 x 4096 fp16 \| [0-9.]+ \| [0-9.]+ \|" -- "$vkllm" bench --bandwidth -r 1
+expect "bench depth" 0 '"test": "tg2 @ d16"' -- "$vkllm" bench --synthetic tiny -n 2 -d 0,16 -r 1 --json
 expect "bench unknown shape" 1 "unknown synthetic model 'gpt-5'; known: solar-10.7b" -- "$vkllm" bench --synthetic gpt-5
 expect "bench bad size" 2 "wants a positive number" -- "$vkllm" bench -p 0
 expect "bench solar too big" 1 "needs .* GiB .* but device" -- "$vkllm" bench --synthetic solar-10.7b
@@ -91,6 +92,7 @@ expect "run missing model" 1 "no-such" -- "$vkllm" run -m "$scratch/no-such.gguf
 mkdir -p "$scratch/notok" && cp "$scratch/tiny-hf/config.json" "$scratch/tiny-hf/"*.safetensors "$scratch/notok/"
 expect "run without tokenizer" 1 "has no usable tokenizer" -- "$vkllm" run -m "$scratch/notok" -p hi
 expect "logits without tokenizer" 0 "^greedy" -- sh -c "'$vkllm' logits -m '$scratch/notok' --tokens 1,2,3 --greedy 2 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(\"greedy\", d[\"greedy\"])'"
+expect "run Ctrl-C stops cleanly" 0 "\| interrupted\]" -- timeout --preserve-status -s INT 2 "$vkllm" run -m "$scratch/tiny.gguf" -p "hello" --greedy -n 0 --ctx 60000
 expect "chat" 0 "conversation cleared" -- sh -c "printf 'hello\n/reset\nagain\n' | '$vkllm' chat -m '$scratch/tiny.gguf' --greedy -n 5"
 expect "chat turns reuse the cache" 0 "\(\+ cached\)" -- sh -c "printf 'hello\nmore\n' | '$vkllm' chat -m '$scratch/tiny.gguf' --greedy -n 5 2>&1"
 
