@@ -65,7 +65,8 @@ typedef struct vkllm_device_info {
     uint32_t subgroup_min, subgroup_max; /* with size control, else = default */
     int subgroup_size_control;    /* VK_EXT_subgroup_size_control usable */
     int subgroup_arith, subgroup_shuffle; /* compute-stage support of these ops */
-    int coopmat_nv;               /* VK_NV_cooperative_matrix offered */
+    int coopmat_nv;               /* VK_NV_cooperative_matrix offered with 16x16x16 fp16 x fp16 + fp32
+                                     at subgroup scope (tensor cores for prefill) */
     /* limits */
     uint64_t max_storage_buffer_range;
     uint64_t max_texel_buffer_elements; /* texels of a uniform texel buffer (weights on CPU devices) */

@@ -100,6 +100,24 @@ int main(void)
     };
     for (unsigned i = 0; i < sizeof gpu_shapes / sizeof gpu_shapes[0]; i++)
         failures += run(ctx, &gpu, gpu_shapes[i], seed + 50 + i);
+    /* the tensor-core kernel: refused where the device has none; the
+     * load-time check keeps it off there */
+    {
+        matmul_config tc = { .kind = MATMUL_COOPMAT, .wg = 128 };
+        vkllm_check_result r;
+        const int had = gpu_info(ctx)->coopmat_nv;
+        vkllm_status s = check_matmul_with(ctx, &tc, 70, 130, 264, seed, &r);
+        int on = matmul_verify_coopmat(ctx);
+        if (had) { /* a failure here is a failure of the kernel on this GPU */
+            printf("     tensor cores: %s\n", on ? "in use (checked)" : "failed their check, not used");
+            failures += harness_report(ctx, s, &r);
+        } else if (s != VKLLM_ERR_UNSUPPORTED || on) {
+            printf("FAIL tensor-core kernel not refused on a device without it\n");
+            failures++;
+        } else {
+            printf("ok   tensor-core kernel refused without tensor cores: %s\n", gpu_error(ctx));
+        }
+    }
     /* y += x w^T (the fused residual add), both kernels, this device's and a GPU's configurations */
     static const shape acc_shapes[] = { { 1, 1000, 1000 }, { 3, 65, 127 }, { 33, 129, 64 }, { 65, 257, 1000 }, { 1, 4096, 14336 } };
     for (unsigned i = 0; i < sizeof acc_shapes / sizeof acc_shapes[0]; i++) {

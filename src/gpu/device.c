@@ -51,6 +51,8 @@ vkllm_status gpu_vk_fail(gpu_ctx *ctx, VkResult r, const char *expr, const char 
 
 const char *gpu_error(const gpu_ctx *ctx) { return ctx->err; }
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx) { return &ctx->info; }
+
+void gpu_disable_coopmat(gpu_ctx *ctx) { ctx->info.coopmat_nv = 0; }
 uint32_t gpu_validation_count(const gpu_ctx *ctx) { return ctx->val_count; }
 const char *gpu_validation_first(const gpu_ctx *ctx) { return ctx->val_first; }
 bool gpu_validation_enabled(const gpu_ctx *ctx) { return ctx->validate; }
@@ -303,7 +305,23 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
         info->subgroup_min = sgc.minSubgroupSize;
         info->subgroup_max = sgc.maxSubgroupSize;
     }
-    info->coopmat_nv = ext->coopmat_nv;
+    /* tensor cores as the matmul_coopmat kernel uses them: 16x16x16, fp16
+     * A and B, fp32 C and D, subgroup scope, with fp16 arithmetic types */
+    info->coopmat_nv = 0;
+    if (ext->coopmat_nv && info->fp16_arith && vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
+        uint32_t n_cm = 0;
+        vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n_cm, NULL);
+        VkCooperativeMatrixPropertiesNV *cm = calloc(n_cm ? n_cm : 1, sizeof *cm);
+        for (uint32_t i = 0; cm && i < n_cm; i++) cm[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+        if (cm && vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n_cm, cm) == VK_SUCCESS)
+            for (uint32_t i = 0; i < n_cm; i++)
+                if (cm[i].MSize == 16 && cm[i].NSize == 16 && cm[i].KSize == 16 &&
+                    cm[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV && cm[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                    cm[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV && cm[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                    cm[i].scope == VK_SCOPE_SUBGROUP_NV)
+                    info->coopmat_nv = 1;
+        free(cm);
+    }
 
     VkPhysicalDeviceMemoryProperties mp;
     vkGetPhysicalDeviceMemoryProperties(pd, &mp);

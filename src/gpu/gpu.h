@@ -54,6 +54,9 @@ uint64_t gpu_max_chunk_bytes(const gpu_ctx *ctx);
 
 /* The chosen device's properties and capabilities. */
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx);
+/* Stops using the tensor-core (cooperative matrix) kernels on this context:
+ * for when they fail their check against the reference on this driver. */
+void gpu_disable_coopmat(gpu_ctx *ctx);
 
 /* Number of messages the validation layer has reported so far, and the
  * first of them ("" if none). Always 0 when validation is off. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "llama_internal.h"
+#include "ops/matmul.h"
 #include "ops/fill_random.h"
 
 typedef struct preset {
@@ -65,6 +66,7 @@ vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, bool
         llama_weights_free(w);
         return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
     }
+    matmul_verify_coopmat(ctx); /* tensor cores for prefill only if they match the reference here */
     w->ctx = ctx;
     w->hp = *hp;
     w->tied = tied;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "llama_internal.h"
+#include "ops/matmul.h"
 #include "util/bf16.h"
 #include "util/half.h"
 
@@ -145,6 +146,7 @@ vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb 
         llama_weights_free(w);
         return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
     }
+    matmul_verify_coopmat(ctx); /* tensor cores for prefill only if they match the reference here */
     w->ctx = ctx;
     w->hp = *hp;
     w->tied = m->tied_embeddings;

@@ -41,6 +41,9 @@ matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_
         c.rows = c.r;
         return c;
     }
+    if (M > MATMUL_MAX_NM && K % 8 == 0 && info->coopmat_nv && info->subgroup_size == 32 &&
+        gpu_shader_available("matmul_coopmat"))
+        return (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128 };
     if (M <= MATMUL_MAX_NM) {
         /* 4 subgroups, each on r rows at a time; all M columns of x in the
          * same workgroup, so each weight is read once. */
@@ -64,6 +67,11 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
     if (c->wg == 0 || c->wg > info->max_workgroup_invocations)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: workgroup of %u invocations (device allows 1..%u)", c->wg,
                         info->max_workgroup_invocations);
+    if (c->kind == MATMUL_COOPMAT) {
+        if (!info->coopmat_nv || info->subgroup_size != 32 || c->wg != 128 || !gpu_shader_available("matmul_coopmat"))
+            return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "matmul: tensor-core kernel not available on this device");
+        return VKLLM_OK;
+    }
     if (c->kind == MATMUL_MATVEC) {
         if (c->rows == 0 || c->r == 0 || c->nm == 0 || c->r * c->nm > 256)
             return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matvec: rows %u, r %u, nm %u (need rows, r, nm >= 1, r * nm <= 256)",
@@ -111,7 +119,12 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
     /* x as texels too: a whole single-chunk tensor */
     texel = texel && !x.offset && !x.range && gpu_tensor_bytes(x.t) / 16 <= gpu_max_texels(ctx);
     gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
-    if (cfg->kind == MATMUL_MATVEC) {
+    if (cfg->kind == MATMUL_COOPMAT) {
+        if (!vec8) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: the tensor-core kernel needs K %% 8 == 0 (K %u)", K);
+        d.shader = "matmul_coopmat";
+        d.n_spec = 7; /* only ACC (id 6) is used */
+        d.spec[6] = cfg->acc != 0;
+    } else if (cfg->kind == MATMUL_MATVEC) {
         d.shader = vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
         d.texel_mask = texel ? 3 : 0; /* w and x */
         d.n_spec = 5;
@@ -147,14 +160,15 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
         };
         /* workgroups: matvec, one per `rows` rows (z: m); tiled, one per
          * tile. Counts past 65535 spill into y; the shaders skip the extra. */
-        uint64_t groups = cfg->kind == MATMUL_MATVEC ? (pc.n_rows + cfg->rows - 1) / cfg->rows
-                                                     : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
+        uint64_t groups = cfg->kind == MATMUL_MATVEC    ? (pc.n_rows + cfg->rows - 1) / cfg->rows
+                          : cfg->kind == MATMUL_COOPMAT ? (uint64_t)((pc.n_rows + 63) / 64) * ((M + 63) / 64)
+                                                        : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
         uint64_t gy = (groups + gx - 1) / gx;
         if (gy > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
         gpu_binding b[3] = { gpu_bind_chunk(w, c), x, y };
         uint32_t gz = cfg->kind != MATMUL_TILED ? (M + cfg->nm - 1) / cfg->nm : 1;
-        static const char *const label[] = { "matmul", "matvec" };
+        static const char *const label[] = { "matmul", "matvec", "matmul_coopmat" };
         s = gpu_dispatch(rec, p, b, 3, &pc, gx, (uint32_t)gy, gz, label[cfg->kind]);
         if (s != VKLLM_OK) return s;
     }
@@ -221,12 +235,17 @@ void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_
  * ~1/K of sum|w x|, 7e-5 at K = 14336, against 64 u = 3.8e-6. */
 #define MATMUL_RTOL (64.0 / 16777216.0)
 #define MATMUL_ATOL 1e-12 /* only keeps the bound positive where sum |w x| is 0 */
+/* The tensor-core kernel: x enters as hi + lo halves (about 22 bits, an
+ * error of ~2^-22 |x| per element), and tensor cores need not round their
+ * fp32 sums as IEEE does: 2^-16 of sum |w x|, still under the 1/K share of
+ * one dropped term (7e-5 at K = 14336). */
+#define MATMUL_RTOL_TC (1.0 / 65536.0)
 
 vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
                                uint64_t seed, vkllm_check_result *out)
 {
     matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
-    static const char *const kernel[] = { "matmul", "matvec" };
+    static const char *const kernel[] = { "matmul", "matvec", "matmul_tc" };
     check_begin(out, kernel[c.kind], "M %u N %u K %u%s", M, N, K, c.acc ? " y+=" : "");
     size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
     uint16_t *w = malloc(nw * sizeof *w);
@@ -266,7 +285,8 @@ vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t 
     if (s == VKLLM_OK && c.acc && (s = gpu_rec_submit(rec)) == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
     if (s == VKLLM_OK && !c.acc) s = check_run(ctx, rec, &ty, 1, out);
     if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
-    if (s == VKLLM_OK) check_compare(got, want, scale, ny, MATMUL_ATOL, MATMUL_RTOL, "y", out);
+    if (s == VKLLM_OK)
+        check_compare(got, want, scale, ny, MATMUL_ATOL, c.kind == MATMUL_COOPMAT ? MATMUL_RTOL_TC : MATMUL_RTOL, "y", out);
 done:
     gpu_rec_destroy(rec);
     gpu_tensor_destroy(ctx, tw);
@@ -279,6 +299,24 @@ done:
     free(scale);
     free(y0);
     return s;
+}
+
+int matmul_verify_coopmat(gpu_ctx *ctx)
+{
+    if (!gpu_info(ctx)->coopmat_nv) return 0;
+    /* awkward edges (partial 64x64 tiles, K not a multiple of 16), a real
+     * prefill shape, and the accumulating form */
+    static const uint32_t shapes[][4] = { { 70, 130, 264, 0 }, { 9, 1000, 8, 0 }, { 128, 1024, 4096, 0 }, { 33, 65, 136, 1 } };
+    for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        matmul_config c = { .kind = MATMUL_COOPMAT, .wg = 128, .acc = shapes[i][3] };
+        vkllm_check_result r;
+        vkllm_status s = check_matmul_with(ctx, &c, shapes[i][0], shapes[i][1], shapes[i][2], 0x7c + i, &r);
+        if (s != VKLLM_OK || !r.passed) { /* wrong, or the driver would not even build it */
+            gpu_disable_coopmat(ctx);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out)

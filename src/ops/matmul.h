@@ -24,6 +24,7 @@ vkllm_status op_matmul_acc(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_bindi
 enum {
     MATMUL_TILED = 0,  /* matmul.comp: shared-memory tiles, register blocks (GPUs, prefill) */
     MATMUL_MATVEC = 1, /* matvec.comp: lanes split k, subgroup reduction (decode; CPUs always) */
+    MATMUL_COOPMAT = 2, /* matmul_coopmat.comp: NVIDIA tensor cores, 64x64 tiles (prefill) */
 };
 
 /* Kernel shape knobs; every value becomes a specialization constant.
@@ -55,6 +56,13 @@ matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_
  * inconsistent or exceeds the device's workgroup / shared-memory limits). */
 vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
                             uint32_t M, uint32_t N, uint32_t K);
+
+/* On a device offering tensor cores (info->coopmat_nv) the prefill kernel
+ * is checked once against the reference on awkward shapes; if it fails
+ * there (a driver bug, or ours) the context stops using it and the shared-
+ * memory kernel takes over (so does any failure to run the check). Loading
+ * a model calls this. Returns 1 if tensor cores stay in use. */
+int matmul_verify_coopmat(gpu_ctx *ctx);
 
 /* CPU reference, double accumulation; w as fp16 bits [N][K]. */
 void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_t N, uint32_t K);

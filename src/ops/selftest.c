@@ -56,6 +56,12 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
         RUN(check_matmul(ctx, 1, 32000, 4096, seed + 15, R));
         RUN(check_matmul(ctx, 64, 4096, 4096, seed + 16, R));
     }
+    /* the tensor-core prefill kernel, where the device has one */
+    if (gpu_info(ctx)->coopmat_nv) {
+        matmul_config tc = { .kind = MATMUL_COOPMAT, .wg = 128 };
+        RUN(check_matmul_with(ctx, &tc, 70, 130, 264, seed + 17, R));
+        RUN(check_matmul_with(ctx, &tc, 512, 4096, 4096, seed + 18, R));
+    }
     /* attention, SOLAR-shaped: decode at context 512, a small prefill block;
      * full size: decode at the full 4096 context, a 512-token prefill */
 #define SOLAR_ATTN .n_head = 32, .n_kv_head = 8, .head_dim = 128

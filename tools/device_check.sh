@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The GPU check a session with the lent NVIDIA machine runs, as one script:
+# the kernel self-check and every test binary on the GPU, then the benchmarks
+# the performance issue asks for. Output goes to $OUT (or ./device-out).
+#
+# Prepare here (the GPU machine has no meson, glslang or Vulkan loader):
+#   bash tools/setup.sh
+#   echo /.gl/ >>.git/info/exclude; mkdir -p .gl /tmp/amd64/partial
+#   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+#   apt-get $o update; (cd .gl && apt-get $o download libvulkan1 vulkan-validationlayers libcjson1)
+# then run it there with carry [".gl", "build"]:
+#   bash tools/device_check.sh
+# Budget: about 6 minutes on an H100 (the SOLAR-shaped model is made on the
+# device in seconds; no file is read).
+set -u
+cd "$(dirname "$0")/.."
+out="${OUT:-device-out}"
+mkdir -p "$out"
+for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
+ldconfig 2>/dev/null
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$nv" ] && ! ls /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json >/dev/null 2>&1; then
+    export VK_DRIVER_FILES="$nv"
+fi
+export VKLLM_DEVICE="${VKLLM_DEVICE:-NVIDIA}"
+v=build/vkllm
+
+step() { # step NAME SECONDS command...: runs with a time limit, keeps the output
+    local name="$1" limit="$2"
+    shift 2
+    echo "== $name" | tee -a "$out/summary.txt"
+    timeout "$limit" "$@" >"$out/$name.txt" 2>&1
+    echo "   exit $?" | tee -a "$out/summary.txt"
+    tail -n 3 "$out/$name.txt" | sed 's/^/   /' | tee -a "$out/summary.txt"
+}
+
+step devices 30 $v devices
+step selftest 120 $v selftest --full --validate
+for t in build/tests/test_*; do
+    case "$t" in *.p) continue ;; esac
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    case "$name" in
+    test_llama | test_generate | test_model_* | test_ref_llama | test_tokenizer* | test_chat_template | test_sampler | test_half) continue ;;
+    esac
+    VKLLM_VALIDATE=1 step "$name" 120 "$t"
+done
+VKLLM_VALIDATE=1 step test_llama 120 build/tests/test_llama "$out/scratch-llama"
+step bandwidth 60 $v bench --bandwidth -r 5
+step bench_solar 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -r 3
+step bench_solar_json 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -d 0,4096 -r 3 --json
+step profile_solar 120 $v bench --synthetic solar-10.7b -p 512 -n 2 -r 1 --profile
+rm -rf "$out/scratch-llama"
