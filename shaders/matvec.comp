@@ -15,6 +15,8 @@
 // VEC == 8: K % 8 == 0; w read as uvec4 (8 halves, 16-byte loads), x as two
 //           vec4. Every row then starts on a 16-byte boundary.
 // TEXEL (with VEC == 8): w bound as a uniform texel buffer (CPU devices).
+// GLU (with VEC == 8): a second weight (w_up) at binding 3 and
+//   y = silu(w x) * (w_up x): SwiGLU's gate, up and product in one pass.
 // VEC == 1: any K; rows may start mid-word, so w is read as 32-bit words and
 //           each lane picks its half (idx & 1). x read as float.
 // Halves are converted to float on load (unpackHalf2x16): no fp16 arithmetic.
@@ -52,6 +54,31 @@ layout(std430, binding = 1) readonly buffer X { float x[]; };
 #endif
 layout(std430, binding = 2) buffer Y { float y[]; };
 
+#ifdef GLU
+// SwiGLU's first half in one pass: binding 3 holds w_up beside w_gate at
+// binding 0; y = silu(w_gate x) * (w_up x). Every x load then serves both.
+#if VEC != 8
+#error "GLU needs VEC 8"
+#endif
+#ifdef TEXEL
+layout(binding = 3) uniform usamplerBuffer w2_tex;
+#define W2_8(i) texelFetch(w2_tex, int(i))
+#else
+layout(std430, binding = 3) readonly buffer W2 { uvec4 w2[]; };
+#define W2_8(i) w2[i]
+#endif
+const uint NW = 2; // weight matrices
+#else
+const uint NW = 1;
+#endif
+
+// silu(g) = g * sigmoid(g) through t = exp(-|g|) (no overflow; as silu_mul.comp)
+float silu(float g)
+{
+    const float t = exp(-abs(g));
+    return g * (g >= 0.0 ? 1.0 : t) / (1.0 + t);
+}
+
 void main()
 {
     const uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
@@ -64,8 +91,8 @@ void main()
     const uint lane = subgroupExclusiveAdd(1u), n_lanes = subgroupAdd(1u);
 
     for (uint r0 = row0 + gl_SubgroupID * R; r0 < row_end; r0 += gl_NumSubgroups * R) {
-        float acc[R * NM]; // [R][NM]
-        for (uint i = 0; i < R * NM; i++) acc[i] = 0.0;
+        float acc[NW * R * NM]; // [NW][R][NM]
+        for (uint i = 0; i < NW * R * NM; i++) acc[i] = 0.0;
 #if VEC == 8
         const uint K8 = pc.K / 8, K4 = pc.K / 4;
         for (uint k = lane; k < K8; k += n_lanes) {
@@ -81,6 +108,12 @@ void main()
                     const vec4 w0 = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
                     const vec4 w1 = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
                     for (uint c = 0; c < NM; c++) acc[j * NM + c] += dot(w0, x0[c]) + dot(w1, x1[c]);
+#ifdef GLU
+                    const uvec4 h2 = W2_8((r0 + j) * K8 + k);
+                    const vec4 u0 = vec4(unpackHalf2x16(h2.x), unpackHalf2x16(h2.y));
+                    const vec4 u1 = vec4(unpackHalf2x16(h2.z), unpackHalf2x16(h2.w));
+                    for (uint c = 0; c < NM; c++) acc[(R + j) * NM + c] += dot(u0, x0[c]) + dot(u1, x1[c]);
+#endif
                 }
             }
         }
@@ -100,19 +133,23 @@ void main()
 #endif
         // reduce four sums per subgroup operation (a vec4 reduction costs
         // about as much as a scalar one on CPUs), then the rest one by one
-        float sums[R * NM];
+        float sums[NW * R * NM];
         uint i = 0;
-        for (; i + 4 <= R * NM; i += 4) {
+        for (; i + 4 <= NW * R * NM; i += 4) {
             const vec4 v4 = subgroupAdd(vec4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]));
             sums[i] = v4.x, sums[i + 1] = v4.y, sums[i + 2] = v4.z, sums[i + 3] = v4.w;
         }
-        for (; i < R * NM; i++) sums[i] = subgroupAdd(acc[i]);
+        for (; i < NW * R * NM; i++) sums[i] = subgroupAdd(acc[i]);
         if (subgroupElect())
             for (uint j = 0; j < R; j++)
                 for (uint c = 0; c < NM; c++)
                     if (r0 + j < row_end && m0 + c < pc.M) {
                         const uint yi = (m0 + c) * pc.y_stride + pc.row_offset + r0 + j;
+#ifdef GLU
+                        y[yi] = silu(sums[j * NM + c]) * sums[(R + j) * NM + c];
+#else
                         y[yi] = ACC != 0 ? y[yi] + sums[j * NM + c] : sums[j * NM + c];
+#endif
                     }
     }
 }

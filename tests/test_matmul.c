@@ -118,6 +118,14 @@ int main(void)
             printf("ok   tensor-core kernel refused without tensor cores: %s\n", gpu_error(ctx));
         }
     }
+    /* silu(w_gate x) * (w_up x) in one pass (SwiGLU), where this device's
+     * choice is the matrix-vector kernel: SOLAR's FFN decode and odd shapes */
+    static const shape glu[] = { { 1, 14336, 4096 }, { 1, 2048, 768 }, { 5, 100, 64 }, { 8, 33, 16 }, { 2, 7, 8 } };
+    for (unsigned i = 0; i < sizeof glu / sizeof glu[0]; i++) {
+        vkllm_check_result r;
+        if (!matmul_glu_fusable(ctx, glu[i].M, glu[i].N, glu[i].K)) continue;
+        failures += harness_report(ctx, check_matmul_glu(ctx, glu[i].M, glu[i].N, glu[i].K, seed + 90 + i, &r), &r);
+    }
     /* y += x w^T (the fused residual add), both kernels, this device's and a GPU's configurations */
     static const shape acc_shapes[] = { { 1, 1000, 1000 }, { 3, 65, 127 }, { 33, 129, 64 }, { 65, 257, 1000 }, { 1, 4096, 14336 } };
     for (unsigned i = 0; i < sizeof acc_shapes / sizeof acc_shapes[0]; i++) {
@@ -136,6 +144,14 @@ int main(void)
     ctx = harness_ctx_chunked(16384);
     for (unsigned i = 0; i < sizeof chunked / sizeof chunked[0]; i++)
         failures += run(ctx, NULL, chunked[i], seed + 100 + i);
+    /* silu(w_gate x) * (w_up x) in one pass, weights in many chunks */
+    static const shape glu_chunked[] = { { 1, 1000, 64 }, { 3, 300, 256 }, { 8, 65, 256 } };
+    for (unsigned i = 0; i < sizeof glu_chunked / sizeof glu_chunked[0]; i++) {
+        vkllm_check_result r;
+        shape sh = glu_chunked[i];
+        if (!matmul_glu_fusable(ctx, sh.M, sh.N, sh.K)) continue;
+        failures += harness_report(ctx, check_matmul_glu(ctx, sh.M, sh.N, sh.K, seed + 120 + i, &r), &r);
+    }
     failures += refuses_split_rows(ctx);
     return harness_finish(ctx, failures);
 }

@@ -232,11 +232,15 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
         if (st == VKLLM_OK) st = op_rmsnorm(rec, x, gpu_bind(L->ffn_norm), xn, n, E, hp->rms_eps);
         gpu_barrier(rec); /* xn -> gate, up projections */
         gpu_rec_tag(rec, "ffn gate/up");
-        if (st == VKLLM_OK) st = op_matmul(rec, L->w_gate, xn, gate, n, F, E);
-        if (st == VKLLM_OK) st = op_matmul(rec, L->w_up, xn, up, n, F, E);
-        gpu_barrier(rec); /* gate, up -> SiLU(gate) * up */
-        gpu_rec_tag(rec, "ffn silu*up");
-        if (st == VKLLM_OK) st = op_silu_mul(rec, gate, up, gate, n * F);
+        if (matmul_glu_fusable(s->ctx, n, F, E)) { /* gate, up and SiLU(gate) * up in one pass */
+            if (st == VKLLM_OK) st = op_matmul_glu(rec, L->w_gate, L->w_up, xn, gate, n, F, E);
+        } else {
+            if (st == VKLLM_OK) st = op_matmul(rec, L->w_gate, xn, gate, n, F, E);
+            if (st == VKLLM_OK) st = op_matmul(rec, L->w_up, xn, up, n, F, E);
+            gpu_barrier(rec); /* gate, up -> SiLU(gate) * up */
+            gpu_rec_tag(rec, "ffn silu*up");
+            if (st == VKLLM_OK) st = op_silu_mul(rec, gate, up, gate, n * F);
+        }
         gpu_barrier(rec); /* h -> down projection */
         gpu_rec_tag(rec, "ffn down");
         if (st == VKLLM_OK) st = op_matmul_acc(rec, L->w_down, gate, x, n, E, F); /* x += down: the residual */

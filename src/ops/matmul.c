@@ -92,8 +92,10 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
 
 /* ------------------------------------------------------------ op */
 
-vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
-                            uint32_t M, uint32_t N, uint32_t K)
+/* op_matmul_with, and with w2 (not NULL) the fused SwiGLU form
+ * y = silu(w x) * (w2 x) of the matrix-vector kernel. */
+static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_tensor *w2, gpu_binding x,
+                                  gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
 {
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     const uint64_t row_bytes = 2ull * K;
@@ -109,6 +111,14 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
                         (unsigned long long)gpu_binding_bytes(x), (unsigned long long)gpu_binding_bytes(y), M, N, K);
     vkllm_status s = check_config(ctx, cfg);
     if (s != VKLLM_OK) return s;
+    if (w2) {
+        bool same = gpu_tensor_bytes(w2) == gpu_tensor_bytes(w) && gpu_tensor_n_chunks(w2) == gpu_tensor_n_chunks(w);
+        for (uint32_t c = 0; same && c < gpu_tensor_n_chunks(w); c++)
+            same = gpu_tensor_chunk_bytes(w2, c) == gpu_tensor_chunk_bytes(w, c);
+        if (!same || cfg->kind != MATMUL_MATVEC || K % 8 || cfg->acc)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+                            "matmul glu: needs the matrix-vector kernel, K %% 8 == 0 and two weights chunked alike");
+    }
     if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
 
@@ -125,8 +135,10 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
         d.n_spec = 7; /* only ACC (id 6) is used */
         d.spec[6] = cfg->acc != 0;
     } else if (cfg->kind == MATMUL_MATVEC) {
-        d.shader = vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
-        d.texel_mask = texel ? 3 : 0; /* w and x */
+        d.shader = w2 ? (texel ? "matvec_glu_texel" : "matvec_glu")
+                      : vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
+        d.texel_mask = texel ? (w2 ? 11 : 3) : 0; /* w, x (and w2) */
+        if (w2) d.n_buffers = 4;
         d.n_spec = 5;
         d.spec[0] = cfg->wg;
         d.spec[1] = cfg->rows;
@@ -166,13 +178,31 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
         uint64_t gy = (groups + gx - 1) / gx;
         if (gy > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
-        gpu_binding b[3] = { gpu_bind_chunk(w, c), x, y };
+        gpu_binding b[4] = { gpu_bind_chunk(w, c), x, y, w2 ? gpu_bind_chunk(w2, c) : x };
         uint32_t gz = cfg->kind != MATMUL_TILED ? (M + cfg->nm - 1) / cfg->nm : 1;
         static const char *const label[] = { "matmul", "matvec", "matmul_coopmat" };
-        s = gpu_dispatch(rec, p, b, 3, &pc, gx, (uint32_t)gy, gz, label[cfg->kind]);
+        s = gpu_dispatch(rec, p, b, w2 ? 4 : 3, &pc, gx, (uint32_t)gy, gz, w2 ? "matvec_glu" : label[cfg->kind]);
         if (s != VKLLM_OK) return s;
     }
     return VKLLM_OK;
+}
+
+vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
+                            uint32_t M, uint32_t N, uint32_t K)
+{
+    return matmul_record(rec, cfg, w, NULL, x, y, M, N, K);
+}
+
+bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
+{
+    return K % 8 == 0 && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
+}
+
+vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, gpu_binding x, gpu_binding y, uint32_t M,
+                           uint32_t N, uint32_t K)
+{
+    matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
+    return matmul_record(rec, &c, w_gate, w_up, x, y, M, N, K);
 }
 
 vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
@@ -322,4 +352,54 @@ int matmul_verify_coopmat(gpu_ctx *ctx)
 vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out)
 {
     return check_matmul_with(ctx, NULL, M, N, K, seed, out);
+}
+
+static double silu_d(double g) { return g / (1.0 + exp(-g)); }
+
+vkllm_status check_matmul_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out)
+{
+    check_begin(out, "matvec_glu", "M %u N %u K %u", M, N, K);
+    size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
+    uint16_t *wg = malloc(nw * 2), *wu = malloc(nw * 2);
+    float *x = malloc(nx * 4), *g = malloc(ny * 4), *u = malloc(ny * 4), *want = malloc(ny * 4), *got = malloc(ny * 4);
+    double *sg = malloc(ny * sizeof *sg), *su = malloc(ny * sizeof *su), *bound = malloc(ny * sizeof *bound);
+    gpu_tensor *tg = NULL, *tu = NULL, *tx = NULL, *ty = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = VKLLM_OK;
+    if (!wg || !wu || !x || !g || !u || !want || !got || !sg || !su || !bound) {
+        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+        goto done;
+    }
+    rng r = { seed };
+    check_fill_f16(&r, wg, nw, -1.0f, 1.0f);
+    check_fill_f16(&r, wu, nw, -1.0f, 1.0f);
+    check_fill_f32(&r, x, nx, -1.0f, 1.0f);
+    ref_matmul_scaled(wg, x, g, sg, M, N, K);
+    ref_matmul_scaled(wu, x, u, su, M, N, K);
+    /* y = silu(g) u: the sums' errors (MATMUL_RTOL of sum |w x| each) move it
+     * by at most |silu'(g)| |u| e_g + |silu(g)| e_u with |silu'| < 1.1, plus
+     * the fp32 silu and product (8 ulp of the result) */
+    for (size_t i = 0; i < ny; i++) {
+        double sv = silu_d(g[i]);
+        want[i] = (float)(sv * u[i]);
+        bound[i] = MATMUL_RTOL * (1.1 * fabs(u[i]) * sg[i] + fabs(sv) * su[i]) + 8 * ldexp(1, -24) * fabs(want[i]);
+    }
+    s = check_tensor_from(ctx, wg, nw * 2, 2ull * K, &tg);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, wu, nw * 2, 2ull * K, &tu);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, ny * 4, 0, &ty);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tg), &rec);
+    if (s == VKLLM_OK) s = op_matmul_glu(rec, tg, tu, gpu_bind(tx), gpu_bind(ty), M, N, K);
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
+    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
+    if (s == VKLLM_OK) check_compare(got, want, bound, ny, 1e-30, 1.0, "y", out);
+done:
+    gpu_rec_destroy(rec);
+    gpu_tensor_destroy(ctx, tg);
+    gpu_tensor_destroy(ctx, tu);
+    gpu_tensor_destroy(ctx, tx);
+    gpu_tensor_destroy(ctx, ty);
+    free(wg), free(wu), free(x), free(g), free(u), free(want), free(got), free(sg), free(su), free(bound);
+    return s;
 }

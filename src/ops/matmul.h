@@ -6,6 +6,8 @@
 #ifndef VKLLM_OPS_MATMUL_H
 #define VKLLM_OPS_MATMUL_H
 
+#include <stdbool.h>
+
 #include "gpu/gpu.h"
 
 /* w: fp16 [N][K] row-major, N * K * 2 bytes, possibly split into chunks of
@@ -26,6 +28,14 @@ enum {
     MATMUL_MATVEC = 1, /* matvec.comp: lanes split k, subgroup reduction (decode; CPUs always) */
     MATMUL_COOPMAT = 2, /* matmul_coopmat.comp: NVIDIA tensor cores, 64x64 tiles (prefill) */
 };
+
+/* SwiGLU's first half in one pass: y[m][n] = silu(sum_k w_gate[n][k] x[m][k])
+ * * (sum_k w_up[n][k] x[m][k]); w_gate and w_up alike ([N][K] fp16, the same
+ * chunking). Only with the matrix-vector kernel and K % 8 == 0: see
+ * matmul_glu_fusable (else INVALID_ARG; use two matmuls and op_silu_mul). */
+vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, gpu_binding x, gpu_binding y, uint32_t M,
+                           uint32_t N, uint32_t K);
+bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
 
 /* Kernel shape knobs; every value becomes a specialization constant.
  * op_matmul picks them per device and shape (matmul_pick); tuning tools
@@ -63,6 +73,9 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
  * memory kernel takes over (so does any failure to run the check). Loading
  * a model calls this. Returns 1 if tensor cores stay in use. */
 int matmul_verify_coopmat(gpu_ctx *ctx);
+
+/* Random w_gate, w_up and x, GPU vs silu(gate) * up in double. */
+vkllm_status check_matmul_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out);
 
 /* CPU reference, double accumulation; w as fp16 bits [N][K]. */
 void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_t N, uint32_t K);
