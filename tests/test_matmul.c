@@ -123,7 +123,7 @@ int main(void)
     static const shape glu[] = { { 1, 14336, 4096 }, { 1, 2048, 768 }, { 5, 100, 64 }, { 8, 33, 16 }, { 2, 7, 8 } };
     for (unsigned i = 0; i < sizeof glu / sizeof glu[0]; i++) {
         vkllm_check_result r;
-        if (!matmul_glu_fusable(ctx, glu[i].M, glu[i].N, glu[i].K)) continue;
+        if (matmul_pick(ctx, glu[i].M, glu[i].N, glu[i].K).kind != MATMUL_MATVEC) continue;
         failures += harness_report(ctx, check_matmul_glu(ctx, glu[i].M, glu[i].N, glu[i].K, seed + 90 + i, &r), &r);
     }
     /* y += x w^T (the fused residual add), both kernels, this device's and a GPU's configurations */
@@ -149,7 +149,7 @@ int main(void)
     for (unsigned i = 0; i < sizeof glu_chunked / sizeof glu_chunked[0]; i++) {
         vkllm_check_result r;
         shape sh = glu_chunked[i];
-        if (!matmul_glu_fusable(ctx, sh.M, sh.N, sh.K)) continue;
+        if (matmul_pick(ctx, sh.M, sh.N, sh.K).kind != MATMUL_MATVEC) continue;
         failures += harness_report(ctx, check_matmul_glu(ctx, sh.M, sh.N, sh.K, seed + 120 + i, &r), &r);
     }
     failures += refuses_split_rows(ctx);

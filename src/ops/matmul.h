@@ -31,8 +31,10 @@ enum {
 
 /* SwiGLU's first half in one pass: y[m][n] = silu(sum_k w_gate[n][k] x[m][k])
  * * (sum_k w_up[n][k] x[m][k]); w_gate and w_up alike ([N][K] fp16, the same
- * chunking). Only with the matrix-vector kernel and K % 8 == 0: see
- * matmul_glu_fusable (else INVALID_ARG; use two matmuls and op_silu_mul). */
+ * chunking). Only where the device's choice is the matrix-vector kernel
+ * and K % 8 == 0 (else INVALID_ARG). matmul_glu_fusable says whether the
+ * forward pass should use it (it also leaves CPU devices out, where it did
+ * not measure faster); otherwise two matmuls and op_silu_mul. */
 vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, gpu_binding x, gpu_binding y, uint32_t M,
                            uint32_t N, uint32_t K);
 bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
