@@ -8,6 +8,7 @@
 #   echo /.gl/ >>.git/info/exclude; mkdir -p .gl /tmp/amd64/partial
 #   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 #   apt-get $o update; (cd .gl && apt-get $o download libvulkan1 vulkan-validationlayers libcjson1)
+#   rm -rf build/tests/scratch-*   # test scratch files: the carry limit is 64 MiB
 # then run it there with carry [".gl", "build"]:
 #   bash tools/device_check.sh
 # Budget: about 6 minutes on an H100 (the SOLAR-shaped model is made on the
