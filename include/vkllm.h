@@ -244,6 +244,7 @@ typedef struct vkllm_session_options {
  * INVALID_ARG; `err` says which. */
 vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *opts, vkllm_session **out, char *err,
                                   size_t err_len);
+/* Frees the session's KV cache and buffers. NULL is fine. */
 void vkllm_session_free(vkllm_session *s);
 
 /* What vkllm_session_eval returns. */
@@ -291,6 +292,7 @@ typedef struct vkllm_tokenizer vkllm_tokenizer;
  * Errors name the file and field: IO, FORMAT, UNSUPPORTED (another
  * tokenizer type, e.g. GGUF "gpt2"). */
 vkllm_status vkllm_tokenizer_load(const char *path, vkllm_tokenizer **out, char *err, size_t err_len);
+/* Frees a tokenizer from vkllm_tokenizer_load (never a model's). NULL is fine. */
 void vkllm_tokenizer_free(vkllm_tokenizer *t);
 
 /* A loaded model's tokenizer (owned by the model), or NULL when its files
@@ -314,6 +316,7 @@ vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size
                               size_t err_len);
 /* The stored piece of a token ("▁Hello", "<0x0A>", "<s>"), owned by t; NULL if out of range. */
 const char *vkllm_token_piece(const vkllm_tokenizer *t, int32_t id);
+/* Pieces in the vocabulary. */
 uint32_t vkllm_tokenizer_n_vocab(const vkllm_tokenizer *t);
 int32_t vkllm_token_bos(const vkllm_tokenizer *t); /* -1 if none */
 int32_t vkllm_token_eos(const vkllm_tokenizer *t); /* -1 if none */
