@@ -167,6 +167,7 @@ typedef struct vkllm_memory {
     uint64_t kv_cache;    /* fp16 K and V for n_ctx positions, every layer */
     uint64_t activations; /* per-block buffers and logits */
     uint64_t total;
+    uint32_t n_ctx;       /* the context this is for (the default when 0 was asked) */
 } vkllm_memory;
 
 /* Reads a model's description: `path` is a .gguf file, a Hugging Face

@@ -16,17 +16,22 @@ static double now_s(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-vkllm_sampling vkllm_sampling_default(void)
+/* The public settings and the sampler's are the same fields. */
+static vkllm_sampling to_public(sampler_params p)
 {
-    sampler_params p = sampler_params_default();
     return (vkllm_sampling){ p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.repeat_last_n, p.seed };
 }
 
-vkllm_sampling vkllm_sampling_greedy(void)
+static sampler_params from_public(vkllm_sampling v)
 {
-    sampler_params p = sampler_params_greedy();
-    return (vkllm_sampling){ p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.repeat_last_n, p.seed };
+    return (sampler_params){
+        .temperature = v.temperature, .top_k = v.top_k, .top_p = v.top_p, .min_p = v.min_p,
+        .repeat_penalty = v.repeat_penalty, .repeat_last_n = v.repeat_last_n, .seed = v.seed,
+    };
 }
+
+vkllm_sampling vkllm_sampling_default(void) { return to_public(sampler_params_default()); }
+vkllm_sampling vkllm_sampling_greedy(void) { return to_public(sampler_params_greedy()); }
 
 /* ------------------------------------------------------------ streamed text */
 
@@ -115,11 +120,7 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
                  n_prompt, n_ctx);
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
-    sampler_params sp = {
-        .temperature = o.sampling.temperature, .top_k = o.sampling.top_k, .top_p = o.sampling.top_p,
-        .min_p = o.sampling.min_p, .repeat_penalty = o.sampling.repeat_penalty,
-        .repeat_last_n = o.sampling.repeat_last_n, .seed = o.sampling.seed,
-    };
+    sampler_params sp = from_public(o.sampling);
     sampler *smp = sampler_create(&sp, V);
     if (!smp) {
         snprintf(s->err, sizeof s->err,

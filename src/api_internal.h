@@ -2,6 +2,8 @@
 #ifndef VKLLM_API_INTERNAL_H
 #define VKLLM_API_INTERNAL_H
 
+#include <stdio.h>
+
 #include "gpu/gpu.h"
 #include "llama/llama.h"
 #include "model/model.h"
@@ -30,6 +32,12 @@ struct vkllm_session {
     int32_t *tokens;          /* [n_ctx]: the ids in the cache, positions 0 .. pos - 1 */
     char err[1024];
 };
+
+/* Copies msg into the caller's error buffer (if any). */
+static inline void api_set_err(char *err, size_t len, const char *msg)
+{
+    if (err && len) snprintf(err, len, "%s", msg);
+}
 
 /* Reads the model's tokenizer and chat template (api_text.c); failures are
  * recorded in m->tok_err, not returned: a model runs by token id without one. */

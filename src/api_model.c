@@ -11,17 +11,9 @@
 #include "vkllm.h"
 
 
-static void set_err(char *err, size_t len, const char *msg)
+/* The hparams part of a model's description. */
+static void info_set_hparams(vkllm_model_info *info, const model_hparams *hp)
 {
-    if (err && len) snprintf(err, len, "%s", msg);
-}
-
-static void fill_info(const model *m, vkllm_model_info *info)
-{
-    memset(info, 0, sizeof *info);
-    snprintf(info->format, sizeof info->format, "%s", m->format == MODEL_FORMAT_GGUF ? "gguf" : "hf");
-    snprintf(info->architecture, sizeof info->architecture, "%s", m->architecture);
-    const model_hparams *hp = &m->hp;
     info->n_layer = hp->n_layer;
     info->n_embd = hp->n_embd;
     info->n_ff = hp->n_ff;
@@ -33,6 +25,14 @@ static void fill_info(const model *m, vkllm_model_info *info)
     info->n_rot = hp->n_rot;
     info->rope_theta = hp->rope_theta;
     info->rms_eps = hp->rms_eps;
+}
+
+static void fill_info(const model *m, vkllm_model_info *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->format, sizeof info->format, "%s", m->format == MODEL_FORMAT_GGUF ? "gguf" : "hf");
+    snprintf(info->architecture, sizeof info->architecture, "%s", m->architecture);
+    info_set_hparams(info, &m->hp);
     info->tied_embeddings = m->tied_embeddings;
     info->rope_pairing = (int)m->rope_pairing;
     info->n_tensors = m->n_tensors;
@@ -56,17 +56,11 @@ static model_hparams hparams_of(const vkllm_model_info *info)
     };
 }
 
-/* The session defaults, in one place (llama_session_create applies the same). */
-static uint32_t default_ctx(const vkllm_model_info *info, uint32_t n_ctx)
-{
-    if (n_ctx) return n_ctx;
-    return info->n_ctx_train && info->n_ctx_train < 4096 ? info->n_ctx_train : 4096;
-}
 
 vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char *err, size_t err_len)
 {
     if (!path || !info) {
-        set_err(err, err_len, "vkllm_model_inspect: NULL argument");
+        api_set_err(err, err_len, "vkllm_model_inspect: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     model *m;
@@ -80,8 +74,9 @@ vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char 
 vkllm_memory vkllm_model_memory(const vkllm_model_info *info, uint32_t n_ctx, uint32_t n_batch)
 {
     model_hparams hp = hparams_of(info);
-    llama_mem m = llama_mem_needed(&hp, info->tied_embeddings != 0, default_ctx(info, n_ctx), n_batch ? n_batch : 256);
-    return (vkllm_memory){ m.weights, m.kv_cache, m.activations, m.total };
+    uint32_t ctx = llama_default_n_ctx(&hp, n_ctx);
+    llama_mem m = llama_mem_needed(&hp, info->tied_embeddings != 0, ctx, n_batch ? n_batch : LLAMA_DEFAULT_BATCH);
+    return (vkllm_memory){ m.weights, m.kv_cache, m.activations, m.total, ctx };
 }
 
 vkllm_status vkllm_device_choose(const char *device, vkllm_device_info *out, char *err, size_t err_len)
@@ -110,7 +105,7 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
                               size_t err_len)
 {
     if (!path || !out) {
-        set_err(err, err_len, "vkllm_model_load: NULL argument");
+        api_set_err(err, err_len, "vkllm_model_load: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     *out = NULL;
@@ -121,17 +116,18 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
     vkllm_model *vm = calloc(1, sizeof *vm);
     if (!vm) {
         model_close(m);
-        set_err(err, err_len, "out of host memory");
+        api_set_err(err, err_len, "out of host memory");
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
     fill_info(m, &vm->info);
     gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
     s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
     if (s == VKLLM_OK) {
-        s = llama_check_fits(vm->ctx, &m->hp, m->tied_embeddings != 0, default_ctx(&vm->info, o.n_ctx), 256);
+        s = llama_check_fits(vm->ctx, &m->hp, m->tied_embeddings != 0, llama_default_n_ctx(&m->hp, o.n_ctx),
+                             LLAMA_DEFAULT_BATCH);
         progress_fwd pf = { o.progress, o.progress_user };
         if (s == VKLLM_OK) s = llama_weights_load(vm->ctx, m, forward_progress, &pf, &vm->w);
-        if (s != VKLLM_OK) set_err(err, err_len, gpu_error(vm->ctx));
+        if (s != VKLLM_OK) api_set_err(err, err_len, gpu_error(vm->ctx));
     }
     if (s == VKLLM_OK) api_model_text_init(vm, m);
     model_close(m); /* the weights live on the device now */
@@ -147,7 +143,7 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
                                    size_t err_len)
 {
     if (!shape || !out) {
-        set_err(err, err_len, "vkllm_model_synthetic: NULL argument");
+        api_set_err(err, err_len, "vkllm_model_synthetic: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     *out = NULL;
@@ -160,16 +156,13 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
     vkllm_load_options o = opts ? *opts : (vkllm_load_options){ 0 };
     vkllm_model *vm = calloc(1, sizeof *vm);
     if (!vm) {
-        set_err(err, err_len, "out of host memory");
+        api_set_err(err, err_len, "out of host memory");
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
     vkllm_model_info *info = &vm->info;
     snprintf(info->format, sizeof info->format, "synthetic");
     snprintf(info->architecture, sizeof info->architecture, "%s", shape);
-    info->n_layer = hp.n_layer, info->n_embd = hp.n_embd, info->n_ff = hp.n_ff, info->n_head = hp.n_head;
-    info->n_head_kv = hp.n_head_kv, info->head_dim = hp.head_dim, info->n_vocab = hp.n_vocab;
-    info->n_ctx_train = hp.n_ctx_train, info->n_rot = hp.n_rot, info->rope_theta = hp.rope_theta;
-    info->rms_eps = hp.rms_eps;
+    info_set_hparams(info, &hp);
     info->n_tensors = 3 + 9ull * hp.n_layer;
     info->n_tensors_f16 = info->n_tensors;
     const uint64_t q_dim = (uint64_t)hp.n_head * hp.head_dim, kv_dim = (uint64_t)hp.n_head_kv * hp.head_dim;
@@ -179,9 +172,9 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
     gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
     vkllm_status s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
     if (s == VKLLM_OK) {
-        s = llama_check_fits(vm->ctx, &hp, false, default_ctx(info, o.n_ctx), 256);
+        s = llama_check_fits(vm->ctx, &hp, false, llama_default_n_ctx(&hp, o.n_ctx), LLAMA_DEFAULT_BATCH);
         if (s == VKLLM_OK) s = llama_weights_synthetic(vm->ctx, &hp, false, 1, &vm->w);
-        if (s != VKLLM_OK) set_err(err, err_len, gpu_error(vm->ctx));
+        if (s != VKLLM_OK) api_set_err(err, err_len, gpu_error(vm->ctx));
     }
     if (s != VKLLM_OK) {
         vkllm_model_free(vm);
@@ -216,27 +209,27 @@ vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *o
                                   size_t err_len)
 {
     if (!m || !out) {
-        set_err(err, err_len, "vkllm_session_create: NULL argument");
+        api_set_err(err, err_len, "vkllm_session_create: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     *out = NULL;
     vkllm_session_options o = opts ? *opts : (vkllm_session_options){ 0 };
     vkllm_session *vs = calloc(1, sizeof *vs);
     if (!vs) {
-        set_err(err, err_len, "out of host memory");
+        api_set_err(err, err_len, "out of host memory");
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
     vs->m = m;
     llama_session_opts lo = { .n_ctx = o.n_ctx, .n_batch = o.n_batch, .max_timed = o.max_timed };
     vkllm_status s = llama_session_create(m->w, &lo, &vs->s);
     if (s != VKLLM_OK) {
-        set_err(err, err_len, gpu_error(m->ctx));
+        api_set_err(err, err_len, gpu_error(m->ctx));
         free(vs);
         return s;
     }
     vs->tokens = malloc((size_t)llama_session_n_ctx(vs->s) * sizeof *vs->tokens);
     if (!vs->tokens) {
-        set_err(err, err_len, "out of host memory");
+        api_set_err(err, err_len, "out of host memory");
         vkllm_session_free(vs);
         return VKLLM_ERR_OUT_OF_MEMORY;
     }

@@ -7,11 +7,6 @@
 
 #include "api_internal.h"
 
-static void set_err(char *err, size_t len, const char *msg)
-{
-    if (err && len) snprintf(err, len, "%s", msg);
-}
-
 /* ------------------------------------------------------------ model text */
 
 /* The template source of an HF folder: tokenizer_config.json's
@@ -90,13 +85,13 @@ const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised)
 vkllm_status vkllm_tokenizer_load(const char *path, vkllm_tokenizer **out, char *err, size_t err_len)
 {
     if (!path || !out) {
-        set_err(err, err_len, "vkllm_tokenizer_load: NULL argument");
+        api_set_err(err, err_len, "vkllm_tokenizer_load: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     *out = NULL;
     vkllm_tokenizer *t = calloc(1, sizeof *t);
     if (!t) {
-        set_err(err, err_len, "out of host memory");
+        api_set_err(err, err_len, "out of host memory");
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
     vkllm_status s = tok_load_path(path, &t->tok, err, err_len);
@@ -119,7 +114,7 @@ vkllm_status vkllm_tokenize(const vkllm_tokenizer *t, const char *text, size_t l
                             size_t *n_ids, char *err, size_t err_len)
 {
     if (!t || (!text && len) || !ids || !n_ids) {
-        set_err(err, err_len, "vkllm_tokenize: NULL argument");
+        api_set_err(err, err_len, "vkllm_tokenize: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     unsigned f = (flags & VKLLM_TOKENIZE_BOS ? TOK_ENCODE_BOS : 0) | (flags & VKLLM_TOKENIZE_SPECIAL ? TOK_ENCODE_SPECIAL : 0);
@@ -130,7 +125,7 @@ vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size
                               size_t err_len)
 {
     if (!t || (!ids && n_ids) || !text) {
-        set_err(err, err_len, "vkllm_detokenize: NULL argument");
+        api_set_err(err, err_len, "vkllm_detokenize: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     return tok_decode(t->tok, ids, n_ids, 0, text, NULL, err, err_len);
@@ -172,7 +167,7 @@ vkllm_status api_chat_render(const vkllm_model *m, const char *name, const vkllm
     if (used) *used = id;
     chat_msg *cm = malloc((n ? n : 1) * sizeof *cm);
     if (!cm) {
-        set_err(err, err_len, "out of host memory");
+        api_set_err(err, err_len, "out of host memory");
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
     for (size_t i = 0; i < n; i++) {
@@ -192,7 +187,7 @@ vkllm_status vkllm_chat_render(const vkllm_model *m, const char *name, const vkl
                                int add_generation_prompt, char **out, char *err, size_t err_len)
 {
     if ((!msgs && n) || !out) {
-        set_err(err, err_len, "vkllm_chat_render: NULL argument");
+        api_set_err(err, err_len, "vkllm_chat_render: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
     return api_chat_render(m, name, msgs, n, add_generation_prompt, out, NULL, err, err_len);

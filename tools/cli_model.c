@@ -67,8 +67,7 @@ int cmd_info(int argc, char **argv)
     printf("parameters     %.3f B (%llu)\n", mi.n_params / 1e9, (unsigned long long)mi.n_params);
     printf("weight bytes   %s in the file\n", cli_bytes(mi.file_bytes, b1, sizeof b1));
     vkllm_memory mem = vkllm_model_memory(&mi, n_ctx, 0);
-    uint32_t ctx_used = n_ctx ? n_ctx : (mi.n_ctx_train && mi.n_ctx_train < 4096 ? mi.n_ctx_train : 4096);
-    printf("device memory  for a session of %u positions:\n", ctx_used);
+    printf("device memory  for a session of %u positions:\n", mem.n_ctx);
     print_memory_line("weights (fp16)", mem.weights);
     print_memory_line("KV cache", mem.kv_cache);
     print_memory_line("activations", mem.activations);

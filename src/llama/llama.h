@@ -33,6 +33,12 @@
 typedef struct llama_weights llama_weights;
 typedef struct llama_session llama_session;
 
+/* Session defaults: the context when none is asked for (the model's
+ * trained context, at most LLAMA_DEFAULT_CTX_CAP) and the prefill block. */
+#define LLAMA_DEFAULT_CTX_CAP 4096
+#define LLAMA_DEFAULT_BATCH 256
+uint32_t llama_default_n_ctx(const model_hparams *hp, uint32_t requested);
+
 /* Bytes a model needs on the device, by kind. */
 typedef struct llama_mem {
     uint64_t weights;     /* fp16 matrices + fp32 norm weights */

@@ -15,8 +15,6 @@
 #include "ops/rope.h"
 #include "ops/silu_mul.h"
 
-#define DEFAULT_CTX_CAP 4096
-#define DEFAULT_BATCH 256
 #define N_RECS 4 /* recordings kept: decode, the last prefill sizes */
 
 /* What one recorded block produces (llama_out plus "nothing": the blocks of
@@ -78,14 +76,20 @@ uint64_t llama_act_bytes(const model_hparams *hp, uint32_t n_batch)
 
 /* ------------------------------------------------------------ create */
 
+uint32_t llama_default_n_ctx(const model_hparams *hp, uint32_t requested)
+{
+    if (requested) return requested;
+    return hp->n_ctx_train && hp->n_ctx_train < LLAMA_DEFAULT_CTX_CAP ? hp->n_ctx_train : LLAMA_DEFAULT_CTX_CAP;
+}
+
 vkllm_status llama_session_create(llama_weights *w, const llama_session_opts *opts, llama_session **out)
 {
     *out = NULL;
     gpu_ctx *ctx = w->ctx;
     const model_hparams *hp = &w->hp;
     llama_session_opts o = opts ? *opts : (llama_session_opts){ 0 };
-    if (o.n_ctx == 0) o.n_ctx = hp->n_ctx_train && hp->n_ctx_train < DEFAULT_CTX_CAP ? hp->n_ctx_train : DEFAULT_CTX_CAP;
-    if (o.n_batch == 0) o.n_batch = DEFAULT_BATCH;
+    o.n_ctx = llama_default_n_ctx(hp, o.n_ctx);
+    if (o.n_batch == 0) o.n_batch = LLAMA_DEFAULT_BATCH;
     if (o.n_batch > o.n_ctx) o.n_batch = o.n_ctx;
     const uint64_t chunk = gpu_max_chunk_bytes(ctx);
     const uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
