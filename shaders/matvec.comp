@@ -17,6 +17,10 @@
 // TEXEL (with VEC == 8): w bound as a uniform texel buffer (CPU devices).
 // GLU (with VEC == 8): a second weight (w_up) at binding 3 and
 //   y = silu(w x) * (w_up x): SwiGLU's gate, up and product in one pass.
+// NORM (spec constant, VEC == 8): x enters as RMSNorm(x) * g, g fp32 [K] at
+//   binding 4: w (x g / rms(x)) = (w (x g)) / rms(x), so each lane sums x^2
+//   beside its products, the subgroup reduces it with them, and the sums are
+//   scaled at the end: the norm costs no pass, barrier or buffer of its own.
 // VEC == 1: any K; rows may start mid-word, so w is read as 32-bit words and
 //           each lane picks its half (idx & 1). x read as float.
 // Halves are converted to float on load (unpackHalf2x16): no fp16 arithmetic.
@@ -35,6 +39,7 @@ layout(constant_id = 1) const uint ROWS = 16; // rows per workgroup
 layout(constant_id = 2) const uint R = 2;     // rows a subgroup works on at once
 layout(constant_id = 3) const uint NM = 1;    // columns of x (and y) per workgroup
 layout(constant_id = 4) const uint ACC = 0;   // 1: y += the product (a fused residual add)
+layout(constant_id = 5) const uint NORM = 0;  // 1: x is RMSNorm'd on the way in (g at binding 4)
 
 #if VEC == 8 && defined(TEXEL)
 // w as a uniform texel buffer of uvec4 texels: on llvmpipe a texel fetch is
@@ -48,6 +53,13 @@ layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
 #define W8(i) w[i]
 layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
 #define X4(i) x[i]
+#endif
+#if VEC == 8 && defined(TEXEL)
+layout(binding = 4) uniform usamplerBuffer g_tex; // fp32 bits
+#define G4(i) uintBitsToFloat(texelFetch(g_tex, int(i)))
+#elif VEC == 8
+layout(std430, binding = 4) readonly buffer G { vec4 g[]; };
+#define G4(i) g[i]
 #else
 layout(std430, binding = 0) readonly buffer W { uint w[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
@@ -90,9 +102,11 @@ void main()
     // filled subgroup (workgroup size not a multiple of it) still covers all k
     const uint lane = subgroupExclusiveAdd(1u), n_lanes = subgroupAdd(1u);
 
+    // the sums: [NW][R][NM] products, then (NORM) [NM] sums of x^2
+    const uint N_PROD = NW * R * NM, N_SUMS = N_PROD + (NORM != 0 ? NM : 0);
     for (uint r0 = row0 + gl_SubgroupID * R; r0 < row_end; r0 += gl_NumSubgroups * R) {
-        float acc[NW * R * NM]; // [NW][R][NM]
-        for (uint i = 0; i < NW * R * NM; i++) acc[i] = 0.0;
+        float acc[N_SUMS];
+        for (uint i = 0; i < N_SUMS; i++) acc[i] = 0.0;
 #if VEC == 8
         const uint K8 = pc.K / 8, K4 = pc.K / 4;
         for (uint k = lane; k < K8; k += n_lanes) {
@@ -101,6 +115,14 @@ void main()
                 const uint xb = min(m0 + c, pc.M - 1) * K4; // columns past M: computed, not stored
                 x0[c] = X4(xb + 2 * k);
                 x1[c] = X4(xb + 2 * k + 1);
+            }
+            if (NORM != 0) {
+                const vec4 g0 = G4(2 * k), g1 = G4(2 * k + 1);
+                for (uint c = 0; c < NM; c++) {
+                    acc[N_PROD + c] += dot(x0[c], x0[c]) + dot(x1[c], x1[c]);
+                    x0[c] *= g0;
+                    x1[c] *= g1;
+                }
             }
             for (uint j = 0; j < R; j++) {
                 if (r0 + j < row_end) { // uniform per subgroup
@@ -133,23 +155,27 @@ void main()
 #endif
         // reduce four sums per subgroup operation (a vec4 reduction costs
         // about as much as a scalar one on CPUs), then the rest one by one
-        float sums[NW * R * NM];
+        float sums[N_SUMS];
         uint i = 0;
-        for (; i + 4 <= NW * R * NM; i += 4) {
+        for (; i + 4 <= N_SUMS; i += 4) {
             const vec4 v4 = subgroupAdd(vec4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]));
             sums[i] = v4.x, sums[i + 1] = v4.y, sums[i + 2] = v4.z, sums[i + 3] = v4.w;
         }
-        for (; i < NW * R * NM; i++) sums[i] = subgroupAdd(acc[i]);
+        for (; i < N_SUMS; i++) sums[i] = subgroupAdd(acc[i]);
         if (subgroupElect())
-            for (uint j = 0; j < R; j++)
-                for (uint c = 0; c < NM; c++)
+            for (uint c = 0; c < NM; c++) {
+                // the norm's 1 / rms(x), as rmsnorm.comp computes it
+                const float inv = NORM != 0 ? inversesqrt(sums[N_PROD + c] / float(pc.K) + pc.eps) : 1.0;
+                for (uint j = 0; j < R; j++)
                     if (r0 + j < row_end && m0 + c < pc.M) {
                         const uint yi = (m0 + c) * pc.y_stride + pc.row_offset + r0 + j;
 #ifdef GLU
-                        y[yi] = silu(sums[j * NM + c]) * sums[(R + j) * NM + c];
+                        y[yi] = silu(sums[j * NM + c] * inv) * (sums[(R + j) * NM + c] * inv);
 #else
-                        y[yi] = ACC != 0 ? y[yi] + sums[j * NM + c] : sums[j * NM + c];
+                        const float v = sums[j * NM + c] * inv;
+                        y[yi] = ACC != 0 ? y[yi] + v : v;
 #endif
                     }
+            }
     }
 }

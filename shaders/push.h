@@ -38,6 +38,7 @@ PUSH_BEGIN(matmul_push)
     U32 n_rows;
     U32 row_offset;
     U32 y_stride;
+    F32 eps;      /* the fused RMSNorm's (matvec with NORM) */
 PUSH_END(matmul_push)
 #endif
 

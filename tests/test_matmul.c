@@ -124,7 +124,23 @@ int main(void)
     for (unsigned i = 0; i < sizeof glu / sizeof glu[0]; i++) {
         vkllm_check_result r;
         if (matmul_pick(ctx, glu[i].M, glu[i].N, glu[i].K).kind != MATMUL_MATVEC) continue;
-        failures += harness_report(ctx, check_matmul_glu(ctx, glu[i].M, glu[i].N, glu[i].K, seed + 90 + i, &r), &r);
+        failures += harness_report(ctx, check_matmul_glu(ctx, NULL, glu[i].M, glu[i].N, glu[i].K, false, seed + 90 + i, &r), &r);
+    }
+    /* RMSNorm folded into the matrix-vector kernel (alone and with SwiGLU),
+     * this device's configuration and a GPU's (storage buffers, 4 subgroups):
+     * SOLAR's q and gate/up decode, rows of x at different scales, odd N, M */
+    static const shape normed[] = { { 1, 4096, 4096 }, { 1, 14336, 4096 }, { 3, 100, 64 }, { 8, 33, 264 },
+                                    { 1, 7, 8 }, { 64, 300, 256 } };
+    for (unsigned i = 0; i < sizeof normed / sizeof normed[0]; i++) {
+        shape sh = normed[i];
+        for (int as_gpu = 0; as_gpu < 2; as_gpu++) {
+            matmul_config c = matmul_pick_for(as_gpu ? &gpu : gpu_info(ctx), sh.M, sh.N, sh.K);
+            if (c.kind != MATMUL_MATVEC) continue;
+            vkllm_check_result r;
+            uint64_t sd = seed + 200 + 4 * i + 2 * as_gpu;
+            failures += harness_report(ctx, check_matmul_norm(ctx, &c, sh.M, sh.N, sh.K, sd, &r), &r);
+            failures += harness_report(ctx, check_matmul_glu(ctx, &c, sh.M, sh.N, sh.K, true, sd + 1, &r), &r);
+        }
     }
     /* y += x w^T (the fused residual add), both kernels, this device's and a GPU's configurations */
     static const shape acc_shapes[] = { { 1, 1000, 1000 }, { 3, 65, 127 }, { 33, 129, 64 }, { 65, 257, 1000 }, { 1, 4096, 14336 } };
@@ -150,7 +166,7 @@ int main(void)
         vkllm_check_result r;
         shape sh = glu_chunked[i];
         if (matmul_pick(ctx, sh.M, sh.N, sh.K).kind != MATMUL_MATVEC) continue;
-        failures += harness_report(ctx, check_matmul_glu(ctx, sh.M, sh.N, sh.K, seed + 120 + i, &r), &r);
+        failures += harness_report(ctx, check_matmul_glu(ctx, NULL, sh.M, sh.N, sh.K, i == 1, seed + 120 + i, &r), &r);
     }
     failures += refuses_split_rows(ctx);
     return harness_finish(ctx, failures);

@@ -189,6 +189,27 @@ vkllm_status llama_rewind(llama_session *s, uint32_t pos)
 
 /* ------------------------------------------------------------ the graph */
 
+/* What the projections after an RMSNorm read: x itself with the norm folded
+ * into their matrix-vector kernels (fused; see op_matmul_norm), or xn =
+ * rmsnorm(x), recorded here (step `tag`) with the barrier after it. */
+typedef struct normed {
+    gpu_binding in;
+    matmul_norm norm;
+    bool fused;
+} normed;
+#define NORM_OF(nd) ((nd).fused ? &(nd).norm : NULL)
+
+static vkllm_status normed_input(gpu_rec *rec, bool fuse, gpu_binding x, gpu_tensor *w, float eps, gpu_binding xn,
+                                 uint32_t n, uint32_t E, const char *tag, normed *out)
+{
+    *out = (normed){ fuse ? x : xn, { gpu_bind(w), eps }, fuse };
+    if (fuse) return VKLLM_OK;
+    gpu_rec_tag(rec, tag);
+    vkllm_status st = op_rmsnorm(rec, x, gpu_bind(w), xn, n, E, eps);
+    gpu_barrier(rec); /* xn -> the projections */
+    return st;
+}
+
 /* Records the forward pass of a block of n tokens whose ids and positions
  * are in s->ids / s->positions. */
 static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gpu_rec *rec)
@@ -201,6 +222,10 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
     gpu_binding x = gpu_bind(s->x), xn = gpu_bind(s->xn), q = gpu_bind(s->q), k = gpu_bind(s->k),
                 v = gpu_bind(s->v), att = gpu_bind(s->att), gate = gpu_bind(s->gate),
                 up = gpu_bind(s->up), pos = gpu_bind(s->positions);
+    /* norms folded into the projections where they run the matrix-vector kernel */
+    const bool fuse_attn = matmul_norm_fusable(s->ctx, n, q_dim, E) && matmul_norm_fusable(s->ctx, n, kv_dim, E);
+    const bool fuse_ffn = matmul_norm_fusable(s->ctx, n, F, E);
+    normed nd;
 
     /* the previous step's reads and writes (same buffers, earlier submit)
      * finished and visible before this one touches them */
@@ -211,13 +236,11 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
         const llama_layer *L = &w->layers[l];
         gpu_binding kc = gpu_bind(s->k_cache[l]), vc = gpu_bind(s->v_cache[l]);
         gpu_barrier(rec); /* x written (embedding or last layer) -> norm reads it */
-        gpu_rec_tag(rec, "attn norm");
-        st = op_rmsnorm(rec, x, gpu_bind(L->attn_norm), xn, n, E, hp->rms_eps);
-        gpu_barrier(rec); /* xn -> q, k, v projections */
-        gpu_rec_tag(rec, "attn q/k/v");
-        if (st == VKLLM_OK) st = op_matmul(rec, L->wq, xn, q, n, q_dim, E);
-        if (st == VKLLM_OK) st = op_matmul(rec, L->wk, xn, k, n, kv_dim, E);
-        if (st == VKLLM_OK) st = op_matmul(rec, L->wv, xn, v, n, kv_dim, E);
+        st = normed_input(rec, fuse_attn, x, L->attn_norm, hp->rms_eps, xn, n, E, "attn norm", &nd);
+        gpu_rec_tag(rec, fuse_attn ? "attn norm + q/k/v" : "attn q/k/v");
+        if (st == VKLLM_OK) st = op_matmul_norm(rec, L->wq, NORM_OF(nd), nd.in, q, n, q_dim, E);
+        if (st == VKLLM_OK) st = op_matmul_norm(rec, L->wk, NORM_OF(nd), nd.in, k, n, kv_dim, E);
+        if (st == VKLLM_OK) st = op_matmul_norm(rec, L->wv, NORM_OF(nd), nd.in, v, n, kv_dim, E);
         gpu_barrier(rec); /* q, k, v -> RoPE of q (in place), k and v into the cache (k rotated on the way) */
         gpu_rec_tag(rec, "rope + kv store");
         if (st == VKLLM_OK) st = op_rope(rec, q, pos, q, n, H, D, hp->n_rot, hp->rope_theta, w->pairing);
@@ -232,15 +255,13 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
         gpu_rec_tag(rec, "attn output");
         if (st == VKLLM_OK) st = op_matmul_acc(rec, L->wo, att, x, n, E, q_dim); /* x += o: the residual */
         gpu_barrier(rec); /* x -> FFN norm */
-        gpu_rec_tag(rec, "ffn norm");
-        if (st == VKLLM_OK) st = op_rmsnorm(rec, x, gpu_bind(L->ffn_norm), xn, n, E, hp->rms_eps);
-        gpu_barrier(rec); /* xn -> gate, up projections */
-        gpu_rec_tag(rec, "ffn gate/up");
+        if (st == VKLLM_OK) st = normed_input(rec, fuse_ffn, x, L->ffn_norm, hp->rms_eps, xn, n, E, "ffn norm", &nd);
+        gpu_rec_tag(rec, fuse_ffn ? "ffn norm + gate/up" : "ffn gate/up");
         if (matmul_glu_fusable(s->ctx, n, F, E)) { /* gate, up and SiLU(gate) * up in one pass */
-            if (st == VKLLM_OK) st = op_matmul_glu(rec, L->w_gate, L->w_up, xn, gate, n, F, E);
+            if (st == VKLLM_OK) st = op_matmul_glu(rec, L->w_gate, L->w_up, NORM_OF(nd), nd.in, gate, n, F, E);
         } else {
-            if (st == VKLLM_OK) st = op_matmul(rec, L->w_gate, xn, gate, n, F, E);
-            if (st == VKLLM_OK) st = op_matmul(rec, L->w_up, xn, up, n, F, E);
+            if (st == VKLLM_OK) st = op_matmul_norm(rec, L->w_gate, NORM_OF(nd), nd.in, gate, n, F, E);
+            if (st == VKLLM_OK) st = op_matmul_norm(rec, L->w_up, NORM_OF(nd), nd.in, up, n, F, E);
             gpu_barrier(rec); /* gate, up -> SiLU(gate) * up */
             gpu_rec_tag(rec, "ffn silu*up");
             if (st == VKLLM_OK) st = op_silu_mul(rec, gate, up, gate, n * F);
@@ -252,20 +273,20 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
     if (st != VKLLM_OK || out == OUT_NONE) return st;
 
     gpu_barrier(rec); /* final x -> output norm (or the copy of its last row) */
-    gpu_rec_tag(rec, "output norm");
     gpu_tensor *head = w->output ? w->output : w->tok_embd;
     uint32_t rows = out == OUT_ALL ? n : 1;
-    if (out == OUT_ALL) {
-        st = op_rmsnorm(rec, x, gpu_bind(w->output_norm), xn, n, E, hp->rms_eps);
-    } else {
+    gpu_binding final = x;
+    if (out != OUT_ALL) {
+        gpu_rec_tag(rec, "output norm");
         gpu_binding last = { s->x, 0, (uint64_t)(n - 1) * E * 4, (uint64_t)E * 4 };
         st = gpu_rec_copy(rec, gpu_bind(s->x_last), last, (uint64_t)E * 4);
         gpu_barrier(rec); /* last row copied -> norm */
-        if (st == VKLLM_OK) st = op_rmsnorm(rec, gpu_bind(s->x_last), gpu_bind(w->output_norm), xn, 1, E, hp->rms_eps);
+        final = gpu_bind(s->x_last);
     }
-    gpu_barrier(rec); /* normed -> output projection */
-    gpu_rec_tag(rec, "output");
-    if (st == VKLLM_OK) st = op_matmul(rec, head, xn, gpu_bind(s->logits), rows, hp->n_vocab, E);
+    const bool fuse_out = matmul_norm_fusable(s->ctx, rows, hp->n_vocab, E);
+    if (st == VKLLM_OK) st = normed_input(rec, fuse_out, final, w->output_norm, hp->rms_eps, xn, rows, E, "output norm", &nd);
+    gpu_rec_tag(rec, fuse_out ? "output norm + output" : "output");
+    if (st == VKLLM_OK) st = op_matmul_norm(rec, head, NORM_OF(nd), nd.in, gpu_bind(s->logits), rows, hp->n_vocab, E);
     gpu_barrier(rec); /* logits -> argmax and the host copy */
     gpu_rec_tag(rec, "argmax");
     gpu_binding last_row = { s->logits, 0, (uint64_t)(rows - 1) * hp->n_vocab * 4, (uint64_t)hp->n_vocab * 4 };

@@ -2,8 +2,10 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
+#include "rmsnorm.h"
 #include "push.h"
 #include "util/half.h"
 
@@ -92,10 +94,12 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
 
 /* ------------------------------------------------------------ op */
 
-/* op_matmul_with, and with w2 (not NULL) the fused SwiGLU form
- * y = silu(w x) * (w2 x) of the matrix-vector kernel. */
-static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_tensor *w2, gpu_binding x,
-                                  gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
+/* op_matmul_with; with w2 (not NULL) the fused SwiGLU form
+ * y = silu(w x) * (w2 x) of the matrix-vector kernel, with norm (not NULL)
+ * its fused RMSNorm of x. */
+static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_tensor *w2,
+                                  const matmul_norm *norm, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
+                                  uint32_t K)
 {
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     const uint64_t row_bytes = 2ull * K;
@@ -119,6 +123,9 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
             return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
                             "matmul glu: needs the matrix-vector kernel, K %% 8 == 0 and two weights chunked alike");
     }
+    if (norm && (cfg->kind != MATMUL_MATVEC || K % 8 || gpu_binding_bytes(norm->w) < 4ull * K))
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+                        "matmul norm: needs the matrix-vector kernel, K %% 8 == 0 and a weight of K %u floats", K);
     if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
 
@@ -128,7 +135,8 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
         texel = gpu_tensor_chunk_bytes(w, c) / 16 <= gpu_max_texels(ctx); /* else storage-buffer loads */
     /* x as texels too: a whole single-chunk tensor */
     texel = texel && !x.offset && !x.range && gpu_tensor_bytes(x.t) / 16 <= gpu_max_texels(ctx);
-    gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
+    /* and the norm's weight */
+    texel = texel && (!norm || (!norm->w.offset && !norm->w.range && gpu_tensor_bytes(norm->w.t) / 16 <= gpu_max_texels(ctx)));    gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
     if (cfg->kind == MATMUL_COOPMAT) {
         if (!vec8) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: the tensor-core kernel needs K %% 8 == 0 (K %u)", K);
         d.shader = "matmul_coopmat";
@@ -137,14 +145,16 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
     } else if (cfg->kind == MATMUL_MATVEC) {
         d.shader = w2 ? (texel ? "matvec_glu_texel" : "matvec_glu")
                       : vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
-        d.texel_mask = texel ? (w2 ? 11 : 3) : 0; /* w, x (and w2) */
-        if (w2) d.n_buffers = 4;
-        d.n_spec = 5;
+        /* bindings: w, x, y, w2, the norm's weight; unused ones get x */
+        if (vec8) d.n_buffers = 5;
+        d.texel_mask = texel ? 1 | 2 | (w2 ? 8 : 0) | 16 : 0;
+        d.n_spec = 6;
         d.spec[0] = cfg->wg;
         d.spec[1] = cfg->rows;
         d.spec[2] = cfg->r;
         d.spec[3] = cfg->nm;
         d.spec[4] = cfg->acc != 0;
+        d.spec[5] = norm != NULL;
     } else {
         d.shader = vec8 ? "matmul" : "matmul_scalar";
         d.n_spec = 7;
@@ -168,7 +178,7 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
                             (unsigned long long)row_bytes);
         matmul_push pc = {
             .K = K, .M = M, .n_rows = (uint32_t)(bytes / row_bytes),
-            .row_offset = (uint32_t)(off / row_bytes), .y_stride = N,
+            .row_offset = (uint32_t)(off / row_bytes), .y_stride = N, .eps = norm ? norm->eps : 0.0f,
         };
         /* workgroups: matvec, one per `rows` rows (z: m); tiled, one per
          * tile. Counts past 65535 spill into y; the shaders skip the extra. */
@@ -178,10 +188,11 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
         uint64_t gy = (groups + gx - 1) / gx;
         if (gy > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
-        gpu_binding b[4] = { gpu_bind_chunk(w, c), x, y, w2 ? gpu_bind_chunk(w2, c) : x };
+        gpu_binding b[5] = { gpu_bind_chunk(w, c), x, y, w2 ? gpu_bind_chunk(w2, c) : x, norm ? norm->w : x };
         uint32_t gz = cfg->kind != MATMUL_TILED ? (M + cfg->nm - 1) / cfg->nm : 1;
         static const char *const label[] = { "matmul", "matvec", "matmul_coopmat" };
-        s = gpu_dispatch(rec, p, b, w2 ? 4 : 3, &pc, gx, (uint32_t)gy, gz, w2 ? "matvec_glu" : label[cfg->kind]);
+        const char *what = w2 ? (norm ? "matvec_glu+norm" : "matvec_glu") : norm ? "matvec+norm" : label[cfg->kind];
+        s = gpu_dispatch(rec, p, b, d.n_buffers, &pc, gx, (uint32_t)gy, gz, what);
         if (s != VKLLM_OK) return s;
     }
     return VKLLM_OK;
@@ -190,7 +201,18 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
 vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
                             uint32_t M, uint32_t N, uint32_t K)
 {
-    return matmul_record(rec, cfg, w, NULL, x, y, M, N, K);
+    return matmul_record(rec, cfg, w, NULL, NULL, x, y, M, N, K);
+}
+
+/* The SwiGLU kernel with two weights works on half the rows at a time:
+ * the same number of sums in registers. */
+static matmul_config glu_config(matmul_config c)
+{
+    if (c.r > 1) {
+        c.rows = c.rows / c.r * (c.r / 2);
+        c.r /= 2;
+    }
+    return c;
 }
 
 bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
@@ -202,16 +224,23 @@ bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
     return K % 8 == 0 && gpu_info(ctx)->type != VKLLM_DEVICE_CPU && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
 }
 
-vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, gpu_binding x, gpu_binding y, uint32_t M,
-                           uint32_t N, uint32_t K)
+vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, const matmul_norm *norm, gpu_binding x,
+                           gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
+{
+    matmul_config c = glu_config(matmul_pick(gpu_rec_ctx(rec), M, N, K));
+    return matmul_record(rec, &c, w_gate, w_up, norm, x, y, M, N, K);
+}
+
+bool matmul_norm_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
+{
+    return K % 8 == 0 && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
+}
+
+vkllm_status op_matmul_norm(gpu_rec *rec, gpu_tensor *w, const matmul_norm *norm, gpu_binding x, gpu_binding y,
+                            uint32_t M, uint32_t N, uint32_t K)
 {
     matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
-    /* two weights: half the rows at a time, the same number of sums in registers */
-    if (c.r > 1) {
-        c.rows = c.rows / c.r * (c.r / 2);
-        c.r /= 2;
-    }
-    return matmul_record(rec, &c, w_gate, w_up, x, y, M, N, K);
+    return matmul_record(rec, &c, w, NULL, norm, x, y, M, N, K);
 }
 
 vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
@@ -365,40 +394,65 @@ vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint
 
 static double silu_d(double g) { return g / (1.0 + exp(-g)); }
 
-vkllm_status check_matmul_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out)
+/* The fused forms against the reference: y = w rmsnorm(x) (glu false, norm
+ * true) or silu(w_gate x') * (w_up x') with x' = x or rmsnorm(x). */
+static vkllm_status check_fused(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K, bool glu,
+                                bool norm, uint64_t seed, vkllm_check_result *out)
 {
-    check_begin(out, "matvec_glu", "M %u N %u K %u", M, N, K);
+    matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
+    if (glu) c = glu_config(c);
+    check_begin(out, glu ? (norm ? "matvec_glu+norm" : "matvec_glu") : "matvec+norm", "M %u N %u K %u", M, N, K);
+    const float eps = 1e-5f;
     size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
     uint16_t *wg = malloc(nw * 2), *wu = malloc(nw * 2);
-    float *x = malloc(nx * 4), *g = malloc(ny * 4), *u = malloc(ny * 4), *want = malloc(ny * 4), *got = malloc(ny * 4);
+    float *x = malloc(nx * 4), *xn = malloc(nx * 4), *nw_ = malloc((size_t)K * 4), *g = malloc(ny * 4),
+          *u = malloc(ny * 4), *want = malloc(ny * 4), *got = malloc(ny * 4);
     double *sg = malloc(ny * sizeof *sg), *su = malloc(ny * sizeof *su), *bound = malloc(ny * sizeof *bound);
-    gpu_tensor *tg = NULL, *tu = NULL, *tx = NULL, *ty = NULL;
+    gpu_tensor *tg = NULL, *tu = NULL, *tx = NULL, *tn = NULL, *ty = NULL;
     gpu_rec *rec = NULL;
     vkllm_status s = VKLLM_OK;
-    if (!wg || !wu || !x || !g || !u || !want || !got || !sg || !su || !bound) {
+    if (!wg || !wu || !x || !xn || !nw_ || !g || !u || !want || !got || !sg || !su || !bound) {
         s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
         goto done;
     }
     rng r = { seed };
     check_fill_f16(&r, wg, nw, -1.0f, 1.0f);
     check_fill_f16(&r, wu, nw, -1.0f, 1.0f);
-    check_fill_f32(&r, x, nx, -1.0f, 1.0f);
-    ref_matmul_scaled(wg, x, g, sg, M, N, K);
-    ref_matmul_scaled(wu, x, u, su, M, N, K);
-    /* y = silu(g) u: the sums' errors (MATMUL_RTOL of sum |w x| each) move it
-     * by at most |silu'(g)| |u| e_g + |silu(g)| e_u with |silu'| < 1.1, plus
-     * the fp32 silu and product (8 ulp of the result) */
-    for (size_t i = 0; i < ny; i++) {
-        double sv = silu_d(g[i]);
-        want[i] = (float)(sv * u[i]);
-        bound[i] = MATMUL_RTOL * (1.1 * fabs(u[i]) * sg[i] + fabs(sv) * su[i]) + 8 * ldexp(1, -24) * fabs(want[i]);
+    check_fill_f32(&r, nw_, K, -1.5f, 1.5f);
+    for (uint32_t m = 0; m < M; m++) /* each row its own scale, so the norm has something to undo */
+        check_fill_f32(&r, x + (size_t)m * K, K, -0.25f - m % 5, 0.25f + m % 5);
+    if (norm)
+        ref_rmsnorm(x, nw_, xn, M, K, eps);
+    else
+        memcpy(xn, x, nx * 4);
+    /* the product's sums err by MATMUL_RTOL of sum |w x'|; the norm adds a
+     * few ulp per term (x * g, 1 / rms, the scaling), inside that margin */
+    ref_matmul_scaled(wg, xn, g, sg, M, N, K);
+    if (glu) {
+        ref_matmul_scaled(wu, xn, u, su, M, N, K);
+        /* y = silu(g) u: the sums' errors (MATMUL_RTOL of sum |w x| each) move it
+         * by at most |silu'(g)| |u| e_g + |silu(g)| e_u with |silu'| < 1.1, plus
+         * the fp32 silu and product (8 ulp of the result) */
+        for (size_t i = 0; i < ny; i++) {
+            double sv = silu_d(g[i]);
+            want[i] = (float)(sv * u[i]);
+            bound[i] = MATMUL_RTOL * (1.1 * fabs(u[i]) * sg[i] + fabs(sv) * su[i]) + 8 * ldexp(1, -24) * fabs(want[i]);
+        }
+    } else {
+        for (size_t i = 0; i < ny; i++) {
+            want[i] = g[i];
+            bound[i] = MATMUL_ATOL + MATMUL_RTOL * sg[i];
+        }
     }
     s = check_tensor_from(ctx, wg, nw * 2, 2ull * K, &tg);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, wu, nw * 2, 2ull * K, &tu);
+    if (s == VKLLM_OK && glu) s = check_tensor_from(ctx, wu, nw * 2, 2ull * K, &tu);
     if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
+    if (s == VKLLM_OK) s = check_tensor_from(ctx, nw_, (size_t)K * 4, 0, &tn);
     if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, ny * 4, 0, &ty);
     if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tg), &rec);
-    if (s == VKLLM_OK) s = op_matmul_glu(rec, tg, tu, gpu_bind(tx), gpu_bind(ty), M, N, K);
+    matmul_norm mn = { tn ? gpu_bind(tn) : (gpu_binding){ 0 }, eps };
+    if (s == VKLLM_OK)
+        s = matmul_record(rec, &c, tg, tu, norm ? &mn : NULL, gpu_bind(tx), gpu_bind(ty), M, N, K);
     if (s == VKLLM_OK) s = gpu_rec_end(rec);
     if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
     if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
@@ -408,7 +462,21 @@ done:
     gpu_tensor_destroy(ctx, tg);
     gpu_tensor_destroy(ctx, tu);
     gpu_tensor_destroy(ctx, tx);
+    gpu_tensor_destroy(ctx, tn);
     gpu_tensor_destroy(ctx, ty);
-    free(wg), free(wu), free(x), free(g), free(u), free(want), free(got), free(sg), free(su), free(bound);
+    free(wg), free(wu), free(x), free(xn), free(nw_), free(g), free(u), free(want), free(got), free(sg), free(su),
+        free(bound);
     return s;
+}
+
+vkllm_status check_matmul_glu(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K, bool norm,
+                              uint64_t seed, vkllm_check_result *out)
+{
+    return check_fused(ctx, cfg, M, N, K, true, norm, seed, out);
+}
+
+vkllm_status check_matmul_norm(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
+                               uint64_t seed, vkllm_check_result *out)
+{
+    return check_fused(ctx, cfg, M, N, K, false, true, seed, out);
 }

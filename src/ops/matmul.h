@@ -29,14 +29,32 @@ enum {
     MATMUL_COOPMAT = 2, /* matmul_coopmat.comp: NVIDIA tensor cores, 64x64 tiles (prefill) */
 };
 
+/* An RMSNorm folded into the matrix-vector kernel: the product reads x as
+ * x[m][k] * w[k] / sqrt(mean_k(x[m][.]^2) + eps), what op_rmsnorm would
+ * write, without the pass, the barrier and the buffer in between (each
+ * workgroup sums x^2 beside its products; shaders/matvec.comp). */
+typedef struct matmul_norm {
+    gpu_binding w; /* fp32 [K], the norm's weight */
+    float eps;
+} matmul_norm;
+
+/* y = rmsnorm(x) w^T (norm NULL: op_matmul). A norm needs the matrix-vector
+ * kernel and K % 8 == 0 (else INVALID_ARG); matmul_norm_fusable says
+ * whether it is that for this shape on this device; otherwise the forward
+ * pass runs op_rmsnorm first. */
+vkllm_status op_matmul_norm(gpu_rec *rec, gpu_tensor *w, const matmul_norm *norm, gpu_binding x, gpu_binding y,
+                            uint32_t M, uint32_t N, uint32_t K);
+bool matmul_norm_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
+
 /* SwiGLU's first half in one pass: y[m][n] = silu(sum_k w_gate[n][k] x[m][k])
  * * (sum_k w_up[n][k] x[m][k]); w_gate and w_up alike ([N][K] fp16, the same
- * chunking). Only where the device's choice is the matrix-vector kernel
- * and K % 8 == 0 (else INVALID_ARG). matmul_glu_fusable says whether the
- * forward pass should use it (it also leaves CPU devices out, where it did
- * not measure faster); otherwise two matmuls and op_silu_mul. */
-vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, gpu_binding x, gpu_binding y, uint32_t M,
-                           uint32_t N, uint32_t K);
+ * chunking); norm (NULL: none) as for op_matmul_norm. Only where the
+ * device's choice is the matrix-vector kernel and K % 8 == 0 (else
+ * INVALID_ARG). matmul_glu_fusable says whether the forward pass should
+ * use it (it also leaves CPU devices out, where it did not measure
+ * faster); otherwise two matmuls and op_silu_mul. */
+vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, const matmul_norm *norm, gpu_binding x,
+                           gpu_binding y, uint32_t M, uint32_t N, uint32_t K);
 bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
 
 /* Kernel shape knobs; every value becomes a specialization constant.
@@ -76,8 +94,15 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
  * a model calls this. Returns 1 if tensor cores stay in use. */
 int matmul_verify_coopmat(gpu_ctx *ctx);
 
-/* Random w_gate, w_up and x, GPU vs silu(gate) * up in double. */
-vkllm_status check_matmul_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out);
+/* The fused forms, GPU vs reference, with a matrix-vector configuration
+ * (cfg NULL: matmul_pick's). check_matmul_glu: random w_gate, w_up and x,
+ * against silu(gate) * up in double; with norm, x passes a random norm
+ * weight first. check_matmul_norm: random w, x (rows of different scales)
+ * and norm weight, against ref_rmsnorm then ref_matmul. */
+vkllm_status check_matmul_glu(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K, bool norm,
+                              uint64_t seed, vkllm_check_result *out);
+vkllm_status check_matmul_norm(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
+                               uint64_t seed, vkllm_check_result *out);
 
 /* CPU reference, double accumulation; w as fp16 bits [N][K]. */
 void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_t N, uint32_t K);

@@ -56,6 +56,10 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
         RUN(check_matmul(ctx, 1, 32000, 4096, seed + 15, R));
         RUN(check_matmul(ctx, 64, 4096, 4096, seed + 16, R));
     }
+    /* the fused decode kernels the forward pass uses: RMSNorm into q, and
+     * into SwiGLU's gate/up (full: SOLAR's 14336 x 4096) */
+    RUN(check_matmul_norm(ctx, NULL, 1, 4096, 4096, seed + 40, R));
+    RUN(check_matmul_glu(ctx, NULL, 1, full_size ? 14336 : 2048, 4096, true, seed + 41, R));
     /* the tensor-core prefill kernel, where the device has one */
     if (gpu_info(ctx)->coopmat_nv) {
         matmul_config tc = { .kind = MATMUL_COOPMAT, .wg = 128 };
