@@ -231,6 +231,15 @@ uint32_t vkllm_model_validation_messages(const vkllm_model *m, const char **firs
 /* The device's copy bandwidth as vkllm_measure_bandwidth measures it
  * (bytes read + written per second / 1e9), on a loaded model's device. */
 vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err, size_t err_len);
+/* How the load tuned this device's decode kernels: on GPUs it times a
+ * few matrix-vector configurations on the model's own weights (well under
+ * a second) and keeps the fastest per weight shape; CPU devices keep
+ * configurations measured on lavapipe unless VKLLM_TUNE=1 (VKLLM_TUNE=0:
+ * never tune). Writes a line, then a markdown table (shape, default and
+ * chosen workgroup/rows/rows-per-pass, GB/s of weights read by each).
+ * snprintf-style: returns the full length, writes at most len bytes (NUL
+ * included); m NULL: 0. */
+size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len);
 
 typedef struct vkllm_session_options {
     uint32_t n_ctx;     /* KV cache positions; 0: min(n_ctx_train, 4096) */

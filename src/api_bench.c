@@ -139,3 +139,9 @@ vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err,
     if (s != VKLLM_OK && err && err_len) snprintf(err, err_len, "%s", gpu_error(m->ctx));
     return s;
 }
+
+size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len)
+{
+    if (buf && len) buf[0] = 0;
+    return m ? llama_weights_tuning(m->w, buf, len) : 0;
+}

@@ -65,6 +65,9 @@ check_bench='import json,sys; d=json.load(sys.stdin); t=[x["test"] for x in d]; 
 expect "bench synthetic json" 0 "^bench ok" -- sh -c "'$vkllm' bench --synthetic tiny -p 8,16 -n 4 -r 2 --json | python3 -c '$check_bench'"
 expect "bench file model" 0 "^\| tg4 \| [0-9.]+ " -- "$vkllm" bench -m "$scratch/tiny.gguf" -p 8 -n 4 -r 1
 expect "bench profile" 0 "^decode step: [0-9]+ dispatches" -- "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
+expect "bench profile: tuning (CPUs: off)" 0 "^(not tuned on a CPU device|decode kernels tuned at load)" -- "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
+expect "bench profile: VKLLM_TUNE=1 tunes" 0 "^\| 32000 x 256 \| [0-9]+ \| " -- env VKLLM_TUNE=1 "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
+expect "bench profile: VKLLM_TUNE=0" 0 "^not tuned \(VKLLM_TUNE=0\)" -- env VKLLM_TUNE=0 "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
 expect "bench bandwidth" 0 "^\| matvec 32000 x 4096 fp16 \| [0-9.]+ \| [0-9.]+ \|" -- "$vkllm" bench --bandwidth -r 1
 expect "bench depth" 0 '"test": "tg2 @ d16"' -- "$vkllm" bench --synthetic tiny -n 2 -d 0,16 -r 1 --json
 expect "bench unknown shape" 1 "unknown synthetic model 'gpt-5'; known: solar-10.7b" -- "$vkllm" bench --synthetic gpt-5

@@ -235,6 +235,13 @@ static void check_model(const char *path, const char *dir, const char *vkllm, co
     EXPECT(s == VKLLM_ERR_OUT_OF_MEMORY && strstr(vkllm_session_error(small), "context full"),
            "a prompt longer than the context is refused: %s", small ? vkllm_session_error(small) : "");
 
+    /* what the load's tuning did: a report, truncated safely */
+    char tb[8];
+    size_t n_tune = vkllm_model_tuning(m, NULL, 0);
+    EXPECT(n_tune > sizeof tb && vkllm_model_tuning(m, tb, sizeof tb) == n_tune && strlen(tb) == sizeof tb - 1,
+           "vkllm_model_tuning: %zu bytes, truncated safely", n_tune);
+    EXPECT(vkllm_model_tuning(NULL, tb, sizeof tb) == 0 && tb[0] == 0, "vkllm_model_tuning(NULL) writes nothing");
+
     const char *first;
     uint32_t n_val = vkllm_model_validation_messages(m, &first);
     EXPECT(n_val == 0, "no validation messages (%u; first: %s)", n_val, first);

@@ -139,7 +139,8 @@ int main(void)
             vkllm_check_result r;
             uint64_t sd = seed + 200 + 4 * i + 2 * as_gpu;
             failures += harness_report(ctx, check_matmul_norm(ctx, &c, sh.M, sh.N, sh.K, sd, &r), &r);
-            failures += harness_report(ctx, check_matmul_glu(ctx, &c, sh.M, sh.N, sh.K, true, sd + 1, &r), &r);
+            matmul_config gc = matmul_glu_config(c);
+            failures += harness_report(ctx, check_matmul_glu(ctx, &gc, sh.M, sh.N, sh.K, true, sd + 1, &r), &r);
         }
     }
     /* y += x w^T (the fused residual add), both kernels, this device's and a GPU's configurations */

@@ -67,7 +67,8 @@ static void usage(void)
            "  --synthetic SHAPE: random fp16 weights made on the device, no file:\n"
            "      solar-10.7b, llama-2-7b, mistral-7b, tinyllama-1.1b, small, tiny (default)\n"
            "  --bandwidth: copy bandwidth and the matrix-vector kernel on SOLAR's shapes\n"
-           "  --profile: per-op GPU time of one decode step and one prefill of the first -p size\n"
+           "  --profile: per-op GPU time of one decode step and one prefill of the first -p size,\n"
+           "      and the decode kernels' tuning at load (GPUs; VKLLM_TUNE=0 off, =1 on CPUs too)\n"
            "  defaults: --synthetic tiny -p 512 -n 128 -r 5\n");
 }
 
@@ -311,6 +312,10 @@ int cmd_bench(int argc, char **argv)
         if (st == VKLLM_OK) st = vkllm_session_eval(s, &tok, 1, VKLLM_LOGITS_ARGMAX, NULL, &tok);
         if (st == VKLLM_OK) print_profile(s, "decode step");
         if (st != VKLLM_OK) fprintf(stderr, "vkllm bench: profile: %s\n", s ? vkllm_session_error(s) : err);
+        size_t n_tune = vkllm_model_tuning(m, NULL, 0);
+        char *tune = malloc(n_tune + 1);
+        if (tune && vkllm_model_tuning(m, tune, n_tune + 1) == n_tune) printf("\n%s", tune);
+        free(tune);
         free(toks);
         vkllm_session_free(s);
     }

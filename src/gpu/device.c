@@ -53,6 +53,33 @@ const char *gpu_error(const gpu_ctx *ctx) { return ctx->err; }
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx) { return &ctx->info; }
 
 void gpu_disable_coopmat(gpu_ctx *ctx) { ctx->info.coopmat_nv = 0; }
+
+static int tuned_find(const gpu_ctx *ctx, const char *op, const uint32_t key[3])
+{
+    for (uint32_t i = 0; i < ctx->n_tuned; i++)
+        if (!strcmp(ctx->tuned[i].op, op) && !memcmp(ctx->tuned[i].key, key, sizeof ctx->tuned[i].key)) return (int)i;
+    return -1;
+}
+
+bool gpu_tuned_put(gpu_ctx *ctx, const char *op, const uint32_t key[3], const uint32_t vals[GPU_TUNED_VALS])
+{
+    int i = tuned_find(ctx, op, key);
+    if (i < 0) {
+        if (ctx->n_tuned == GPU_TUNED_MAX) return false;
+        i = (int)ctx->n_tuned++;
+    }
+    ctx->tuned[i].op = op;
+    memcpy(ctx->tuned[i].key, key, sizeof ctx->tuned[i].key);
+    memcpy(ctx->tuned[i].vals, vals, sizeof ctx->tuned[i].vals);
+    return true;
+}
+
+bool gpu_tuned_get(const gpu_ctx *ctx, const char *op, const uint32_t key[3], uint32_t vals[GPU_TUNED_VALS])
+{
+    int i = tuned_find(ctx, op, key);
+    if (i >= 0) memcpy(vals, ctx->tuned[i].vals, sizeof ctx->tuned[i].vals);
+    return i >= 0;
+}
 uint32_t gpu_validation_count(const gpu_ctx *ctx) { return ctx->val_count; }
 const char *gpu_validation_first(const gpu_ctx *ctx) { return ctx->val_first; }
 bool gpu_validation_enabled(const gpu_ctx *ctx) { return ctx->validate; }

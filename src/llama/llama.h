@@ -83,6 +83,10 @@ vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, bool
                                      llama_weights **out);
 const model_hparams *llama_weights_hparams(const llama_weights *w);
 uint64_t llama_weights_bytes(const llama_weights *w);
+/* What llama_weights_tune did at load: a line, then (when it measured) a
+ * markdown table per weight shape (default and chosen configuration, GB/s
+ * of weights). snprintf-style: returns the length, writes at most len. */
+size_t llama_weights_tuning(const llama_weights *w, char *buf, size_t len);
 
 typedef struct llama_session_opts {
     uint32_t n_ctx;     /* KV cache positions; 0: the model's n_ctx_train (capped at 4096) */

@@ -3,6 +3,9 @@
 #define VKLLM_LLAMA_INTERNAL_H
 
 #include "llama.h"
+#include "ops/matmul.h"
+
+#define LLAMA_TUNE_MAX 8 /* distinct weight shapes of the forward pass, at most 6 */
 
 typedef struct llama_layer {
     gpu_tensor *attn_norm; /* fp32 [n_embd] */
@@ -26,7 +29,16 @@ struct llama_weights {
     gpu_tensor *output;      /* fp16 [n_vocab][n_embd]; NULL when tied (tok_embd is used) */
     llama_layer *layers;     /* [n_layer] */
     uint64_t bytes;
+    /* llama_weights_tune: the decode kernels measured at load */
+    matmul_tune_result tune[LLAMA_TUNE_MAX];
+    uint32_t n_tune;
+    char tune_note[256];
 };
+
+/* Tunes the decode kernels on w's weights (matmul_tune) where the device
+ * is a GPU, or VKLLM_TUNE=1 asks (VKLLM_TUNE=0: never). Never fails: on an
+ * error the defaults stay and the note says why. */
+void llama_weights_tune(llama_weights *w);
 
 /* Bytes of the per-block activation buffers for blocks of n_batch tokens. */
 uint64_t llama_act_bytes(const model_hparams *hp, uint32_t n_batch);

@@ -176,6 +176,7 @@ vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb 
         return s;
     }
     w->bytes = u.done;
+    llama_weights_tune(w); /* the decode kernels measured on these weights */
     *out = w;
     return VKLLM_OK;
 }

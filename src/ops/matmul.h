@@ -87,6 +87,46 @@ matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_
 vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
                             uint32_t M, uint32_t N, uint32_t K);
 
+/* The SwiGLU kernel's configuration (two weights: half matmul_pick's rows
+ * at a time, or what matmul_tune measured) and op_matmul_glu with an
+ * explicit one (no norm). */
+matmul_config matmul_pick_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
+/* A matrix-vector configuration in the SwiGLU kernel's form: two weights,
+ * so half the rows at a time (the same number of sums in registers). */
+matmul_config matmul_glu_config(matmul_config c);
+vkllm_status op_matmul_glu_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w_gate, gpu_tensor *w_up,
+                                gpu_binding x, gpu_binding y, uint32_t M, uint32_t N, uint32_t K);
+
+/* Decode (M = 1) configurations measured on the device itself. For each
+ * weight shape (N x K, plain or SwiGLU's gate/up pair) candidate matrix-
+ * vector configurations (workgroup size, rows per subgroup pass, rows per
+ * workgroup) run over the model's own weights, several distinct tensors in
+ * a row as in a decode step (so the device's cache does not serve
+ * repeats), twice each; the fastest, if it beats the default by more than
+ * 3 %, is stored in the context (matmul_set_tuned) and matmul_pick /
+ * matmul_pick_glu return it from then on for M = 1. Needs timestamps (else
+ * VKLLM_ERR_UNSUPPORTED, defaults kept). */
+typedef struct matmul_tune_shape {
+    uint32_t N, K;
+    bool glu;               /* w[i] gate and w2[i] up of the SwiGLU kernel */
+    gpu_tensor *const *w;   /* n weights [N][K] */
+    gpu_tensor *const *w2;  /* glu: n up weights; else NULL */
+    uint32_t n;
+} matmul_tune_shape;
+typedef struct matmul_tune_result {
+    uint32_t N, K;
+    bool glu;
+    uint32_t n_tried;       /* candidates measured */
+    matmul_config def, best; /* the default; the one in use now */
+    double def_gbps, best_gbps; /* weight bytes read / GPU time */
+} matmul_tune_result;
+vkllm_status matmul_tune(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t n_shapes, matmul_tune_result *results);
+/* The candidates it times on a device like `info` for default `def` (kept
+ * first): returns their number, at most MATMUL_TUNE_CANDIDATES. */
+#define MATMUL_TUNE_CANDIDATES 40
+uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_config *def, matmul_config *out);
+void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matmul_config *c);
+
 /* On a device offering tensor cores (info->coopmat_nv) the prefill kernel
  * is checked once against the reference on awkward shapes; if it fails
  * there (a driver bug, or ours) the context stops using it and the shared-
@@ -95,7 +135,7 @@ vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *
 int matmul_verify_coopmat(gpu_ctx *ctx);
 
 /* The fused forms, GPU vs reference, with a matrix-vector configuration
- * (cfg NULL: matmul_pick's). check_matmul_glu: random w_gate, w_up and x,
+ * as the kernel runs it (cfg NULL: matmul_pick's, matmul_pick_glu's). check_matmul_glu: random w_gate, w_up and x,
  * against silu(gate) * up in double; with norm, x passes a random norm
  * weight first. check_matmul_norm: random w, x (rows of different scales)
  * and norm weight, against ref_rmsnorm then ref_matmul. */
