@@ -108,8 +108,10 @@ typedef struct vkllm_bandwidth {
 /* Measures copy bandwidth on the chosen device and, for each (rows, cols)
  * of `shapes` (n_shapes <= VKLLM_MAX_MATVEC_SHAPES; NULL: SOLAR-10.7B's
  * 4096x4096, 1024x4096, 14336x4096, 4096x14336, 32000x4096), the decode
- * matrix-vector kernel's achieved weight-read bandwidth; `reps` timed runs
- * each (0: 10), after a warm-up. Errors: the device's, OUT_OF_MEMORY. */
+ * matrix-vector kernel's achieved weight-read bandwidth, streaming through
+ * copies of the weights (320 MiB in all, more than any GPU's cache holds,
+ * as a decode step streams through its layers); `reps` timed runs each (0:
+ * 10), after a warm-up. Errors: the device's, OUT_OF_MEMORY. */
 vkllm_status vkllm_measure_bandwidth(const char *device, const uint32_t (*shapes)[2], uint32_t n_shapes, uint32_t reps,
                                      vkllm_bandwidth *out, char *err, size_t err_len);
 
