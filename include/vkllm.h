@@ -237,8 +237,11 @@ vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err,
  * few matrix-vector configurations on the model's own weights (well under
  * a second) and keeps the fastest per weight shape; CPU devices keep
  * configurations measured on lavapipe unless VKLLM_TUNE=1 (VKLLM_TUNE=0:
- * never tune). Writes a line, then a markdown table (shape, default and
- * chosen workgroup/rows/rows-per-pass, GB/s of weights read by each).
+ * never tune). On GPUs with tensor cores it also times the prefill kernel
+ * variants that passed their check and keeps the fastest. Writes a line,
+ * the tensor-core line where there is one, then a markdown table (shape,
+ * default and chosen workgroup/rows/rows-per-pass, GB/s of weights read
+ * by each).
  * snprintf-style: returns the full length, writes at most len bytes (NUL
  * included); m NULL: 0. */
 size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len);

@@ -109,9 +109,23 @@ int main(void)
         vkllm_status s = check_matmul_with(ctx, &tc, 70, 130, 264, seed, &r);
         int on = matmul_verify_coopmat(ctx);
         if (had) { /* a failure here is a failure of the kernel on this GPU */
-            printf("     tensor cores: %s\n", on ? "in use (checked)" : "failed their check, not used");
+            matmul_config v[4];
+            uint32_t n_ok = matmul_coopmat_variants(ctx, v);
+            printf("     tensor cores: %s (%u of 4 variants passed the load-time check)\n",
+                   on ? "in use" : "failed their check, not used", n_ok);
             failures += harness_report(ctx, s, &r);
-        } else if (s != VKLLM_ERR_UNSUPPORTED || on) {
+            /* the pipelined variants: partial tiles and slices, a real shape, y += */
+            static const uint32_t bks[] = { 16, 32, 64 }, tc_shapes[][4] = {
+                { 70, 130, 264, 0 }, { 9, 1000, 8, 0 }, { 128, 1024, 4096, 0 }, { 33, 65, 136, 1 }, { 300, 200, 1000, 0 } };
+            for (unsigned b = 0; b < 3; b++)
+                for (unsigned i = 0; i < sizeof tc_shapes / sizeof tc_shapes[0]; i++) {
+                    matmul_config pc = { .kind = MATMUL_COOPMAT, .wg = 128, .bk = bks[b], .acc = tc_shapes[i][3] };
+                    failures += harness_report(
+                        ctx, check_matmul_with(ctx, &pc, tc_shapes[i][0], tc_shapes[i][1], tc_shapes[i][2], seed + 40 + i, &r), &r);
+                }
+        } else if (s != VKLLM_ERR_UNSUPPORTED || on ||
+                   check_matmul_with(ctx, &(matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = 32 }, 70, 130,
+                                     264, seed, &r) != VKLLM_ERR_UNSUPPORTED) {
             printf("FAIL tensor-core kernel not refused on a device without it\n");
             failures++;
         } else {

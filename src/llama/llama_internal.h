@@ -32,6 +32,7 @@ struct llama_weights {
     /* llama_weights_tune: the decode kernels measured at load */
     matmul_tune_result tune[LLAMA_TUNE_MAX];
     uint32_t n_tune;
+    matmul_tc_result tc; /* the tensor-core prefill variants, where there are any */
     char tune_note[256];
 };
 

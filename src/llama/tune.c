@@ -83,6 +83,21 @@ void llama_weights_tune(llama_weights *w)
     }
     w->n_tune = n;
     snprintf(w->tune_note, sizeof w->tune_note, "decode kernels tuned at load on this device's weights");
+
+    /* prefill on tensor cores: the verified variants over a block's q, gate
+     * and down projections of the first layers */
+    gpu_tensor *wq[4], *wg[4], *wd[4];
+    const uint32_t nl = hp->n_layer < 4 ? hp->n_layer : 4;
+    for (uint32_t l = 0; l < nl; l++) wq[l] = w->layers[l].wq, wg[l] = w->layers[l].w_gate, wd[l] = w->layers[l].w_down;
+    const matmul_tune_shape pre[] = { { .N = q_dim, .K = E, .w = wq, .n = nl },
+                                      { .N = F, .K = E, .w = wg, .n = nl },
+                                      { .N = E, .K = F, .w = wd, .n = nl } };
+    s = matmul_tune_coopmat(ctx, pre, 3, LLAMA_DEFAULT_BATCH, &w->tc);
+    if (s != VKLLM_OK) {
+        w->tc.n = 0;
+        snprintf(w->tune_note, sizeof w->tune_note, "decode kernels tuned; tensor-core timing stopped: %s",
+                 gpu_error(ctx));
+    }
 }
 
 size_t llama_weights_tuning(const llama_weights *w, char *buf, size_t len)
@@ -94,6 +109,15 @@ size_t llama_weights_tuning(const llama_weights *w, char *buf, size_t len)
         if (n_ > 0) used += (size_t)n_;                                                   \
     } while (0)
     OUT("%s\n", w->tune_note);
+    if (w->tc.n) {
+        OUT("prefill on tensor cores (checked variants; TFLOPS over %u-token blocks of q, gate, down):", LLAMA_DEFAULT_BATCH);
+        for (uint32_t i = 0; i < w->tc.n; i++) {
+            if (w->tc.bk[i]) OUT(" pipelined bk %u", w->tc.bk[i]);
+            else OUT(" plain");
+            if (w->tc.tflops[i] > 0) OUT(" %.1f", w->tc.tflops[i]);
+            OUT("%s%s", i == w->tc.chosen ? " (in use)" : "", i + 1 < w->tc.n ? "," : "\n");
+        }
+    }
     if (w->n_tune) {
         OUT("\n| matvec | candidates | default wg/rows/r | GB/s | chosen wg/rows/r | GB/s |\n");
         OUT("|---|---:|---|---:|---|---:|\n");

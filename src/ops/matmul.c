@@ -1,6 +1,7 @@
 #include "matmul.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,11 +77,49 @@ void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matm
                   (const uint32_t[GPU_TUNED_VALS]){ c->wg, c->rows, c->r, c->texel });
 }
 
+/* The tensor-core kernel variants, by k slice: 0 is matmul_coopmat.comp,
+ * the others matmul_coopmat_prefetch.comp. matmul_verify_coopmat stores
+ * which passed (a mask over these) and which is in use. */
+static const uint32_t coopmat_bk[] = { 0, 16, 32, 64 };
+#define N_COOPMAT_VARIANTS (sizeof coopmat_bk / sizeof coopmat_bk[0])
+
+static bool coopmat_state(gpu_ctx *ctx, uint32_t *mask, uint32_t *bk)
+{
+    uint32_t v[GPU_TUNED_VALS];
+    if (!gpu_tuned_get(ctx, "matmul_tc", (const uint32_t[3]){ 0, 0, 0 }, v)) return false;
+    *mask = v[0];
+    *bk = v[1];
+    return true;
+}
+
+static void coopmat_set_state(gpu_ctx *ctx, uint32_t mask, uint32_t bk)
+{
+    gpu_tuned_put(ctx, "matmul_tc", (const uint32_t[3]){ 0, 0, 0 }, (const uint32_t[GPU_TUNED_VALS]){ mask, bk });
+}
+
 matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
     matmul_config c = matmul_pick_for(gpu_info(ctx), M, N, K);
+    uint32_t mask, bk;
     if (M == 1) apply_tuned(ctx, false, N, K, &c);
+    if (c.kind == MATMUL_COOPMAT && coopmat_state(ctx, &mask, &bk)) c.bk = bk;
     return c;
+}
+
+uint32_t matmul_coopmat_variants(gpu_ctx *ctx, matmul_config *out)
+{
+    uint32_t mask = 0, bk = 0, n = 0;
+    if (!gpu_info(ctx)->coopmat_nv || !coopmat_state(ctx, &mask, &bk)) return 0;
+    for (uint32_t i = 0; i < N_COOPMAT_VARIANTS; i++)
+        if (mask >> i & 1) out[n++] = (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[i] };
+    return n;
+}
+
+void matmul_use_coopmat(gpu_ctx *ctx, uint32_t bk)
+{
+    uint32_t mask = 0, cur = 0;
+    coopmat_state(ctx, &mask, &cur);
+    coopmat_set_state(ctx, mask, bk);
 }
 
 static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
@@ -90,8 +129,11 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: workgroup of %u invocations (device allows 1..%u)", c->wg,
                         info->max_workgroup_invocations);
     if (c->kind == MATMUL_COOPMAT) {
-        if (!info->coopmat_nv || info->subgroup_size != 32 || c->wg != 128 || !gpu_shader_available("matmul_coopmat"))
+        if (!info->coopmat_nv || info->subgroup_size != 32 || c->wg != 128 ||
+            !gpu_shader_available(c->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat"))
             return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "matmul: tensor-core kernel not available on this device");
+        if (c->bk != 0 && c->bk != 16 && c->bk != 32 && c->bk != 64)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: tensor-core k slice %u (0, 16, 32 or 64)", c->bk);
         return VKLLM_OK;
     }
     if (c->kind == MATMUL_MATVEC) {
@@ -156,12 +198,15 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
     /* x as texels too: a whole single-chunk tensor */
     texel = texel && !x.offset && !x.range && gpu_tensor_bytes(x.t) / 16 <= gpu_max_texels(ctx);
     /* and the norm's weight */
-    texel = texel && (!norm || (!norm->w.offset && !norm->w.range && gpu_tensor_bytes(norm->w.t) / 16 <= gpu_max_texels(ctx)));    gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
+    texel = texel && (!norm || (!norm->w.offset && !norm->w.range && gpu_tensor_bytes(norm->w.t) / 16 <= gpu_max_texels(ctx)));
+    gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
     if (cfg->kind == MATMUL_COOPMAT) {
         if (!vec8) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: the tensor-core kernel needs K %% 8 == 0 (K %u)", K);
-        d.shader = "matmul_coopmat";
-        d.n_spec = 7; /* only ACC (id 6) is used */
+        /* bk 0: the plain kernel; else the pipelined one with k slices of bk */
+        d.shader = cfg->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat";
+        d.n_spec = cfg->bk ? 8 : 7; /* only ACC (id 6) and BK (id 7) are used */
         d.spec[6] = cfg->acc != 0;
+        d.spec[7] = cfg->bk;
     } else if (cfg->kind == MATMUL_MATVEC) {
         d.shader = w2 ? (texel ? "matvec_glu_texel" : "matvec_glu")
                       : vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
@@ -346,6 +391,8 @@ vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t 
     matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
     static const char *const kernel[] = { "matmul", "matvec", "matmul_tc" };
     check_begin(out, kernel[c.kind], "M %u N %u K %u%s", M, N, K, c.acc ? " y+=" : "");
+    if (c.kind == MATMUL_COOPMAT && c.bk) /* the pipelined variant: its k slice in the name */
+        snprintf(out->kernel, sizeof out->kernel, "matmul_tc_bk%u", c.bk);
     size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
     uint16_t *w = malloc(nw * sizeof *w);
     float *x = malloc(nx * sizeof *x), *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);
@@ -403,19 +450,26 @@ done:
 int matmul_verify_coopmat(gpu_ctx *ctx)
 {
     if (!gpu_info(ctx)->coopmat_nv) return 0;
-    /* awkward edges (partial 64x64 tiles, K not a multiple of 16), a real
-     * prefill shape, and the accumulating form */
-    static const uint32_t shapes[][4] = { { 70, 130, 264, 0 }, { 9, 1000, 8, 0 }, { 128, 1024, 4096, 0 }, { 33, 65, 136, 1 } };
-    for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        matmul_config c = { .kind = MATMUL_COOPMAT, .wg = 128, .acc = shapes[i][3] };
-        vkllm_check_result r;
-        vkllm_status s = check_matmul_with(ctx, &c, shapes[i][0], shapes[i][1], shapes[i][2], 0x7c + i, &r);
-        if (s != VKLLM_OK || !r.passed) { /* wrong, or the driver would not even build it */
-            gpu_disable_coopmat(ctx);
-            return 0;
+    uint32_t mask = 0, bk = 0;
+    if (coopmat_state(ctx, &mask, &bk)) return mask != 0; /* checked already on this context */
+    /* awkward edges (partial 64x64 tiles, K not a multiple of 16 or of the
+     * slice), a block of 128 tokens, and the accumulating form; four
+     * variants, so the shapes stay small (the reference runs on the host) */
+    static const uint32_t shapes[][4] = { { 70, 130, 264, 0 }, { 9, 1000, 8, 0 }, { 128, 512, 1032, 0 }, { 33, 65, 136, 1 } };
+    for (uint32_t v = 0; v < N_COOPMAT_VARIANTS; v++) {
+        bool ok = true;
+        for (unsigned i = 0; ok && i < sizeof shapes / sizeof shapes[0]; i++) {
+            matmul_config c = { .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[v], .acc = shapes[i][3] };
+            vkllm_check_result r;
+            vkllm_status s = check_matmul_with(ctx, &c, shapes[i][0], shapes[i][1], shapes[i][2], 0x7c + i, &r);
+            ok = s == VKLLM_OK && r.passed; /* else wrong, or the driver would not even build it */
         }
+        if (ok && !mask) bk = coopmat_bk[v]; /* the first that passed, until timings choose */
+        if (ok) mask |= 1u << v;
     }
-    return 1;
+    coopmat_set_state(ctx, mask, bk);
+    if (!mask) gpu_disable_coopmat(ctx);
+    return mask != 0;
 }
 
 vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint64_t seed, vkllm_check_result *out)

@@ -61,7 +61,7 @@ bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
  * op_matmul picks them per device and shape (matmul_pick); tuning tools
  * may pass their own to op_matmul_with. */
 typedef struct matmul_config {
-    uint32_t kind;     /* MATMUL_TILED or MATMUL_MATVEC */
+    uint32_t kind;     /* MATMUL_TILED, MATMUL_MATVEC or MATMUL_COOPMAT */
     uint32_t wg;       /* invocations per workgroup */
     /* matvec */
     uint32_t rows;     /* rows of w per workgroup */
@@ -69,7 +69,8 @@ typedef struct matmul_config {
     uint32_t nm;       /* columns of x per workgroup (shares each weight load) */
     uint32_t texel;    /* 1: read w through a uniform texel buffer (K % 8 == 0 only; CPU devices) */
     uint32_t acc;      /* 1: y += the product instead of y = (the residual add, fused) */
-    /* tiled: wg must be (bm / tm) * (bn / tn) */
+    /* tiled: wg must be (bm / tm) * (bn / tn); tensor cores: bk 0 (plain
+     * kernel) or the pipelined kernel's k slice (16, 32, 64) */
     uint32_t bm, bn, bk, tm, tn;
 } matmul_config;
 
@@ -121,18 +122,39 @@ typedef struct matmul_tune_result {
     double def_gbps, best_gbps; /* weight bytes read / GPU time */
 } matmul_tune_result;
 vkllm_status matmul_tune(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t n_shapes, matmul_tune_result *results);
+/* The tensor-core variants that passed matmul_verify_coopmat, timed over
+ * the shapes' weights (plain shapes) with M columns of x, twice each; the
+ * fastest is put in use (matmul_use_coopmat). Fewer than two variants:
+ * nothing timed, out->n says how many there are. */
+typedef struct matmul_tc_result {
+    uint32_t n;         /* variants */
+    uint32_t bk[4];     /* their k slices (0: the plain kernel) */
+    double tflops[4];   /* 2 M N K / GPU time, hi + lo counted once */
+    uint32_t chosen;    /* index of the one in use */
+} matmul_tc_result;
+vkllm_status matmul_tune_coopmat(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t n_shapes, uint32_t M,
+                                 matmul_tc_result *out);
 /* The candidates it times on a device like `info` for default `def` (kept
  * first): returns their number, at most MATMUL_TUNE_CANDIDATES. */
 #define MATMUL_TUNE_CANDIDATES 40
 uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_config *def, matmul_config *out);
 void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matmul_config *c);
 
-/* On a device offering tensor cores (info->coopmat_nv) the prefill kernel
- * is checked once against the reference on awkward shapes; if it fails
- * there (a driver bug, or ours) the context stops using it and the shared-
- * memory kernel takes over (so does any failure to run the check). Loading
- * a model calls this. Returns 1 if tensor cores stay in use. */
+/* On a device offering tensor cores (info->coopmat_nv) the prefill kernels
+ * (matmul_coopmat.comp, bk 0, and the pipelined matmul_coopmat_prefetch.comp
+ * with k slices of 16, 32 and 64) are checked once per context against the
+ * reference on awkward shapes. Those that fail (a driver bug, or ours) are
+ * never used; if all fail the context stops using tensor cores and the
+ * shared-memory kernel takes over. The first that passed is used until
+ * matmul_use_coopmat picks another (llama_weights_tune times them on the
+ * model's weights). Loading a model calls this. Returns 1 if tensor cores
+ * stay in use. */
 int matmul_verify_coopmat(gpu_ctx *ctx);
+/* The variants that passed (configurations, at most 4); 0 before the check
+ * or without tensor cores. */
+uint32_t matmul_coopmat_variants(gpu_ctx *ctx, matmul_config *out);
+/* Prefill uses the variant with k slice bk from now on (one that passed). */
+void matmul_use_coopmat(gpu_ctx *ctx, uint32_t bk);
 
 /* The fused forms, GPU vs reference, with a matrix-vector configuration
  * as the kernel runs it (cfg NULL: matmul_pick's, matmul_pick_glu's). check_matmul_glu: random w_gate, w_up and x,

@@ -40,18 +40,18 @@ uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_conf
     return n;
 }
 
-/* GPU time (µs) of one matrix-vector product over each of the shape's
- * weights in turn, with a barrier between them as in a decode step. */
+/* GPU time (µs) of one product (M columns of x) over each of the shape's
+ * weights in turn, with a barrier between them as in a forward pass. */
 static vkllm_status time_config(gpu_ctx *ctx, const matmul_tune_shape *sh, const matmul_config *c, gpu_binding x,
-                                gpu_binding y, double *us)
+                                gpu_binding y, uint32_t M, double *us)
 {
     uint32_t n_dispatch = 0;
     for (uint32_t i = 0; i < sh->n; i++) n_dispatch += gpu_tensor_n_chunks(sh->w[i]);
     gpu_rec *rec = NULL;
     vkllm_status s = gpu_rec_begin(ctx, n_dispatch, &rec);
     for (uint32_t i = 0; i < sh->n && s == VKLLM_OK; i++) {
-        s = sh->glu ? op_matmul_glu_with(rec, c, sh->w[i], sh->w2[i], x, y, 1, sh->N, sh->K)
-                    : op_matmul_with(rec, c, sh->w[i], x, y, 1, sh->N, sh->K);
+        s = sh->glu ? op_matmul_glu_with(rec, c, sh->w[i], sh->w2[i], x, y, M, sh->N, sh->K)
+                    : op_matmul_with(rec, c, sh->w[i], x, y, M, sh->N, sh->K);
         gpu_barrier(rec);
     }
     if (s == VKLLM_OK) s = gpu_rec_end(rec);
@@ -100,7 +100,7 @@ vkllm_status matmul_tune(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t
         for (uint32_t round = 0; round < ROUNDS && s == VKLLM_OK; round++)
             for (uint32_t c = 0; c < n && s == VKLLM_OK; c++) {
                 double us;
-                s = time_config(ctx, sh, &cand[c], gpu_bind(tx), gpu_bind(ty), &us);
+                s = time_config(ctx, sh, &cand[c], gpu_bind(tx), gpu_bind(ty), 1, &us);
                 if (s == VKLLM_OK && us < best_us[c]) best_us[c] = us;
             }
         if (s != VKLLM_OK) break;
@@ -114,6 +114,56 @@ vkllm_status matmul_tune(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t
         res->def_gbps = bytes / best_us[0] * 1e-3;
         res->best_gbps = bytes / best_us[b] * 1e-3;
         matmul_set_tuned(ctx, sh->glu, sh->N, sh->K, &cand[b]);
+    }
+    gpu_tensor_destroy(ctx, tx);
+    gpu_tensor_destroy(ctx, ty);
+    return s;
+}
+
+vkllm_status matmul_tune_coopmat(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t n_shapes, uint32_t M,
+                                 matmul_tc_result *out)
+{
+    *out = (matmul_tc_result){ 0 };
+    matmul_config v[4];
+    const uint32_t n = matmul_coopmat_variants(ctx, v);
+    for (uint32_t i = 0; i < n; i++) out->bk[i] = v[i].bk;
+    out->n = n;
+    if (n < 2) return VKLLM_OK; /* nothing to choose */
+    uint64_t max_x = 1, max_y = 1;
+    for (uint32_t i = 0; i < n_shapes; i++) {
+        if (shapes[i].glu) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul tune: tensor-core shapes are plain");
+        if ((uint64_t)M * shapes[i].K > max_x) max_x = (uint64_t)M * shapes[i].K;
+        if ((uint64_t)M * shapes[i].N > max_y) max_y = (uint64_t)M * shapes[i].N;
+    }
+    gpu_tensor *tx = NULL, *ty = NULL;
+    gpu_rec *rec = NULL;
+    vkllm_status s = gpu_tensor_create(ctx, 4 * max_x, 0, &tx);
+    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 4 * max_y, 0, &ty);
+    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
+    if (s == VKLLM_OK) s = gpu_rec_fill(rec, gpu_bind(tx), 4 * max_x, 0x3c003c00u); /* 0.0078, not zeros */
+    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = gpu_rec_submit(rec);
+    gpu_rec_destroy(rec);
+    double flop = 0, best_us[4] = { 1e300, 1e300, 1e300, 1e300 };
+    for (uint32_t i = 0; i < n_shapes; i++) flop += 2.0 * M * shapes[i].N * shapes[i].K * shapes[i].n;
+    for (uint32_t round = 0; round < ROUNDS && s == VKLLM_OK; round++)
+        for (uint32_t c = 0; c < n && s == VKLLM_OK; c++) {
+            double total = 0;
+            for (uint32_t i = 0; i < n_shapes && s == VKLLM_OK; i++) {
+                double us;
+                s = time_config(ctx, &shapes[i], &v[c], gpu_bind(tx), gpu_bind(ty), M, &us);
+                total += us;
+            }
+            if (s == VKLLM_OK && total < best_us[c]) best_us[c] = total;
+        }
+    if (s == VKLLM_OK) {
+        uint32_t b = 0;
+        for (uint32_t c = 0; c < n; c++) {
+            out->tflops[c] = flop / best_us[c] * 1e-6;
+            if (best_us[c] < best_us[b]) b = c;
+        }
+        out->chosen = b;
+        matmul_use_coopmat(ctx, v[b].bk);
     }
     gpu_tensor_destroy(ctx, tx);
     gpu_tensor_destroy(ctx, ty);

@@ -62,9 +62,13 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     RUN(check_matmul_glu(ctx, NULL, 1, full_size ? 14336 : 2048, 4096, true, seed + 41, R));
     /* the tensor-core prefill kernel, where the device has one */
     if (gpu_info(ctx)->coopmat_nv) {
-        matmul_config tc = { .kind = MATMUL_COOPMAT, .wg = 128 };
-        RUN(check_matmul_with(ctx, &tc, 70, 130, 264, seed + 17, R));
-        RUN(check_matmul_with(ctx, &tc, 512, 4096, 4096, seed + 18, R));
+        /* every variant: the plain kernel (bk 0) and the pipelined one's k slices */
+        static const uint32_t bks[] = { 0, 16, 32, 64 };
+        for (unsigned i = 0; i < sizeof bks / sizeof bks[0]; i++) {
+            matmul_config tc = { .kind = MATMUL_COOPMAT, .wg = 128, .bk = bks[i] };
+            RUN(check_matmul_with(ctx, &tc, 70, 130, 264, seed + 17, R));
+            RUN(check_matmul_with(ctx, &tc, 512, 4096, 4096, seed + 18, R));
+        }
     }
     /* attention, SOLAR-shaped: decode at context 512, a small prefill block;
      * full size: decode at the full 4096 context, a 512-token prefill */
