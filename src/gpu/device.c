@@ -531,6 +531,12 @@ static vkllm_status choose_device(gpu_ctx *ctx, const char *sel, device_exts *ex
     ctx->phys = pds[best];
     ctx->queue_family = (uint32_t)pick_queue_family(ctx->phys);
     free(pds);
+    /* A testing aid: VKLLM_AS_GPU=1 makes a CPU device (lavapipe) report
+     * itself discrete, so every op and the forward pass take the choices
+     * they take on a GPU (kernels, configurations, fusions, splits) and the
+     * tests can check those against the references without a GPU. */
+    const char *as_gpu = getenv("VKLLM_AS_GPU");
+    if (as_gpu && !strcmp(as_gpu, "1") && ctx->info.type == VKLLM_DEVICE_CPU) ctx->info.type = VKLLM_DEVICE_DISCRETE;
     return VKLLM_OK;
 }
 
