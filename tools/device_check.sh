@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check a session with the lent NVIDIA machine runs, as one script:
-# the kernel self-check and every test binary on the GPU, then the benchmarks
-# the performance issue asks for. Output goes to $OUT (or ./device-out).
+# the kernel self-check, the benchmarks the performance issue asks for, then
+# every test binary on the GPU. Output goes to $OUT (or ./device-out): at most
+# 7 files (the device tool returns 8): summary.txt, the main results as
+# they are, and steps.tar.gz with every step's output.
 #
 # Prepare here (the GPU machine has no meson, glslang or Vulkan loader):
 #   bash tools/setup.sh
@@ -16,6 +18,7 @@
 set -u
 cd "$(dirname "$0")/.."
 out="${OUT:-device-out}"
+logs=$(mktemp -d) # every step's output; $out gets at most 7 files (the device tool returns 8)
 mkdir -p "$out"
 for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
 ldconfig 2>/dev/null
@@ -30,9 +33,13 @@ step() { # step NAME SECONDS command...: runs with a time limit, keeps the outpu
     local name="$1" limit="$2"
     shift 2
     echo "== $name" | tee -a "$out/summary.txt"
-    timeout "$limit" "$@" >"$out/$name.txt" 2>&1
+    timeout "$limit" "$@" >"$logs/$name.txt" 2>&1
     echo "   exit $?" | tee -a "$out/summary.txt"
-    tail -n 3 "$out/$name.txt" | sed 's/^/   /' | tee -a "$out/summary.txt"
+    tail -n 3 "$logs/$name.txt" | sed 's/^/   /' | tee -a "$out/summary.txt"
+    case "$name" in # the results wanted first come back as they are; all of them in steps.tar.gz,
+    selftest | bench_solar | profile_solar | bench_solar_untuned | bench_solar_json) cp "$logs/$name.txt" "$out/" ;;
+    esac
+    tar -czf "$out/steps.tar.gz" -C "$logs" . # rewritten after each step, so a timeout keeps what ran
 }
 
 # most important first, in case the time runs out
@@ -52,5 +59,5 @@ for t in build/tests/test_*; do
     esac
     VKLLM_VALIDATE=1 step "$name" 120 "$t"
 done
-VKLLM_VALIDATE=1 step test_llama 120 build/tests/test_llama "$out/scratch-llama"
-rm -rf "$out/scratch-llama"
+VKLLM_VALIDATE=1 step test_llama 120 build/tests/test_llama /tmp/vkllm-scratch-llama
+rm -rf /tmp/vkllm-scratch-llama "$logs"
