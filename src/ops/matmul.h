@@ -1,8 +1,11 @@
 /* Matrix multiply with fp16 weights: y[m][n] = sum_k w[n][k] * x[m][k]
  * (y = x w^T, the layout of every Llama projection). M == 1 (decode) and
  * small batches (M <= MATMUL_MAX_NM) run a matrix-vector kernel
- * (shaders/matvec.comp); larger M (prefill) a tiled matrix-matrix kernel
- * (shaders/matmul.comp). */
+ * (shaders/matvec.comp, optionally with the preceding RMSNorm or SwiGLU
+ * folded in); larger M (prefill) a tiled matrix-matrix kernel
+ * (shaders/matmul.comp), or on NVIDIA a tensor-core one. The decode and
+ * tensor-core configurations can be measured on the device at load
+ * (matmul_tune.c). */
 #ifndef VKLLM_OPS_MATMUL_H
 #define VKLLM_OPS_MATMUL_H
 
@@ -26,7 +29,7 @@ vkllm_status op_matmul_acc(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_bindi
 enum {
     MATMUL_TILED = 0,  /* matmul.comp: shared-memory tiles, register blocks (GPUs, prefill) */
     MATMUL_MATVEC = 1, /* matvec.comp: lanes split k, subgroup reduction (decode; CPUs always) */
-    MATMUL_COOPMAT = 2, /* matmul_coopmat.comp: NVIDIA tensor cores, 64x64 tiles (prefill) */
+    MATMUL_COOPMAT = 2, /* matmul_coopmat(_prefetch).comp: NVIDIA tensor cores, 64x64 tiles (prefill) */
 };
 
 /* An RMSNorm folded into the matrix-vector kernel: the product reads x as
