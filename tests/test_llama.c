@@ -228,6 +228,43 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     unload(&h);
 }
 
+/* A long context against the reference: 300 prompt tokens in blocks of 64,
+ * then decode steps. On GPUs (and with VKLLM_AS_GPU) a 600-position cache
+ * is where decode attention splits its keys across workgroups and merges
+ * the ranges. Uses the GGUF file run_shape wrote. */
+static void run_long(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t seed)
+{
+    enum { N_CTX = 600, P = 300, D = 4 };
+    char gguf[1024], err[512];
+    snprintf(gguf, sizeof gguf, "%s/%s.gguf", dir, sh->name);
+    loaded g;
+    if (!load(ctx, gguf, N_CTX, 64, &g)) return;
+    const uint32_t V = sh->p.n_vocab;
+    ref_llama *ref = ref_llama_create(g.m, N_CTX, err, sizeof err);
+    EXPECT(ref, "%s long: reference: %s", sh->name, err);
+    int32_t toks[P + D];
+    rng r = { seed ^ 0x10ae };
+    for (int i = 0; i < P + D; i++) toks[i] = (int32_t)rng_below(&r, V);
+    float *gl = malloc((size_t)V * 4), *rl = malloc((size_t)V * 4);
+    double worst = 0;
+    for (int i = 0; ref && i <= D; i++) { /* the prompt, then one token at a time */
+        const int32_t *t = i ? toks + P + i - 1 : toks;
+        const uint32_t n = i ? 1 : P;
+        vkllm_status s = llama_eval(g.s, t, n, LLAMA_OUT_LAST, gl, NULL);
+        EXPECT(s == VKLLM_OK, "%s long: eval at %u: %s", sh->name, llama_session_pos(g.s), gpu_error(ctx));
+        if (s != VKLLM_OK || ref_llama_forward(ref, t, n, NULL, rl) != 0) break;
+        double d = rel_diff(gl, rl, V);
+        if (d > worst) worst = d;
+    }
+    printf("%-12s %u-token context vs reference: worst rel diff %.2e over the prompt and %d decode steps\n", sh->name,
+           P + D, worst, D);
+    EXPECT(worst < TOL, "%s long: rel diff %.3e", sh->name, worst);
+    free(gl);
+    free(rl);
+    ref_llama_destroy(ref);
+    unload(&g);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -249,5 +286,7 @@ int main(int argc, char **argv)
         { "odd-embd", { BASE, .n_layer = 2, .n_embd = 75, .n_ff = 130, .n_head = 3, .n_head_kv = 1, .head_dim = 20, .dtype = DTYPE_F16 } },
     };
     for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) run_shape(ctx, argv[1], &shapes[i], seed + i);
+    run_long(ctx, argv[1], &shapes[3], seed + 100); /* gqa8-hd64: one kv head, 8 query heads */
+    run_long(ctx, argv[1], &shapes[4], seed + 101); /* hd128-tied */
     return harness_finish(ctx, failures);
 }
