@@ -34,8 +34,6 @@ vkllm_status check_add(gpu_ctx *ctx, uint32_t n, uint32_t wg, bool in_place, uin
     else check_begin(out, "add", "%u%s", n, how);
     float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
     float *want = malloc((size_t)n * 4), *got = malloc((size_t)n * 4);
-    gpu_tensor *ta = NULL, *tb = NULL, *to = NULL;
-    gpu_rec *rec = NULL;
     vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
     if (!a || !b || !want || !got) goto done;
     rng r = { seed };
@@ -48,27 +46,9 @@ vkllm_status check_add(gpu_ctx *ctx, uint32_t n, uint32_t wg, bool in_place, uin
     }
     ref_add(a, b, want, n);
 
-    s = check_tensor_from(ctx, a, (uint64_t)n * 4, 0, &ta);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, b, (uint64_t)n * 4, 0, &tb);
-    if (s == VKLLM_OK && !in_place) s = check_tensor_from(ctx, NULL, (uint64_t)n * 4, 0, &to);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 1, &rec);
-    if (s == VKLLM_OK) s = op_add_wg(rec, gpu_bind(ta), gpu_bind(tb), gpu_bind(in_place ? ta : to), n, wg);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (in_place) {
-        /* the output is the input: it can't be poisoned, and each run changes
-         * it, so run once; poisoning is covered by the out-of-place runs */
-        if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-        if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
-    } else if (s == VKLLM_OK) {
-        s = check_run(ctx, rec, &to, 1, out);
-    }
-    if (s == VKLLM_OK) s = gpu_download(ctx, in_place ? ta : to, 0, got, (uint64_t)n * 4);
+    s = elementwise_check_run(ctx, "add", a, b, n, wg, in_place, got, out);
     if (s == VKLLM_OK) check_compare(got, want, NULL, n, FLT_MIN, FLT_EPSILON, "out", out);
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, ta);
-    gpu_tensor_destroy(ctx, tb);
-    gpu_tensor_destroy(ctx, to);
     free(a);
     free(b);
     free(want);

@@ -4,6 +4,8 @@
 #ifndef VKLLM_OPS_ELEMENTWISE_H
 #define VKLLM_OPS_ELEMENTWISE_H
 
+#include <stdbool.h>
+
 #include "gpu/gpu.h"
 
 /* Records `shader` over a, b -> out (n fp32 each; out may alias a or b) with
@@ -12,5 +14,12 @@
  * small for n. */
 vkllm_status elementwise_dispatch(gpu_rec *rec, const char *name, gpu_binding a, gpu_binding b, gpu_binding out,
                                   uint32_t n, uint32_t wg);
+
+/* The GPU half of these ops' checks: uploads a and b (n fp32 each), runs
+ * shader `name` with wg (out of place: through check_run, poisoned and
+ * timed; in place, writing over a: once) and downloads the result into
+ * got. The caller compares it with its reference. */
+vkllm_status elementwise_check_run(gpu_ctx *ctx, const char *name, const float *a, const float *b, uint32_t n,
+                                   uint32_t wg, bool in_place, float *got, vkllm_check_result *out);
 
 #endif

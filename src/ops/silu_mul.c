@@ -44,8 +44,6 @@ vkllm_status check_silu_mul(gpu_ctx *ctx, uint32_t n, uint32_t wg, bool in_place
     float *gate = malloc((size_t)n * 4), *up = malloc((size_t)n * 4);
     float *want = malloc((size_t)n * 4), *got = malloc((size_t)n * 4);
     double *scale = malloc((size_t)n * sizeof *scale);
-    gpu_tensor *tg = NULL, *tu = NULL, *to = NULL;
-    gpu_rec *rec = NULL;
     vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
     if (!gate || !up || !want || !got || !scale) goto done;
     rng r = { seed };
@@ -64,27 +62,9 @@ vkllm_status check_silu_mul(gpu_ctx *ctx, uint32_t n, uint32_t wg, bool in_place
     ref_silu_mul(gate, up, want, n);
     for (uint32_t i = 0; i < n; i++) scale[i] = fabs((double)want[i]) * (gate[i] < 0 ? 9.0 - 2.0 * gate[i] : 9.0);
 
-    s = check_tensor_from(ctx, gate, (uint64_t)n * 4, 0, &tg);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, up, (uint64_t)n * 4, 0, &tu);
-    if (s == VKLLM_OK && !in_place) s = check_tensor_from(ctx, NULL, (uint64_t)n * 4, 0, &to);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 1, &rec);
-    if (s == VKLLM_OK) s = op_silu_mul_wg(rec, gpu_bind(tg), gpu_bind(tu), gpu_bind(in_place ? tg : to), n, wg);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (in_place) {
-        /* the output is the input: it can't be poisoned, and each run changes
-         * it, so run once; poisoning is covered by the out-of-place runs */
-        if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-        if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
-    } else if (s == VKLLM_OK) {
-        s = check_run(ctx, rec, &to, 1, out);
-    }
-    if (s == VKLLM_OK) s = gpu_download(ctx, in_place ? tg : to, 0, got, (uint64_t)n * 4);
+    s = elementwise_check_run(ctx, "silu_mul", gate, up, n, wg, in_place, got, out);
     if (s == VKLLM_OK) check_compare(got, want, scale, n, 1e-35, 0x1p-23, "out", out);
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tg);
-    gpu_tensor_destroy(ctx, tu);
-    gpu_tensor_destroy(ctx, to);
     free(gate);
     free(up);
     free(want);
