@@ -19,17 +19,6 @@ const char *const gen_chat_template =
     "{{'### Assistant:\\n'  + message['content']}}{% endif %}{% if loop.last and add_generation_prompt %}"
     "{{ '### Assistant:\\n' }}{% endif %}{% endfor %}";
 
-vkllm_status gen_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 int gen_preset(const char *name, gen_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -56,27 +45,27 @@ vkllm_status gen_check(const gen_params *p, char *err, size_t err_len)
     uint32_t one = 1;
     uint8_t b;
     memcpy(&b, &one, 1);
-    if (b != 1) return gen_errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "the generator needs a little-endian host");
+    if (b != 1) return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "the generator needs a little-endian host");
     if (!p->n_layer || !p->n_embd || !p->n_ff || !p->n_head || !p->n_head_kv || !p->n_ctx)
-        return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "layers, embd, ff, heads, kv-heads and ctx must be > 0");
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "layers, embd, ff, heads, kv-heads and ctx must be > 0");
     if (p->n_head % p->n_head_kv)
-        return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "kv-heads %" PRIu32 " must divide heads %" PRIu32,
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "kv-heads %" PRIu32 " must divide heads %" PRIu32,
                         p->n_head_kv, p->n_head);
     if (!p->head_dim && p->n_embd % p->n_head)
-        return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "embd %" PRIu32 " must be a multiple of heads %" PRIu32,
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "embd %" PRIu32 " must be a multiple of heads %" PRIu32,
                         p->n_embd, p->n_head);
     uint32_t hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
-    if (hd < 2 || hd % 2) return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "head dim %" PRIu32 " must be even", hd);
+    if (hd < 2 || hd % 2) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "head dim %" PRIu32 " must be even", hd);
     if (p->n_vocab < GEN_FIRST_PIECE + 1 || p->n_vocab > (1u << 24))
-        return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "vocab %" PRIu32 " must be in %d..%u", p->n_vocab,
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "vocab %" PRIu32 " must be in %d..%u", p->n_vocab,
                         GEN_FIRST_PIECE + 1, 1u << 24);
     if (p->dtype != DTYPE_F32 && p->dtype != DTYPE_F16 && p->dtype != DTYPE_BF16)
-        return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "dtype must be f32, f16 or bf16");
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "dtype must be f32, f16 or bf16");
     if (p->alignment && (p->alignment & (p->alignment - 1)))
-        return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "alignment %" PRIu32 " must be a power of two",
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "alignment %" PRIu32 " must be a power of two",
                         p->alignment);
     if (!(p->rope_theta > 0) || !(p->rms_eps > 0))
-        return gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "theta and eps must be > 0");
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "theta and eps must be > 0");
     return VKLLM_OK;
 }
 
@@ -186,12 +175,12 @@ vkllm_status gen_weight_row(const gen_params *p, const char *canon, uint64_t row
 {
     size_t n;
     gen_tensor *t = gen_tensor_list(p, &n);
-    if (!t) return gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
-    vkllm_status st = gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "no tensor '%s' in this model", canon);
+    if (!t) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+    vkllm_status st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "no tensor '%s' in this model", canon);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(t[i].canon, canon) != 0) continue;
         if (row >= t[i].rows || out_len < t[i].cols) {
-            st = gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "row %" PRIu64 " / buffer %" PRIu64 " too small for '%s'",
+            st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "row %" PRIu64 " / buffer %" PRIu64 " too small for '%s'",
                           row, out_len, canon);
         } else {
             gen_row(p, &t[i], row, out);
@@ -210,7 +199,7 @@ vkllm_status gen_out_open(gen_out *o, const char *path, char *err, size_t err_le
     memset(o, 0, sizeof *o);
     o->path = path;
     o->f = fopen(path, "wb");
-    if (!o->f) return gen_errf(VKLLM_ERR_IO, err, err_len, "%s: cannot create: %s", path, strerror(errno));
+    if (!o->f) return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot create: %s", path, strerror(errno));
     setvbuf(o->f, NULL, _IOFBF, 1 << 20);
     return VKLLM_OK;
 }
@@ -237,7 +226,7 @@ vkllm_status gen_out_close(gen_out *o, char *err, size_t err_len)
     if (!o->f) return VKLLM_OK;
     if (fclose(o->f) != 0 && !o->err_no) o->err_no = errno ? errno : EIO;
     o->f = NULL;
-    if (o->err_no) return gen_errf(VKLLM_ERR_IO, err, err_len, "%s: write failed: %s", o->path, strerror(o->err_no));
+    if (o->err_no) return errf(VKLLM_ERR_IO, err, err_len, "%s: write failed: %s", o->path, strerror(o->err_no));
     return VKLLM_OK;
 }
 

@@ -123,7 +123,7 @@ vkllm_status gen_write_gguf(const gen_params *p, const char *path, char *err, si
     uint8_t *bytes = NULL;
     gen_out o = { 0 };
     if (!t) {
-        st = gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         goto done;
     }
     if ((st = gen_vocab_build(p->n_vocab, &v, err, err_len))) goto done;
@@ -144,7 +144,7 @@ vkllm_status gen_write_gguf(const gen_params *p, const char *path, char *err, si
     row = malloc((size_t)max_cols * sizeof *row);
     bytes = malloc((size_t)max_cols * 4);
     if (kv.oom || info.oom || !row || !bytes) {
-        st = gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         goto done;
     }
     if ((st = gen_out_open(&o, path, err, err_len))) goto done;

@@ -31,7 +31,7 @@ static vkllm_status write_json(const char *dir, const char *name, cJSON *j, int 
     char *text = j ? (pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j)) : NULL;
     char *path = join(dir, name);
     vkllm_status st = text && path ? gen_write_text(path, text, err, err_len)
-                                   : gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+                                   : errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     free(text);
     free(path);
     cJSON_Delete(j);
@@ -177,7 +177,7 @@ static vkllm_status write_shard(const gen_params *p, const gen_tensor *t, size_t
     }
     char *text = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
-    if (!text) return gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+    if (!text) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     uint64_t n = strlen(text), padded = (n + 7) / 8 * 8; /* the reference writer pads with spaces to 8 */
     gen_out o;
     vkllm_status st = gen_out_open(&o, path, err, err_len);
@@ -203,7 +203,7 @@ vkllm_status gen_write_hf(const gen_params *p, const char *dir, char *err, size_
     vkllm_status st = gen_check(p, err, err_len);
     if (st) return st;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return gen_errf(VKLLM_ERR_IO, err, err_len, "%s: cannot create: %s", dir, strerror(errno));
+        return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot create: %s", dir, strerror(errno));
     size_t n_t = 0;
     gen_tensor *t = gen_tensor_list(p, &n_t);
     gen_vocab v = { 0 };
@@ -212,11 +212,11 @@ vkllm_status gen_write_hf(const gen_params *p, const char *dir, char *err, size_
     char *single = join(dir, "model.safetensors"), *index = join(dir, "model.safetensors.index.json");
     uint32_t n_sh = p->n_shards > 1 ? p->n_shards : 1;
     if (!t || !single || !index) {
-        st = gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         goto done;
     }
     if (n_sh > n_t) {
-        st = gen_errf(VKLLM_ERR_INVALID_ARG, err, err_len, "%" PRIu32 " shards for %zu tensors", n_sh, n_t);
+        st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "%" PRIu32 " shards for %zu tensors", n_sh, n_t);
         goto done;
     }
     unlink(n_sh > 1 ? single : index); /* leave no file that would win over the one written */
@@ -232,7 +232,7 @@ vkllm_status gen_write_hf(const gen_params *p, const char *dir, char *err, size_
     row = malloc((size_t)max_cols * sizeof *row);
     bytes = malloc((size_t)max_cols * 4);
     if (!row || !bytes) {
-        st = gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         goto done;
     }
     if (n_sh == 1) {
@@ -258,7 +258,7 @@ vkllm_status gen_write_hf(const gen_params *p, const char *dir, char *err, size_
         for (size_t i = first; i < last; i++) cJSON_AddStringToObject(wm, t[i].hf, name);
         char *path = join(dir, name);
         st = path ? write_shard(p, t, first, last, path, row, bytes, err, err_len)
-                  : gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
+                  : errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         free(path);
         first = last;
     }

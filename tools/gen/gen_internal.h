@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "gen.h"
+#include "util/errf.h"
 
 /* ---------------------------------------------------------------- tensors */
 
@@ -52,8 +53,6 @@ vkllm_status gen_out_close(gen_out *o, char *err, size_t err_len);
 /* Writes a whole small file (JSON). */
 vkllm_status gen_write_text(const char *path, const char *text, char *err, size_t err_len);
 
-vkllm_status gen_errf(vkllm_status st, char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* ---------------------------------------------------------------- vocabulary */
 

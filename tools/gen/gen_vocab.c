@@ -74,5 +74,5 @@ vkllm_status gen_vocab_build(uint32_t n, gen_vocab *v, char *err, size_t err_len
     return VKLLM_OK;
 oom:
     gen_vocab_free(v);
-    return gen_errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory building the vocabulary");
+    return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory building the vocabulary");
 }
