@@ -57,6 +57,26 @@ static vkllm_status create_buffer(gpu_ctx *ctx, uint64_t bytes, VkBufferUsageFla
 
 /* ------------------------------------------------------------ tensors */
 
+/* A tensor of `bytes` in chunks of cap bytes, its chunk arrays allocated
+ * and no buffers yet (destroy it with gpu_tensor_destroy). */
+static vkllm_status tensor_new(gpu_ctx *ctx, uint64_t bytes, uint64_t cap, gpu_tensor **out)
+{
+    gpu_tensor *t = calloc(1, sizeof *t);
+    if (t) {
+        t->bytes = bytes;
+        t->chunk_cap = cap;
+        t->n_chunks = (uint32_t)((bytes + cap - 1) / cap);
+        t->buf = calloc(t->n_chunks, sizeof *t->buf);
+        t->mem = calloc(t->n_chunks, sizeof *t->mem);
+    }
+    if (!t || !t->buf || !t->mem) {
+        gpu_tensor_destroy(ctx, t);
+        return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    *out = t;
+    return VKLLM_OK;
+}
+
 vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, gpu_tensor **out)
 {
     *out = NULL;
@@ -67,17 +87,9 @@ vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, g
     if (cap == 0)
         return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "one row of %llu bytes exceeds the device's buffer range (%llu)",
                         (unsigned long long)granule, (unsigned long long)ctx->max_chunk);
-    gpu_tensor *t = calloc(1, sizeof *t);
-    if (!t) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-    t->bytes = bytes;
-    t->chunk_cap = cap;
-    t->n_chunks = (uint32_t)((bytes + cap - 1) / cap);
-    t->buf = calloc(t->n_chunks, sizeof *t->buf);
-    t->mem = calloc(t->n_chunks, sizeof *t->mem);
-    if (!t->buf || !t->mem) {
-        gpu_tensor_destroy(ctx, t);
-        return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-    }
+    gpu_tensor *t;
+    vkllm_status st = tensor_new(ctx, bytes, cap, &t);
+    if (st != VKLLM_OK) return st;
     for (uint32_t i = 0; i < t->n_chunks; i++) {
         /* round up to 4 bytes so fills and uint views cover the tail */
         uint64_t n = (gpu_tensor_chunk_bytes(t, i) + 3) & ~(uint64_t)3;
@@ -101,21 +113,14 @@ vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor *
     if (bytes > ctx->max_chunk)
         return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "a mapped tensor of %llu bytes exceeds one buffer (%llu)",
                         (unsigned long long)bytes, (unsigned long long)ctx->max_chunk);
-    gpu_tensor *t = calloc(1, sizeof *t);
-    if (!t) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-    t->bytes = bytes;
-    t->chunk_cap = bytes;
-    t->n_chunks = 1;
-    t->buf = calloc(1, sizeof *t->buf);
-    t->mem = calloc(1, sizeof *t->mem);
-    vkllm_status s = !t->buf || !t->mem ? gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory")
-                                        : create_buffer(ctx, (bytes + 3) & ~(uint64_t)3,
-                                                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                                            VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                                            VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                                        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                                            VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                                                        VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &t->buf[0], &t->mem[0]);
+    gpu_tensor *t;
+    vkllm_status s = tensor_new(ctx, bytes, bytes, &t);
+    if (s != VKLLM_OK) return s;
+    s = create_buffer(ctx, (bytes + 3) & ~(uint64_t)3,
+                      VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                          VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                      VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &t->buf[0], &t->mem[0]);
     VkResult r = VK_SUCCESS;
     if (s == VKLLM_OK && (r = vkMapMemory(ctx->dev, t->mem[0], 0, VK_WHOLE_SIZE, 0, &t->map)) != VK_SUCCESS)
         s = gpu_vk_fail(ctx, r, "vkMapMemory", __FILE__, __LINE__);
