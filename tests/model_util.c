@@ -1,6 +1,8 @@
 /* Helpers for the model-file tests; see model_util.h. */
 #include "model_util.h"
 
+#include "model/gguf.h"
+
 #include <dirent.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -99,4 +101,44 @@ int tu_expect(const char *what, vkllm_status st, const char *err, vkllm_status w
                vkllm_status_name(want), missing ? " with \"" : "", missing ? missing : "", missing ? "\"" : "");
     }
     return ok;
+}
+
+uint8_t *tu_gguf_with_extra(const char *good, size_t n_extra, const char *prefix, uint64_t ne0, uint64_t offset,
+                            size_t *n)
+{
+    gguf_file *g = NULL;
+    char err[512];
+    if (gguf_open(good, &g, err, sizeof err)) {
+        printf("tu_gguf_with_extra: %s\n", err);
+        return NULL;
+    }
+    const uint8_t *d = g->map.data;
+    uint64_t infos_end = g->tensor_info_offset; /* the infos are back to back, in file order */
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        uint64_t end = t->info_offset + 8 + t->name.len + 4 + 8ull * t->n_dims + 4 + 8;
+        if (end > infos_end) infos_end = end;
+    }
+    size_t cap = (size_t)g->map.size + n_extra * (8 + strlen(prefix) + 20 + 24) + g->alignment;
+    uint8_t *b = malloc(cap);
+    size_t o = 0;
+#define PUT(p, len) (memcpy(b + o, (p), (len)), o += (len))
+    uint64_t n_tensors = g->n_tensors + n_extra;
+    PUT(d, 8);              /* magic, version */
+    PUT(&n_tensors, 8);
+    PUT(d + 16, 8);         /* kv count */
+    PUT(d + g->kv_offset, (size_t)(g->tensor_info_offset - g->kv_offset));
+    for (size_t i = 0; i < n_extra; i++) {
+        char name[256];
+        uint64_t len = (uint64_t)snprintf(name, sizeof name, "%s%zu", prefix, i);
+        uint32_t n_dims = 1, type = 0;
+        PUT(&len, 8), PUT(name, (size_t)len), PUT(&n_dims, 4), PUT(&ne0, 8), PUT(&type, 4), PUT(&offset, 8);
+    }
+    PUT(d + g->tensor_info_offset, (size_t)(infos_end - g->tensor_info_offset));
+    while (o % g->alignment) b[o++] = 0;
+    PUT(d + g->data_offset, (size_t)(g->map.size - g->data_offset));
+#undef PUT
+    *n = o;
+    gguf_close(g);
+    return b;
 }

@@ -37,6 +37,13 @@ int tu_copy(const char *from, const char *to);
 /* Copies the regular files of folder `from` into a new folder `to`; 0 on failure. */
 int tu_copy_dir(const char *from, const char *to);
 
+/* A copy of the GGUF file `good` (malloc'd, *n bytes) with n_extra more
+ * tensor infos placed before its own: "<prefix><i>", one dimension of ne0
+ * F32 elements at data offset `offset` (the data section is kept as it is,
+ * so ne0 * 4 bytes from `offset` must lie inside it). NULL on failure. */
+uint8_t *tu_gguf_with_extra(const char *good, size_t n_extra, const char *prefix, uint64_t ne0, uint64_t offset,
+                            size_t *n);
+
 /* Checks st == want and that err contains every one of the NULL-terminated
  * substrings; `what` names the case. Returns 1 if it matched. */
 int tu_expect(const char *what, vkllm_status st, const char *err, vkllm_status want, ...);

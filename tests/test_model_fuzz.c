@@ -6,6 +6,7 @@
  * lengths, offsets and types live: byte and bit flips, "interesting" 64-bit
  * values, digit changes in JSON, truncation.
  * usage: test_model_fuzz SCRATCH_DIR [ITERATIONS] */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,132 @@ static unsigned walk_gguf(const gguf_file *g)
     return x;
 }
 
+/* ---------------------------------------------------------------- layouts */
+
+/* Random tensor layouts, many with empty tensors among the others: a file is
+ * accepted exactly when no two tensors share a byte (the oracle compares
+ * every pair), and refused as an overlap otherwise. */
+typedef struct span { uint64_t begin, bytes; } span;
+
+static int any_overlap(const span *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (t[i].bytes && t[j].bytes && t[i].begin < t[j].begin + t[j].bytes && t[j].begin < t[i].begin + t[i].bytes)
+                return 1;
+    return 0;
+}
+
+static void random_spans(rng *r, span *t, int n, uint64_t unit, uint64_t max_units)
+{
+    for (int i = 0; i < n; i++) {
+        t[i].begin = rng_below(r, (uint32_t)max_units) * unit;
+        t[i].bytes = rng_below(r, 3) == 0 ? 0 : (1 + rng_below(r, 3)) * unit; /* a third empty */
+    }
+}
+
+static void layouts(const char *scratch, int iters)
+{
+    rng r = { 99 };
+    char err[512];
+    char *gpath = tu_path(scratch, "layout.gguf"), *spath = tu_path(scratch, "layout.safetensors");
+    int n_overlap = 0, n_clean = 0;
+    for (int it = 0; it < iters; it++) {
+        span t[6];
+        int n = 2 + (int)rng_below(&r, 5);
+        /* GGUF: F32 tensors of 0, 8, 16 or 24 elements at multiples of 32 bytes in a 320-byte data section */
+        random_spans(&r, t, n, 32, 7);
+        uint8_t b[2048];
+        size_t o = 0;
+        uint64_t v;
+        uint32_t u;
+#define PUT(p, len) (memcpy(b + o, (p), (len)), o += (len))
+        PUT("GGUF", 4), u = 3, PUT(&u, 4), v = (uint64_t)n, PUT(&v, 8), v = 0, PUT(&v, 8);
+        for (int i = 0; i < n; i++) {
+            char name[8];
+            snprintf(name, sizeof name, "t%d", i);
+            v = strlen(name), PUT(&v, 8), PUT(name, strlen(name));
+            u = 1, PUT(&u, 4), v = t[i].bytes / 4, PUT(&v, 8), u = 0, PUT(&u, 4), PUT(&t[i].begin, 8);
+        }
+        while (o % 32) b[o++] = 0;
+        memset(b + o, 0, 320), o += 320;
+#undef PUT
+        tu_write(gpath, b, o);
+        int want_overlap = any_overlap(t, n);
+        gguf_file *g = NULL;
+        vkllm_status st = gguf_open(gpath, &g, err, sizeof err);
+        CHECK(want_overlap ? st == VKLLM_ERR_FORMAT && strstr(err, "overlap") : st == VKLLM_OK,
+              "gguf layout %d (%d tensors, %s): %s", it, n, want_overlap ? "overlapping" : "clean", st ? err : "accepted");
+        gguf_close(g);
+        n_overlap += want_overlap, n_clean += !want_overlap;
+
+        /* safetensors: F32 tensors of 0..3 elements at multiples of 4 bytes in 64 bytes of data */
+        n = 2 + (int)rng_below(&r, 5);
+        random_spans(&r, t, n, 4, 13);
+        char h[1024];
+        size_t hl = (size_t)snprintf(h, sizeof h, "{");
+        for (int i = 0; i < n; i++)
+            hl += (size_t)snprintf(h + hl, sizeof h - hl, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[%llu],"
+                                   "\"data_offsets\":[%llu,%llu]}", i ? "," : "", i,
+                                   (unsigned long long)(t[i].bytes / 4), (unsigned long long)t[i].begin,
+                                   (unsigned long long)(t[i].begin + t[i].bytes));
+        hl += (size_t)snprintf(h + hl, sizeof h - hl, "}");
+        uint64_t hl64 = hl;
+        o = 0;
+        memcpy(b, &hl64, 8), o = 8;
+        memcpy(b + o, h, hl), o += hl;
+        memset(b + o, 0, 64), o += 64;
+        tu_write(spath, b, o);
+        want_overlap = any_overlap(t, n);
+        st_file *f = NULL;
+        st = st_open(spath, &f, err, sizeof err);
+        CHECK(want_overlap ? st == VKLLM_ERR_FORMAT && strstr(err, "overlap") : st == VKLLM_OK,
+              "safetensors layout %d (%d tensors, %s): %s", it, n, want_overlap ? "overlapping" : "clean",
+              st ? err : "accepted");
+        st_close(f);
+        n_overlap += want_overlap, n_clean += !want_overlap;
+    }
+    printf("layouts: %d overlapping, %d clean\n", n_overlap, n_clean);
+    CHECK(n_overlap > iters / 4 && n_clean > iters / 4, "the layouts should both overlap and not");
+    free(gpath);
+    free(spath);
+}
+
+/* Adds empty tensors to the safetensors header at the data offsets of others
+ * (legal: they share no byte), so the mutations can move them around. */
+static uint8_t *with_empty_tensors(const uint8_t *s0, size_t sn, size_t *out_n)
+{
+    uint64_t hl;
+    memcpy(&hl, s0, 8);
+    cJSON *h = cJSON_ParseWithLength((const char *)s0 + 8, (size_t)hl);
+    int k = 0;
+    const cJSON *e;
+    char add[4][160];
+    cJSON_ArrayForEach(e, h) {
+        const cJSON *offs = cJSON_GetObjectItem(e, "data_offsets");
+        if (!offs || k == 4) continue;
+        double mid = (cJSON_GetArrayItem(offs, 0)->valuedouble + cJSON_GetArrayItem(offs, 1)->valuedouble) / 2;
+        mid = (double)((uint64_t)mid & ~1ull);
+        snprintf(add[k], sizeof add[k], "{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[%.0f,%.0f]}", mid, mid);
+        k++;
+    }
+    for (int i = 0; i < k; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "empty.%d", i);
+        cJSON_AddItemToObject(h, name, cJSON_Parse(add[i]));
+    }
+    char *text = cJSON_PrintUnformatted(h);
+    uint64_t nl = strlen(text);
+    uint8_t *o = malloc(8 + nl + (sn - 8 - hl));
+    memcpy(o, &nl, 8);
+    memcpy(o + 8, text, nl);
+    memcpy(o + 8 + nl, s0 + 8 + hl, sn - 8 - hl);
+    *out_n = 8 + nl + (sn - 8 - hl);
+    free(text);
+    cJSON_Delete(h);
+    return o;
+}
+
 int main(int argc, char **argv)
 {
     const char *scratch = argc > 1 ? argv[1] : "tmp-model-fuzz";
@@ -117,7 +244,19 @@ int main(int argc, char **argv)
     CHECK(gen_write_gguf(&p, good, err, sizeof err) == VKLLM_OK, "%s", err);
     CHECK(gen_write_hf(&p, hf, err, sizeof err) == VKLLM_OK, "%s", err);
     size_t gn, sn, cn;
-    uint8_t *g0 = tu_read(good, &gn), *s0 = tu_read(st_path, &sn), *c0 = tu_read(cfg_path, &cn);
+    uint8_t *s_plain = tu_read(st_path, &sn), *c0 = tu_read(cfg_path, &cn);
+    /* the good files hold empty tensors too, among the others' data (legal) */
+    uint8_t *s0 = s_plain ? with_empty_tensors(s_plain, sn, &sn) : NULL;
+    free(s_plain);
+    uint8_t *g0 = tu_gguf_with_extra(good, 3, "empty.", 0, 64, &gn);
+    CHECK(g0 && tu_write(good, g0, gn) && s0 && tu_write(st_path, s0, sn), "empty tensors added");
+    {
+        model *m = NULL;
+        CHECK(model_open(good, &m, err, sizeof err) == VKLLM_OK, "good gguf with empty tensors: %s", err);
+        model_close(m);
+        CHECK(model_open(hf, &m, err, sizeof err) == VKLLM_OK, "good hf with empty tensors: %s", err);
+        model_close(m);
+    }
     uint8_t *buf = malloc(gn > sn ? gn : sn);
     gguf_file *gf = NULL;
     size_t g_hot = gn, s_hot = sn;
@@ -166,6 +305,7 @@ int main(int argc, char **argv)
         if (m) sink += walk(m);
         model_close(m);
     }
+    layouts(scratch, iters / 3);
     printf("fuzz: %d opened, %d refused (checksum %u)\n", n_ok, n_err, sink);
     CHECK(n_ok > 0 && n_err > 0, "the mutations should both keep and break files");
     free(cbuf);

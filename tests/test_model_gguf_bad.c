@@ -149,7 +149,43 @@ static void forged(void)
                 NULL);
     b_head(&b, 3, 2, 0), b_tensor(&b, "a", 1, f16x, 0, 0), b_tensor(&b, "b", 1, f16x, 0, 32), b_pad(&b, 32);
     for (int i = 0; i < 16; i++) b_u64(&b, 0);
-    expect_open("overlap", &b, VKLLM_ERR_FORMAT, "data of tensors 'a'", "and 'b' (offset 32) overlap");
+    expect_open("overlap", &b, VKLLM_ERR_FORMAT, "data of tensors 'a'", "and 'b' (offset 32, 64 bytes) overlap");
+    /* an empty tensor between two that share bytes must not hide them (it shares none itself) */
+    const uint64_t e16[1] = { 16 }, e4[1] = { 4 }, e0[1] = { 0 };
+    b_head(&b, 3, 3, 0), b_tensor(&b, "token_embd.weight", 1, e16, 0, 0), b_tensor(&b, "e", 1, e0, 0, 32);
+    b_tensor(&b, "blk.0.attn_q.weight", 1, e4, 0, 32), b_pad(&b, 32);
+    for (int i = 0; i < 8; i++) b_u64(&b, 0);
+    expect_open("overlap hidden by an empty tensor", &b, VKLLM_ERR_FORMAT, "data of tensors 'token_embd.weight'",
+                "and 'blk.0.attn_q.weight' (offset 32, 16 bytes) overlap");
+    b_head(&b, 3, 4, 0), b_tensor(&b, "a", 1, e16, 0, 0), b_tensor(&b, "e", 1, e0, 0, 0), b_tensor(&b, "f", 1, e0, 0, 32);
+    b_tensor(&b, "c", 1, e4, 0, 32), b_pad(&b, 32);
+    for (int i = 0; i < 8; i++) b_u64(&b, 0);
+    expect_open("overlap behind two empty tensors", &b, VKLLM_ERR_FORMAT, "data of tensors 'a'", "and 'c'");
+    {   /* empty tensors inside or between others share no byte: accepted */
+        b_head(&b, 3, 4, 0), b_tensor(&b, "a", 1, e16, 0, 0), b_tensor(&b, "e", 1, e0, 0, 32);
+        b_tensor(&b, "f", 1, e0, 0, 64), b_tensor(&b, "c", 1, e4, 0, 64), b_pad(&b, 32);
+        for (int i = 0; i < 12; i++) b_u64(&b, 0);
+        tu_write(g_path, b.p, b.n);
+        gguf_file *g = NULL;
+        char e[256] = "";
+        CHECK(gguf_open(g_path, &g, e, sizeof e) == VKLLM_OK, "empty tensors inside others: %s", e);
+        gguf_close(g);
+    }
+    /* a float64 value float32 cannot hold is named with its value, not as inf */
+    {
+        double big = 1e300;
+        b_head(&b, 3, 0, 1), b_str(&b, "x"), b_u32(&b, 12), b_put(&b, &big, 8);
+        tu_write(g_path, b.p, b.n);
+        gguf_file *g = NULL;
+        char e[256] = "";
+        float f = 0;
+        if (gguf_open(g_path, &g, e, sizeof e) == VKLLM_OK)
+            tu_expect("float64 1e300 as float32", gguf_get_f32(g, "x", &f, e, sizeof e), e, VKLLM_ERR_FORMAT,
+                      "metadata key 'x' = 1e+300 is outside the range of float32", NULL);
+        else
+            CHECK(0, "float64 file: %s", e);
+        gguf_close(g);
+    }
     b_head(&b, 3, 2, 0), b_tensor(&b, "a", 1, one, 0, 0), b_tensor(&b, "a", 1, one, 0, 32), b_pad(&b, 32);
     for (int i = 0; i < 8; i++) b_u64(&b, 0);
     expect_open("duplicate tensor", &b, VKLLM_ERR_FORMAT, "tensor name 'a' appears twice", NULL);
@@ -376,6 +412,59 @@ static void bad_models(const char *good)
     free(m.b);
 }
 
+/* ---------------------------------------------------------------- many tensors */
+
+/* A valid model behind many empty junk tensors: found by name however many
+ * there are (a look-up is a binary search), and refused once more of them
+ * than MODEL_MAX_EXTRA_TENSORS are not the model's. */
+static void extra_tensors(const char *good)
+{
+    char err[512] = "";
+    size_t n = 0;
+    uint8_t *b = tu_gguf_with_extra(good, MODEL_MAX_EXTRA_TENSORS, "junk.", 0, 0, &n);
+    CHECK(b && tu_write(g_path, b, n), "write %zu junk tensors", (size_t)MODEL_MAX_EXTRA_TENSORS);
+    free(b);
+    model *m = NULL;
+    CHECK(model_open(g_path, &m, err, sizeof err) == VKLLM_OK && m->n_tensors == 2 + 9 * 2 + 1 &&
+              m->gguf->n_tensors == m->n_tensors + MODEL_MAX_EXTRA_TENSORS,
+          "%d extra tensors are allowed: %s", MODEL_MAX_EXTRA_TENSORS, err);
+    if (m) { /* every tensor found by its name */
+        const gguf_file *g = m->gguf;
+        uint64_t wrong = 0;
+        for (uint64_t i = 0; i < g->n_tensors; i++) {
+            char name[300];
+            snprintf(name, sizeof name, "%.*s", (int)g->tensors[i].name.len, g->tensors[i].name.s);
+            if (gguf_find_tensor(g, name) != &g->tensors[i]) wrong++;
+        }
+        CHECK(wrong == 0 && !gguf_find_tensor(g, "junk.99999") && !gguf_find_tensor(g, "") &&
+                  !gguf_find_tensor(g, "junk."), "%llu of %llu tensors not found by name", (unsigned long long)wrong,
+              (unsigned long long)g->n_tensors);
+        for (uint64_t i = 0; i < g->n_kv; i++) {
+            char key[300];
+            snprintf(key, sizeof key, "%.*s", (int)g->kv[i].key.len, g->kv[i].key.s);
+            CHECK(gguf_find(g, key) == &g->kv[i], "key '%s' not found", key);
+        }
+        CHECK(!gguf_find(g, "general.nothing"), "a missing key found");
+    }
+    model_close(m);
+    b = tu_gguf_with_extra(good, MODEL_MAX_EXTRA_TENSORS + 1, "junk.", 0, 0, &n);
+    CHECK(b && tu_write(g_path, b, n), "write junk tensors");
+    free(b);
+    char want[128];
+    snprintf(want, sizeof want, "%d of them unused by this 2-layer llama model (at most %d extra tensors allowed)",
+             MODEL_MAX_EXTRA_TENSORS + 1, MODEL_MAX_EXTRA_TENSORS);
+    tu_expect("one junk tensor too many", model_open(g_path, &m, err, sizeof err), err, VKLLM_ERR_FORMAT, "bad.gguf",
+              want, NULL);
+    model_close(m);
+    /* a junk tensor with data overlapping the model's */
+    b = tu_gguf_with_extra(good, 1, "junk.", 8, 0, &n);
+    CHECK(b && tu_write(g_path, b, n), "write junk tensor");
+    free(b);
+    tu_expect("junk tensor over the model's data", model_open(g_path, &m, err, sizeof err), err, VKLLM_ERR_FORMAT,
+              "bad.gguf: data of tensors", "overlap", NULL);
+    model_close(m);
+}
+
 int main(int argc, char **argv)
 {
     const char *scratch = argc > 1 ? argv[1] : "tmp-gguf-bad";
@@ -392,6 +481,7 @@ int main(int argc, char **argv)
     forged();
     truncations(good);
     bad_models(good);
+    extra_tensors(good);
     free(good);
     free(g_path);
     tu_rmtree(scratch);

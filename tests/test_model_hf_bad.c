@@ -86,7 +86,7 @@ static void single_files(void)
     st_case("one offset", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8,
             "data_offsets must be [begin, end]");
     st_case("begin > end", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8,
-            "data_offsets [8, 0] outside the data");
+            "tensor 'w': data_offsets [8, 0] are reversed (begin after end)");
     st_case("past EOF", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4,
             "tensor 'w': data_offsets [0, 8] outside the data (4 bytes): truncated");
     st_case("huge offset", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[9007199254740000,9007199254740008]}}",
@@ -96,7 +96,47 @@ static void single_files(void)
     st_case("overlap",
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12,
-            "data of tensors 'a' and 'b' overlap");
+            "data of tensors 'a' (data_offsets [0, 8]) and 'b' (data_offsets [4, 12]) overlap");
+    /* an empty tensor between two that share bytes must not hide them */
+    st_case("overlap hidden by an empty tensor",
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]},"
+            "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[32,32]},"
+            "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[32,48]}}", 64,
+            "data of tensors 'a' (data_offsets [0, 64]) and 'b' (data_offsets [32, 48]) overlap");
+    st_case("overlap behind two empty tensors",
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]},"
+            "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+            "\"f\":{\"dtype\":\"F32\",\"shape\":[2,0],\"data_offsets\":[60,60]},"
+            "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[60,64]}}", 64,
+            "data of tensors 'a' (data_offsets [0, 64]) and 'b' (data_offsets [60, 64]) overlap");
+    {   /* empty tensors inside or between others share no byte: accepted */
+        char *ok = write_st("{\"a\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]},"
+                            "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[32,32]},"
+                            "\"f\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[64,64]},"
+                            "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[64,80]}}", 0, 80);
+        st_file *g = NULL;
+        CHECK(st_open(ok, &g, err, sizeof err) == VKLLM_OK && g->n_tensors == 4, "empty tensors inside others: %s", err);
+        st_close(g);
+        free(ok);
+    }
+    /* sub-byte dtypes: named as unsupported where the elements leave a partial byte */
+    path = write_st("{\"w\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 0, 2);
+    tu_expect("F4 x3", st_open(path, &f, err, sizeof err), err, VKLLM_ERR_UNSUPPORTED,
+              "bad.safetensors: header: tensor 'w': dtype F4 packs 4-bit elements", "sub-byte dtypes are not supported",
+              NULL);
+    st_close(f);
+    free(path);
+    path = write_st("{\"w\":{\"dtype\":\"F6_E2M3\",\"shape\":[2, 3],\"data_offsets\":[0,5]}}", 0, 5);
+    tu_expect("F6 x6", st_open(path, &f, err, sizeof err), err, VKLLM_ERR_UNSUPPORTED, "dtype F6_E2M3 packs 6-bit",
+              NULL);
+    st_close(f);
+    free(path);
+    path = write_st("{\"w\":{\"dtype\":\"F4\",\"shape\":[4],\"data_offsets\":[0,2]}}", 0, 2);
+    f = NULL;
+    CHECK(st_open(path, &f, err, sizeof err) == VKLLM_OK && f->tensors[0].dtype == DTYPE_OTHER &&
+              f->tensors[0].n_bytes == 2, "F4 x4 fills whole bytes: kept as another dtype: %s", err);
+    st_close(f);
+    free(path);
     st_case("duplicate",
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
             "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16,
@@ -274,6 +314,7 @@ CONFIG_EDIT(gelu, cJSON_ReplaceItemInObject(c, "hidden_act", cJSON_CreateString(
 CONFIG_EDIT(bias, cJSON_ReplaceItemInObject(c, "attention_bias", cJSON_CreateTrue()))
 CONFIG_EDIT(kv3, cJSON_ReplaceItemInObject(c, "num_key_value_heads", cJSON_CreateNumber(3)))
 CONFIG_EDIT(vocab1000, cJSON_ReplaceItemInObject(c, "vocab_size", cJSON_CreateNumber(1000)))
+CONFIG_EDIT(eps_huge, cJSON_ReplaceItemInObject(c, "rms_norm_eps", cJSON_CreateNumber(1e300)))
 CONFIG_EDIT(tied_on, cJSON_ReplaceItemInObject(c, "tie_word_embeddings", cJSON_CreateTrue()))
 
 static void rm_file(const char *dir, const char *name)
@@ -322,6 +363,28 @@ INDEX_EDIT(wm_escape, cJSON_ReplaceItemInObject(wm, "model.norm.weight", cJSON_C
 INDEX_EDIT(wm_number, cJSON_ReplaceItemInObject(wm, "model.norm.weight", cJSON_CreateNumber(3)))
 INDEX_EDIT(wm_not_object, cJSON_ReplaceItemInObject(x, "weight_map", cJSON_CreateArray()))
 INDEX_EDIT(wm_ghost, cJSON_ReplaceItemInObject(wm, "model.norm.weight", cJSON_CreateString("model-ghost.safetensors")))
+/* weight_map entries: more than the model's tensors plus MODEL_MAX_EXTRA_TENSORS */
+static void wm_entries(cJSON *wm, int n, int n_names)
+{
+    for (int i = 0; i < n; i++) {
+        char name[64], shard[64];
+        snprintf(name, sizeof name, "junk.%d", i);
+        snprintf(shard, sizeof shard, "junk-%05d.safetensors", n_names ? i % n_names : 0);
+        cJSON_AddItemToObject(wm, name, cJSON_CreateString(shard));
+    }
+}
+INDEX_EDIT(wm_too_many, wm_entries(wm, MODEL_MAX_EXTRA_TENSORS + 1, 1))
+INDEX_EDIT(wm_shard_names, wm_entries(wm, 4096 - 3, 4096 - 3)) /* 4096 shards in all */
+INDEX_EDIT(wm_shard_names_over, wm_entries(wm, 4096 - 2, 4096 - 2))
+static void add_junk(cJSON *h)
+{
+    for (int i = 0; i <= MODEL_MAX_EXTRA_TENSORS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "junk.%d", i);
+        cJSON_AddItemToObject(h, name, cJSON_Parse("{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[0,0]}"));
+    }
+}
+static void st_junk(const char *dir) { edit_st(dir, "model.safetensors", add_junk); }
 static void index_garbage(const char *dir) { write_file(dir, "model.safetensors.index.json", "{\"weight_map\": {"); }
 
 static void folders(const char *hf, const char *hfs)
@@ -373,6 +436,17 @@ static void folders(const char *hf, const char *hfs)
                 NULL);
     folder_case("weight_map array", hfs, wm_not_object, F, "'weight_map' must be an object", NULL);
     folder_case("index garbage", hfs, index_garbage, F, "model.safetensors.index.json: not valid JSON", NULL);
+    folder_case("rms_norm_eps 1e300", hf, eps_huge, F, "config.json: 'rms_norm_eps' = 1e+300 is outside the range",
+                NULL);
+    char want[160];
+    snprintf(want, sizeof want, "weight_map lists %d tensors; a 2-layer llama model uses 21 and at most %d extra",
+             2 + 9 * 2 + 1 + MODEL_MAX_EXTRA_TENSORS + 1, MODEL_MAX_EXTRA_TENSORS);
+    folder_case("weight_map too long", hfs, wm_too_many, F, "index.json", want);
+    folder_case("4096 shard names", hfs, wm_shard_names, VKLLM_ERR_IO, "names shard 'junk-00000.safetensors'",
+                "cannot open");
+    folder_case("4097 shard names", hfs, wm_shard_names_over, F, "index.json: more than 4096 shards", NULL);
+    snprintf(want, sizeof want, "%d of them unused by this 2-layer llama model", MODEL_MAX_EXTRA_TENSORS + 1);
+    folder_case("junk tensors", hf, st_junk, F, "case/model.safetensors", want);
 
     /* tie_word_embeddings true with lm_head present: the embeddings are used (HF semantics) */
     char *dir = tu_path(g_scratch, "case"), err[512];

@@ -3,6 +3,7 @@
 #include "model/gguf.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,21 +272,17 @@ static vkllm_status parse_kvs(gguf_file *g, rd *r, uint64_t n_kv)
             kv->value = r->p + start;
         }
     }
-    /* duplicate keys would make lookups ambiguous */
-    if (n_kv > 1) {
-        const gguf_kv **idx = malloc((size_t)n_kv * sizeof *idx);
-        if (!idx) return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
-        for (uint64_t i = 0; i < n_kv; i++) idx[i] = &g->kv[i];
-        qsort(idx, (size_t)n_kv, sizeof *idx, cmp_kv_key);
-        for (uint64_t i = 1; i < n_kv; i++) {
-            if (cmp_str(idx[i - 1]->key, idx[i]->key) == 0) {
-                st = errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: metadata key '%.*s' appears twice",
-                                r->path, (int)(idx[i]->key.len > 100 ? 100 : idx[i]->key.len), idx[i]->key.s);
-                free(idx);
-                return st;
-            }
-        }
-        free(idx);
+    /* the key index, sorted: duplicate keys would make look-ups ambiguous */
+    if (!n_kv) return VKLLM_OK;
+    g->kv_by_key = malloc((size_t)n_kv * sizeof *g->kv_by_key);
+    if (!g->kv_by_key) return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+    for (uint64_t i = 0; i < n_kv; i++) g->kv_by_key[i] = &g->kv[i];
+    qsort(g->kv_by_key, (size_t)n_kv, sizeof *g->kv_by_key, cmp_kv_key);
+    for (uint64_t i = 1; i < n_kv; i++) {
+        const gguf_kv *k = g->kv_by_key[i];
+        if (cmp_str(g->kv_by_key[i - 1]->key, k->key) == 0)
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: metadata key '%.*s' appears twice", r->path,
+                        (int)(k->key.len > 100 ? 100 : k->key.len), k->key.s);
     }
     return VKLLM_OK;
 }
@@ -374,24 +371,36 @@ static vkllm_status check_data(gguf_file *g, rd *r)
                               g->data_offset, r->size);
         t->data = r->p + g->data_offset + t->offset;
     }
-    if (g->n_tensors < 2) return VKLLM_OK;
+    /* the name index: sorted by name, for duplicates and gguf_find_tensor */
+    if (!g->n_tensors) return VKLLM_OK;
+    g->by_name = malloc((size_t)g->n_tensors * sizeof *g->by_name);
+    if (!g->by_name) return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+    for (uint64_t i = 0; i < g->n_tensors; i++) g->by_name[i] = &g->tensors[i];
+    qsort(g->by_name, (size_t)g->n_tensors, sizeof *g->by_name, cmp_tensor_name);
+    for (uint64_t i = 1; i < g->n_tensors; i++)
+        if (cmp_str(g->by_name[i - 1]->name, g->by_name[i]->name) == 0)
+            return errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: tensor name '%.*s' appears twice", r->path,
+                        (int)g->by_name[i]->name.len, g->by_name[i]->name.s);
+    /* No two tensors may share a byte. Tensors of 0 bytes share none, so they
+     * are left out; the others, by offset, must each start at or after the
+     * end of every one before it (the furthest-reaching one is kept). */
     const gguf_tensor **idx = malloc((size_t)g->n_tensors * sizeof *idx);
     if (!idx) return errf(VKLLM_ERR_OUT_OF_MEMORY, r->err, r->err_len, "%s: out of memory", r->path);
+    size_t n = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        if (g->tensors[i].n_bytes) idx[n++] = &g->tensors[i];
+    qsort(idx, n, sizeof *idx, cmp_tensor_offset);
     vkllm_status st = VKLLM_OK;
-    for (uint64_t i = 0; i < g->n_tensors; i++) idx[i] = &g->tensors[i];
-    qsort(idx, (size_t)g->n_tensors, sizeof *idx, cmp_tensor_name);
-    for (uint64_t i = 1; i < g->n_tensors && !st; i++)
-        if (cmp_str(idx[i - 1]->name, idx[i]->name) == 0)
-            st = errf(VKLLM_ERR_FORMAT, r->err, r->err_len, "%s: tensor name '%.*s' appears twice", r->path,
-                            (int)idx[i]->name.len, idx[i]->name.s);
-    qsort(idx, (size_t)g->n_tensors, sizeof *idx, cmp_tensor_offset);
-    for (uint64_t i = 1; i < g->n_tensors && !st; i++) {
-        const gguf_tensor *a = idx[i - 1], *b = idx[i];
-        if (a->n_bytes && b->n_bytes && a->offset + a->n_bytes > b->offset)
+    const gguf_tensor *reach = n ? idx[0] : NULL; /* the tensor ending furthest so far */
+    for (size_t i = 1; i < n && !st; i++) {
+        const gguf_tensor *a = reach, *b = idx[i];
+        if (a->offset + a->n_bytes > b->offset) /* both within the file: no overflow */
             st = errf(VKLLM_ERR_FORMAT, r->err, r->err_len,
-                            "%s: data of tensors '%.*s' (offset %" PRIu64 ", %" PRIu64 " bytes) and '%.*s' (offset %"
-                            PRIu64 ") overlap", r->path, (int)a->name.len, a->name.s, a->offset, a->n_bytes,
-                            (int)b->name.len, b->name.s, b->offset);
+                      "%s: data of tensors '%.*s' (offset %" PRIu64 ", %" PRIu64 " bytes) and '%.*s' (offset %"
+                      PRIu64 ", %" PRIu64 " bytes) overlap", r->path, (int)a->name.len, a->name.s, a->offset,
+                      a->n_bytes, (int)b->name.len, b->name.s, b->offset, b->n_bytes);
+        else if (b->offset + b->n_bytes > a->offset + a->n_bytes)
+            reach = b;
     }
     free(idx);
     return st;
@@ -451,25 +460,38 @@ void gguf_close(gguf_file *g)
     if (!g) return;
     for (uint64_t i = 0; i < g->n_kv; i++) free(g->kv[i].strs);
     free(g->kv);
+    free(g->kv_by_key);
     free(g->tensors);
+    free(g->by_name);
     mfile_close(&g->map);
     free(g);
 }
 
 /* ---------------------------------------------------------------- lookups */
 
+static int cmp_key_kv(const void *key, const void *e)
+{
+    return cmp_str(*(const gguf_str *)key, (*(const gguf_kv *const *)e)->key);
+}
+static int cmp_key_tensor(const void *key, const void *e)
+{
+    return cmp_str(*(const gguf_str *)key, (*(const gguf_tensor *const *)e)->name);
+}
+
 const gguf_kv *gguf_find(const gguf_file *g, const char *key)
 {
-    for (uint64_t i = 0; i < g->n_kv; i++)
-        if (gguf_str_eq(g->kv[i].key, key)) return &g->kv[i];
-    return NULL;
+    if (!g->kv_by_key) return NULL; /* no keys */
+    gguf_str k = { key, strlen(key) };
+    gguf_kv *const *e = bsearch(&k, g->kv_by_key, (size_t)g->n_kv, sizeof *g->kv_by_key, cmp_key_kv);
+    return e ? *e : NULL;
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name)
 {
-    for (uint64_t i = 0; i < g->n_tensors; i++)
-        if (gguf_str_eq(g->tensors[i].name, name)) return &g->tensors[i];
-    return NULL;
+    if (!g->by_name) return NULL; /* no tensors */
+    gguf_str k = { name, strlen(name) };
+    gguf_tensor *const *e = bsearch(&k, g->by_name, (size_t)g->n_tensors, sizeof *g->by_name, cmp_key_tensor);
+    return e ? *e : NULL;
 }
 
 static vkllm_status get_kv(const gguf_file *g, const char *key, const gguf_kv **kv, char *err, size_t err_len)
@@ -568,6 +590,9 @@ vkllm_status gguf_get_f32(const gguf_file *g, const char *key, float *out, char 
     if (st) return st;
     double d;
     if (kv->type == GGUF_TYPE_ARRAY || !kv_float_at(kv, 0, &d)) return wrong_type(g, kv, key, "float32", err, err_len);
+    if (isfinite(d) && d != 0 && (!isfinite((float)d) || (float)d == 0)) /* a float64 value float32 cannot hold */
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: metadata key '%s' = %g is outside the range of float32",
+                    g->map.path, key, d);
     *out = (float)d;
     return VKLLM_OK;
 }

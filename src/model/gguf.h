@@ -3,7 +3,8 @@
  * gguf_open maps the file and checks all of it before returning: header,
  * every metadata key/value (all 13 value types, arrays of any type incl.
  * nested arrays), every tensor info (name, dims, ggml type, offset) and that
- * each tensor's data lies inside the file, aligned, not overlapping another.
+ * each tensor's data lies inside the file, aligned, sharing no byte with
+ * another (tensors of 0 bytes share none, wherever they sit).
  * Every count, length and offset is checked against the bytes left in the
  * file before it is used, so a forged count fails at once without a large
  * allocation (memory grows only with entries actually present).
@@ -90,8 +91,10 @@ typedef struct gguf_file {
     uint32_t version;       /* 2 or 3 */
     uint64_t n_kv;
     gguf_kv *kv;            /* [n_kv], file order */
+    gguf_kv **kv_by_key;    /* [n_kv] sorted by key (gguf_find) */
     uint64_t n_tensors;
     gguf_tensor *tensors;   /* [n_tensors], file order */
+    gguf_tensor **by_name;  /* [n_tensors] sorted by name (gguf_find_tensor) */
     uint32_t alignment;     /* general.alignment or 32 */
     uint64_t kv_offset;     /* file offset of the first key/value (24) */
     uint64_t tensor_info_offset; /* file offset of the first tensor info */
@@ -108,10 +111,10 @@ vkllm_status gguf_open(const char *path, gguf_file **out, char *err, size_t err_
 /* Frees everything; accepts NULL. */
 void gguf_close(gguf_file *g);
 
-/* The key/value named `key`, or NULL. */
+/* The key/value named `key`, or NULL. A binary search: O(log n_kv). */
 const gguf_kv *gguf_find(const gguf_file *g, const char *key);
 
-/* The tensor named `name`, or NULL. */
+/* The tensor named `name`, or NULL. A binary search: O(log n_tensors). */
 const gguf_tensor *gguf_find_tensor(const gguf_file *g, const char *name);
 
 /* Typed getters. Missing key or wrong type: VKLLM_ERR_FORMAT naming the file,

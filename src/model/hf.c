@@ -86,7 +86,11 @@ static vkllm_status cfg_f32(const cJSON *obj, const char *file, const char *key,
     }
     if (!cJSON_IsNumber(j))
         return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' must be a number, not %s", file, key, json_kind(j));
-    *out = (float)j->valuedouble;
+    double d = j->valuedouble;
+    if (isfinite(d) && d != 0 && (!isfinite((float)d) || (float)d == 0))
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: '%s' = %g is outside the range of a 32-bit float", file, key,
+                    d);
+    *out = (float)d;
     return VKLLM_OK;
 }
 
@@ -290,6 +294,14 @@ static vkllm_status open_shard(model *m, const char *name, const char *named_by,
     return VKLLM_OK;
 }
 
+/* FNV-1a of a NUL-terminated string */
+static uint32_t str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
 /* Parses the index into s->map and opens every shard it names. */
 static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err, size_t err_len)
 {
@@ -300,12 +312,21 @@ static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err,
                           wm ? "must be an object" : "is missing");
     size_t n = 0;
     for (const cJSON *e = wm->child; e; e = e->next) n++;
+    /* every entry a tensor: the model's (norms and matrices, output) and a few extras */
+    uint64_t needed = 3 + (uint64_t)m->hp.n_layer * 9;
+    if (n > needed + MODEL_MAX_EXTRA_TENSORS)
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
+                    "%s: weight_map lists %zu tensors; a %" PRIu32 "-layer llama model uses %" PRIu64 " and at most %d "
+                    "extra ones are allowed", ip, n, m->hp.n_layer, needed, MODEL_MAX_EXTRA_TENSORS);
     s->map = calloc(n ? n : 1, sizeof *s->map);
     m->shards = calloc(MAX_SHARDS, sizeof *m->shards);
+    /* shard names in first-seen order, and a hash table of them: [2 * MAX_SHARDS] slots of name index + 1 */
     const char **names = calloc(MAX_SHARDS, sizeof *names);
+    uint32_t *slots = calloc(2 * MAX_SHARDS, sizeof *slots);
     vkllm_status st = VKLLM_OK;
-    if (!s->map || !m->shards || !names) {
+    if (!s->map || !m->shards || !names || !slots) {
         free(names);
+        free(slots);
         return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     }
     size_t n_names = 0;
@@ -321,17 +342,19 @@ static vkllm_status open_index(model *m, hf_src *s, const cJSON *idx, char *err,
                             ip, e->string, sh);
             break;
         }
-        size_t k = 0;
-        while (k < n_names && strcmp(names[k], sh) != 0) k++;
-        if (k == n_names) {
+        uint32_t i = str_hash(sh) & (2 * MAX_SHARDS - 1);
+        while (slots[i] && strcmp(names[slots[i] - 1], sh) != 0) i = (i + 1) & (2 * MAX_SHARDS - 1);
+        if (!slots[i]) { /* at most half the slots are used: the probe always ends */
             if (n_names == MAX_SHARDS) {
                 st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: more than %d shards", ip, MAX_SHARDS);
                 break;
             }
             names[n_names++] = sh;
+            slots[i] = (uint32_t)n_names;
         }
-        s->map[s->n_map++] = (wm_entry){ e->string, (uint32_t)k };
+        s->map[s->n_map++] = (wm_entry){ e->string, slots[i] - 1 };
     }
+    free(slots);
     for (size_t k = 0; k < n_names && !st; k++) st = open_shard(m, names[k], ip, err, err_len);
     free(names);
     if (st) return st;
@@ -384,7 +407,12 @@ vkllm_status hf_load(model *m, const char *dir, char *err, size_t err_len)
         st = errf(VKLLM_ERR_IO, err, err_len, "%s: no model.safetensors or model.safetensors.index.json", dir);
         goto done;
     }
-    st = model_build(m, head_dim_given, hf_lookup, &s, dir, err, err_len);
+    if ((st = model_build(m, head_dim_given, hf_lookup, &s, dir, err, err_len))) goto done;
+    {
+        uint64_t n_listed = 0;
+        for (size_t i = 0; i < m->n_shards; i++) n_listed += m->shards[i]->n_tensors;
+        st = model_check_extra(m, n_listed, m->n_shards == 1 ? m->shards[0]->map.path : dir, err, err_len);
+    }
 done:
     free(s.map);
     cJSON_Delete(idx);

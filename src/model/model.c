@@ -173,6 +173,16 @@ vkllm_status model_build(model *m, int head_dim_given, tensor_lookup_fn lookup, 
     return VKLLM_OK;
 }
 
+vkllm_status model_check_extra(const model *m, uint64_t n_listed, const char *what, char *err, size_t err_len)
+{
+    uint64_t used = m->n_tensors;
+    if (n_listed <= used || n_listed - used <= MODEL_MAX_EXTRA_TENSORS) return VKLLM_OK;
+    return errf(VKLLM_ERR_FORMAT, err, err_len,
+                "%s: %" PRIu64 " tensors, %" PRIu64 " of them unused by this %" PRIu32 "-layer llama model (at most %d "
+                "extra tensors allowed): a corrupt or padded file?", what, n_listed, n_listed - used, m->hp.n_layer,
+                MODEL_MAX_EXTRA_TENSORS);
+}
+
 const model_tensor *model_find(const model *m, const char *name)
 {
     if (m->tied_embeddings && strcmp(name, "output.weight") == 0) return m->tok_embd;
@@ -299,7 +309,8 @@ static vkllm_status gguf_load(model *m, const char *path, char *err, size_t err_
         return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: tokenizer.ggml.tokens has %" PRIu64 " entries but token_embd.weight has %" PRIu32
                           " rows", path, toks->n, hp->n_vocab);
-    return model_build(m, head_dim_given, gguf_lookup, m->gguf, path, err, err_len);
+    if ((st = model_build(m, head_dim_given, gguf_lookup, m->gguf, path, err, err_len))) return st;
+    return model_check_extra(m, g->n_tensors, path, err, err_len);
 }
 
 /* ---------------------------------------------------------------- open / close */

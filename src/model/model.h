@@ -46,6 +46,9 @@
 #define MODEL_MAX_HEAD_DIM 1024
 #define MODEL_MAX_VOCAB (1u << 24)
 #define MODEL_MAX_CTX (1u << 24)
+/* tensors a file may hold beyond those the architecture uses (rope_freqs,
+ * rotary_emb.inv_freq, ...): more is refused, so junk cannot drive the work */
+#define MODEL_MAX_EXTRA_TENSORS 4096
 
 typedef enum model_format { MODEL_FORMAT_GGUF = 0, MODEL_FORMAT_HF = 1 } model_format;
 

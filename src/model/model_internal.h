@@ -29,6 +29,10 @@ typedef vkllm_status (*tensor_lookup_fn)(void *ctx, const char *canon, raw_tenso
 vkllm_status model_build(model *m, int head_dim_given, tensor_lookup_fn lookup, void *ctx, const char *where,
                          char *err, size_t err_len);
 
+/* Refuses a source holding more than MODEL_MAX_EXTRA_TENSORS tensors beyond
+ * the n_used the model takes; `what` names where they are listed. */
+vkllm_status model_check_extra(const model *m, uint64_t n_listed, const char *what, char *err, size_t err_len);
+
 /* Checks hp and fills in what follows from it (head_dim unless given, n_rot). */
 vkllm_status model_check_hparams(model_hparams *hp, int head_dim_given, const char *where, char *err, size_t err_len);
 

@@ -82,9 +82,13 @@ static vkllm_status parse_entry(const st_file *f, const cJSON *j, st_tensor *t, 
                               t->name);
     }
     uint64_t n_bits;
-    if (__builtin_mul_overflow(n_elem, (uint64_t)bits, &n_bits) || n_bits % 8)
+    if (__builtin_mul_overflow(n_elem, (uint64_t)bits, &n_bits))
         return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s': byte size of shape overflows",
                           path, t->name);
+    if (n_bits % 8) /* only sub-byte dtypes can leave a partial byte */
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
+                    "%s: header: tensor '%s': dtype %s packs %" PRIu32 "-bit elements; %" PRIu64 " of them do not fill "
+                    "whole bytes, and sub-byte dtypes are not supported", path, t->name, t->dtype_name, bits, n_elem);
     uint64_t begin, end;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !json_u64(cJSON_GetArrayItem(offs, 0), &begin) ||
         !json_u64(cJSON_GetArrayItem(offs, 1), &end))
@@ -92,7 +96,11 @@ static vkllm_status parse_entry(const st_file *f, const cJSON *j, st_tensor *t, 
                           "%s: header: tensor '%s': data_offsets %s", path, t->name,
                           offs ? "must be [begin, end], two non-negative integers" : "is missing");
     uint64_t data_size = f->map.size - f->data_offset;
-    if (begin > end || end > data_size)
+    if (begin > end)
+        return errf(VKLLM_ERR_FORMAT, err, err_len,
+                    "%s: header: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] are reversed (begin after end)",
+                    path, t->name, begin, end);
+    if (end > data_size)
         return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: header: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] outside the data (%" PRIu64
                           " bytes): truncated or corrupt", path, t->name, begin, end, data_size);
@@ -134,16 +142,27 @@ static vkllm_status parse_header(st_file *f, const cJSON *root, char *err, size_
         if (strcmp(f->tensors[i - 1].name, f->tensors[i].name) == 0)
             return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: tensor '%s' appears twice", path,
                               f->tensors[i].name);
+    /* No two tensors may share a byte. Tensors of 0 bytes share none, so they
+     * are left out; the others, by offset, must each start at or after the
+     * end of every one before it (the furthest-reaching one is kept). */
     const st_tensor **idx = malloc(f->n_tensors * sizeof *idx);
     if (!idx) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory", path);
-    for (size_t i = 0; i < f->n_tensors; i++) idx[i] = &f->tensors[i];
-    qsort(idx, f->n_tensors, sizeof *idx, cmp_offset);
+    size_t n_data = 0;
+    for (size_t i = 0; i < f->n_tensors; i++)
+        if (f->tensors[i].n_bytes) idx[n_data++] = &f->tensors[i];
+    qsort(idx, n_data, sizeof *idx, cmp_offset);
     vkllm_status st = VKLLM_OK;
-    for (size_t i = 1; i < f->n_tensors && !st; i++) {
-        const st_tensor *a = idx[i - 1], *b = idx[i];
-        if (a->n_bytes && b->n_bytes && a->file_offset + a->n_bytes > b->file_offset)
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header: data of tensors '%s' and '%s' overlap", path,
-                            a->name, b->name);
+    const st_tensor *reach = n_data ? idx[0] : NULL; /* the tensor ending furthest so far */
+    for (size_t i = 1; i < n_data && !st; i++) {
+        const st_tensor *a = reach, *b = idx[i];
+        if (a->file_offset + a->n_bytes > b->file_offset) /* both within the file: no overflow */
+            st = errf(VKLLM_ERR_FORMAT, err, err_len,
+                      "%s: header: data of tensors '%s' (data_offsets [%" PRIu64 ", %" PRIu64 "]) and '%s' "
+                      "(data_offsets [%" PRIu64 ", %" PRIu64 "]) overlap", path, a->name,
+                      a->file_offset - f->data_offset, a->file_offset - f->data_offset + a->n_bytes, b->name,
+                      b->file_offset - f->data_offset, b->file_offset - f->data_offset + b->n_bytes);
+        else if (b->file_offset + b->n_bytes > a->file_offset + a->n_bytes)
+            reach = b;
     }
     free(idx);
     return st;

@@ -7,7 +7,8 @@
  *
  * st_open checks the whole header: JSON shape, known dtype, integer shape,
  * data_offsets in bounds, end - begin == product(shape) * dtype size (no
- * overflow), no two tensors overlapping, no duplicate names. Tensors of dtypes
+ * overflow), no two tensors sharing a byte (0-byte tensors share none),
+ * no duplicate names, begin <= end. Tensors of dtypes
  * vkllm cannot use as weights (I8, F64, F8_*, ...) are kept with
  * dtype == DTYPE_OTHER and their name in dtype_name, so a caller refuses only
  * the tensors it needs (model.c names the tensor and the dtype).
@@ -45,7 +46,9 @@ typedef struct st_file {
 } st_file;
 
 /* Opens and checks `path`; *out is freed with st_close. Errors name the file
- * and the tensor/field: VKLLM_ERR_IO, VKLLM_ERR_FORMAT, VKLLM_ERR_OUT_OF_MEMORY. */
+ * and the tensor/field: VKLLM_ERR_IO, VKLLM_ERR_FORMAT, VKLLM_ERR_OUT_OF_MEMORY,
+ * VKLLM_ERR_UNSUPPORTED (a sub-byte dtype such as F4 whose elements leave a
+ * partial byte). */
 vkllm_status st_open(const char *path, st_file **out, char *err, size_t err_len);
 
 /* Accepts NULL. */
