@@ -11,6 +11,8 @@
 #include "model/gguf.h"
 #include "model_util.h"
 #include "text/tokenizer.h"
+#include "text/tokenizer_internal.h"
+#include "util/rng.h"
 
 #define META "\xe2\x96\x81"
 
@@ -232,6 +234,118 @@ static void hf_cases(void)
     free(missing);
 }
 
+/* ---------------------------------------------------------------- hostile sizes */
+
+/* Tables are sized by the entries a file holds and checks, never by a count
+ * or an id it claims. */
+static void claimed_sizes(void)
+{
+    /* one piece claiming the last id: refused before any per-id table exists
+     * (it used to calloc ~400 MB for 2^24 pieces first) */
+    const char *big_id = "{\"model\":{\"vocab\":{\"a\":16777215},\"merges\":[]}}";
+    hf_case("one piece, id 2^24 - 1", big_id, NULL, VKLLM_ERR_FORMAT,
+            "model.vocab[\"a\"] is id 16777215, but model.vocab and added_tokens hold only 1 pieces", "0..0");
+    char *j = hf_json("", "", MERGES, NORM, "null", ADDED ",{\"id\":9000000,\"content\":\"zz\",\"special\":true}");
+    hf_case("added token id 9000000", j, NULL, VKLLM_ERR_FORMAT,
+            "added_tokens entry \"zz\" is id 9000000, but model.vocab and added_tokens hold only 13 pieces", NULL);
+    free(j);
+
+    /* 60,000 merges that are 3 rules repeated: the table holds 3 rules (it
+     * used to be reserved from the array's length: 131072 slots) */
+    size_t n_rep = 20000, cap = n_rep * (sizeof MERGES + 1) + 1, o = 0;
+    char *merges = malloc(cap);
+    for (size_t i = 0; i < n_rep; i++) o += (size_t)snprintf(merges + o, cap - o, "%s" MERGES, i ? "," : "");
+    j = hf_json("", "", merges, NORM, "null", ADDED);
+    tokenizer *t = hf_case("60000 merges, 3 distinct", j, NULL, VKLLM_OK, NULL, NULL);
+    if (t) {
+        CHECK(t->merges.n == 3 && t->merges.mask + 1 == 16, "merge table: %u rules in %u slots", t->merges.n,
+              t->merges.mask + 1);
+        expect_enc(t, "repeated merges", "ab a", 0, (int32_t[]){ 8, 6 }, 2);
+    }
+    tok_free(t);
+    free(j);
+    free(merges);
+}
+
+/* Special tokens found by the trie against a plain leftmost-longest scan:
+ * random specials over a few bytes (sharing prefixes, user-defined and
+ * control), random texts; the expected ids are the naive scan's segments
+ * each encoded alone (no specials inside), with the specials between. */
+static void specials_vs_naive(void)
+{
+    rng r = { 4242 };
+    static const char alpha[] = "<xy>";
+    enum { N_SPECIAL = 40 };
+    char sp[N_SPECIAL][8];
+    int user[N_SPECIAL];
+    char added[N_SPECIAL * 80 + 400], vocab[N_SPECIAL * 24];
+    size_t ao = (size_t)snprintf(added, sizeof added, "%s", ADDED), vo = 0;
+    for (int i = 0; i < N_SPECIAL; i++) {
+        int len = 1 + (int)rng_below(&r, 5);
+        for (int k = 0; k < len; k++) sp[i][k] = alpha[rng_below(&r, 4)];
+        sp[i][len] = 0;
+        for (int k = 0; k < i; k++)
+            if (!strcmp(sp[k], sp[i])) sp[i][0] = 0; /* no duplicates */
+        if (!sp[i][0]) snprintf(sp[i], sizeof sp[i], "<%c%c%c>", 'x' + (i & 1), 'x' + ((i >> 1) & 1), 'y');
+        for (int k = 0; k < i; k++)
+            if (!strcmp(sp[k], sp[i])) snprintf(sp[i], sizeof sp[i], "y%dx", i);
+        user[i] = (int)rng_below(&r, 2);
+        vo += (size_t)snprintf(vocab + vo, sizeof vocab - vo, ",\"%s\":%d", sp[i], 9 + i);
+        ao += (size_t)snprintf(added + ao, sizeof added - ao, ",{\"id\":%d,\"content\":\"%s\",\"special\":%s}", 9 + i,
+                               sp[i], user[i] ? "false" : "true");
+    }
+    char *j = hf_json("", vocab, MERGES, NORM, "null", added);
+    tokenizer *t = hf_case("40 specials", j, NULL, VKLLM_OK, NULL, NULL);
+    free(j);
+    if (!t) return;
+    int bad = 0;
+    for (int it = 0; it < 3000 && bad < 5; it++) {
+        char text[48];
+        int len = (int)rng_below(&r, 40);
+        for (int k = 0; k < len; k++) text[k] = "ab <xy>"[rng_below(&r, 7)];
+        text[len] = 0;
+        unsigned flags = rng_below(&r, 2) ? TOK_ENCODE_SPECIAL : 0;
+        int32_t want[200];
+        size_t nw = 0;
+        int seg = 0;
+        for (int p = 0; p <= len;) {
+            int best = -1, best_len = 0;
+            for (int i = 0; p < len && i < N_SPECIAL; i++) {
+                int l = (int)strlen(sp[i]);
+                if ((user[i] || (flags & TOK_ENCODE_SPECIAL)) && l > best_len && l <= len - p &&
+                    !memcmp(text + p, sp[i], (size_t)l))
+                    best = i, best_len = l;
+            }
+            if (best < 0 && p < len) {
+                p++;
+                continue;
+            }
+            if (p > seg) { /* the segment before, alone */
+                int32_t *ids = NULL;
+                size_t n = 0;
+                char err[128];
+                if (tok_encode(t, text + seg, (size_t)(p - seg), 0, &ids, &n, err, sizeof err) == VKLLM_OK)
+                    for (size_t k = 0; k < n && nw < 200; k++) want[nw++] = ids[k];
+                free(ids);
+            }
+            if (best < 0) break;
+            want[nw++] = 9 + best;
+            p += best_len;
+            seg = p;
+        }
+        int32_t *ids = NULL;
+        size_t n = 0;
+        char err[128];
+        vkllm_status st = tok_encode(t, text, (size_t)len, flags, &ids, &n, err, sizeof err);
+        if (st || n != nw || (n && memcmp(ids, want, n * sizeof *ids))) {
+            bad++;
+            CHECK(0, "specials: \"%s\" (flags %u): %zu ids, the naive scan gives %zu", text, flags, n, nw);
+        }
+        free(ids);
+    }
+    tok_free(t);
+}
+
 /* ---------------------------------------------------------------- GGUF cases */
 
 typedef struct gb { uint8_t *p; size_t n, cap; uint64_t n_kv; } gb;
@@ -406,6 +520,8 @@ int main(int argc, char **argv)
         return 1;
     }
     hf_cases();
+    claimed_sizes();
+    specials_vs_naive();
     gguf_cases();
     misuse(argv[1]);
     tu_rmtree(scratch);

@@ -102,26 +102,37 @@ static int32_t str_map_get(const tokenizer *t, const char *s, size_t n)
     }
 }
 
-int tok_pair_reserve(tok_pair_map *m, uint32_t n)
+/* puts key into a table with room (no growth) */
+static void pair_insert(tok_pair_map *m, tok_pair_slot e)
 {
-    uint32_t cap = table_cap(n);
-    m->slot = malloc((size_t)cap * sizeof *m->slot);
-    if (!m->slot) return 0;
-    m->mask = cap - 1;
-    for (uint32_t i = 0; i < cap; i++) m->slot[i] = (tok_pair_slot){ UINT64_MAX, 0, 0 };
-    return 1;
-}
-
-void tok_pair_put(tok_pair_map *m, int32_t left, int32_t right, int32_t rank, int32_t id)
-{
-    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
-    for (uint32_t i = (uint32_t)hash_u64(key) & m->mask;; i = (i + 1) & m->mask) {
-        if (m->slot[i].key == key) return; /* a repeated rule keeps its first (best) rank */
+    for (uint32_t i = (uint32_t)hash_u64(e.key) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->slot[i].key == e.key) return; /* a repeated rule keeps its first (best) rank */
         if (m->slot[i].key == UINT64_MAX) {
-            m->slot[i] = (tok_pair_slot){ key, rank, id };
+            m->slot[i] = e;
+            m->n++;
             return;
         }
     }
+}
+
+int tok_pair_add(tok_pair_map *m, int32_t left, int32_t right, int32_t rank, int32_t id)
+{
+    if (!m->slot || 2 * (uint64_t)(m->n + 1) > (uint64_t)m->mask + 1) { /* keep at most half full */
+        uint64_t cap = m->slot ? 2 * ((uint64_t)m->mask + 1) : 16;
+        if (cap > (1ull << 31)) return 0;
+        tok_pair_slot *old = m->slot, *slot = malloc((size_t)cap * sizeof *slot);
+        if (!slot) return 0;
+        for (uint64_t i = 0; i < cap; i++) slot[i] = (tok_pair_slot){ UINT64_MAX, 0, 0 };
+        uint32_t old_cap = old ? m->mask + 1 : 0;
+        m->slot = slot;
+        m->mask = (uint32_t)(cap - 1);
+        m->n = 0;
+        for (uint32_t i = 0; i < old_cap; i++)
+            if (old[i].key != UINT64_MAX) pair_insert(m, old[i]);
+        free(old);
+    }
+    pair_insert(m, (tok_pair_slot){ (uint64_t)(uint32_t)left << 32 | (uint32_t)right, rank, id });
+    return 1;
 }
 
 const tok_pair_slot *tok_pair_get(const tok_pair_map *m, int32_t left, int32_t right)
@@ -218,27 +229,63 @@ int tok_index(tokenizer *t)
         snprintf(s, sizeof s, "<0x%02X>", b);
         t->byte_id[b] = str_map_get(t, s, 6);
     }
-    /* specials: control, unknown and user-defined pieces, non-empty; bucketed by first byte */
-    memset(t->special_first, 0, sizeof t->special_first);
+    /* specials: control, unknown and user-defined pieces, non-empty, in id order */
     uint32_t n = 0;
+    uint64_t bytes = 0;
     for (uint32_t id = 0; id < t->n_vocab; id++)
-        if (is_special(t, id)) {
-            t->special_first[(uint8_t)t->blob[t->off[id]] + 1]++;
-            n++;
-        }
-    for (int b = 0; b < 256; b++) t->special_first[b + 1] += t->special_first[b];
+        if (is_special(t, id)) n++, bytes += t->len[id];
     free(t->special);
     t->special = malloc((n ? n : 1) * sizeof *t->special);
     if (!t->special) return 0;
     t->n_special = n;
-    uint32_t fill[256];
-    memcpy(fill, t->special_first, sizeof fill);
+    n = 0;
     for (uint32_t id = 0; id < t->n_vocab; id++)
         if (is_special(t, id)) {
             uint8_t st = t->strip ? t->strip[id] : 0;
-            t->special[fill[(uint8_t)t->blob[t->off[id]]]++] = (tok_special){ (int32_t)id, st & 1, (st >> 1) & 1 };
+            t->special[n++] = (tok_special){ (int32_t)id, st & 1, (st >> 1) & 1 };
         }
+    /* their trie: at most one node per byte, plus the root */
+    if (bytes >= (1u << 30)) return 0;
+    uint32_t max_nodes = (uint32_t)bytes + 1;
+    cap = table_cap(max_nodes);
+    free(t->trie_any), free(t->trie_user), free(t->trie_key), free(t->trie_child);
+    t->trie_any = malloc((size_t)max_nodes * sizeof *t->trie_any);
+    t->trie_user = malloc((size_t)max_nodes * sizeof *t->trie_user);
+    t->trie_key = malloc((size_t)cap * sizeof *t->trie_key);
+    t->trie_child = calloc(cap, sizeof *t->trie_child);
+    if (!t->trie_any || !t->trie_user || !t->trie_key || !t->trie_child) return 0;
+    t->trie_mask = cap - 1;
+    t->n_trie = 1;
+    t->trie_any[0] = t->trie_user[0] = -1;
+    for (uint32_t k = 0; k < t->n_special; k++) {
+        int32_t id = t->special[k].id;
+        const uint8_t *p = (const uint8_t *)t->blob + t->off[id];
+        uint32_t node = 0;
+        for (uint32_t i = 0; i < t->len[id]; i++) {
+            uint64_t key = (uint64_t)node << 8 | p[i];
+            uint32_t j = (uint32_t)hash_u64(key) & t->trie_mask;
+            while (t->trie_child[j] && t->trie_key[j] != key) j = (j + 1) & t->trie_mask;
+            if (!t->trie_child[j]) { /* a new node */
+                t->trie_key[j] = key;
+                t->trie_child[j] = t->n_trie;
+                t->trie_any[t->n_trie] = t->trie_user[t->n_trie] = -1;
+                t->n_trie++;
+            }
+            node = t->trie_child[j];
+        }
+        if (t->trie_any[node] < 0) t->trie_any[node] = (int32_t)k; /* the same text twice: the first id wins */
+        if (t->type[id] == TOK_TYPE_USER_DEFINED && t->trie_user[node] < 0) t->trie_user[node] = (int32_t)k;
+    }
     return 1;
+}
+
+/* The child of trie node `node` by `byte`, or 0 when there is none. */
+static uint32_t trie_step(const tokenizer *t, uint32_t node, uint8_t byte)
+{
+    uint64_t key = (uint64_t)node << 8 | byte;
+    for (uint32_t j = (uint32_t)hash_u64(key) & t->trie_mask; t->trie_child[j]; j = (j + 1) & t->trie_mask)
+        if (t->trie_key[j] == key) return t->trie_child[j];
+    return 0;
 }
 
 void tok_free(tokenizer *t)
@@ -253,6 +300,10 @@ void tok_free(tokenizer *t)
     free(t->pieces.hash);
     free(t->merges.slot);
     free(t->special);
+    free(t->trie_any);
+    free(t->trie_user);
+    free(t->trie_key);
+    free(t->trie_child);
     free(t->strip);
     free(t->char_pairs);
     free(t);
@@ -533,23 +584,22 @@ vkllm_status tok_encode(const tokenizer *t, const char *text, size_t len, unsign
     enc e = { .t = t };
     if ((flags & TOK_ENCODE_BOS) && t->bos >= 0) emit(&e, t->bos);
 
-    /* cut the text at special tokens (leftmost, longest), encode the pieces between */
+    /* cut the text at special tokens (leftmost, longest), encode the pieces
+     * between; at each position the trie is walked as far as the text
+     * follows it, so the work per position is bounded by the longest special */
+    const int32_t *term = flags & TOK_ENCODE_SPECIAL ? t->trie_any : t->trie_user;
     size_t seg = 0, p = 0;
     while (p < len && !e.oom) {
-        uint8_t c = (uint8_t)text[p];
-        int32_t best = -1;
-        uint32_t best_len = 0, best_k = 0;
-        for (uint32_t k = t->special_first[c]; k < t->special_first[c + 1]; k++) {
-            int32_t id = t->special[k].id;
-            uint32_t l = t->len[id];
-            if (t->type[id] != TOK_TYPE_USER_DEFINED && !(flags & TOK_ENCODE_SPECIAL)) continue;
-            if (l > best_len && l <= len - p && memcmp(text + p, t->blob + t->off[id], l) == 0)
-                best = id, best_len = l, best_k = k;
-        }
-        if (best < 0) {
+        int32_t best_k = -1;
+        size_t best_len = 0;
+        uint32_t node = 0;
+        for (size_t q = p; q < len && (node = trie_step(t, node, (uint8_t)text[q])); q++)
+            if (term[node] >= 0) best_k = term[node], best_len = q + 1 - p;
+        if (best_k < 0) {
             p++;
             continue;
         }
+        int32_t best = t->special[best_k].id;
         size_t end = p;
         if (t->special[best_k].lstrip)
             while (end > seg && is_space(text[end - 1])) end--;

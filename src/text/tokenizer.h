@@ -19,7 +19,13 @@
  * fallback) or <unk>. Invalid UTF-8 is accepted: each invalid byte is a
  * character of its own, so it reaches the byte fallback unchanged.
  * Special tokens (control / unknown / user-defined pieces, HF added_tokens)
- * are matched literally in the raw text first, leftmost-longest, as HF does.
+ * are matched literally in the raw text first, leftmost-longest, as HF does;
+ * a trie of them makes the work at each position at most the longest
+ * special's length, however many specials there are.
+ *
+ * Loading sizes every table by the entries the file holds and that pass the
+ * checks (an id past the number of pieces is refused before any per-id
+ * table exists; the merge table grows with the rules checked).
  *
  * Decoding (tok_decoder) is streaming: ids go in one at a time and only
  * complete UTF-8 comes out. '▁' becomes ' ', runs of <0xXX> pieces become

@@ -40,6 +40,7 @@ typedef struct tok_pair_slot {
 
 typedef struct tok_pair_map {
     uint32_t mask;
+    uint32_t n;          /* rules held (at most half the slots: it grows as rules are added) */
     tok_pair_slot *slot; /* [mask + 1] */
 } tok_pair_map;
 
@@ -80,8 +81,17 @@ struct tokenizer {
     tok_pair_map merges;    /* TOK_MERGE_RANK only */
 
     uint32_t n_special;
-    tok_special *special;   /* [n_special], sorted by the first byte of the piece */
-    uint32_t special_first[257]; /* specials with first byte b: [special_first[b], special_first[b + 1]) */
+    tok_special *special;   /* [n_special], in id order */
+    /* A trie of the specials' bytes, so that finding the longest one at a
+     * text position walks at most the longest special, however many there
+     * are. Node 0 is the root; an edge (node, byte) -> child lives in an
+     * open-addressing table keyed node << 8 | byte (child 0 = empty slot). */
+    uint32_t n_trie;
+    int32_t *trie_any;      /* [n_trie] first special (index into special[]) spelled by the path to here, -1 none */
+    int32_t *trie_user;     /* [n_trie] the same among the user-defined ones (matched without TOK_ENCODE_SPECIAL) */
+    uint64_t *trie_key;     /* [trie_mask + 1] */
+    uint32_t *trie_child;   /* [trie_mask + 1] */
+    uint32_t trie_mask;
 };
 
 /* Allocates the per-piece arrays of an empty tokenizer for n pieces (zeroed);
@@ -92,9 +102,9 @@ tokenizer *tok_alloc(uint32_t n);
  * max_piece_len and the special-token table from t->type. 0 when out of memory. */
 int tok_index(tokenizer *t);
 
-/* Adds a merge rule; 0 when out of memory. tok_pair_reserve first. */
-int tok_pair_reserve(tok_pair_map *m, uint32_t n);
-void tok_pair_put(tok_pair_map *m, int32_t left, int32_t right, int32_t rank, int32_t id);
+/* Adds a merge rule (a repeated pair keeps its first rank); the table grows
+ * with the rules actually added. 0 when out of memory. */
+int tok_pair_add(tok_pair_map *m, int32_t left, int32_t right, int32_t rank, int32_t id);
 /* The slot of (left, right) or NULL. */
 const tok_pair_slot *tok_pair_get(const tok_pair_map *m, int32_t left, int32_t right);
 

@@ -430,17 +430,31 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
     if (added && !cJSON_IsArray(added) && !cJSON_IsNull(added))
         return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: added_tokens is not an array", path);
 
-    /* ids: 0 .. max, each exactly one piece */
+    /* ids: 0 .. max, each exactly one piece; so no id can reach the number of
+     * entries, and the tables below are sized by entries, not by a claimed id */
+    uint64_t n_entries = 0;
+    cJSON_ArrayForEach(x, vocab) n_entries++;
+    cJSON_ArrayForEach(x, added) n_entries++;
     int32_t max_id = -1, id;
     cJSON_ArrayForEach(x, vocab) {
         if (!json_id(x, &id))
             return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab[\"%.64s\"] is not an id in [0, %u)", path,
                             x->string, TOK_MAX_VOCAB);
+        if ((uint64_t)id >= n_entries)
+            return errf(VKLLM_ERR_FORMAT, err, err_len,
+                        "%s: model.vocab[\"%.64s\"] is id %" PRId32 ", but model.vocab and added_tokens hold only %"
+                        PRIu64 " pieces (ids must run 0..%" PRIu64 " with none missing)", path, x->string, id,
+                        n_entries, n_entries - 1);
         if (id > max_id) max_id = id;
     }
     cJSON_ArrayForEach(x, added) {
         if (!json_id(get(x, "id"), &id) || !get_str(x, "content"))
             return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: an added_tokens entry lacks a valid id or content", path);
+        if ((uint64_t)id >= n_entries)
+            return errf(VKLLM_ERR_FORMAT, err, err_len,
+                        "%s: added_tokens entry \"%.64s\" is id %" PRId32 ", but model.vocab and added_tokens hold "
+                        "only %" PRIu64 " pieces (ids must run 0..%" PRIu64 " with none missing)", path,
+                        get_str(x, "content"), id, n_entries, n_entries - 1);
         if (id > max_id) max_id = id;
     }
     if (max_id < 0) return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.vocab is empty", path);
@@ -509,21 +523,21 @@ static vkllm_status hf_build(const cJSON *tj, const char *path, const cJSON *cfg
         t->type[t->unk] = TOK_TYPE_UNKNOWN;
     }
 
-    /* merges: rule i joins (a, b) into ab, rank i */
-    int n_merges = cJSON_GetArraySize(merges);
-    if ((uint64_t)n_merges >= TOK_MAX_VOCAB * 4ull) {
-        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges has %d rules, too many", path, n_merges);
-        goto fail;
-    }
-    if (!tok_pair_reserve(&t->merges, (uint32_t)n_merges)) {
-        st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %d merges", path, n_merges);
-        goto fail;
-    }
+    /* merges: rule i joins (a, b) into ab, rank i; the table grows with the
+     * rules checked so far (never sized from the array's claimed length) */
     size_t i = 0;
     cJSON_ArrayForEach(x, merges) {
         int32_t a = -1, b = -1, ab = -1;
+        if (i >= TOK_MAX_VOCAB * 4ull) {
+            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: model.merges has more than %llu rules, too many", path,
+                      TOK_MAX_VOCAB * 4ull);
+            goto fail;
+        }
         if ((st = hf_merge(t, x, i, path, buf, 2 * TOK_MAX_PIECE_BYTES + 2, &a, &b, &ab, err, err_len))) goto fail;
-        tok_pair_put(&t->merges, a, b, (int32_t)i, ab);
+        if (!tok_pair_add(&t->merges, a, b, (int32_t)i, ab)) {
+            st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "%s: out of memory for %zu merges", path, i + 1);
+            goto fail;
+        }
         i++;
     }
 
