@@ -325,10 +325,12 @@ enum {
  * INVALID_ARG, OUT_OF_MEMORY. */
 vkllm_status vkllm_tokenize(const vkllm_tokenizer *t, const char *text, size_t len, unsigned flags, int32_t **ids,
                             size_t *n_ids, char *err, size_t err_len);
-/* Decodes ids to text (*text malloc'd, NUL-terminated; free with vkllm_free).
- * Special tokens are skipped. INVALID_ARG names an id out of range. */
-vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, char *err,
-                              size_t err_len);
+/* Decodes ids to text: *text is malloc'd (free with vkllm_free) and holds *len
+ * bytes plus a NUL terminator. The text itself may contain U+0000 (a <0x00>
+ * byte piece), so use *len, not strlen; len may be NULL when the caller knows
+ * it cannot. Special tokens are skipped. INVALID_ARG names an id out of range. */
+vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, size_t *len,
+                              char *err, size_t err_len);
 /* The stored piece of a token ("▁Hello", "<0x0A>", "<s>"), owned by t; NULL if out of range. */
 const char *vkllm_token_piece(const vkllm_tokenizer *t, int32_t id);
 /* Pieces in the vocabulary. */

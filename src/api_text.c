@@ -121,14 +121,15 @@ vkllm_status vkllm_tokenize(const vkllm_tokenizer *t, const char *text, size_t l
     return tok_encode(t->tok, text ? text : "", len, f, ids, n_ids, err, err_len);
 }
 
-vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, char *err,
-                              size_t err_len)
+vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, size_t *len,
+                              char *err, size_t err_len)
 {
+    if (len) *len = 0;
     if (!t || (!ids && n_ids) || !text) {
         api_set_err(err, err_len, "vkllm_detokenize: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
     }
-    return tok_decode(t->tok, ids, n_ids, 0, text, NULL, err, err_len);
+    return tok_decode(t->tok, ids, n_ids, 0, text, len, err, err_len);
 }
 
 const char *vkllm_token_piece(const vkllm_tokenizer *t, int32_t id) { return tok_piece(t->tok, id, NULL); }

@@ -122,7 +122,8 @@ static void check_model(const char *path, const char *dir, const char *vkllm, co
         EXPECT(0, "reference: %s", ref ? ref->err : err);
     }
     char *want_text = NULL;
-    vkllm_detokenize(tok, want, n_want, &want_text, err, sizeof err);
+    size_t want_len = 0;
+    vkllm_detokenize(tok, want, n_want, &want_text, &want_len, err, sizeof err);
 
     /* API, greedy */
     vkllm_session *a = new_session(m, 256);
@@ -132,7 +133,8 @@ static void check_model(const char *path, const char *dir, const char *vkllm, co
     s = a ? vkllm_generate(a, prompt, n_prompt, &go, &st) : VKLLM_ERR_INVALID_ARG;
     EXPECT(s == VKLLM_OK && got->n_ids == n_want && memcmp(got->ids, want, n_want * 4) == 0,
            "greedy: %zu tokens identical to the reference's %u (%s)", got->n_ids, n_want, a ? vkllm_session_error(a) : "");
-    EXPECT(want_text && strcmp(got->text, want_text) == 0, "streamed text == decoded reference: \"%.60s\"", got->text);
+    EXPECT(want_text && strlen(got->text) == want_len && memcmp(got->text, want_text, want_len) == 0,
+           "streamed text == decoded reference: \"%.60s\"", got->text);
     EXPECT(st.n_prompt == n_prompt && st.n_generated == n_want &&
                st.reason == (n_want < N_GEN ? VKLLM_STOP_EOS : VKLLM_STOP_MAX_TOKENS),
            "stats: %u prompt, %u generated, reason %d", st.n_prompt, st.n_generated, st.reason);

@@ -13,6 +13,7 @@
 #include "text/tokenizer.h"
 #include "text/tokenizer_internal.h"
 #include "util/rng.h"
+#include "vkllm.h"
 
 #define META "\xe2\x96\x81"
 
@@ -346,6 +347,35 @@ static void specials_vs_naive(void)
     tok_free(t);
 }
 
+/* vkllm_detokenize gives the length: a <0x00> piece is a U+0000 inside the text */
+static void detokenize_nul(const char *data_dir)
+{
+    char *p = tu_path(data_dir, "ggml-vocab-llama-spm.gguf"), err[256];
+    vkllm_tokenizer *t = NULL;
+    CHECK(vkllm_tokenizer_load(p, &t, err, sizeof err) == VKLLM_OK, "load: %s", err);
+    free(p);
+    if (!t) return;
+    int32_t ids[3] = { -1, -1, -1 };
+    for (int32_t i = 0; i < (int32_t)vkllm_tokenizer_n_vocab(t) && i < 600; i++) {
+        const char *piece = vkllm_token_piece(t, i);
+        if (!strcmp(piece, "<0x41>")) ids[0] = ids[2] = i;
+        if (!strcmp(piece, "<0x00>")) ids[1] = i;
+    }
+    char *text = NULL;
+    size_t len = 99;
+    CHECK(ids[0] >= 0 && ids[1] >= 0 && vkllm_detokenize(t, ids, 3, &text, &len, err, sizeof err) == VKLLM_OK &&
+              len == 3 && !memcmp(text, "A\0A", 4), "\"A\\0A\": %zu bytes", len);
+    vkllm_free(text);
+    text = NULL;
+    CHECK(vkllm_detokenize(t, ids, 1, &text, NULL, err, sizeof err) == VKLLM_OK && !strcmp(text, "A"), "len NULL");
+    vkllm_free(text);
+    int32_t bad = 1 << 20;
+    len = 99;
+    CHECK(vkllm_detokenize(t, &bad, 1, &text, &len, err, sizeof err) == VKLLM_ERR_INVALID_ARG && len == 0,
+          "bad id: %s", err);
+    vkllm_tokenizer_free(t);
+}
+
 /* ---------------------------------------------------------------- GGUF cases */
 
 typedef struct gb { uint8_t *p; size_t n, cap; uint64_t n_kv; } gb;
@@ -522,6 +552,7 @@ int main(int argc, char **argv)
     hf_cases();
     claimed_sizes();
     specials_vs_naive();
+    detokenize_nul(argv[1]);
     gguf_cases();
     misuse(argv[1]);
     tu_rmtree(scratch);
