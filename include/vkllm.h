@@ -381,6 +381,14 @@ typedef struct vkllm_generate_options {
     size_t n_stop;
     vkllm_token_cb on_token;    /* may be NULL */
     void *user;
+    /* Called after each block of the prompt is evaluated (blocks of the
+     * session's n_batch, vkllm_session_options) with the prompt tokens done
+     * so far and the total to evaluate (both after the reused prefix); return
+     * non-zero to stop before the next block: nothing is generated, the
+     * reason is VKLLM_STOP_CALLBACK, stats->n_prompt counts the tokens
+     * evaluated, and they stay in the cache. May be NULL (the prompt then
+     * runs in one call). Gets `user` too. */
+    int (*on_prefill)(uint32_t done, uint32_t total, void *user);
 } vkllm_generate_options;
 
 typedef struct vkllm_generate_stats {
@@ -416,6 +424,14 @@ typedef struct vkllm_message {
  * "llama2", "mistral", "chatml". *recognised (may be NULL) is 0 when the
  * model's template is missing or unknown and the default ("solar") is used. */
 const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised);
+/* The same for a model file (as vkllm_model_inspect takes it) without
+ * loading its weights or touching a GPU: *name receives the template's name
+ * (static). Errors as vkllm_model_inspect. */
+vkllm_status vkllm_model_inspect_chat_template(const char *path, const char **name, int *recognised, char *err,
+                                               size_t err_len);
+/* The i-th known chat template name (i = 0, 1, ...), NULL past the last:
+ * the names `name` arguments accept. Static strings. */
+const char *vkllm_chat_template_list(size_t i);
 
 /* Renders a conversation with template `name` (NULL: the model's), ending
  * with the assistant prompt when add_generation_prompt; *out malloc'd (free

@@ -214,6 +214,17 @@ chat_template_id chat_template_by_name(const char *name)
     return CHAT_TEMPLATE_UNKNOWN;
 }
 
+/* Every template, in the order listed to users. */
+static const chat_template_id all_ids[] = {
+    CHAT_TEMPLATE_SOLAR, CHAT_TEMPLATE_LLAMA2, CHAT_TEMPLATE_MISTRAL, CHAT_TEMPLATE_CHATML,
+};
+#define N_TEMPLATES (sizeof all_ids / sizeof all_ids[0])
+
+chat_template_id chat_template_nth(size_t i) { return i < N_TEMPLATES ? all_ids[i] : CHAT_TEMPLATE_UNKNOWN; }
+
+/* Kept in step with all_ids by test_chat_template. */
+const char *chat_template_known_list(void) { return "solar, llama2, mistral, chatml"; }
+
 const char *chat_template_name(chat_template_id id)
 {
     switch (id) {

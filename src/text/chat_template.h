@@ -83,6 +83,13 @@ chat_template_id chat_template_by_name(const char *name);
 /* "solar", "llama2", "mistral", "chatml", or "unknown"; never NULL, static. */
 const char *chat_template_name(chat_template_id id);
 
+/* The i-th template (i = 0 .. count - 1) in the order shown to users;
+ * CHAT_TEMPLATE_UNKNOWN past the last. */
+chat_template_id chat_template_nth(size_t i);
+
+/* "solar, llama2, ..." : every name, comma-separated; static. */
+const char *chat_template_known_list(void);
+
 /* Renders msgs[0..n) into *out (malloc'd, NUL-terminated, owned by the caller;
  * set to NULL on failure). add_generation_prompt appends the text that starts
  * the assistant's reply where the template has one (SOLAR, ChatML); for
