@@ -421,8 +421,10 @@ typedef struct vkllm_message {
 
 /* The chat template a model uses: recognised from its own template string
  * (GGUF tokenizer.chat_template, HF tokenizer_config.json), one of "solar",
- * "llama2", "mistral", "chatml". *recognised (may be NULL) is 0 when the
- * model's template is missing or unknown and the default ("solar") is used. */
+ * "llama2", "mistral", "chatml", "zephyr", "vicuna", "alpaca", "gemma",
+ * "phi3", "llama3" (vkllm_chat_template_list). *recognised (may be NULL) is
+ * 0 when the model's template is missing or unknown and the default
+ * ("solar") is used. */
 const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised);
 /* The same for a model file (as vkllm_model_inspect takes it) without
  * loading its weights or touching a GPU: *name receives the template's name

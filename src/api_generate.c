@@ -263,6 +263,12 @@ static const char *end_of_turn(chat_template_id id)
     case CHAT_TEMPLATE_CHATML: return "<|im_end|>";
     case CHAT_TEMPLATE_LLAMA2:
     case CHAT_TEMPLATE_MISTRAL: return "[INST]";
+    case CHAT_TEMPLATE_ZEPHYR: return "<|user|>";
+    case CHAT_TEMPLATE_VICUNA: return "USER:";
+    case CHAT_TEMPLATE_ALPACA: return "### Instruction:";
+    case CHAT_TEMPLATE_GEMMA: return "<end_of_turn>";
+    case CHAT_TEMPLATE_PHI3: return "<|end|>";
+    case CHAT_TEMPLATE_LLAMA3: return "<|eot_id|>";
     default: return NULL;
     }
 }

@@ -101,7 +101,27 @@ expect "info: chat template" 0 "^chat template +solar \(recognised" -- "$vkllm" 
 expect "info: no tokenizer" 0 "^tokenizer +none usable" -- "$vkllm" info -m "$scratch/notok"
 expect "info: the largest context that fits" 0 "a context of at most [0-9]+ positions fits \(--ctx [0-9]+\)" -- "$vkllm" info -m "$m" --ctx 100000000
 expect "help COMMAND" 0 "^usage: vkllm run -m MODEL" -- "$vkllm" help run
-expect "help chat lists templates" 0 "--template NAME +chat template: solar, llama2, mistral, chatml" -- "$vkllm" help chat
+expect "help chat lists templates" 0 "--template NAME +chat template: solar, llama2, mistral, chatml, zephyr, vicuna, alpaca, gemma, phi3, llama3" -- "$vkllm" help chat
+for t in solar llama2 mistral chatml zephyr vicuna alpaca gemma phi3 llama3; do
+    expect "run --template $t" 0 "max tokens\]" -- "$vkllm" run -m "$m" -p hi --system "be brief" --template "$t" -n 2
+done
+# a model's own template, recognised from its tokenizer_config.json
+cp -r "$scratch/tiny-hf" "$scratch/gemma-hf"
+python3 - "$scratch/gemma-hf/tokenizer_config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["chat_template"] = ("{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}"
+                      "{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim"
+                      " + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}")
+json.dump(c, open(p, "w"))
+PY
+expect "info: a Gemma template is recognised" 0 "^chat template +gemma \(recognised" -- "$vkllm" info -m "$scratch/gemma-hf"
+expect "run uses the model's Gemma template" 0 "^template: gemma$" -- "$vkllm" run -m "$scratch/gemma-hf" -p hi -n 2 -v
+python3 - "$scratch/gemma-hf/tokenizer_config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p)); c["chat_template"] = "{{ messages[0]['content'] }}"; json.dump(c, open(p, "w"))
+PY
+expect "an unknown template falls back with a note" 0 "note: the model's chat template is missing or not recognised; using 'solar'" -- "$vkllm" run -m "$scratch/gemma-hf" -p hi -n 2
 expect "help unknown command" 2 "unknown command 'nope'" -- "$vkllm" help nope
 expect "-v" 0 "^vkllm [0-9]+\.[0-9]+\.[0-9]+$" -- "$vkllm" -v
 expect "version" 0 "^vkllm [0-9]+\.[0-9]+\.[0-9]+$" -- "$vkllm" version
