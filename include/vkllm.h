@@ -161,6 +161,9 @@ typedef struct vkllm_model_info {
     uint64_t n_tensors_f32, n_tensors_f16, n_tensors_bf16;
     uint64_t n_params;          /* weights, counted once when tied */
     uint64_t file_bytes;        /* bytes of weight data in the file(s) */
+    char tensor_types[512];     /* the weight type of each tensor kind, in file order, e.g. "token_embd F16,
+                                   attn_norm F32, attn_q F16, ..., output F16" (a kind whose layers differ:
+                                   "F16/BF16"); "" for synthetic models */
 } vkllm_model_info;
 
 /* Device memory a model needs for one session. */

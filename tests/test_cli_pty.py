@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pty_session import PtySession  # noqa: E402
@@ -80,7 +81,8 @@ def test_line_editing():
         got = user_messages(saved(s, "edit.json"))
         assert got == ["hello", "wow, hello", "hello"], got
         s.ctrl("d")
-        assert s.wait_exit() == 0
+        rc = s.wait_exit()
+        assert rc == 0, f"exit {rc}: {s.tail()!r}"
     finally:
         s.close()
     hist = open(os.path.join(state, "vkllm", "history")).read()
@@ -174,6 +176,14 @@ def test_ctrl_d():
 LONG = " ".join(["hello world"] * 200)  # 1801 tokens with this vocabulary
 
 
+def sigint_pending(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("ShdPnd:", "SigPnd:")) and int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)):
+                return True
+    return False
+
+
 def interrupt_prefill(s, block):
     """Presses Ctrl-C during a long prompt and checks that it stops after at
     most the block being run, counted in tokens: the program is frozen
@@ -185,6 +195,12 @@ def interrupt_prefill(s, block):
     s.drain()
     seen = [int(x) for x in re.findall(rb"prompt: (\d+)/\d+ tokens", s.out)][-1]
     s.ctrl("c")
+    # the terminal turns the key into SIGINT asynchronously: let it be pending
+    # on the frozen program before it goes on
+    end = time.monotonic() + 10
+    while not sigint_pending(s.pid):
+        assert time.monotonic() < end, "Ctrl-C never became a SIGINT"
+        time.sleep(0.01)
     os.kill(s.pid, signal.SIGCONT)
     m = s.expect(rb"interrupted after (\d+) of (\d+) prompt tokens")
     done = int(m.group(1))

@@ -98,12 +98,53 @@ print("json ok")'
 expect "info --json" 0 "^json ok" -- sh -c "'$vkllm' info -m '$m' --json | python3 -c '$check_info_json'"
 expect "info: tokenizer" 0 "^tokenizer +SentencePiece BPE, 512 pieces, BOS 1 <s> \(added\), EOS 2 </s>" -- "$vkllm" info -m "$m"
 expect "info: chat template" 0 "^chat template +solar \(recognised" -- "$vkllm" info -m "$scratch/tiny-hf"
+expect "info: the weight type of each tensor kind" 0 "^weight types +token_embd F16, attn_norm F32, attn_q F16, attn_k F16, attn_v F16, attn_output F16, ffn_norm F32, ffn_gate F16, ffn_up F16, ffn_down F16, output_norm F32, output F16$" -- "$vkllm" info -m "$m"
+"$gen" --preset tiny --dtype bf16 --hf "$scratch/bf16-hf" >/dev/null || fail "generator bf16"
+expect "info: BF16 weights" 0 "^weight types +token_embd BF16, attn_norm BF16, attn_q BF16" -- "$vkllm" info -m "$scratch/bf16-hf"
 expect "info: no tokenizer" 0 "^tokenizer +none usable" -- "$vkllm" info -m "$scratch/notok"
+# a model whose weights alone fit no device: a config.json and a sparse
+# safetensors file of ~500 GB (the header is real, the data holes)
+python3 - "$scratch/tiny-hf" "$scratch/huge-hf" <<'PY'
+import json, os, shutil, struct, sys
+src, dst = sys.argv[1:3]
+os.makedirs(dst)
+for f in ("tokenizer.json", "tokenizer_config.json"):
+    shutil.copy(os.path.join(src, f), dst)
+c = json.load(open(os.path.join(src, "config.json")))
+E, F, L, H, KV, V = 8192, 28672, 300, 64, 8, c["vocab_size"]
+c.update(hidden_size=E, intermediate_size=F, num_hidden_layers=L, num_attention_heads=H, num_key_value_heads=KV)
+json.dump(c, open(os.path.join(dst, "config.json"), "w"))
+D = E // H
+shapes = [("model.embed_tokens.weight", [V, E])]
+for l in range(L):
+    p = f"model.layers.{l}."
+    shapes += [(p + "input_layernorm.weight", [E]), (p + "self_attn.q_proj.weight", [E, E]),
+               (p + "self_attn.k_proj.weight", [KV * D, E]), (p + "self_attn.v_proj.weight", [KV * D, E]),
+               (p + "self_attn.o_proj.weight", [E, E]), (p + "post_attention_layernorm.weight", [E]),
+               (p + "mlp.gate_proj.weight", [F, E]), (p + "mlp.up_proj.weight", [F, E]), (p + "mlp.down_proj.weight", [E, F])]
+shapes += [("model.norm.weight", [E]), ("lm_head.weight", [V, E])]
+hdr, off = {"__metadata__": {"format": "pt"}}, 0
+for name, shape in shapes:
+    n = 2
+    for d in shape:
+        n *= d
+    hdr[name] = {"dtype": "F16", "shape": shape, "data_offsets": [off, off + n]}
+    off += n
+h = json.dumps(hdr).encode()
+h += b" " * (-len(h) % 8)
+with open(os.path.join(dst, "model.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h)
+    f.truncate(8 + len(h) + off)
+PY
+expect "info: the weights alone do not fit" 0 "the weights alone need [0-9.]+ GiB .*no --ctx makes it fit" -- "$vkllm" info -m "$scratch/huge-hf"
+expect "info --json: the weights alone do not fit" 0 '"weights_fit": false, "max_ctx": 0' -- "$vkllm" info -m "$scratch/huge-hf" --json
+expect "run: a model too big for the device is refused before upload" 1 "needs .* but device .* has" -- "$vkllm" run -m "$scratch/huge-hf" -p hi
+[ -n "${KEEP_HUGE:-}" ] || rm -rf "$scratch/huge-hf"
 expect "info: the largest context that fits" 0 "a context of at most [0-9]+ positions fits \(--ctx [0-9]+\)" -- "$vkllm" info -m "$m" --ctx 100000000
 expect "help COMMAND" 0 "^usage: vkllm run -m MODEL" -- "$vkllm" help run
 expect "help chat lists templates" 0 "--template NAME +chat template: solar, llama2, mistral, chatml, zephyr, vicuna, alpaca, gemma, phi3, llama3" -- "$vkllm" help chat
 for t in solar llama2 mistral chatml zephyr vicuna alpaca gemma phi3 llama3; do
-    expect "run --template $t" 0 "max tokens\]" -- "$vkllm" run -m "$m" -p hi --system "be brief" --template "$t" -n 2
+    expect "run --template $t" 0 "generation: [0-9]+ tokens" -- "$vkllm" run -m "$m" -p hi --system "be brief" --template "$t" -n 2 --greedy
 done
 # a model's own template, recognised from its tokenizer_config.json
 cp -r "$scratch/tiny-hf" "$scratch/gemma-hf"

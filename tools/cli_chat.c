@@ -40,6 +40,7 @@ static void conv_pop(conv *c)
 /* Removes messages [i, i + k). */
 static void conv_remove(conv *c, size_t i, size_t k)
 {
+    if (k == 0) return;
     for (size_t j = i; j < i + k; j++) free((char *)c->m[j].text);
     memmove(c->m + i, c->m + i + k, (c->n - i - k) * sizeof *c->m);
     c->n -= k;

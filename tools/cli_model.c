@@ -105,7 +105,9 @@ int cmd_info(int argc, char **argv)
         json_kv_u("f32", mi.n_tensors_f32, 1);
         json_kv_u("f16", mi.n_tensors_f16, 1);
         json_kv_u("bf16", mi.n_tensors_bf16, 0);
-        printf("}, ");
+        printf("}, \"tensor_types\": ");
+        json_str(mi.tensor_types);
+        printf(", ");
         json_kv_u("n_params", mi.n_params, 1);
         json_kv_u("file_bytes", mi.file_bytes, 1);
         printf("\"tokenizer\": ");
@@ -165,6 +167,7 @@ int cmd_info(int argc, char **argv)
     printf("tensors        %llu (F32 %llu, F16 %llu, BF16 %llu)\n", (unsigned long long)mi.n_tensors,
            (unsigned long long)mi.n_tensors_f32, (unsigned long long)mi.n_tensors_f16,
            (unsigned long long)mi.n_tensors_bf16);
+    if (mi.tensor_types[0]) printf("weight types   %s\n", mi.tensor_types);
     printf("parameters     %.3f B (%llu)\n", mi.n_params / 1e9, (unsigned long long)mi.n_params);
     printf("weight bytes   %s in the file\n", cli_bytes(mi.file_bytes, b1, sizeof b1));
     if (tok) {
