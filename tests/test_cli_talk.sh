@@ -50,6 +50,7 @@ expect "missing tokenizer before loading" 1 "has no usable tokenizer" -- "${nodr
 expect "missing tokenizer before loading (chat)" 1 "has no usable tokenizer" -- "${nodrv[@]}" "$vkllm" chat -m "$scratch/notok"
 long=$(python3 -c 'print(" ".join(["hello world"] * 60))')
 expect "--ctx too small says what fits, before loading" 1 "the prompt is [0-9]+ tokens but a context of 64 positions .*use --ctx [0-9]+ or more" -- "${nodrv[@]}" "$vkllm" run -m "$m" -p "$long" --ctx 64 -n 8
+expect "run: a context that fills up says what holds the answer" 0 "the context of 64 positions filled up: the prompt took [0-9]+, .*--ctx [0-9]+ holds the prompt and -n 200" -- "$vkllm" run -m "$m" -p hello --ctx 64 -n 200 --greedy
 expect "--ctx beyond the trained context warns" 0 "warning: --ctx 400 is beyond the 256 positions the model was trained on" -- "$vkllm" run -m "$m" -p hi --ctx 400 -n 2
 expect "empty prompt" 2 "the prompt is empty" -- "${nodrv[@]}" "$vkllm" run -m "$m" -p ""
 expect "-p and -f together" 2 "one of them" -- "$vkllm" run -m "$m" -p hi -f /dev/null

@@ -263,11 +263,9 @@ int talk_prepare(talk *t)
         fprintf(stderr, "vkllm %s: %s has no usable tokenizer: %s\n", t->cmd, o->model, err);
         return 0;
     }
-    if (vkllm_tokenizer_n_vocab(t->tok) > t->info.n_vocab) {
-        fprintf(stderr, "vkllm %s: the tokenizer has %u pieces but the model's vocabulary is %u: they do not belong "
-                        "together\n", t->cmd, vkllm_tokenizer_n_vocab(t->tok), t->info.n_vocab);
-        return 0;
-    }
+    if (vkllm_tokenizer_n_vocab(t->tok) > t->info.n_vocab && !o->quiet)
+        fprintf(stderr, "warning: the tokenizer has %u pieces but the model only %u embeddings; a text that uses the "
+                        "others fails\n", vkllm_tokenizer_n_vocab(t->tok), t->info.n_vocab);
     if (o->template_name) {
         t->tmpl = o->template_name;
         t->tmpl_recognised = 1;
@@ -582,7 +580,9 @@ int cmd_run(int argc, char **argv)
         if (o->json) json_run(&t, &turn);
         else talk_finish_turn(&t, &turn);
         if (turn.st.reason == VKLLM_STOP_CONTEXT_FULL && !o->quiet)
-            fprintf(stderr, "the context (%u positions) is full: use a larger --ctx\n", t.n_ctx);
+            fprintf(stderr, "the context of %u positions filled up: the prompt took %zu, the answer %u; --ctx %llu holds "
+                            "the prompt and -n %u\n", t.n_ctx, n_ids, turn.st.n_generated,
+                    (unsigned long long)n_ids + (o->max_tokens ? o->max_tokens : t.n_ctx), o->max_tokens ? o->max_tokens : t.n_ctx);
         rc = turn.st.reason == VKLLM_STOP_CALLBACK ? 130 : 0;
     }
     free(turn.text);
