@@ -161,6 +161,9 @@ typedef struct vkllm_model_info {
     uint64_t n_tensors_f32, n_tensors_f16, n_tensors_bf16;
     uint64_t n_params;          /* weights, counted once when tied */
     uint64_t file_bytes;        /* bytes of weight data in the file(s) */
+    char tensor_types[512];     /* the weight type of each tensor kind, in file order, e.g. "token_embd F16,
+                                   attn_norm F32, attn_q F16, ..., output F16" (a kind whose layers differ:
+                                   "F16/BF16"); "" for synthetic models */
 } vkllm_model_info;
 
 /* Device memory a model needs for one session. */
@@ -383,6 +386,14 @@ typedef struct vkllm_generate_options {
     size_t n_stop;
     vkllm_token_cb on_token;    /* may be NULL */
     void *user;
+    /* Called after each block of the prompt is evaluated (blocks of the
+     * session's n_batch, vkllm_session_options) with the prompt tokens done
+     * so far and the total to evaluate (both after the reused prefix); return
+     * non-zero to stop before the next block: nothing is generated, the
+     * reason is VKLLM_STOP_CALLBACK, stats->n_prompt counts the tokens
+     * evaluated, and they stay in the cache. May be NULL (the prompt then
+     * runs in one call). Gets `user` too. */
+    int (*on_prefill)(uint32_t done, uint32_t total, void *user);
 } vkllm_generate_options;
 
 typedef struct vkllm_generate_stats {
@@ -415,9 +426,19 @@ typedef struct vkllm_message {
 
 /* The chat template a model uses: recognised from its own template string
  * (GGUF tokenizer.chat_template, HF tokenizer_config.json), one of "solar",
- * "llama2", "mistral", "chatml". *recognised (may be NULL) is 0 when the
- * model's template is missing or unknown and the default ("solar") is used. */
+ * "llama2", "mistral", "chatml", "zephyr", "vicuna", "alpaca", "gemma",
+ * "phi3", "llama3" (vkllm_chat_template_list). *recognised (may be NULL) is
+ * 0 when the model's template is missing or unknown and the default
+ * ("solar") is used. */
 const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised);
+/* The same for a model file (as vkllm_model_inspect takes it) without
+ * loading its weights or touching a GPU: *name receives the template's name
+ * (static). Errors as vkllm_model_inspect. */
+vkllm_status vkllm_model_inspect_chat_template(const char *path, const char **name, int *recognised, char *err,
+                                               size_t err_len);
+/* The i-th known chat template name (i = 0, 1, ...), NULL past the last:
+ * the names `name` arguments accept. Static strings. */
+const char *vkllm_chat_template_list(size_t i);
 
 /* Renders a conversation with template `name` (NULL: the model's), ending
  * with the assistant prompt when add_generation_prompt; *out malloc'd (free

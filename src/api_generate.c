@@ -101,6 +101,37 @@ static int text_emit(text_out *t, int32_t token, size_t n)
 
 /* ------------------------------------------------------------ generate */
 
+/* Evaluates the n prompt tokens after the cached prefix: in one call, or,
+ * with o->on_prefill, block by block (the session's n_batch), asking after
+ * each whether to go on. Blocks before the last need no logits: only the
+ * argmax (4 bytes) comes back. *done: tokens evaluated; *stopped: the
+ * callback asked to stop. */
+static vkllm_status eval_prompt(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode, float *logits,
+                                int32_t *next, const vkllm_generate_options *o, uint32_t *done, int *stopped)
+{
+    *done = 0;
+    *stopped = 0;
+    if (!o->on_prefill) {
+        vkllm_status st = vkllm_session_eval(s, tokens, n, mode, logits, next);
+        if (st == VKLLM_OK) *done = n;
+        return st;
+    }
+    const uint32_t block = llama_session_n_batch(s->s);
+    while (*done < n) {
+        const uint32_t nb = n - *done < block ? n - *done : block;
+        const int last = *done + nb == n;
+        vkllm_status st = vkllm_session_eval(s, tokens + *done, nb, last ? mode : VKLLM_LOGITS_ARGMAX,
+                                             last ? logits : NULL, last ? next : NULL);
+        if (st != VKLLM_OK) return st;
+        *done += nb;
+        if (o->on_prefill(*done, n, o->user)) {
+            *stopped = 1;
+            break;
+        }
+    }
+    return VKLLM_OK;
+}
+
 vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_prompt, const vkllm_generate_options *opts,
                             vkllm_generate_stats *stats)
 {
@@ -109,7 +140,7 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
     memset(stats, 0, sizeof *stats);
     vkllm_generate_options o = opts ? *opts : (vkllm_generate_options){ .sampling = vkllm_sampling_default() };
     if (!prompt || n_prompt == 0) {
-        snprintf(s->err, sizeof s->err, "vkllm_generate: empty prompt (at least one token, e.g. BOS)");
+        snprintf(s->err, sizeof s->err, "the prompt is empty: give at least one token (e.g. BOS)");
         return VKLLM_ERR_INVALID_ARG;
     }
     const uint32_t n_ctx = llama_session_n_ctx(s->s), V = s->m->info.n_vocab;
@@ -154,15 +185,17 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
     for (size_t i = 0; i < n_prompt; i++) sampler_accept(smp, prompt[i]); /* the penalty window sees the prompt */
     double t0 = now_s();
     int32_t next = -1;
+    uint32_t n_done = 0;
+    int stop_now = 0;
     if (st == VKLLM_OK)
-        st = vkllm_session_eval(s, prompt + common, (uint32_t)(n_prompt - common),
-                                argmax_only ? VKLLM_LOGITS_ARGMAX : VKLLM_LOGITS_LAST, logits, &next);
+        st = eval_prompt(s, prompt + common, (uint32_t)(n_prompt - common),
+                         argmax_only ? VKLLM_LOGITS_ARGMAX : VKLLM_LOGITS_LAST, logits, &next, &o, &n_done, &stop_now);
     stats->n_reused = common;
-    stats->n_prompt = (uint32_t)(n_prompt - common);
+    stats->n_prompt = n_done;
     stats->prompt_s = now_s() - t0;
+    if (stop_now) stats->reason = VKLLM_STOP_CALLBACK;
     t0 = now_s();
     const int32_t eos = tok ? tok_eos(tok) : -1;
-    int stop_now = 0;
     while (st == VKLLM_OK && !stop_now) {
         int32_t t = argmax_only ? next : sampler_sample(smp, logits);
         if (t < 0 || (uint32_t)t >= V) {
@@ -230,6 +263,12 @@ static const char *end_of_turn(chat_template_id id)
     case CHAT_TEMPLATE_CHATML: return "<|im_end|>";
     case CHAT_TEMPLATE_LLAMA2:
     case CHAT_TEMPLATE_MISTRAL: return "[INST]";
+    case CHAT_TEMPLATE_ZEPHYR: return "<|user|>";
+    case CHAT_TEMPLATE_VICUNA: return "USER:";
+    case CHAT_TEMPLATE_ALPACA: return "### Instruction:";
+    case CHAT_TEMPLATE_GEMMA: return "<end_of_turn>";
+    case CHAT_TEMPLATE_PHI3: return "<|end|>";
+    case CHAT_TEMPLATE_LLAMA3: return "<|eot_id|>";
     default: return NULL;
     }
 }

@@ -27,6 +27,44 @@ static void info_set_hparams(vkllm_model_info *info, const model_hparams *hp)
     info->rms_eps = hp->rms_eps;
 }
 
+/* "token_embd F16, attn_norm F32, ...": each tensor kind (the canonical
+ * name without "blk.N." and ".weight") with the types its tensors have. */
+static void fill_tensor_types(const model *m, char *out, size_t len)
+{
+    enum { MAX_KINDS = 24 };
+    struct { char name[MODEL_TENSOR_NAME_MAX]; unsigned types; } kinds[MAX_KINDS];
+    size_t n_kinds = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const char *name = m->tensors[i].name;
+        if (strncmp(name, "blk.", 4) == 0) { /* past "blk.N." */
+            size_t j = 4;
+            while (name[j] && name[j] != '.') j++;
+            if (name[j]) name += j + 1;
+        }
+        size_t nl = strlen(name);
+        if (nl > 7 && strcmp(name + nl - 7, ".weight") == 0) nl -= 7;
+        size_t k = 0;
+        while (k < n_kinds && (strlen(kinds[k].name) != nl || strncmp(kinds[k].name, name, nl) != 0)) k++;
+        if (k == n_kinds) {
+            if (n_kinds == MAX_KINDS) continue;
+            snprintf(kinds[k].name, sizeof kinds[k].name, "%.*s", (int)nl, name);
+            kinds[k].types = 0;
+            n_kinds++;
+        }
+        kinds[k].types |= 1u << m->tensors[i].dtype;
+    }
+    size_t at = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < n_kinds && at < len; k++) {
+        at += (size_t)snprintf(out + at, len - at, "%s%s ", k ? ", " : "", kinds[k].name);
+        for (int d = DTYPE_F32, first = 1; d <= DTYPE_OTHER && at < len; d++)
+            if (kinds[k].types & (1u << d)) {
+                at += (size_t)snprintf(out + at, len - at, "%s%s", first ? "" : "/", dtype_name((tensor_dtype)d));
+                first = 0;
+            }
+    }
+}
+
 static void fill_info(const model *m, vkllm_model_info *info)
 {
     memset(info, 0, sizeof *info);
@@ -44,6 +82,7 @@ static void fill_info(const model *m, vkllm_model_info *info)
         if (t->dtype == DTYPE_F16) info->n_tensors_f16++;
         if (t->dtype == DTYPE_BF16) info->n_tensors_bf16++;
     }
+    fill_tensor_types(m, info->tensor_types, sizeof info->tensor_types);
 }
 
 static model_hparams hparams_of(const vkllm_model_info *info)

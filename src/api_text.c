@@ -42,12 +42,12 @@ static char *hf_template_source(const char *dir)
     return out;
 }
 
-void api_model_text_init(vkllm_model *m, const model *md)
+/* The model's own chat template (GGUF tokenizer.chat_template or the HF
+ * folder's), recognised; CHAT_TEMPLATE_UNKNOWN when missing or unknown. */
+static chat_template_id template_of(const model *md)
 {
     char *src = NULL;
-    vkllm_status s;
     if (md->gguf) {
-        s = tok_load_gguf(md->gguf, &m->tok, m->tok_err, sizeof m->tok_err);
         gguf_str str;
         char ignore[64];
         if (gguf_get_str(md->gguf, "tokenizer.chat_template", &str, ignore, sizeof ignore) == VKLLM_OK &&
@@ -56,15 +56,45 @@ void api_model_text_init(vkllm_model *m, const model *md)
             src[str.len] = '\0';
         }
     } else {
-        s = tok_load_hf(md->dir, &m->tok, m->tok_err, sizeof m->tok_err);
         src = hf_template_source(md->dir);
     }
+    chat_template_id id = chat_template_detect(src);
+    free(src);
+    return id;
+}
+
+void api_model_text_init(vkllm_model *m, const model *md)
+{
+    vkllm_status s = md->gguf ? tok_load_gguf(md->gguf, &m->tok, m->tok_err, sizeof m->tok_err)
+                              : tok_load_hf(md->dir, &m->tok, m->tok_err, sizeof m->tok_err);
     if (s != VKLLM_OK) m->tok = NULL;
     m->tok_view.tok = m->tok;
-    m->tmpl = chat_template_detect(src);
+    m->tmpl = template_of(md);
     m->tmpl_recognised = m->tmpl != CHAT_TEMPLATE_UNKNOWN;
     if (!m->tmpl_recognised) m->tmpl = CHAT_TEMPLATE_DEFAULT;
-    free(src);
+}
+
+vkllm_status vkllm_model_inspect_chat_template(const char *path, const char **name, int *recognised, char *err,
+                                               size_t err_len)
+{
+    if (!path || !name) {
+        api_set_err(err, err_len, "no model path given");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    model *md;
+    vkllm_status s = model_open(path, &md, err, err_len);
+    if (s != VKLLM_OK) return s;
+    chat_template_id id = template_of(md);
+    model_close(md);
+    if (recognised) *recognised = id != CHAT_TEMPLATE_UNKNOWN;
+    *name = chat_template_name(id == CHAT_TEMPLATE_UNKNOWN ? CHAT_TEMPLATE_DEFAULT : id);
+    return VKLLM_OK;
+}
+
+const char *vkllm_chat_template_list(size_t i)
+{
+    chat_template_id id = chat_template_nth(i);
+    return id == CHAT_TEMPLATE_UNKNOWN ? NULL : chat_template_name(id);
 }
 
 const vkllm_tokenizer *vkllm_model_tokenizer(const vkllm_model *m)
@@ -153,7 +183,7 @@ static vkllm_status pick_template(const vkllm_model *m, const char *name, chat_t
     *id = chat_template_by_name(name);
     if (*id == CHAT_TEMPLATE_UNKNOWN) {
         if (err && err_len)
-            snprintf(err, err_len, "unknown chat template '%s'; known: solar, llama2, mistral, chatml", name);
+            snprintf(err, err_len, "unknown chat template '%s'; known: %s", name, chat_template_known_list());
         return VKLLM_ERR_INVALID_ARG;
     }
     return VKLLM_OK;

@@ -123,6 +123,42 @@ static void test_chatml(void)
     EXPECT(T, c1, 0, true, "<|im_start|>assistant\n");
 }
 
+static void test_more(void)
+{
+    chat_msg c1[] = { SYS, U1 }, c2[] = { SYS, U1, A1, U2 };
+    EXPECT(CHAT_TEMPLATE_ZEPHYR, c1, 2, true, "<|system|>\nYou are helpful.</s>\n<|user|>\nHi there</s>\n<|assistant|>\n");
+    EXPECT(CHAT_TEMPLATE_ZEPHYR, c2, 4, false,
+           "<|system|>\nYou are helpful.</s>\n<|user|>\nHi there</s>\n<|assistant|>\nHello! How can I help?</s>\n"
+           "<|user|>\nWhat is 2+2?</s>\n");
+    EXPECT(CHAT_TEMPLATE_PHI3, c2, 4, true,
+           "<|system|>\nYou are helpful.<|end|>\n<|user|>\nHi there<|end|>\n<|assistant|>\nHello! How can I help?<|end|>\n"
+           "<|user|>\nWhat is 2+2?<|end|>\n<|assistant|>\n");
+    chat_msg pad[] = { { CHAT_ROLE_SYSTEM, " sys \n" }, { CHAT_ROLE_USER, "\n Hi \t" } };
+    EXPECT(CHAT_TEMPLATE_LLAMA3, pad, 2, true,
+           "<|start_header_id|>system<|end_header_id|>\n\nsys<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi"
+           "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    EXPECT(CHAT_TEMPLATE_LLAMA3, c2 + 1, 2, false,
+           "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
+           "\n\nHello! How can I help?<|eot_id|>");
+    EXPECT(CHAT_TEMPLATE_GEMMA, c2, 4, true,
+           "<start_of_turn>user\nYou are helpful.\n\nHi there<end_of_turn>\n<start_of_turn>model\nHello! How can I "
+           "help?<end_of_turn>\n<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n");
+    EXPECT(CHAT_TEMPLATE_GEMMA, c1 + 1, 1, false, "<start_of_turn>user\nHi there<end_of_turn>\n");
+    chat_msg sp[] = { SYS, U1, { CHAT_ROLE_ASSISTANT, " Hello!" }, U2 };
+    EXPECT(CHAT_TEMPLATE_VICUNA, sp, 4, true,
+           "You are helpful.\n\nUSER: Hi there\nASSISTANT: Hello!</s>\nUSER: What is 2+2?\nASSISTANT:");
+    EXPECT(CHAT_TEMPLATE_ALPACA, c2, 4, true,
+           "You are helpful.\n\n### Instruction:\nHi there\n\n### Response:\nHello! How can I help?</s>### "
+           "Instruction:\nWhat is 2+2?\n\n### Response:\n");
+    EXPECT(CHAT_TEMPLATE_ALPACA, c1 + 1, 1, false, "### Instruction:\nHi there\n\n");
+    /* Gemma alternates like Llama-2 */
+    char err[256], *out = (char *)1;
+    chat_msg bad[] = { U1, U2 };
+    CHECK(chat_render(CHAT_TEMPLATE_GEMMA, bad, 2, true, &out, err, sizeof err) == VKLLM_ERR_INVALID_ARG && !out &&
+              strstr(err, "gemma") && strstr(err, "alternate"),
+          "gemma: %s", err);
+}
+
 static void test_errors(void)
 {
     char err[256], *out = (char *)1;
@@ -140,7 +176,7 @@ static void test_errors(void)
     }
     /* SOLAR and ChatML render any order, like their templates */
     EXPECT(CHAT_TEMPLATE_SOLAR, bad1, 2, false, "### User:\nHi there\n\n### User:\nWhat is 2+2?\n\n");
-    for (int t = CHAT_TEMPLATE_SOLAR; t <= CHAT_TEMPLATE_CHATML; t++)
+    for (int t = CHAT_TEMPLATE_SOLAR; t <= CHAT_TEMPLATE_LLAMA3; t++)
         CHECK(chat_render(t, bad4, 1, true, &out, err, sizeof err) == VKLLM_ERR_INVALID_ARG && !out, "%s bad role",
               chat_template_name(t));
     CHECK(chat_render(CHAT_TEMPLATE_UNKNOWN, bad1, 1, true, &out, err, sizeof err) == VKLLM_ERR_INVALID_ARG && !out,
@@ -196,6 +232,26 @@ static const char *ALPACA_JINJA =
     "{% for message in messages %}{% if message['role'] == 'user' %}{{ '### Instruction:\\n' + message['content'] + "
     "'\\n\\n' }}{% else %}{{ '### Response:\\n' + message['content'] + eos_token }}{% endif %}{% endfor %}";
 
+static const char *PHI3_JINJA =
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\\n' + message['content'] + "
+    "'<|end|>\\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\\n' + message['content'] + '<|end|>\\n'}}{% elif "
+    "message['role'] == 'assistant' %}{{'<|assistant|>\\n' + message['content'] + '<|end|>\\n'}}{% endif %}{% endfor "
+    "%}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}";
+static const char *GEMMA_JINJA =
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% "
+    "endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ "
+    "raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if "
+    "(message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif "
+    "%}{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if "
+    "add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}";
+static const char *VICUNA_JINJA =
+    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
+    "messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = 'A chat between a "
+    "curious user and an artificial intelligence assistant.' %}{% endif %}{{ system_message }}{% for message in "
+    "loop_messages %}{% if message['role'] == 'user' %}{{ ' USER: ' + message['content'] }}{% elif message['role'] == "
+    "'assistant' %}{{ ' ASSISTANT: ' + message['content'] + eos_token }}{% endif %}{% endfor %}{% if "
+    "add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}";
+
 static void test_detect(const char *solar_path)
 {
     char *solar = read_file(solar_path);
@@ -205,21 +261,32 @@ static void test_detect(const char *solar_path)
     CHECK(chat_template_detect(LLAMA2_JINJA) == CHAT_TEMPLATE_LLAMA2, "llama2");
     CHECK(chat_template_detect(MISTRAL_JINJA) == CHAT_TEMPLATE_MISTRAL, "mistral");
     CHECK(chat_template_detect(CHATML_JINJA) == CHAT_TEMPLATE_CHATML, "chatml");
-    CHECK(chat_template_detect(LLAMA3_JINJA) == CHAT_TEMPLATE_UNKNOWN, "llama3 is unknown");
-    CHECK(chat_template_detect(ZEPHYR_JINJA) == CHAT_TEMPLATE_UNKNOWN, "zephyr is unknown");
-    CHECK(chat_template_detect(ALPACA_JINJA) == CHAT_TEMPLATE_UNKNOWN, "alpaca is unknown");
+    CHECK(chat_template_detect(LLAMA3_JINJA) == CHAT_TEMPLATE_LLAMA3, "llama3");
+    CHECK(chat_template_detect(ZEPHYR_JINJA) == CHAT_TEMPLATE_ZEPHYR, "zephyr");
+    CHECK(chat_template_detect(ALPACA_JINJA) == CHAT_TEMPLATE_ALPACA, "alpaca");
+    CHECK(chat_template_detect(PHI3_JINJA) == CHAT_TEMPLATE_PHI3, "phi3");
+    CHECK(chat_template_detect(GEMMA_JINJA) == CHAT_TEMPLATE_GEMMA, "gemma");
+    CHECK(chat_template_detect(VICUNA_JINJA) == CHAT_TEMPLATE_VICUNA, "vicuna");
+    CHECK(chat_template_detect("{{ message['content'] }}") == CHAT_TEMPLATE_UNKNOWN, "a template of no known shape");
     CHECK(chat_template_detect("### User: only") == CHAT_TEMPLATE_UNKNOWN, "half a SOLAR marker");
     CHECK(chat_template_detect(NULL) == CHAT_TEMPLATE_UNKNOWN, "NULL");
     CHECK(chat_template_detect("") == CHAT_TEMPLATE_UNKNOWN, "empty");
 
-    static const char *names[] = { "solar", "llama2", "mistral", "chatml" };
-    for (int i = 0; i < 4; i++) {
+    static const char *names[] = { "solar", "llama2", "mistral", "chatml", "zephyr", "vicuna", "alpaca", "gemma", "phi3", "llama3" };
+    char list[256] = "";
+    for (size_t i = 0; i < N(names); i++) {
         chat_template_id id = chat_template_by_name(names[i]);
         CHECK(id != CHAT_TEMPLATE_UNKNOWN && strcmp(chat_template_name(id), names[i]) == 0, "%s", names[i]);
+        CHECK(chat_template_nth(i) == id, "template %zu in the list is not %s", i, names[i]);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
     }
+    CHECK(chat_template_nth(N(names)) == CHAT_TEMPLATE_UNKNOWN, "the list ends");
+    CHECK(strcmp(chat_template_known_list(), list) == 0, "known list \"%s\"", chat_template_known_list());
+    CHECK(chat_template_by_name("Phi-3") == CHAT_TEMPLATE_PHI3 && chat_template_by_name("llama-3") == CHAT_TEMPLATE_LLAMA3,
+          "aliases");
     CHECK(chat_template_by_name("SOLAR") == CHAT_TEMPLATE_SOLAR, "case");
     CHECK(chat_template_by_name("llama-2") == CHAT_TEMPLATE_LLAMA2, "alias");
-    CHECK(chat_template_by_name("vicuna") == CHAT_TEMPLATE_UNKNOWN, "vicuna");
+    CHECK(chat_template_by_name("gpt4") == CHAT_TEMPLATE_UNKNOWN, "gpt4");
     CHECK(chat_template_by_name(NULL) == CHAT_TEMPLATE_UNKNOWN, "NULL name");
     CHECK(strcmp(chat_template_name(CHAT_TEMPLATE_UNKNOWN), "unknown") == 0, "unknown name");
     CHECK(strcmp(chat_template_name((chat_template_id)42), "unknown") == 0, "bad id name");
@@ -273,11 +340,12 @@ int main(int argc, char **argv)
     test_llama2();
     test_mistral();
     test_chatml();
+    test_more();
     test_errors();
     test_detect(argv[1]);
 
     chat_msg conv[] = { SYS, U1, A1, U2, A2, { CHAT_ROLE_USER, "Thanks!" }, { CHAT_ROLE_ASSISTANT, "You're welcome." } };
-    for (int t = CHAT_TEMPLATE_SOLAR; t <= CHAT_TEMPLATE_CHATML; t++) {
+    for (int t = CHAT_TEMPLATE_SOLAR; t <= CHAT_TEMPLATE_LLAMA3; t++) {
         test_prefix(t, conv, N(conv));
         test_prefix(t, conv + 1, N(conv) - 1);
     }

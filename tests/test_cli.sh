@@ -88,14 +88,14 @@ expect "tokenize no model" 2 "give -m MODEL" -- "$vkllm" tokenize hi
 expect "run" 0 "generation: 8 tokens, [0-9.]+ t/s \| max tokens" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "Hello there" --greedy -n 8
 expect "run raw sampled" 0 "generation: [0-9]+ tokens" -- "$vkllm" run -m "$scratch/tiny-hf" -p "abc" --raw --temp 0.9 --top-k 20 --top-p 0.9 --min-p 0.1 --seed 3 -n 6
 expect "run template" 0 "generation:" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "hi" --template chatml --system "be nice" -n 4
-expect "run unknown template" 1 "unknown chat template 'bogus'" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "hi" --template bogus
+expect "run unknown template" 2 "unknown chat template 'bogus'" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "hi" --template bogus
 expect "run no prompt" 2 "give the message with -p" -- "$vkllm" run -m "$scratch/tiny.gguf"
 expect "run bad temp" 2 "bad value 'x' for --temp" -- "$vkllm" run -m "$scratch/tiny.gguf" -p hi --temp x
 expect "run missing model" 1 "no-such" -- "$vkllm" run -m "$scratch/no-such.gguf" -p hi
 mkdir -p "$scratch/notok" && cp "$scratch/tiny-hf/config.json" "$scratch/tiny-hf/"*.safetensors "$scratch/notok/"
 expect "run without tokenizer" 1 "has no usable tokenizer" -- "$vkllm" run -m "$scratch/notok" -p hi
 expect "logits without tokenizer" 0 "^greedy" -- sh -c "'$vkllm' logits -m '$scratch/notok' --tokens 1,2,3 --greedy 2 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(\"greedy\", d[\"greedy\"])'"
-expect "run Ctrl-C stops cleanly" 0 "\| interrupted\]" -- timeout --preserve-status -s INT 2 "$vkllm" run -m "$scratch/tiny.gguf" -p "hello" --greedy -n 0 --ctx 60000
+expect "run Ctrl-C stops cleanly (exit 130)" 130 "\| interrupted\]" -- timeout --preserve-status -s INT 2 "$vkllm" run -m "$scratch/tiny.gguf" -p "hello" --greedy -n 0 --ctx 60000
 expect "chat" 0 "conversation cleared" -- sh -c "printf 'hello\n/reset\nagain\n' | '$vkllm' chat -m '$scratch/tiny.gguf' --greedy -n 5"
 expect "chat turns reuse the cache" 0 "\(\+ cached\)" -- sh -c "printf 'hello\nmore\n' | '$vkllm' chat -m '$scratch/tiny.gguf' --greedy -n 5 2>&1"
 

@@ -1,358 +1,412 @@
-/* `vkllm run`, `vkllm chat` and `vkllm tokenize`: talking to a model. */
+/* `vkllm chat` (a conversation at the terminal or from a pipe) and
+ * `vkllm tokenize`. */
+#include <cjson/cJSON.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_line.h"
+#include "cli_talk.h"
 
-#define MAX_STOPS 16
+/* ------------------------------------------------------------ conversation */
 
-/* ------------------------------------------------------------ Ctrl-C */
+typedef struct conv {
+    vkllm_message *m; /* texts malloc'd; a system message only at [0] */
+    size_t n, cap;
+} conv;
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
+static int conv_push(conv *c, vkllm_role role, const char *text)
 {
-    (void)sig;
-    interrupted = 1;
-}
-
-/* Ctrl-C stops the generation, not the program (a second one while idle
- * quits as usual once the handler is reset). */
-static void catch_sigint(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-}
-
-/* ------------------------------------------------------------ options */
-
-typedef struct talk_opts {
-    const char *model, *device, *prompt, *system, *template_name;
-    const char *stops[MAX_STOPS];
-    size_t n_stop;
-    uint32_t n_ctx, max_tokens;
-    int raw, quiet;
-    vkllm_sampling sampling;
-} talk_opts;
-
-static int parse_float(const char *s, float *out)
-{
-    char *end;
-    *out = strtof(s, &end);
-    return s != end && *end == '\0';
-}
-
-/* Parses the options run and chat share; returns -1 to go on, else an exit code. */
-static int parse_talk(const char *cmd, int argc, char **argv, talk_opts *o, void (*usage)(void))
-{
-    o->sampling = vkllm_sampling_default();
-    o->max_tokens = 512;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int ok = 1, takes = 1;
-        uint32_t u;
-        if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && v) o->model = v;
-        else if ((strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) && v) o->prompt = v;
-        else if (strcmp(a, "--system") == 0 && v) o->system = v;
-        else if (strcmp(a, "--template") == 0 && v) o->template_name = v;
-        else if (strcmp(a, "--device") == 0 && v) o->device = v;
-        else if (strcmp(a, "--stop") == 0 && v) {
-            ok = o->n_stop < MAX_STOPS;
-            if (ok) o->stops[o->n_stop++] = v;
-        } else if (strcmp(a, "--ctx") == 0 && v) ok = cli_parse_u32(v, &o->n_ctx) && o->n_ctx > 0;
-        else if ((strcmp(a, "-n") == 0 || strcmp(a, "--max-tokens") == 0) && v) ok = cli_parse_u32(v, &o->max_tokens);
-        else if ((strcmp(a, "--temp") == 0 || strcmp(a, "--temperature") == 0) && v) ok = parse_float(v, &o->sampling.temperature);
-        else if (strcmp(a, "--top-k") == 0 && v) ok = cli_parse_u32(v, &u) && (o->sampling.top_k = (int32_t)u, 1);
-        else if (strcmp(a, "--top-p") == 0 && v) ok = parse_float(v, &o->sampling.top_p);
-        else if (strcmp(a, "--min-p") == 0 && v) ok = parse_float(v, &o->sampling.min_p);
-        else if (strcmp(a, "--repeat-penalty") == 0 && v) ok = parse_float(v, &o->sampling.repeat_penalty);
-        else if (strcmp(a, "--repeat-last-n") == 0 && v) ok = cli_parse_u32(v, &u) && (o->sampling.repeat_last_n = (int32_t)u, 1);
-        else if (strcmp(a, "--seed") == 0 && v) {
-            char *end;
-            o->sampling.seed = strtoull(v, &end, 10);
-            ok = *v && *end == '\0';
-        } else if (strcmp(a, "--greedy") == 0) {
-            o->sampling = vkllm_sampling_greedy();
-            takes = 0;
-        } else if (strcmp(a, "--raw") == 0) {
-            o->raw = 1;
-            takes = 0;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o->quiet = 1;
-            takes = 0;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage();
-            return 0;
-        } else {
-            fprintf(stderr, "vkllm %s: unknown or incomplete option %s (try --help)\n", cmd, a);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "vkllm %s: bad value '%s' for %s\n", cmd, v, a);
-            return 2;
-        }
-        i += takes;
+    if (c->n + 1 > c->cap) {
+        size_t cap = (c->n + 1) * 2;
+        vkllm_message *m = realloc(c->m, cap * sizeof *m);
+        if (!m) return 0;
+        c->m = m;
+        c->cap = cap;
     }
-    if (!o->model) {
-        fprintf(stderr, "vkllm %s: which model? give -m MODEL (a .gguf file or a Hugging Face folder)\n", cmd);
-        return 2;
-    }
-    return -1;
-}
-
-static const char *const sampling_help =
-    "  -n, --max-tokens N    stop after N tokens (default 512; 0: until EOS or a full context)\n"
-    "  --temp X              temperature (default 0.8; 0: greedy)\n"
-    "  --top-k N             keep the N most likely tokens (default 40; 0: off)\n"
-    "  --top-p X             nucleus: the smallest set with probability >= X (default 0.95; 1: off)\n"
-    "  --min-p X             drop tokens below X times the top probability (default 0.05; 0: off)\n"
-    "  --repeat-penalty X    penalise tokens of the last --repeat-last-n (default 1.1 over 64; 1: off)\n"
-    "  --seed N              same seed + same settings = same text\n"
-    "  --greedy              temperature 0, no truncation, no penalty\n"
-    "  --stop S              also stop at the string S (repeatable)\n"
-    "  --template NAME       chat template: solar, llama2, mistral, chatml (default: the model's)\n"
-    "  --system S            system prompt (templates that have one)\n"
-    "  --ctx N               context length (default: the model's, at most 4096)\n"
-    "  --device SEL          device index or name substring\n"
-    "  -q, --quiet           no progress bar, template note or speed line\n";
-
-static void run_usage(void)
-{
-    printf("usage: vkllm run -m MODEL -p PROMPT [--raw] [options]\n"
-           "  answers one message through the model's chat template (--raw: plain completion\n"
-           "  of PROMPT), streaming the text; then prints prompt and generation speed\n%s",
-           sampling_help);
-}
-
-static void chat_usage(void)
-{
-    printf("usage: vkllm chat -m MODEL [options]\n"
-           "  interactive multi-turn chat; each turn reuses the cached conversation instead of\n"
-           "  re-running it. Ctrl-C stops an answer; Ctrl-D (end of input) or /quit leaves;\n"
-           "  /reset starts over.\n%s",
-           sampling_help);
-}
-
-/* ------------------------------------------------------------ shared */
-
-typedef struct loaded {
-    vkllm_model *m;
-    vkllm_session *s;
-} loaded;
-
-static int load(const char *cmd, const talk_opts *o, loaded *l)
-{
-    char err[1024];
-    vkllm_load_options lo = { .device = o->device, .n_ctx = o->n_ctx, .progress = o->quiet ? NULL : cli_progress };
-    if (vkllm_model_load(o->model, &lo, &l->m, err, sizeof err) != VKLLM_OK) {
-        fprintf(stderr, "vkllm %s: %s\n", cmd, err);
-        return 0;
-    }
-    if (!vkllm_model_tokenizer(l->m)) {
-        fprintf(stderr, "vkllm %s: %s has no usable tokenizer: %s\n", cmd, o->model, vkllm_model_tokenizer_error(l->m));
-        return 0;
-    }
-    int recognised;
-    const char *tmpl = vkllm_model_chat_template(l->m, &recognised);
-    if (!o->raw && !o->template_name && !recognised && !o->quiet)
-        fprintf(stderr, "note: the model's chat template is missing or not recognised; using '%s' (--template to choose)\n",
-                tmpl);
-    vkllm_session_options so = { .n_ctx = o->n_ctx };
-    if (vkllm_session_create(l->m, &so, &l->s, err, sizeof err) != VKLLM_OK) {
-        fprintf(stderr, "vkllm %s: %s\n", cmd, err);
-        return 0;
-    }
+    char *t = strdup(text ? text : "");
+    if (!t) return 0;
+    c->m[c->n++] = (vkllm_message){ role, t };
     return 1;
 }
 
-/* Frees the model; 1 if the validation layer spoke meanwhile. */
-static int unload(loaded *l, const char *cmd)
+static void conv_pop(conv *c)
 {
-    int bad = cli_validation_failed(l->m, cmd);
-    vkllm_session_free(l->s);
-    vkllm_model_free(l->m);
-    return bad;
+    if (c->n) free((char *)c->m[--c->n].text);
 }
 
-/* Collects the reply and streams it to stdout. */
-typedef struct reply {
-    char *text;
-    size_t len, cap;
-} reply;
-
-static int on_token(int32_t token, const char *text, size_t len, void *user)
+/* Removes messages [i, i + k). */
+static void conv_remove(conv *c, size_t i, size_t k)
 {
-    (void)token;
-    reply *r = user;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    if (r && len) {
-        if (r->len + len + 1 > r->cap) {
-            size_t cap = (r->len + len + 1) * 2;
-            char *t = realloc(r->text, cap);
-            if (!t) return 1;
-            r->text = t;
-            r->cap = cap;
+    if (k == 0) return;
+    for (size_t j = i; j < i + k; j++) free((char *)c->m[j].text);
+    memmove(c->m + i, c->m + i + k, (c->n - i - k) * sizeof *c->m);
+    c->n -= k;
+}
+
+static void conv_clear(conv *c, int keep_system)
+{
+    size_t first = keep_system && c->n && c->m[0].role == VKLLM_ROLE_SYSTEM ? 1 : 0;
+    conv_remove(c, first, c->n - first);
+}
+
+static const char *role_str(vkllm_role r)
+{
+    return r == VKLLM_ROLE_SYSTEM ? "system" : r == VKLLM_ROLE_USER ? "user" : "assistant";
+}
+
+/* /save: the OpenAI messages shape, [{"role": ..., "content": ...}, ...]. */
+static int conv_save(const conv *c, const char *path, char *err, size_t err_len)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < c->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "role", role_str(c->m[i].role));
+        cJSON_AddStringToObject(o, "content", c->m[i].text);
+        cJSON_AddItemToArray(a, o);
+    }
+    char *text = a ? cJSON_Print(a) : NULL;
+    cJSON_Delete(a);
+    if (!text) {
+        snprintf(err, err_len, "out of memory");
+        return 0;
+    }
+    FILE *f = fopen(path, "wb");
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+    free(text);
+    return ok;
+}
+
+/* /load: an array of messages, or an object with "messages" (a chat
+ * completions request). "content" is a string or a list of text parts. */
+static int conv_load(conv *c, const char *path, char *err, size_t err_len)
+{
+    size_t len;
+    char *text = talk_read_file(path, &len);
+    if (!text) {
+        snprintf(err, err_len, "cannot read %s: %s", path, strerror(errno));
+        return 0;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *msgs = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "messages") : root;
+    conv nc = { 0 };
+    int ok = 1;
+    if (!cJSON_IsArray(msgs)) {
+        snprintf(err, err_len, "%s is not a JSON list of messages ([{\"role\": \"user\", \"content\": \"...\"}, ...])", path);
+        ok = 0;
+    }
+    size_t i = 0;
+    const cJSON *it, *list = ok ? msgs : NULL;
+    cJSON_ArrayForEach(it, list)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(it, "role");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(it, "content");
+        vkllm_role r;
+        if (!cJSON_IsString(role)) r = (vkllm_role)-1;
+        else if (strcmp(role->valuestring, "system") == 0) r = VKLLM_ROLE_SYSTEM;
+        else if (strcmp(role->valuestring, "user") == 0) r = VKLLM_ROLE_USER;
+        else if (strcmp(role->valuestring, "assistant") == 0) r = VKLLM_ROLE_ASSISTANT;
+        else r = (vkllm_role)-1;
+        if ((int)r < 0) {
+            snprintf(err, err_len, "%s: message %zu has no role system, user or assistant", path, i);
+            ok = 0;
+            break;
         }
-        memcpy(r->text + r->len, text, len);
-        r->len += len;
-        r->text[r->len] = '\0';
+        if (r == VKLLM_ROLE_SYSTEM && i != 0) {
+            snprintf(err, err_len, "%s: message %zu is a system message; only the first may be", path, i);
+            ok = 0;
+            break;
+        }
+        {
+            char *joined = NULL;
+            if (cJSON_IsString(content)) {
+                joined = strdup(content->valuestring);
+            } else if (cJSON_IsArray(content)) { /* [{"type": "text", "text": "..."}, ...] */
+                size_t total = 1;
+                const cJSON *part;
+                cJSON_ArrayForEach(part, content)
+                {
+                    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(part, "text");
+                    if (cJSON_IsString(pt)) total += strlen(pt->valuestring);
+                }
+                joined = calloc(1, total);
+                cJSON_ArrayForEach(part, content)
+                {
+                    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(part, "text");
+                    if (joined && cJSON_IsString(pt)) strcat(joined, pt->valuestring);
+                }
+            } else {
+                snprintf(err, err_len, "%s: message %zu has no \"content\" text", path, i);
+                ok = 0;
+                break;
+            }
+            ok = joined && conv_push(&nc, r, joined);
+            free(joined);
+            if (!ok) {
+                snprintf(err, err_len, "out of memory");
+                break;
+            }
+        }
+        i++;
     }
-    return interrupted != 0;
-}
-
-static const char *reason_name(vkllm_stop_reason r)
-{
-    switch (r) {
-    case VKLLM_STOP_EOS: return "end of text";
-    case VKLLM_STOP_STRING: return "stop string";
-    case VKLLM_STOP_MAX_TOKENS: return "max tokens";
-    case VKLLM_STOP_CONTEXT_FULL: return "context full";
-    case VKLLM_STOP_CALLBACK: return "interrupted";
-    }
-    return "?";
-}
-
-static void print_stats(const vkllm_generate_stats *st)
-{
-    fprintf(stderr, "\n[prompt: %u tokens%s, %.1f t/s | generation: %u tokens, %.1f t/s | %s]\n", st->n_prompt,
-            st->n_reused ? " (+ cached)" : "", st->prompt_s > 0 ? st->n_prompt / st->prompt_s : 0.0, st->n_generated,
-            st->gen_s > 0 ? st->n_generated / st->gen_s : 0.0, reason_name(st->reason));
-    if (st->reason == VKLLM_STOP_CONTEXT_FULL)
-        fprintf(stderr, "the context is full: use a larger --ctx (or /reset in chat)\n");
-}
-
-/* ------------------------------------------------------------ run */
-
-int cmd_run(int argc, char **argv)
-{
-    talk_opts o = { 0 };
-    int rc = parse_talk("run", argc, argv, &o, run_usage);
-    if (rc >= 0) return rc;
-    if (!o.prompt) {
-        fprintf(stderr, "vkllm run: give the message with -p PROMPT (or use vkllm chat)\n");
-        return 2;
-    }
-    loaded l = { 0 };
-    if (!load("run", &o, &l)) {
-        unload(&l, "run");
-        return 1;
-    }
-    catch_sigint();
-    vkllm_generate_options go = { .sampling = o.sampling, .max_tokens = o.max_tokens, .stop = o.stops,
-                                  .n_stop = o.n_stop, .on_token = on_token };
-    vkllm_generate_stats st;
-    vkllm_status s;
-    char err[1024];
-    if (o.raw) {
-        const vkllm_tokenizer *t = vkllm_model_tokenizer(l.m);
-        int32_t *ids = NULL;
-        size_t n = 0;
-        unsigned flags = vkllm_tokenizer_adds_bos(t) ? VKLLM_TOKENIZE_BOS : 0;
-        s = vkllm_tokenize(t, o.prompt, strlen(o.prompt), flags, &ids, &n, err, sizeof err);
-        if (s == VKLLM_OK) s = vkllm_generate(l.s, ids, n, &go, &st);
-        else fprintf(stderr, "vkllm run: %s\n", err);
-        vkllm_free(ids);
+    cJSON_Delete(root);
+    if (ok) {
+        conv_clear(c, 0);
+        free(c->m);
+        *c = nc;
     } else {
-        vkllm_message msgs[2];
-        size_t n = 0;
-        if (o.system) msgs[n++] = (vkllm_message){ VKLLM_ROLE_SYSTEM, o.system };
-        msgs[n++] = (vkllm_message){ VKLLM_ROLE_USER, o.prompt };
-        s = vkllm_chat(l.s, o.template_name, msgs, n, &go, &st);
+        conv_clear(&nc, 0);
+        free(nc.m);
     }
-    if (s != VKLLM_OK) {
-        if (vkllm_session_error(l.s)[0]) fprintf(stderr, "\nvkllm run: %s\n", vkllm_session_error(l.s));
-    } else {
-        if (!o.quiet) print_stats(&st);
-        else printf("\n");
-    }
-    if (unload(&l, "run")) return 1;
-    return s == VKLLM_OK ? 0 : 1;
+    return ok;
 }
 
 /* ------------------------------------------------------------ chat */
 
-int cmd_chat(int argc, char **argv)
+typedef struct chat_state {
+    talk t;
+    conv c;
+    line_reader *in;
+    int tty;
+    uint32_t turns, total_prompt, total_gen;
+    int have_last;
+    vkllm_generate_stats last;
+} chat_state;
+
+static void chat_help(void)
 {
-    talk_opts o = { 0 };
-    int rc = parse_talk("chat", argc, argv, &o, chat_usage);
-    if (rc >= 0) return rc;
-    loaded l = { 0 };
-    if (!load("chat", &o, &l)) {
-        unload(&l, "chat");
+    printf("/help               this list\n"
+           "/reset, /clear      forget the conversation (the system message stays)\n"
+           "/system [TEXT]      set the system message (no TEXT: show it; \"/system -\": remove it)\n"
+           "/save FILE          write the conversation as JSON (OpenAI messages: [{\"role\", \"content\"}, ...])\n"
+           "/load FILE          read such a file and go on with that conversation\n"
+           "/stats              seed, context used, speeds, settings\n"
+           "/quit, /exit, /bye  leave (also Ctrl-D, or Ctrl-C twice at an empty prompt)\n"
+           "\"\"\"                 starts and ends a multi-line message; a line ending in \\ goes on\n"
+           "//TEXT              sends \"/TEXT\"\n"
+           "Ctrl-C stops an answer (or the reading of a long prompt) and comes back here.\n");
+}
+
+static void chat_stats(const chat_state *cs)
+{
+    const talk *t = &cs->t;
+    const vkllm_sampling *sp = &t->o.sampling;
+    printf("seed          %llu (--seed %llu gives the same answers again)\n", (unsigned long long)sp->seed,
+           (unsigned long long)sp->seed);
+    printf("template      %s\n", t->tmpl);
+    printf("context       %u of %u positions in use (prompt blocks of %u tokens)\n", vkllm_session_pos(t->s), t->n_ctx,
+           t->n_batch);
+    int sys = cs->c.n && cs->c.m[0].role == VKLLM_ROLE_SYSTEM;
+    printf("messages      %zu%s\n", cs->c.n, sys ? " (the first is the system message)" : "");
+    if (cs->have_last) {
+        const vkllm_generate_stats *st = &cs->last;
+        printf("last turn     prompt %u tokens (+ %u cached), %.1f t/s; generation %u tokens, %.1f t/s; %s\n",
+               st->n_prompt, st->n_reused, st->prompt_s > 0 ? st->n_prompt / st->prompt_s : 0.0, st->n_generated,
+               st->gen_s > 0 ? st->n_generated / st->gen_s : 0.0, talk_finish_reason(st->reason));
+    }
+    printf("this session  %u turns, %u prompt tokens evaluated, %u generated; warm-up %.0f ms (not in the speeds)\n",
+           cs->turns, cs->total_prompt, cs->total_gen, t->warmup_s * 1e3);
+    printf("sampling      temp %g, top-k %d, top-p %g, min-p %g, repeat penalty %g over %d\n", sp->temperature,
+           sp->top_k, sp->top_p, sp->min_p, sp->repeat_penalty, sp->repeat_last_n);
+}
+
+/* Tokens the conversation renders to, with the assistant prompt; 0 on failure (printed). */
+static int conv_tokens(const chat_state *cs, size_t *n)
+{
+    char *text = NULL, err[1024];
+    if (vkllm_chat_render(cs->t.m, cs->t.tmpl, cs->c.m, cs->c.n, 1, &text, err, sizeof err) != VKLLM_OK) {
+        fprintf(stderr, "vkllm chat: %s\n", err);
+        return 0;
+    }
+    int32_t *ids = NULL;
+    int ok = talk_tokenize(&cs->t, text, 1, &ids, n);
+    vkllm_free(ids);
+    vkllm_free(text);
+    return ok;
+}
+
+/* Makes the conversation (ending with the new user message) fit the context
+ * with room for an answer, dropping the oldest turns but never the system
+ * message or the new message. 0: it cannot fit (said why). */
+static int make_room(chat_state *cs)
+{
+    const uint32_t n_ctx = cs->t.n_ctx, max = cs->t.o.max_tokens;
+    uint32_t room = max && max < n_ctx / 2 ? max : n_ctx / 4;
+    if (room < 1) room = 1;
+    size_t dropped = 0, n;
+    for (;;) {
+        if (!conv_tokens(cs, &n)) return 0;
+        if (n + room <= n_ctx) break;
+        size_t first = cs->c.n && cs->c.m[0].role == VKLLM_ROLE_SYSTEM ? 1 : 0;
+        if (first + 1 >= cs->c.n) { /* only the new message (and the system message) left */
+            if (n < n_ctx) break;   /* it fits; the answer will be short */
+            fprintf(stderr, "vkllm chat: this message is %zu tokens with the template%s, the context holds %u (--ctx); "
+                            "it was not sent\n", n, first ? " and the system message" : "", n_ctx);
+            return 0;
+        }
+        /* a user message and its answer go together (templates alternate them) */
+        size_t k = cs->c.m[first].role == VKLLM_ROLE_USER && first + 2 < cs->c.n &&
+                           cs->c.m[first + 1].role == VKLLM_ROLE_ASSISTANT ? 2 : 1;
+        conv_remove(&cs->c, first, k);
+        dropped += k;
+    }
+    if (dropped)
+        fprintf(stderr, "(the conversation outgrew the context of %u: dropped the oldest %zu message%s, kept the "
+                        "system message)\n", n_ctx, dropped, dropped == 1 ? "" : "s");
+    return 1;
+}
+
+/* One user message through the model. 0: a failure that ends the chat. */
+static int chat_turn(chat_state *cs, const char *msg)
+{
+    talk *t = &cs->t;
+    if (!conv_push(&cs->c, VKLLM_ROLE_USER, msg)) return 0;
+    if (!make_room(cs)) {
+        conv_pop(&cs->c);
         return 1;
     }
-    catch_sigint();
-    vkllm_message *msgs = NULL;
-    size_t n = 0, cap = 0;
-    const int tty = isatty(0);
-    char *line = NULL;
-    size_t line_cap = 0;
-    rc = 0;
-    for (;;) {
-        if (tty) {
-            printf("> ");
-            fflush(stdout);
-        }
-        interrupted = 0;
-        errno = 0;
-        ssize_t got = getline(&line, &line_cap, stdin);
-        if (got < 0 && errno == EINTR && interrupted) { /* Ctrl-C at the prompt: a fresh prompt */
-            clearerr(stdin);
-            printf("\n");
-            continue;
-        }
-        if (got < 0) break; /* end of input */
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = '\0';
-        if (got == 0) continue;
-        if (strcmp(line, "/quit") == 0 || strcmp(line, "/exit") == 0) break;
-        if (strcmp(line, "/reset") == 0) {
-            for (size_t i = 0; i < n; i++) free((char *)msgs[i].text);
-            n = 0;
-            vkllm_session_rewind(l.s, 0);
-            printf("(conversation cleared)\n");
-            continue;
-        }
-        if (n + 3 > cap) {
-            cap = (n + 3) * 2;
-            vkllm_message *m = realloc(msgs, cap * sizeof *msgs);
-            if (!m) {
-                rc = 1;
-                break;
-            }
-            msgs = m;
-        }
-        if (n == 0 && o.system) msgs[n++] = (vkllm_message){ VKLLM_ROLE_SYSTEM, strdup(o.system) };
-        msgs[n++] = (vkllm_message){ VKLLM_ROLE_USER, strdup(line) };
-        reply r = { 0 };
-        vkllm_generate_options go = { .sampling = o.sampling, .max_tokens = o.max_tokens, .stop = o.stops,
-                                      .n_stop = o.n_stop, .on_token = on_token, .user = &r };
-        vkllm_generate_stats st;
-        vkllm_status s = vkllm_chat(l.s, o.template_name, msgs, n, &go, &st);
-        if (s != VKLLM_OK) {
-            fprintf(stderr, "\nvkllm chat: %s\n", vkllm_session_error(l.s));
-            free((char *)msgs[--n].text); /* the turn did not happen */
-            free(r.text);
-            if (s != VKLLM_ERR_OUT_OF_MEMORY) {
-                rc = 1;
-                break;
-            }
-            continue;
-        }
-        msgs[n++] = (vkllm_message){ VKLLM_ROLE_ASSISTANT, r.text ? r.text : strdup("") };
-        if (!o.quiet) print_stats(&st);
-        else printf("\n");
+    talk_turn turn = { .stream = 1 };
+    vkllm_generate_options go = talk_gen_options(t, &turn);
+    talk_interrupted = 0;
+    vkllm_status s = vkllm_chat(t->s, t->tmpl, cs->c.m, cs->c.n, &go, &turn.st);
+    if (s != VKLLM_OK) {
+        if (turn.len) putchar('\n');
+        fprintf(stderr, "vkllm chat: %s\n", vkllm_session_error(t->s));
+        conv_pop(&cs->c); /* the turn did not happen */
+        free(turn.text);
+        return s == VKLLM_ERR_OUT_OF_MEMORY || s == VKLLM_ERR_INVALID_ARG;
     }
-    for (size_t i = 0; i < n; i++) free((char *)msgs[i].text);
-    free(msgs);
-    free(line);
-    if (unload(&l, "chat")) return 1;
+    if (turn.st.reason == VKLLM_STOP_CALLBACK && turn.len == 0) conv_pop(&cs->c); /* stopped before any answer */
+    else if (!conv_push(&cs->c, VKLLM_ROLE_ASSISTANT, turn.text)) return 0;
+    talk_finish_turn(t, &turn);
+    if (turn.st.reason == VKLLM_STOP_CONTEXT_FULL && !t->o.quiet)
+        fprintf(stderr, "(the context is full; the next message drops the oldest turns)\n");
+    cs->have_last = 1;
+    cs->last = turn.st;
+    cs->turns++;
+    cs->total_prompt += turn.st.n_prompt;
+    cs->total_gen += turn.st.n_generated;
+    free(turn.text);
+    return 1;
+}
+
+static int is_cmd(const char *line, const char *name, const char **arg)
+{
+    size_t n = strlen(name);
+    if (strncmp(line, name, n) != 0 || (line[n] && line[n] != ' ')) return 0;
+    const char *a = line + n;
+    while (*a == ' ') a++;
+    *arg = a;
+    return 1;
+}
+
+/* A /command; returns 0 to leave the chat. */
+static int chat_command(chat_state *cs, const char *line)
+{
+    const char *arg;
+    char err[1024];
+    if (is_cmd(line, "/quit", &arg) || is_cmd(line, "/exit", &arg) || is_cmd(line, "/bye", &arg)) return 0;
+    if (is_cmd(line, "/help", &arg) || is_cmd(line, "/?", &arg)) {
+        chat_help();
+    } else if (is_cmd(line, "/reset", &arg) || is_cmd(line, "/clear", &arg)) {
+        conv_clear(&cs->c, 1);
+        vkllm_session_rewind(cs->t.s, 0);
+        fprintf(stderr, "(conversation cleared)\n");
+    } else if (is_cmd(line, "/system", &arg)) {
+        int has = cs->c.n && cs->c.m[0].role == VKLLM_ROLE_SYSTEM;
+        if (!*arg) {
+            printf("%s\n", has ? cs->c.m[0].text : "(no system message)");
+        } else if (strcmp(arg, "-") == 0) {
+            if (has) conv_remove(&cs->c, 0, 1);
+            fprintf(stderr, "(system message removed)\n");
+        } else {
+            char *t = strdup(arg);
+            if (!t) return 0;
+            if (has) {
+                free((char *)cs->c.m[0].text);
+                cs->c.m[0].text = t;
+            } else {
+                if (!conv_push(&cs->c, VKLLM_ROLE_SYSTEM, t)) return free(t), 0;
+                free(t);
+                vkllm_message sys = cs->c.m[cs->c.n - 1];
+                memmove(cs->c.m + 1, cs->c.m, (cs->c.n - 1) * sizeof *cs->c.m);
+                cs->c.m[0] = sys;
+            }
+            fprintf(stderr, "(system message set)\n");
+        }
+    } else if (is_cmd(line, "/save", &arg)) {
+        if (!*arg) fprintf(stderr, "usage: /save FILE\n");
+        else if (!conv_save(&cs->c, arg, err, sizeof err)) fprintf(stderr, "vkllm chat: %s\n", err);
+        else fprintf(stderr, "(saved %zu messages to %s)\n", cs->c.n, arg);
+    } else if (is_cmd(line, "/load", &arg)) {
+        if (!*arg) fprintf(stderr, "usage: /load FILE\n");
+        else if (!conv_load(&cs->c, arg, err, sizeof err)) fprintf(stderr, "vkllm chat: %s\n", err);
+        else fprintf(stderr, "(loaded %zu messages from %s)\n", cs->c.n, arg);
+    } else if (is_cmd(line, "/stats", &arg)) {
+        chat_stats(cs);
+    } else {
+        fprintf(stderr, "unknown command %s (/help lists them; //TEXT sends \"/TEXT\")\n", line);
+    }
+    return 1;
+}
+
+int cmd_chat(int argc, char **argv)
+{
+    chat_state cs = { .t = { .cmd = "chat" } };
+    int rc = talk_parse("chat", argc, argv, &cs.t.o);
+    if (rc >= 0) return rc;
+    talk_catch_sigint();
+    rc = 1;
+    if (!talk_prepare(&cs.t) || !talk_load(&cs.t)) {
+        if (talk_interrupted) rc = 130;
+        goto out;
+    }
+    if (cs.t.o.system && !conv_push(&cs.c, VKLLM_ROLE_SYSTEM, cs.t.o.system)) goto out;
+    cs.tty = isatty(0);
+    cs.in = line_open(cs.tty);
+    if (!cs.in) goto out;
+    if (cs.tty && !cs.t.o.quiet) fprintf(stderr, "(/help for commands, Ctrl-D or /quit to leave)\n");
+    rc = 0;
+    int ctrl_c = 0; /* Ctrl-C at an empty prompt just now */
+    for (;;) {
+        char *line = NULL;
+        int was_empty = 1;
+        line_result res = line_read(cs.in, cs.tty ? "> " : NULL, &line, &was_empty);
+        if (res == LINE_EOF) {
+            if (cs.tty) putchar('\n');
+            break;
+        }
+        if (res == LINE_INTERRUPT) {
+            if (!cs.tty) break; /* nobody to ask */
+            if (was_empty && ctrl_c) {
+                putchar('\n');
+                break;
+            }
+            ctrl_c = was_empty;
+            fputs(was_empty ? "\n(Ctrl-C again or Ctrl-D to quit)\n" : "\n", stderr);
+            continue;
+        }
+        ctrl_c = 0;
+        line_history_add(cs.in, line);
+        int go_on = 1;
+        if (line[0] == '/' && line[1] != '/') go_on = chat_command(&cs, line);
+        else if (line[strspn(line, " \t")] != '\0') {
+            go_on = chat_turn(&cs, line[0] == '/' ? line + 1 : line);
+            if (!go_on) rc = 1;
+        }
+        free(line);
+        if (!go_on) break;
+    }
+out:
+    line_close(cs.in);
+    conv_clear(&cs.c, 0);
+    free(cs.c.m);
+    if (talk_unload(&cs.t)) rc = 1;
     return rc;
 }
 

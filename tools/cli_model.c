@@ -14,23 +14,44 @@ static void print_memory_line(const char *what, uint64_t bytes)
     printf("  %-14s %s\n", what, cli_bytes(bytes, b, sizeof b));
 }
 
+/* The largest context (at most hi) whose session fits `avail` bytes; 0 if none. */
+static uint32_t max_fitting_ctx(const vkllm_model_info *mi, uint32_t hi, uint64_t avail)
+{
+    uint32_t lo = 0;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (vkllm_model_memory(mi, mid, 0).total <= avail) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+static void json_kv_u(const char *k, unsigned long long v, int comma)
+{
+    printf("\"%s\": %llu%s", k, v, comma ? ", " : "");
+}
+
 int cmd_info(int argc, char **argv)
 {
     const char *path = NULL, *device = NULL;
     uint32_t n_ctx = 0;
+    int json = 0;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--model") == 0) && i + 1 < argc) path = argv[++i];
         else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) {
             if (!cli_parse_u32(argv[++i], &n_ctx) || n_ctx == 0) {
                 fprintf(stderr, "vkllm info: --ctx wants a positive number, got '%s'\n", argv[i]);
                 return 2;
             }
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: vkllm info -m MODEL [--ctx N] [--device SEL]\n"
+            printf("usage: vkllm info -m MODEL [--ctx N] [--device SEL] [--json]\n"
                    "  describes a model (.gguf file or Hugging Face folder): format, hparams,\n"
-                   "  tensors, parameters, and the device memory a session of N positions needs\n"
-                   "  (default: the trained context, at most 4096) on the chosen device\n");
+                   "  tensors, parameters, its tokenizer (type, vocabulary, BOS/EOS) and chat template,\n"
+                   "  and the device memory a session of N positions needs (default: the trained\n"
+                   "  context, at most 4096) on the chosen device, with the largest context that fits\n"
+                   "  --json: the same as one JSON object\n");
             return 0;
         } else {
             fprintf(stderr, "vkllm info: unknown or incomplete option %s (try --help)\n", argv[i]);
@@ -42,12 +63,94 @@ int cmd_info(int argc, char **argv)
         return 2;
     }
     vkllm_model_info mi;
-    char err[1024];
+    char err[1024], tok_err[1024] = "", dev_err[1024] = "";
     vkllm_status s = vkllm_model_inspect(path, &mi, err, sizeof err);
     if (s != VKLLM_OK) {
         fprintf(stderr, "vkllm info: %s\n", err);
         return 1;
     }
+    vkllm_tokenizer *tok = NULL;
+    if (vkllm_tokenizer_load(path, &tok, tok_err, sizeof tok_err) != VKLLM_OK) tok = NULL;
+    const char *tmpl = NULL;
+    int tmpl_ok = 0;
+    if (vkllm_model_inspect_chat_template(path, &tmpl, &tmpl_ok, err, sizeof err) != VKLLM_OK) tmpl = NULL;
+    vkllm_memory mem = vkllm_model_memory(&mi, n_ctx, 0);
+    vkllm_memory least = vkllm_model_memory(&mi, 1, 0);
+    vkllm_device_info dev;
+    int have_dev = vkllm_device_choose(device, &dev, dev_err, sizeof dev_err) == VKLLM_OK;
+    const uint64_t avail = have_dev ? dev.device_local_bytes : 0;
+    const int fits = have_dev && mem.total <= avail, weights_fit = have_dev && least.total <= avail;
+    const uint32_t ctx_cap = mi.n_ctx_train > mem.n_ctx ? mi.n_ctx_train : mem.n_ctx;
+    const uint32_t max_ctx = weights_fit ? max_fitting_ctx(&mi, ctx_cap, avail) : 0;
+
+    if (json) {
+        printf("{\"model\": ");
+        json_str(path);
+        printf(", \"format\": \"%s\", \"architecture\": ", mi.format);
+        json_str(mi.architecture);
+        printf(", ");
+        json_kv_u("n_layer", mi.n_layer, 1);
+        json_kv_u("n_embd", mi.n_embd, 1);
+        json_kv_u("n_ff", mi.n_ff, 1);
+        json_kv_u("n_head", mi.n_head, 1);
+        json_kv_u("n_head_kv", mi.n_head_kv, 1);
+        json_kv_u("head_dim", mi.head_dim, 1);
+        json_kv_u("n_vocab", mi.n_vocab, 1);
+        json_kv_u("n_ctx_train", mi.n_ctx_train, 1);
+        json_kv_u("n_rot", mi.n_rot, 1);
+        printf("\"rope_theta\": %g, \"rms_eps\": %g, \"rope_pairing\": \"%s\", \"tied_embeddings\": %s, ", mi.rope_theta,
+               mi.rms_eps, mi.rope_pairing ? "rotate-half" : "adjacent", mi.tied_embeddings ? "true" : "false");
+        printf("\"tensors\": {");
+        json_kv_u("total", mi.n_tensors, 1);
+        json_kv_u("f32", mi.n_tensors_f32, 1);
+        json_kv_u("f16", mi.n_tensors_f16, 1);
+        json_kv_u("bf16", mi.n_tensors_bf16, 0);
+        printf("}, \"tensor_types\": ");
+        json_str(mi.tensor_types);
+        printf(", ");
+        json_kv_u("n_params", mi.n_params, 1);
+        json_kv_u("file_bytes", mi.file_bytes, 1);
+        printf("\"tokenizer\": ");
+        if (tok) {
+            printf("{\"type\": \"sentencepiece-bpe\", ");
+            json_kv_u("n_vocab", vkllm_tokenizer_n_vocab(tok), 1);
+            printf("\"bos\": %d, \"eos\": %d, \"adds_bos\": %s}", vkllm_token_bos(tok), vkllm_token_eos(tok),
+                   vkllm_tokenizer_adds_bos(tok) ? "true" : "false");
+        } else {
+            printf("null, \"tokenizer_error\": ");
+            json_str(tok_err);
+        }
+        printf(", \"chat_template\": ");
+        if (tmpl) {
+            printf("{\"name\": ");
+            json_str(tmpl);
+            printf(", \"recognised\": %s}", tmpl_ok ? "true" : "false");
+        } else {
+            printf("null");
+        }
+        printf(", \"memory\": {");
+        json_kv_u("n_ctx", mem.n_ctx, 1);
+        json_kv_u("weights", mem.weights, 1);
+        json_kv_u("kv_cache", mem.kv_cache, 1);
+        json_kv_u("activations", mem.activations, 1);
+        json_kv_u("total", mem.total, 0);
+        printf("}, \"device\": ");
+        if (have_dev) {
+            printf("{\"name\": ");
+            json_str(dev.name);
+            printf(", \"type\": \"%s\", ", cli_device_type(dev.type));
+            json_kv_u("device_local_bytes", dev.device_local_bytes, 0);
+            printf("}, \"fits\": %s, \"weights_fit\": %s, \"max_ctx\": %u}\n", fits ? "true" : "false",
+                   weights_fit ? "true" : "false", max_ctx);
+        } else {
+            printf("null, \"device_error\": ");
+            json_str(dev_err);
+            printf("}\n");
+        }
+        vkllm_tokenizer_free(tok);
+        return 0;
+    }
+
     char b1[32], b2[32];
     printf("model          %s\n", path);
     printf("format         %s\n", strcmp(mi.format, "gguf") == 0 ? "GGUF" : "Hugging Face folder (safetensors)");
@@ -64,25 +167,42 @@ int cmd_info(int argc, char **argv)
     printf("tensors        %llu (F32 %llu, F16 %llu, BF16 %llu)\n", (unsigned long long)mi.n_tensors,
            (unsigned long long)mi.n_tensors_f32, (unsigned long long)mi.n_tensors_f16,
            (unsigned long long)mi.n_tensors_bf16);
+    if (mi.tensor_types[0]) printf("weight types   %s\n", mi.tensor_types);
     printf("parameters     %.3f B (%llu)\n", mi.n_params / 1e9, (unsigned long long)mi.n_params);
     printf("weight bytes   %s in the file\n", cli_bytes(mi.file_bytes, b1, sizeof b1));
-    vkllm_memory mem = vkllm_model_memory(&mi, n_ctx, 0);
+    if (tok) {
+        int32_t bos = vkllm_token_bos(tok), eos = vkllm_token_eos(tok);
+        printf("tokenizer      SentencePiece BPE, %u pieces, BOS %d", vkllm_tokenizer_n_vocab(tok), bos);
+        if (bos >= 0) printf(" %s", vkllm_token_piece(tok, bos));
+        printf(" (%s), EOS %d", vkllm_tokenizer_adds_bos(tok) ? "added" : "not added", eos);
+        if (eos >= 0) printf(" %s", vkllm_token_piece(tok, eos));
+        printf("\n");
+    } else {
+        printf("tokenizer      none usable: %s\n", tok_err);
+    }
+    if (tmpl)
+        printf("chat template  %s%s\n", tmpl,
+               tmpl_ok ? " (recognised from the model's own template)"
+                       : " (the model's template is missing or not recognised: the default; --template to choose)");
+    vkllm_tokenizer_free(tok);
     printf("device memory  for a session of %u positions:\n", mem.n_ctx);
     print_memory_line("weights (fp16)", mem.weights);
     print_memory_line("KV cache", mem.kv_cache);
     print_memory_line("activations", mem.activations);
     print_memory_line("total", mem.total);
-    vkllm_device_info dev;
-    s = vkllm_device_choose(device, &dev, err, sizeof err);
-    if (s != VKLLM_OK) {
-        printf("device         none usable: %s\n", err);
+    if (!have_dev) {
+        printf("device         none usable: %s\n", dev_err);
         return 0;
     }
     printf("device         %s (%s), %s device-local: %s\n", dev.name, cli_device_type(dev.type),
-           cli_bytes(dev.device_local_bytes, b1, sizeof b1),
-           mem.total <= dev.device_local_bytes ? "fits" : "does NOT fit");
-    if (mem.total > dev.device_local_bytes)
-        printf("               needs %s; try a smaller --ctx or another --device\n", cli_bytes(mem.total, b2, sizeof b2));
+           cli_bytes(dev.device_local_bytes, b1, sizeof b1), fits ? "fits" : "does NOT fit");
+    if (!weights_fit)
+        printf("               the weights alone need %s (with the smallest context %s): no --ctx makes it fit; "
+               "use a device with more memory\n",
+               cli_bytes(mem.weights, b1, sizeof b1), cli_bytes(least.total, b2, sizeof b2));
+    else if (!fits)
+        printf("               needs %s; a context of at most %u positions fits (--ctx %u), or use another --device\n",
+               cli_bytes(mem.total, b2, sizeof b2), max_ctx, max_ctx);
     return 0;
 }
 

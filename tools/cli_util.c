@@ -58,8 +58,11 @@ int cli_progress(uint64_t done, uint64_t total, void *user)
     if (!isatty(2) || total == 0) return 0;
     const int width = 40;
     int filled = (int)(done * width / total);
-    fprintf(stderr, "\rloading [%.*s%*s] %3d%%  %.2f / %.2f GB", filled, "########################################",
-            width - filled, "", (int)(done * 100 / total), done / 1e9, total / 1e9);
+    /* units that show the numbers moving: MB below 10 GB, kB below 10 MB */
+    const double unit = total >= 10e9 ? 1e9 : total >= 10e6 ? 1e6 : 1e3;
+    const char *uname = total >= 10e9 ? "GB" : total >= 10e6 ? "MB" : "kB";
+    fprintf(stderr, "\rloading [%.*s%*s] %3d%%  %.1f / %.1f %s", filled, "########################################",
+            width - filled, "", (int)(done * 100 / total), done / unit, total / unit, uname);
     if (done >= total) fputc('\n', stderr);
     fflush(stderr);
     return 0;

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(gcc pkg-config python3 meson ninja-build glslang-tools libvulkan-dev libvulkan1
-      libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers libcjson-dev)
+      libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers libcjson-dev libedit-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

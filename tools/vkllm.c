@@ -15,8 +15,9 @@ static void usage(FILE *f)
             "usage: vkllm COMMAND [options]\n"
             "\n"
             "commands:\n"
-            "  run -m MODEL -p PROMPT  answer one message (streamed), then the speed\n"
-            "  chat -m MODEL           interactive multi-turn chat\n"
+            "  run -m MODEL -p PROMPT  answer one message (streamed), then the speed (-p -: standard\n"
+            "                          input, -f FILE; --json for scripts)\n"
+            "  chat -m MODEL           interactive multi-turn chat (/help inside lists its commands)\n"
             "  tokenize -m MODEL TEXT  token ids of TEXT as JSON (--pieces: the pieces)\n"
             "  devices [--json]        list Vulkan devices and their capabilities\n"
             "  selftest [options]      check every kernel against its CPU reference\n"
@@ -30,10 +31,11 @@ static void usage(FILE *f)
             "  bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-r N] [--json] [--profile]\n"
             "                          prompt processing and generation speed (tokens/s)\n"
             "  bench --bandwidth       copy bandwidth and the decode kernel's read bandwidth\n"
-            "  help                    this text\n"
+            "  help [COMMAND]          this text, or a command's options\n"
+            "  version, -v, --version  the version\n"
             "\n"
             "MODEL is a .gguf file or a Hugging Face folder (config.json + *.safetensors).\n"
-            "`vkllm COMMAND --help` shows each command's options.\n"
+            "`vkllm help COMMAND` or `vkllm COMMAND --help` shows each command's options.\n"
             "\n"
             "environment: VKLLM_DEVICE (device choice), VKLLM_VALIDATE=1 (validation layer)\n",
             VKLLM_VERSION_STRING);
@@ -175,24 +177,37 @@ static int cmd_selftest(int argc, char **argv)
     return 0;
 }
 
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {
+    { "run", cmd_run },     { "chat", cmd_chat },   { "tokenize", cmd_tokenize }, { "devices", cmd_devices },
+    { "selftest", cmd_selftest }, { "info", cmd_info }, { "logits", cmd_logits }, { "bench", cmd_bench },
+};
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    const size_t n_cmd = sizeof commands / sizeof commands[0];
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        for (size_t i = 0; i < n_cmd; i++)
+            if (strcmp(argv[2], commands[i].name) == 0) return commands[i].fn(1, (char *[]){ "--help", NULL });
+        fprintf(stderr, "vkllm help: unknown command '%s' (try vkllm help)\n", argv[2]);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "version") == 0) {
         printf("vkllm %s\n", VKLLM_VERSION_STRING);
         return 0;
     }
-    if (strcmp(argv[1], "devices") == 0) return cmd_devices(argc - 2, argv + 2);
-    if (strcmp(argv[1], "selftest") == 0) return cmd_selftest(argc - 2, argv + 2);
-    if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
-    if (strcmp(argv[1], "logits") == 0) return cmd_logits(argc - 2, argv + 2);
-    if (strcmp(argv[1], "bench") == 0) return cmd_bench(argc - 2, argv + 2);
-    if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
-    if (strcmp(argv[1], "chat") == 0) return cmd_chat(argc - 2, argv + 2);
-    if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);
+    for (size_t i = 0; i < n_cmd; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "vkllm: unknown command '%s' (try vkllm help)\n", argv[1]);
     return 2;
 }

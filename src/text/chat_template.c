@@ -190,20 +190,164 @@ static void render_chatml(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
     if (gen) sb_put(b, "<|im_start|>assistant\n");
 }
 
+/* Zephyr (HuggingFaceH4/zephyr-7b-beta), with HF's trim_blocks: each
+ * message is '<|role|>\n' + content + eos_token + '\n' (the newline after
+ * each {{ }} survives); generation prompt '<|assistant|>\n'. */
+static void render_zephyr(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        sb_put(b, "<|");
+        sb_put(b, role_name(msgs[i].role));
+        sb_put(b, "|>\n");
+        sb_put(b, msg_text(&msgs[i]));
+        sb_put(b, "</s>\n");
+    }
+    if (gen) sb_put(b, "<|assistant|>\n");
+}
+
+/* Phi-3 (microsoft/Phi-3-mini-4k-instruct, the June 2024 template with a
+ * system role): '<|role|>\n' + content + '<|end|>\n' per message;
+ * generation prompt '<|assistant|>\n'. The template's closing eos_token
+ * without a generation prompt is left out (it would break the prefix
+ * property; generation stops at '<|end|>' anyway). */
+static void render_phi3(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        sb_put(b, "<|");
+        sb_put(b, role_name(msgs[i].role));
+        sb_put(b, "|>\n");
+        sb_put(b, msg_text(&msgs[i]));
+        sb_put(b, "<|end|>\n");
+    }
+    if (gen) sb_put(b, "<|assistant|>\n");
+}
+
+/* Llama-3 (meta-llama/Meta-Llama-3-8B-Instruct):
+ *   '<|start_header_id|>' + role + '<|end_header_id|>\n\n' + content | trim + '<|eot_id|>'
+ *   generation prompt '<|start_header_id|>assistant<|end_header_id|>\n\n'
+ * The first bos_token ('<|begin_of_text|>') is left to the tokenizer. */
+static void render_llama3(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *t = msg_text(&msgs[i]);
+        sb_put(b, "<|start_header_id|>");
+        sb_put(b, role_name(msgs[i].role));
+        sb_put(b, "<|end_header_id|>\n\n");
+        sb_put_stripped(b, t, strlen(t));
+        sb_put(b, "<|eot_id|>");
+    }
+    if (gen) sb_put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+/* Gemma (google/gemma-7b-it):
+ *   '<start_of_turn>' + ('model' for the assistant, else role) + '\n' + content | trim + '<end_of_turn>\n'
+ *   generation prompt '<start_of_turn>model\n'
+ * Roles alternate user/model; the template refuses a system message, which
+ * goes in front of the first user message as system + '\n\n' (as llama.cpp
+ * does). The leading bos_token is left to the tokenizer. */
+static void render_gemma(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    size_t first = n && msgs[0].role == CHAT_ROLE_SYSTEM ? 1 : 0;
+    for (size_t i = first; i < n; i++) {
+        const char *t = msg_text(&msgs[i]);
+        bool user = msgs[i].role == CHAT_ROLE_USER;
+        sb_put(b, user ? "<start_of_turn>user\n" : "<start_of_turn>model\n");
+        if (i == first && first) {
+            sbuf c = { 0 };
+            sb_put(&c, msg_text(&msgs[0]));
+            sb_put(&c, "\n\n");
+            sb_put(&c, t);
+            if (c.failed) b->failed = true;
+            else sb_put_stripped(b, c.s, c.len);
+            free(c.s);
+        } else {
+            sb_put_stripped(b, t, strlen(t));
+        }
+        sb_put(b, "<end_of_turn>\n");
+    }
+    if (gen) sb_put(b, "<start_of_turn>model\n");
+}
+
+/* Vicuna v1.1 (lmsys), as llama.cpp writes it: system + '\n\n', then
+ * 'USER: ' + content + '\n' and 'ASSISTANT: ' + content + '</s>\n';
+ * generation prompt 'ASSISTANT:' (the model writes the space). A reply's
+ * leading spaces are dropped, so the space is not doubled. */
+static void render_vicuna(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *t = msg_text(&msgs[i]);
+        switch (msgs[i].role) {
+        case CHAT_ROLE_SYSTEM:
+            sb_put(b, t);
+            sb_put(b, "\n\n");
+            break;
+        case CHAT_ROLE_USER:
+            sb_put(b, "USER: ");
+            sb_put(b, t);
+            sb_put(b, "\n");
+            break;
+        case CHAT_ROLE_ASSISTANT:
+            while (*t == ' ') t++;
+            sb_put(b, "ASSISTANT: ");
+            sb_put(b, t);
+            sb_put(b, "</s>\n");
+            break;
+        }
+    }
+    if (gen) sb_put(b, "ASSISTANT:");
+}
+
+/* Alpaca (Stanford): system + '\n\n' (when there is one), then
+ *   '### Instruction:\n' + content + '\n\n' and '### Response:\n' + content + eos_token
+ *   generation prompt '### Response:\n'. */
+static void render_alpaca(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *t = msg_text(&msgs[i]);
+        switch (msgs[i].role) {
+        case CHAT_ROLE_SYSTEM:
+            if (*t) {
+                sb_put(b, t);
+                sb_put(b, "\n\n");
+            }
+            break;
+        case CHAT_ROLE_USER:
+            sb_put(b, "### Instruction:\n");
+            sb_put(b, t);
+            sb_put(b, "\n\n");
+            break;
+        case CHAT_ROLE_ASSISTANT:
+            sb_put(b, "### Response:\n");
+            sb_put(b, t);
+            sb_put(b, "</s>");
+            break;
+        }
+    }
+    if (gen) sb_put(b, "### Response:\n");
+}
+
 /* ------------------------------------------------------------ API */
 
 chat_template_id chat_template_detect(const char *src)
 {
     if (!src || !*src) return CHAT_TEMPLATE_UNKNOWN;
     if (strstr(src, "<|im_start|>")) return CHAT_TEMPLATE_CHATML;
+    if (strstr(src, "<|start_header_id|>")) return CHAT_TEMPLATE_LLAMA3;
+    if (strstr(src, "<start_of_turn>")) return CHAT_TEMPLATE_GEMMA;
+    if (strstr(src, "<|user|>")) return strstr(src, "<|end|>") ? CHAT_TEMPLATE_PHI3 : CHAT_TEMPLATE_ZEPHYR;
     if (strstr(src, "### User:") && strstr(src, "### Assistant:")) return CHAT_TEMPLATE_SOLAR;
+    if (strstr(src, "### Instruction:") && strstr(src, "### Response:")) return CHAT_TEMPLATE_ALPACA;
     if (strstr(src, "[INST]")) return strstr(src, "<<SYS>>") ? CHAT_TEMPLATE_LLAMA2 : CHAT_TEMPLATE_MISTRAL;
+    if (strstr(src, "USER:") && strstr(src, "ASSISTANT:")) return CHAT_TEMPLATE_VICUNA;
     return CHAT_TEMPLATE_UNKNOWN;
 }
 
 static const struct { const char *name; chat_template_id id; } names[] = {
     { "solar", CHAT_TEMPLATE_SOLAR },   { "llama2", CHAT_TEMPLATE_LLAMA2 },   { "llama-2", CHAT_TEMPLATE_LLAMA2 },
     { "mistral", CHAT_TEMPLATE_MISTRAL }, { "chatml", CHAT_TEMPLATE_CHATML }, { "im_start", CHAT_TEMPLATE_CHATML },
+    { "zephyr", CHAT_TEMPLATE_ZEPHYR }, { "vicuna", CHAT_TEMPLATE_VICUNA },   { "alpaca", CHAT_TEMPLATE_ALPACA },
+    { "gemma", CHAT_TEMPLATE_GEMMA },   { "phi3", CHAT_TEMPLATE_PHI3 },       { "phi-3", CHAT_TEMPLATE_PHI3 },
+    { "llama3", CHAT_TEMPLATE_LLAMA3 }, { "llama-3", CHAT_TEMPLATE_LLAMA3 },
 };
 
 chat_template_id chat_template_by_name(const char *name)
@@ -214,6 +358,21 @@ chat_template_id chat_template_by_name(const char *name)
     return CHAT_TEMPLATE_UNKNOWN;
 }
 
+/* Every template, in the order listed to users. */
+static const chat_template_id all_ids[] = {
+    CHAT_TEMPLATE_SOLAR, CHAT_TEMPLATE_LLAMA2, CHAT_TEMPLATE_MISTRAL, CHAT_TEMPLATE_CHATML, CHAT_TEMPLATE_ZEPHYR,
+    CHAT_TEMPLATE_VICUNA, CHAT_TEMPLATE_ALPACA, CHAT_TEMPLATE_GEMMA, CHAT_TEMPLATE_PHI3, CHAT_TEMPLATE_LLAMA3,
+};
+#define N_TEMPLATES (sizeof all_ids / sizeof all_ids[0])
+
+chat_template_id chat_template_nth(size_t i) { return i < N_TEMPLATES ? all_ids[i] : CHAT_TEMPLATE_UNKNOWN; }
+
+/* Kept in step with all_ids by test_chat_template. */
+const char *chat_template_known_list(void)
+{
+    return "solar, llama2, mistral, chatml, zephyr, vicuna, alpaca, gemma, phi3, llama3";
+}
+
 const char *chat_template_name(chat_template_id id)
 {
     switch (id) {
@@ -221,6 +380,12 @@ const char *chat_template_name(chat_template_id id)
     case CHAT_TEMPLATE_LLAMA2: return "llama2";
     case CHAT_TEMPLATE_MISTRAL: return "mistral";
     case CHAT_TEMPLATE_CHATML: return "chatml";
+    case CHAT_TEMPLATE_ZEPHYR: return "zephyr";
+    case CHAT_TEMPLATE_VICUNA: return "vicuna";
+    case CHAT_TEMPLATE_ALPACA: return "alpaca";
+    case CHAT_TEMPLATE_GEMMA: return "gemma";
+    case CHAT_TEMPLATE_PHI3: return "phi3";
+    case CHAT_TEMPLATE_LLAMA3: return "llama3";
     case CHAT_TEMPLATE_UNKNOWN: break;
     }
     return "unknown";
@@ -251,6 +416,15 @@ vkllm_status chat_render(chat_template_id id, const chat_msg *msgs, size_t n, bo
         render_mistral(&b, msgs, n);
         break;
     case CHAT_TEMPLATE_CHATML: render_chatml(&b, msgs, n, add_generation_prompt); break;
+    case CHAT_TEMPLATE_ZEPHYR: render_zephyr(&b, msgs, n, add_generation_prompt); break;
+    case CHAT_TEMPLATE_VICUNA: render_vicuna(&b, msgs, n, add_generation_prompt); break;
+    case CHAT_TEMPLATE_ALPACA: render_alpaca(&b, msgs, n, add_generation_prompt); break;
+    case CHAT_TEMPLATE_GEMMA:
+        if ((st = check_alternating(msgs, n, "gemma", err, err_len)) != VKLLM_OK) goto fail;
+        render_gemma(&b, msgs, n, add_generation_prompt);
+        break;
+    case CHAT_TEMPLATE_PHI3: render_phi3(&b, msgs, n, add_generation_prompt); break;
+    case CHAT_TEMPLATE_LLAMA3: render_llama3(&b, msgs, n, add_generation_prompt); break;
     default:
         st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: unknown chat template id %d", (int)id);
         goto fail;

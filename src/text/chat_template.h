@@ -1,7 +1,7 @@
 /* Chat templates: a conversation (system / user / assistant messages) to the
  * prompt text a chat model was trained on. No Vulkan, no tokenizer here.
  *
- * Four fixed templates, each reproducing its model's Hugging Face Jinja
+ * Ten fixed templates, each reproducing its model's Hugging Face Jinja
  * `chat_template` output byte for byte (we do not run Jinja):
  *
  *   SOLAR   (upstage/SOLAR-10.7B-Instruct-v1.0)
@@ -20,6 +20,23 @@
  *           first user message as "{sys}\n\n{msg}" (llama.cpp does the same).
  *   CHATML  ("<|im_start|>{role}\n{text}<|im_end|>\n" per message;
  *           generation prompt "<|im_start|>assistant\n").
+ *   ZEPHYR  (HuggingFaceH4/zephyr-7b-beta) "<|{role}|>\n{text}</s>\n" per
+ *           message; generation prompt "<|assistant|>\n".
+ *   VICUNA  (lmsys/vicuna v1.1, as llama.cpp) "{sys}\n\n", "USER: {msg}\n",
+ *           "ASSISTANT: {reply}</s>\n"; generation prompt "ASSISTANT:".
+ *   ALPACA  "{sys}\n\n", "### Instruction:\n{msg}\n\n",
+ *           "### Response:\n{reply}</s>"; generation prompt "### Response:\n".
+ *   GEMMA   (google/gemma-*-it) "<start_of_turn>user\n{msg}<end_of_turn>\n",
+ *           "<start_of_turn>model\n{reply}<end_of_turn>\n" (text strip()ped,
+ *           roles alternate; a system message goes in front of the first
+ *           user message as "{sys}\n\n", as llama.cpp does); generation
+ *           prompt "<start_of_turn>model\n".
+ *   PHI3    (microsoft/Phi-3-*-instruct) "<|{role}|>\n{text}<|end|>\n" per
+ *           message; generation prompt "<|assistant|>\n" (the template's
+ *           trailing eos_token without one is left out: prefix property).
+ *   LLAMA3  (meta-llama/Meta-Llama-3-*-Instruct) "<|start_header_id|>{role}
+ *           <|end_header_id|>\n\n{text, strip()ped}<|eot_id|>" per message
+ *           (no space around the role); generation prompt the assistant's header.
  *
  * Special tokens. The rendered text never contains the leading BOS: the
  * tokenizer adds it (SOLAR's template has none; Llama-2's and Mistral's
@@ -56,6 +73,12 @@ typedef enum chat_template_id {
     CHAT_TEMPLATE_LLAMA2,
     CHAT_TEMPLATE_MISTRAL,
     CHAT_TEMPLATE_CHATML,
+    CHAT_TEMPLATE_ZEPHYR,
+    CHAT_TEMPLATE_VICUNA,
+    CHAT_TEMPLATE_ALPACA,
+    CHAT_TEMPLATE_GEMMA,
+    CHAT_TEMPLATE_PHI3,
+    CHAT_TEMPLATE_LLAMA3,
 } chat_template_id;
 
 /* What a caller uses when chat_template_detect() says UNKNOWN (after telling
@@ -71,17 +94,28 @@ typedef struct chat_msg {
 
 /* Recognises a model's own Jinja template (GGUF `tokenizer.chat_template` or
  * tokenizer_config.json `chat_template`) by distinctive substrings:
- * "<|im_start|>" -> CHATML; "### User:" and "### Assistant:" -> SOLAR;
- * "[INST]" with "<<SYS>>" -> LLAMA2; "[INST]" otherwise -> MISTRAL.
- * NULL, "" or anything else -> CHAT_TEMPLATE_UNKNOWN. */
+ * "<|im_start|>" -> CHATML; "<|start_header_id|>" -> LLAMA3;
+ * "<start_of_turn>" -> GEMMA; "<|user|>" with "<|end|>" -> PHI3, without ->
+ * ZEPHYR; "### User:" and "### Assistant:" -> SOLAR; "### Instruction:" and
+ * "### Response:" -> ALPACA; "[INST]" with "<<SYS>>" -> LLAMA2; "[INST]"
+ * otherwise -> MISTRAL; "USER:" and "ASSISTANT:" -> VICUNA (checked in this
+ * order). NULL, "" or anything else -> CHAT_TEMPLATE_UNKNOWN. */
 chat_template_id chat_template_detect(const char *template_source);
 
-/* "solar", "llama2", "mistral", "chatml" (case-insensitive; also "llama-2",
- * "im_start") -> id; anything else or NULL -> CHAT_TEMPLATE_UNKNOWN. */
+/* "solar", "llama2", "mistral", "chatml", "zephyr", "vicuna", "alpaca",
+ * "gemma", "phi3", "llama3" (case-insensitive; also "llama-2", "im_start",
+ * "phi-3", "llama-3") -> id; anything else or NULL -> CHAT_TEMPLATE_UNKNOWN. */
 chat_template_id chat_template_by_name(const char *name);
 
-/* "solar", "llama2", "mistral", "chatml", or "unknown"; never NULL, static. */
+/* The name chat_template_by_name takes, or "unknown"; never NULL, static. */
 const char *chat_template_name(chat_template_id id);
+
+/* The i-th template (i = 0 .. count - 1) in the order shown to users;
+ * CHAT_TEMPLATE_UNKNOWN past the last. */
+chat_template_id chat_template_nth(size_t i);
+
+/* "solar, llama2, ..." : every name, comma-separated; static. */
+const char *chat_template_known_list(void);
 
 /* Renders msgs[0..n) into *out (malloc'd, NUL-terminated, owned by the caller;
  * set to NULL on failure). add_generation_prompt appends the text that starts
