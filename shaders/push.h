@@ -63,22 +63,6 @@ PUSH_BEGIN(rope_push)
 PUSH_END(rope_push)
 #endif
 
-/* ---- softmax over each row of x: fp32 [n_rows][n_cols] into y (y may be
- * x), of scale * x; with causal != 0, column c of row r is masked (-> 0)
- * when c > pos0 + r. The kernel works in base 2: scale_log2e = scale *
- * log2(e). rows_per_wg: rows per workgroup when each subgroup owns rows
- * (shader variant SUBGROUP_ROWS = 1); otherwise ignored, one row per workgroup. */
-#if !defined(VKLLM_GLSL) || defined(PUSH_SOFTMAX)
-PUSH_BEGIN(softmax_push)
-    U32 n_cols;
-    U32 n_rows;
-    F32 scale_log2e;
-    U32 causal;
-    U32 pos0;
-    U32 rows_per_wg;
-PUSH_END(softmax_push)
-#endif
-
 /* ---- attention: out = softmax(scale * q k^T, causal) v per head, GQA.
  * q: fp32 [n_q][n_head][head_dim]; query i sits at position pos[i] (an int32
  * buffer) and sees cache positions 0 ..= pos[i], clamped below n_ctx.
@@ -95,11 +79,11 @@ PUSH_BEGIN(attention_push)
 PUSH_END(attention_push)
 #endif
 
-/* ---- silu_mul: out[i] = silu(gate[i]) * up[i]; add: out[i] = a[i] + b[i] */
-#if !defined(VKLLM_GLSL) || defined(PUSH_ELEMENTWISE)
-PUSH_BEGIN(elementwise_push)
+/* ---- silu_mul: out[i] = silu(gate[i]) * up[i] */
+#if !defined(VKLLM_GLSL) || defined(PUSH_SILU_MUL)
+PUSH_BEGIN(silu_mul_push)
     U32 n;
-PUSH_END(elementwise_push)
+PUSH_END(silu_mul_push)
 #endif
 
 /* ---- get_rows: out[i][c] = table[ids[i]][c] for the ids that fall in
@@ -113,16 +97,6 @@ PUSH_BEGIN(get_rows_push)
     U32 row_begin;
     U32 row_end;
 PUSH_END(get_rows_push)
-#endif
-
-/* ---- convert: dst[dst_offset + i] = src[src_offset + i], fp32 <-> fp16,
- * offsets and n in elements */
-#if !defined(VKLLM_GLSL) || defined(PUSH_CONVERT)
-PUSH_BEGIN(convert_push)
-    U32 n;
-    U32 src_offset;
-    U32 dst_offset;
-PUSH_END(convert_push)
 #endif
 
 /* ---- argmax: out[r] = the first index of the largest x[r][i], i < n;

@@ -8,7 +8,7 @@
 // Workgroups past 65535 spill into y (the op sizes the grid).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
-#define PUSH_ELEMENTWISE
+#define PUSH_SILU_MUL
 #include "push.h"
 
 layout(local_size_x_id = 0) in;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "convert.h"
 #include "push.h"
 #include "util/half.h"
 
