@@ -11,21 +11,20 @@
 
 vkllm_status op_argmax(gpu_rec *rec, gpu_binding x, gpu_binding out, uint32_t n_rows, uint32_t n)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n_rows == 0) return VKLLM_OK;
-    if (n == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "argmax: empty rows");
+    if (n == 0) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "argmax: empty rows");
     if (gpu_binding_bytes(x) < (uint64_t)n_rows * n * 4 || gpu_binding_bytes(out) < (uint64_t)n_rows * 4)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "argmax: binding too small for %u rows of %u", n_rows, n);
-    gpu_pipeline *p;
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "argmax: binding too small for %u rows of %u", n_rows, n);
     gpu_pipeline_desc d = {
-        .shader = "argmax", .n_buffers = 2, .push_bytes = sizeof(argmax_push), .n_spec = 1, .spec = { ARGMAX_WG },
+        .shader = "argmax", .n_buffers = ARGMAX_N_BINDINGS, .push_bytes = sizeof(argmax_push),
+        .n_spec = ARGMAX_N_SPEC, .spec = { [ARGMAX_SPEC_WG] = ARGMAX_WG },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     argmax_push pc = { .n_rows = n_rows, .n = n };
-    gpu_binding b[2] = { x, out };
+    gpu_binding b[ARGMAX_N_BINDINGS] = { [ARGMAX_BIND_X] = x, [ARGMAX_BIND_OUT] = out };
     uint32_t gx = n_rows < 65535 ? n_rows : 65535;
-    return gpu_dispatch(rec, p, b, 2, &pc, gx, (n_rows + gx - 1) / gx, 1, "argmax");
+    return gpu_dispatch(rec, p, b, ARGMAX_N_BINDINGS, &pc, gx, (n_rows + gx - 1) / gx, 1, "argmax");
 }
 
 void ref_argmax(const float *x, int32_t *out, uint32_t n_rows, uint32_t n)

@@ -8,6 +8,7 @@
 #include "util/half.h"
 
 #define ATTENTION_MAX_HEAD_DIM 256
+#define ATTENTION_COMBINE_WG 64 /* the merge's invocations per workgroup, one output element each */
 
 /* ------------------------------------------------------------ op */
 
@@ -132,15 +133,16 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
                                 uint32_t n_kv_head, uint32_t head_dim, uint32_t n_ctx, float scale,
                                 const attention_tuning *tune)
 {
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     if (n_kv_head == 0 || n_head == 0 || n_head % n_kv_head)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u heads are not a multiple of %u kv heads", n_head,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: %u heads are not a multiple of %u kv heads", n_head,
                         n_kv_head);
     if (head_dim == 0 || head_dim % 2 || head_dim > ATTENTION_MAX_HEAD_DIM)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: head_dim %u is not even and <= %u", head_dim,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: head_dim %u is not even and <= %u", head_dim,
                         ATTENTION_MAX_HEAD_DIM);
     if (n_q == 0) return VKLLM_OK;
-    if (n_ctx == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: empty cache (n_ctx 0)");
+    if (n_ctx == 0) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: empty cache (n_ctx 0)");
     uint64_t qo_bytes = (uint64_t)n_q * n_head * head_dim * 4;
     uint64_t kv_bytes = (uint64_t)n_ctx * n_kv_head * head_dim * 2;
     const char *small = gpu_binding_bytes(q) < qo_bytes          ? "q"
@@ -150,14 +152,13 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
                         : gpu_binding_bytes(pos) < 4 * (uint64_t)n_q ? "pos"
                                                              : NULL;
     if (small)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                         "attention: binding %s is smaller than %u queries x %u heads over a %u-position cache need",
                         small, n_q, n_head, n_ctx);
 
     const uint32_t group = n_head / n_kv_head;
     attention_plan pl = { 0 };
-    vkllm_status s = plan(ctx, n_q, group, head_dim, tune, &pl);
-    if (s != VKLLM_OK) return s;
+    if (gpu_rec_note(rec, plan(ctx, n_q, group, head_dim, tune, &pl))) return gpu_rec_status(rec);
     /* K/V as texels: whole single chunks within the device's texel limit */
     uint32_t want_texel = tune && tune->texel ? tune->texel : gpu_info(ctx)->type == VKLLM_DEVICE_CPU ? 1 : 2;
     bool texel = want_texel == 1 && pl.t.vec == 8 && !k.offset && !k.range && !v.offset && !v.range &&
@@ -167,47 +168,56 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
      * when the scratch binding holds it */
     uint32_t tiles = (n_q * group + pl.t.rows - 1) / pl.t.rows;
     uint32_t splits = tune && tune->splits ? tune->splits : auto_splits(ctx, n_q, n_head, n_kv_head, n_ctx);
-    if (splits > 256) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges (max 256)", splits);
+    if (splits > 256) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges (max 256)", splits);
     if (splits > 1 && (gpu_binding_bytes(scratch) < scratch_bytes_for(n_q, n_head, head_dim, splits) || tiles > 65535)) {
         if (tune && tune->splits)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges need %llu bytes of scratch", splits,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges need %llu bytes of scratch", splits,
                             (unsigned long long)scratch_bytes_for(n_q, n_head, head_dim, splits));
         splits = 1;
     }
-    static const char *const names[] = { [2] = "attention_vec2", [4] = "attention_vec4", [8] = "attention_vec8" };
-    gpu_pipeline *p;
-    gpu_pipeline_desc d = {
-        .shader = texel ? "attention_vec8_texel" : names[pl.t.vec], .n_buffers = 6,
-        .push_bytes = sizeof(attention_push), .n_spec = 6,
-        .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max, splits },
-        .texel_mask = texel ? 6 : 0, /* bindings 1 (k) and 2 (v) */
+    /* the variant: the load width (texel fetches only with 8-wide loads) */
+    static const char *const variant[][2] = {
+        [2] = { "attention_vec2", NULL }, [4] = { "attention_vec4", NULL }, [8] = { "attention_vec8", "attention_vec8_texel" },
     };
-    s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline_desc d = {
+        .shader = variant[pl.t.vec][texel], .n_buffers = ATTENTION_N_BINDINGS,
+        .push_bytes = sizeof(attention_push), .n_spec = ATTENTION_N_SPEC,
+        .spec = {
+            [ATTENTION_SPEC_WG] = pl.wg, [ATTENTION_SPEC_ROWS] = pl.t.rows, [ATTENTION_SPEC_CPL] = pl.chunks_per_lane,
+            [ATTENTION_SPEC_NSG] = pl.n_sg, [ATTENTION_SPEC_D_MAX] = pl.d_max, [ATTENTION_SPEC_SPLITS] = splits,
+        },
+        .texel_mask = texel ? BINDING_BIT(ATTENTION_BIND_K) | BINDING_BIT(ATTENTION_BIND_V) : 0,
+    };
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     attention_push pc = {
         .n_q = n_q, .n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .n_ctx = n_ctx, .scale = scale,
     };
     /* the partials go to scratch; without splits the binding is unused (out stands in) */
-    gpu_binding b[6] = { q, k, v, out, pos, splits > 1 ? scratch : out };
+    gpu_binding b[ATTENTION_N_BINDINGS] = {
+        [ATTENTION_BIND_Q] = q, [ATTENTION_BIND_K] = k, [ATTENTION_BIND_V] = v, [ATTENTION_BIND_OUT] = out,
+        [ATTENTION_BIND_POS] = pos, [ATTENTION_BIND_PART] = splits > 1 ? scratch : out,
+    };
     if (splits > 1) {
         /* workgroup (tile of rows, kv head, key range), then the merge */
-        s = gpu_dispatch(rec, p, b, 6, &pc, tiles, n_kv_head, splits, "attention");
+        gpu_dispatch(rec, p, b, ATTENTION_N_BINDINGS, &pc, tiles, n_kv_head, splits, "attention");
         gpu_barrier(rec); /* partials written -> the merge reads them */
-        gpu_pipeline *pm;
-        gpu_pipeline_desc dm = { .shader = "attention_combine", .n_buffers = 2,
-                                 .push_bytes = sizeof(attention_combine_push), .n_spec = 1, .spec = { 64 } };
-        if (s == VKLLM_OK) s = gpu_pipeline_get(ctx, &dm, &pm);
+        gpu_pipeline_desc dm = {
+            .shader = "attention_combine", .n_buffers = ATTENTION_COMBINE_N_BINDINGS,
+            .push_bytes = sizeof(attention_combine_push), .n_spec = ATTENTION_COMBINE_N_SPEC,
+            .spec = { [ATTENTION_COMBINE_SPEC_WG] = ATTENTION_COMBINE_WG },
+        };
+        gpu_pipeline *pm = gpu_rec_pipeline(rec, &dm);
         attention_combine_push pcm = { .n_rows = n_q * n_head, .head_dim = head_dim, .splits = splits };
-        gpu_binding bm[2] = { scratch, out };
-        uint64_t groups = ((uint64_t)n_q * n_head * head_dim + 63) / 64;
+        gpu_binding bm[ATTENTION_COMBINE_N_BINDINGS] = {
+            [ATTENTION_COMBINE_BIND_PART] = scratch, [ATTENTION_COMBINE_BIND_OUT] = out,
+        };
+        uint64_t groups = ((uint64_t)n_q * n_head * head_dim + ATTENTION_COMBINE_WG - 1) / ATTENTION_COMBINE_WG;
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
-        if (s == VKLLM_OK)
-            s = gpu_dispatch(rec, pm, bm, 2, &pcm, gx, (uint32_t)((groups + gx - 1) / gx), 1, "attention_combine");
-        return s;
+        return gpu_dispatch(rec, pm, bm, ATTENTION_COMBINE_N_BINDINGS, &pcm, gx, (uint32_t)((groups + gx - 1) / gx), 1, "attention_combine");
     }
     /* workgroup (tile of rows, kv head); tiles past 65535 spill into z */
     uint32_t gx = tiles < 65535 ? tiles : 65535;
-    return gpu_dispatch(rec, p, b, 6, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
+    return gpu_dispatch(rec, p, b, ATTENTION_N_BINDINGS, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
 }
 
 vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,

@@ -10,30 +10,29 @@
 
 vkllm_status op_fill_random(gpu_rec *rec, gpu_tensor *t, uint64_t n, uint32_t seed, float scale)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n * 2 > gpu_tensor_bytes(t) || n >= (1ull << 32))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "fill_random: %llu elements exceed the tensor or 2^32",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "fill_random: %llu elements exceed the tensor or 2^32",
                         (unsigned long long)n);
-    gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = "fill_random", .n_buffers = 1, .push_bytes = sizeof(fill_random_push), .n_spec = 1,
-        .spec = { FILL_WG },
+        .shader = "fill_random", .n_buffers = FILL_RANDOM_N_BINDINGS, .push_bytes = sizeof(fill_random_push),
+        .n_spec = FILL_RANDOM_N_SPEC, .spec = { [FILL_RANDOM_SPEC_WG] = FILL_WG },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    for (uint32_t c = 0; c < gpu_tensor_n_chunks(t) && s == VKLLM_OK; c++) {
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
+    for (uint32_t c = 0; c < gpu_tensor_n_chunks(t); c++) {
         uint64_t first = gpu_tensor_chunk_offset(t, c) / 2;
         if (first >= n) break;
         if (gpu_tensor_chunk_offset(t, c) % 2)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "fill_random: chunk %u starts inside an element", c);
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "fill_random: chunk %u starts inside an element", c);
         uint64_t count = gpu_tensor_chunk_bytes(t, c) / 2;
         if (count > n - first) count = n - first;
         fill_random_push pc = { .n = (uint32_t)count, .offset = (uint32_t)first, .seed = seed, .scale = scale };
-        gpu_binding b = gpu_bind_chunk(t, c);
+        gpu_binding b[FILL_RANDOM_N_BINDINGS] = { [FILL_RANDOM_BIND_DST] = gpu_bind_chunk(t, c) };
         uint64_t groups = ((count + 1) / 2 + FILL_WG - 1) / FILL_WG;
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
-        s = gpu_dispatch(rec, p, &b, 1, &pc, gx, (uint32_t)((groups + gx - 1) / gx), 1, "fill_random");
+        gpu_dispatch(rec, p, b, FILL_RANDOM_N_BINDINGS, &pc, gx, (uint32_t)((groups + gx - 1) / gx), 1, "fill_random");
     }
-    return s;
+    return gpu_rec_status(rec);
 }
 
 static uint32_t hash(uint32_t x)

@@ -14,23 +14,21 @@
 vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gpu_binding out, uint32_t n_ids,
                             uint32_t n_rows, uint32_t n_cols, uint32_t wg)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n_ids == 0) return VKLLM_OK;
-    if (!table || !ids.t || !out.t) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: missing tensor");
+    if (!table || !ids.t || !out.t) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: missing tensor");
     const uint64_t row_bytes = (uint64_t)n_cols * 2, n_out = (uint64_t)n_ids * n_cols;
     if (n_rows == 0 || n_cols == 0 || gpu_tensor_bytes(table) != n_rows * row_bytes)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u fp16",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u fp16",
                         (unsigned long long)gpu_tensor_bytes(table), n_rows, n_cols);
     if (gpu_binding_bytes(ids) < (uint64_t)n_ids * 4 || gpu_binding_bytes(out) < n_out * 4 || n_out > UINT32_MAX)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
     if (wg == 0) wg = GET_ROWS_WG;
-    gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = "get_rows", .n_buffers = 3, .push_bytes = sizeof(get_rows_push),
-        .n_spec = 1, .spec = { wg },
+        .shader = "get_rows", .n_buffers = GET_ROWS_N_BINDINGS, .push_bytes = sizeof(get_rows_push),
+        .n_spec = GET_ROWS_N_SPEC, .spec = { [GET_ROWS_SPEC_WG] = wg },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     /* one invocation per 8 output elements (the shader's two paths agree on
      * that count); workgroups past 65535 spill into y */
     uint64_t groups = ((n_out + 7) / 8 + wg - 1) / wg;
@@ -38,17 +36,18 @@ vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gp
     for (uint32_t c = 0; c < gpu_tensor_n_chunks(table); c++) {
         uint64_t off = gpu_tensor_chunk_offset(table, c), bytes = gpu_tensor_chunk_bytes(table, c);
         if (off % row_bytes || bytes % row_bytes)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "get_rows: chunk %u of the table splits a row; create it with granule n_cols * 2", c);
         get_rows_push pc = {
             .n_cols = n_cols, .n_ids = n_ids,
             .row_begin = (uint32_t)(off / row_bytes), .row_end = (uint32_t)((off + bytes) / row_bytes),
         };
-        gpu_binding b[3] = { gpu_bind_chunk(table, c), ids, out };
-        s = gpu_dispatch(rec, p, b, 3, &pc, gx, gy, 1, "get_rows");
-        if (s != VKLLM_OK) return s;
+        gpu_binding b[GET_ROWS_N_BINDINGS] = {
+            [GET_ROWS_BIND_TABLE] = gpu_bind_chunk(table, c), [GET_ROWS_BIND_IDS] = ids, [GET_ROWS_BIND_OUT] = out,
+        };
+        gpu_dispatch(rec, p, b, GET_ROWS_N_BINDINGS, &pc, gx, gy, 1, "get_rows");
     }
-    return VKLLM_OK;
+    return gpu_rec_status(rec);
 }
 
 vkllm_status op_get_rows(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gpu_binding out, uint32_t n_ids,

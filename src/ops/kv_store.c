@@ -13,7 +13,7 @@ vkllm_status op_kv_store(gpu_rec *rec, gpu_binding src, gpu_binding pos, gpu_bin
                          uint32_t row, uint32_t n_ctx)
 {
     if (row == 0 || row % 2 || n_ctx == 0)
-        return gpu_fail(gpu_rec_ctx(rec), VKLLM_ERR_INVALID_ARG, "kv_store: row %u must be even and n_ctx %u non-zero",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "kv_store: row %u must be even and n_ctx %u non-zero",
                         row, n_ctx);
     if (n_tok == 0) return VKLLM_OK;
     return op_rope_to_cache(rec, src, pos, cache, n_tok, 1, row, 0, 10000.0f, ROPE_ADJACENT, n_ctx);

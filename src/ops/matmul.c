@@ -10,6 +10,10 @@
 #include "push.h"
 #include "util/half.h"
 
+/* The kernels bind w, x and y at the same slots, so one binding array serves all */
+_Static_assert(MATMUL_BIND_W == MATVEC_BIND_W && MATMUL_BIND_X == MATVEC_BIND_X && MATMUL_BIND_Y == MATVEC_BIND_Y,
+               "matmul and matvec binding slots differ");
+
 /* Shared memory of the tiled kernel: x and w slices as vec4 rows of
  * bk / 4 + 1 (one of padding), see shaders/matmul.comp. */
 #define MATMUL_SHARED_BYTES(c) (16ull * ((c)->bk / 4 + 1) * ((c)->bm + (c)->bn))
@@ -163,33 +167,33 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
                                   const matmul_norm *norm, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
                                   uint32_t K)
 {
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     const uint64_t row_bytes = 2ull * K;
     if (M == 0 || N == 0 || K == 0)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: empty shape M %u N %u K %u", M, N, K);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: empty shape M %u N %u K %u", M, N, K);
     if ((uint64_t)M * N > UINT32_MAX || (uint64_t)M * K > UINT32_MAX)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u x N %u / K %u exceeds 32-bit indexing", M, N, K);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: M %u x N %u / K %u exceeds 32-bit indexing", M, N, K);
     if (gpu_tensor_bytes(w) != row_bytes * N)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, fp16 [%u][%u] needs %llu",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, fp16 [%u][%u] needs %llu",
                         (unsigned long long)gpu_tensor_bytes(w), N, K, (unsigned long long)(row_bytes * N));
     if (gpu_binding_bytes(x) < 4ull * M * K || gpu_binding_bytes(y) < 4ull * M * N)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
                         (unsigned long long)gpu_binding_bytes(x), (unsigned long long)gpu_binding_bytes(y), M, N, K);
-    vkllm_status s = check_config(ctx, cfg);
-    if (s != VKLLM_OK) return s;
+    if (gpu_rec_note(rec, check_config(ctx, cfg))) return gpu_rec_status(rec);
     if (w2) {
         bool same = gpu_tensor_bytes(w2) == gpu_tensor_bytes(w) && gpu_tensor_n_chunks(w2) == gpu_tensor_n_chunks(w);
         for (uint32_t c = 0; same && c < gpu_tensor_n_chunks(w); c++)
             same = gpu_tensor_chunk_bytes(w2, c) == gpu_tensor_chunk_bytes(w, c);
         if (!same || cfg->kind != MATMUL_MATVEC || K % 8 || cfg->acc)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "matmul glu: needs the matrix-vector kernel, K %% 8 == 0 and two weights chunked alike");
     }
     if (norm && (cfg->kind != MATMUL_MATVEC || K % 8 || gpu_binding_bytes(norm->w) < 4ull * K))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                         "matmul norm: needs the matrix-vector kernel, K %% 8 == 0 and a weight of K %u floats", K);
     if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
 
     const bool vec8 = K % 8 == 0; /* rows start on 16-byte boundaries: uvec4 loads */
     bool texel = cfg->texel && vec8;
@@ -199,46 +203,62 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
     texel = texel && !x.offset && !x.range && gpu_tensor_bytes(x.t) / 16 <= gpu_max_texels(ctx);
     /* and the norm's weight */
     texel = texel && (!norm || (!norm->w.offset && !norm->w.range && gpu_tensor_bytes(norm->w.t) / 16 <= gpu_max_texels(ctx)));
-    gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
+    gpu_pipeline_desc d = { .n_buffers = MATMUL_N_BINDINGS, .push_bytes = sizeof(matmul_push) };
     if (cfg->kind == MATMUL_COOPMAT) {
-        if (!vec8) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: the tensor-core kernel needs K %% 8 == 0 (K %u)", K);
+        if (!vec8) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: the tensor-core kernel needs K %% 8 == 0 (K %u)", K);
         /* bk 0: the plain kernel; else the pipelined one with k slices of bk */
         d.shader = cfg->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat";
-        d.n_spec = cfg->bk ? 8 : 7; /* only ACC (id 6) and BK (id 7) are used */
-        d.spec[6] = cfg->acc != 0;
-        d.spec[7] = cfg->bk;
+        d.n_spec = cfg->bk ? MATMUL_N_SPEC_TC : MATMUL_N_SPEC; /* only ACC and TC_BK are used */
+        d.spec[MATMUL_SPEC_ACC] = cfg->acc != 0;
+        if (cfg->bk) d.spec[MATMUL_SPEC_TC_BK] = cfg->bk;
     } else if (cfg->kind == MATMUL_MATVEC) {
-        d.shader = w2 ? (texel ? "matvec_glu_texel" : "matvec_glu")
-                      : vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
-        /* bindings: w, x, y, w2, the norm's weight; unused ones get x */
-        if (vec8) d.n_buffers = 5;
-        d.texel_mask = texel ? 1 | 2 | (w2 ? 8 : 0) | 16 : 0;
-        d.n_spec = 6;
-        d.spec[0] = cfg->wg;
-        d.spec[1] = cfg->rows;
-        d.spec[2] = cfg->r;
-        d.spec[3] = cfg->nm;
-        d.spec[4] = cfg->acc != 0;
-        d.spec[5] = norm != NULL;
+        /* the variant: SwiGLU's two weights or one; uvec4 loads (K % 8 == 0)
+         * through texel fetches or storage buffers, or scalar loads */
+        static const char *const variant[2][3] = {
+            /* [glu][scalar, vec8, vec8 + texel] */
+            { "matvec_scalar", "matvec", "matvec_texel" },
+            { NULL, "matvec_glu", "matvec_glu_texel" }, /* glu needs K % 8 == 0 (checked above) */
+        };
+        d.shader = variant[w2 != NULL][vec8 + texel];
+        /* the scalar kernel binds w, x, y only; the others also w2 and the
+         * norm's weight (unused ones get x) */
+        if (vec8) d.n_buffers = MATVEC_N_BINDINGS;
+        else d.n_buffers = MATVEC_N_BINDINGS_SCALAR;
+        if (texel) {
+            d.texel_mask = BINDING_BIT(MATVEC_BIND_W) | BINDING_BIT(MATVEC_BIND_X) | BINDING_BIT(MATVEC_BIND_NORM);
+            if (w2) d.texel_mask |= BINDING_BIT(MATVEC_BIND_W2);
+        }
+        d.n_spec = MATVEC_N_SPEC;
+        d.spec[MATVEC_SPEC_WG] = cfg->wg;
+        d.spec[MATVEC_SPEC_ROWS] = cfg->rows;
+        d.spec[MATVEC_SPEC_R] = cfg->r;
+        d.spec[MATVEC_SPEC_NM] = cfg->nm;
+        d.spec[MATVEC_SPEC_ACC] = cfg->acc != 0;
+        d.spec[MATVEC_SPEC_NORM] = norm != NULL;
     } else {
         d.shader = vec8 ? "matmul" : "matmul_scalar";
-        d.n_spec = 7;
-        d.spec[6] = cfg->acc != 0;
-        d.spec[0] = cfg->wg;
-        d.spec[1] = cfg->bm;
-        d.spec[2] = cfg->bn;
-        d.spec[3] = cfg->bk;
-        d.spec[4] = cfg->tm;
-        d.spec[5] = cfg->tn;
+        d.n_spec = MATMUL_N_SPEC;
+        d.spec[MATMUL_SPEC_WG] = cfg->wg;
+        d.spec[MATMUL_SPEC_BM] = cfg->bm;
+        d.spec[MATMUL_SPEC_BN] = cfg->bn;
+        d.spec[MATMUL_SPEC_BK] = cfg->bk;
+        d.spec[MATMUL_SPEC_TM] = cfg->tm;
+        d.spec[MATMUL_SPEC_TN] = cfg->tn;
+        d.spec[MATMUL_SPEC_ACC] = cfg->acc != 0;
     }
-    gpu_pipeline *p;
-    s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    /* the label in timings: the kernel, and what is fused into it */
+    static const char *const kind_label[] = { [MATMUL_TILED] = "matmul", [MATMUL_MATVEC] = "matvec",
+                                              [MATMUL_COOPMAT] = "matmul_coopmat" };
+    static const char *const fused_label[2][2] = { /* [glu][norm] */
+        { NULL, "matvec+norm" }, { "matvec_glu", "matvec_glu+norm" },
+    };
+    const char *label = w2 || norm ? fused_label[w2 != NULL][norm != NULL] : kind_label[cfg->kind];
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
 
     for (uint32_t c = 0; c < gpu_tensor_n_chunks(w); c++) {
         uint64_t off = gpu_tensor_chunk_offset(w, c), bytes = gpu_tensor_chunk_bytes(w, c);
         if (off % row_bytes || bytes % row_bytes)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "matmul: chunk %u of w splits a row of %llu bytes (create w with granule K*2)", c,
                             (unsigned long long)row_bytes);
         matmul_push pc = {
@@ -252,15 +272,15 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
                                                         : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
         uint64_t gy = (groups + gx - 1) / gx;
-        if (gy > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
-        gpu_binding b[5] = { gpu_bind_chunk(w, c), x, y, w2 ? gpu_bind_chunk(w2, c) : x, norm ? norm->w : x };
+        if (gy > 65535) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
+        gpu_binding b[MATVEC_N_BINDINGS] = { /* MATMUL_BIND_W, X, Y are the same slots */
+            [MATVEC_BIND_W] = gpu_bind_chunk(w, c), [MATVEC_BIND_X] = x, [MATVEC_BIND_Y] = y,
+            [MATVEC_BIND_W2] = w2 ? gpu_bind_chunk(w2, c) : x, [MATVEC_BIND_NORM] = norm ? norm->w : x,
+        };
         uint32_t gz = cfg->kind != MATMUL_TILED ? (M + cfg->nm - 1) / cfg->nm : 1;
-        static const char *const label[] = { "matmul", "matvec", "matmul_coopmat" };
-        const char *what = w2 ? (norm ? "matvec_glu+norm" : "matvec_glu") : norm ? "matvec+norm" : label[cfg->kind];
-        s = gpu_dispatch(rec, p, b, d.n_buffers, &pc, gx, (uint32_t)gy, gz, what);
-        if (s != VKLLM_OK) return s;
+        gpu_dispatch(rec, p, b, d.n_buffers, &pc, gx, (uint32_t)gy, gz, label);
     }
-    return VKLLM_OK;
+    return gpu_rec_status(rec);
 }
 
 vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,

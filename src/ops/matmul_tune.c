@@ -49,12 +49,14 @@ static vkllm_status time_config(gpu_ctx *ctx, const matmul_tune_shape *sh, const
     for (uint32_t i = 0; i < sh->n; i++) n_dispatch += gpu_tensor_n_chunks(sh->w[i]);
     gpu_rec *rec = NULL;
     vkllm_status s = gpu_rec_begin(ctx, n_dispatch, &rec);
-    for (uint32_t i = 0; i < sh->n && s == VKLLM_OK; i++) {
-        s = sh->glu ? op_matmul_glu_with(rec, c, sh->w[i], sh->w2[i], x, y, M, sh->N, sh->K)
-                    : op_matmul_with(rec, c, sh->w[i], x, y, M, sh->N, sh->K);
-        gpu_barrier(rec);
+    if (s == VKLLM_OK) { /* errors stick to the recording (gpu.h) */
+        for (uint32_t i = 0; i < sh->n; i++) {
+            if (sh->glu) op_matmul_glu_with(rec, c, sh->w[i], sh->w2[i], x, y, M, sh->N, sh->K);
+            else op_matmul_with(rec, c, sh->w[i], x, y, M, sh->N, sh->K);
+            gpu_barrier(rec); /* one product after the other, as in a forward pass */
+        }
+        s = gpu_rec_end(rec);
     }
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
     if (s == VKLLM_OK) s = gpu_rec_submit(rec);
     *us = s == VKLLM_OK ? gpu_rec_total_us(rec) : 0;
     gpu_rec_destroy(rec);
@@ -73,11 +75,13 @@ vkllm_status matmul_tune(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t
     /* x and y: only their size matters (zeros; the kernels have no data-dependent paths) */
     gpu_tensor *tx = NULL, *ty = NULL;
     gpu_rec *rec = NULL;
-    vkllm_status s = gpu_tensor_create(ctx, 4ull * max_k, 0, &tx);
-    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 4ull * max_n, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
-    if (s == VKLLM_OK) s = gpu_rec_fill(rec, gpu_bind(tx), 4ull * max_k, 0);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    vkllm_status s = gpu_rec_begin(ctx, 0, &rec);
+    if (s == VKLLM_OK) {
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4ull * max_k, 0, &tx));
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4ull * max_n, 0, &ty));
+        gpu_rec_fill(rec, gpu_bind(tx), 4ull * max_k, 0);
+        s = gpu_rec_end(rec);
+    }
     if (s == VKLLM_OK) s = gpu_rec_submit(rec);
     gpu_rec_destroy(rec);
 
@@ -137,11 +141,13 @@ vkllm_status matmul_tune_coopmat(gpu_ctx *ctx, const matmul_tune_shape *shapes, 
     }
     gpu_tensor *tx = NULL, *ty = NULL;
     gpu_rec *rec = NULL;
-    vkllm_status s = gpu_tensor_create(ctx, 4 * max_x, 0, &tx);
-    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 4 * max_y, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
-    if (s == VKLLM_OK) s = gpu_rec_fill(rec, gpu_bind(tx), 4 * max_x, 0x3c003c00u); /* 0.0078, not zeros */
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    vkllm_status s = gpu_rec_begin(ctx, 0, &rec);
+    if (s == VKLLM_OK) {
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4 * max_x, 0, &tx));
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4 * max_y, 0, &ty));
+        gpu_rec_fill(rec, gpu_bind(tx), 4 * max_x, 0x3c003c00u); /* 0.0078, not zeros */
+        s = gpu_rec_end(rec);
+    }
     if (s == VKLLM_OK) s = gpu_rec_submit(rec);
     gpu_rec_destroy(rec);
     double flop = 0, best_us[4] = { 1e300, 1e300, 1e300, 1e300 };

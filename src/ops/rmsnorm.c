@@ -11,18 +11,22 @@
 vkllm_status op_rmsnorm(gpu_rec *rec, gpu_binding x, gpu_binding w, gpu_binding y, uint32_t n_rows,
                         uint32_t n_cols, float eps)
 {
-    gpu_pipeline *p;
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
+    const uint64_t bytes = 4ull * n_rows * n_cols;
+    if (n_cols == 0 || gpu_binding_bytes(x) < bytes || gpu_binding_bytes(y) < bytes ||
+        gpu_binding_bytes(w) < 4ull * n_cols)
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "rmsnorm: a binding is too small for %u rows of %u", n_rows,
+                            n_cols);
     gpu_pipeline_desc d = {
-        .shader = "rmsnorm", .n_buffers = 3, .push_bytes = sizeof(rmsnorm_push),
-        .n_spec = 1, .spec = { RMSNORM_WG },
+        .shader = "rmsnorm", .n_buffers = RMSNORM_N_BINDINGS, .push_bytes = sizeof(rmsnorm_push),
+        .n_spec = RMSNORM_N_SPEC, .spec = { [RMSNORM_SPEC_WG] = RMSNORM_WG },
     };
-    vkllm_status s = gpu_pipeline_get(gpu_rec_ctx(rec), &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     rmsnorm_push pc = { .n_cols = n_cols, .n_rows = n_rows, .eps = eps };
-    gpu_binding b[3] = { x, w, y };
+    gpu_binding b[RMSNORM_N_BINDINGS] = { [RMSNORM_BIND_X] = x, [RMSNORM_BIND_W] = w, [RMSNORM_BIND_Y] = y };
     /* one workgroup per row; rows past 65535 spill into y */
     uint32_t gx = n_rows < 65535 ? n_rows : 65535;
-    return gpu_dispatch(rec, p, b, 3, &pc, gx, (n_rows + gx - 1) / gx, 1, "rmsnorm");
+    return gpu_dispatch(rec, p, b, RMSNORM_N_BINDINGS, &pc, gx, (n_rows + gx - 1) / gx, 1, "rmsnorm");
 }
 
 void ref_rmsnorm(const float *x, const float *w, float *y, uint32_t n_rows, uint32_t n_cols, float eps)

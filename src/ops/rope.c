@@ -26,38 +26,36 @@ static vkllm_status rope_dispatch(gpu_rec *rec, gpu_binding x, gpu_binding pos, 
                                   uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base,
                                   uint32_t pairing, uint32_t n_ctx)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n_rot % 2 || n_rot > head_dim || n_rot > 8192 || pairing > ROPE_ROTATE_HALF || !(theta_base > 0) ||
         (uint64_t)n_tok * n_head * head_dim > UINT32_MAX)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                         "rope: bad shape (n_tok %u, n_head %u, head_dim %u, n_rot %u, theta_base %g, pairing %u)",
                         n_tok, n_head, head_dim, n_rot, theta_base, pairing);
     const uint64_t row = (uint64_t)n_head * head_dim;
     if (n_ctx && (gpu_binding_bytes(y) < n_ctx * row * 2 || (uint64_t)n_ctx * row > UINT32_MAX))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "rope: a cache of %u positions x %llu does not fit its binding",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "rope: a cache of %u positions x %llu does not fit its binding",
                         n_ctx, (unsigned long long)row);
     if (gpu_binding_bytes(x) < n_tok * row * 4 || gpu_binding_bytes(pos) < 4ull * n_tok ||
         (!n_ctx && gpu_binding_bytes(y) < n_tok * row * 4))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "rope: a binding is too small for %u tokens of %llu", n_tok,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "rope: a binding is too small for %u tokens of %llu", n_tok,
                         (unsigned long long)row);
-    gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = n_ctx ? "rope_to_cache" : "rope", .n_buffers = 3, .push_bytes = sizeof(rope_push),
-        .n_spec = 1, .spec = { ROPE_WG },
+        .shader = n_ctx ? "rope_to_cache" : "rope", .n_buffers = ROPE_N_BINDINGS, .push_bytes = sizeof(rope_push),
+        .n_spec = ROPE_N_SPEC, .spec = { [ROPE_SPEC_WG] = ROPE_WG },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     rope_push pc = {
         .n_tok = n_tok, .n_head = n_head, .head_dim = head_dim, .n_rot = n_rot, .pairing = pairing, .n_ctx = n_ctx,
     };
     split12(n_rot ? 2.0 * log2((double)theta_base) / n_rot : 0.0, &pc.step_hi, &pc.step_lo);
-    gpu_binding b[3] = { x, pos, y };
+    gpu_binding b[ROPE_N_BINDINGS] = { [ROPE_BIND_X] = x, [ROPE_BIND_POS] = pos, [ROPE_BIND_Y] = y };
     /* one invocation per pair or copied dim; groups past 65535 spill into y */
     uint64_t items = (uint64_t)n_tok * n_head * (n_rot / 2 + (head_dim - n_rot));
     uint64_t groups = (items + ROPE_WG - 1) / ROPE_WG;
     uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
     uint32_t gy = gx ? (uint32_t)((groups + gx - 1) / gx) : 0;
-    return gpu_dispatch(rec, p, b, 3, &pc, gx, gy, 1, n_ctx ? "rope_to_cache" : "rope");
+    return gpu_dispatch(rec, p, b, ROPE_N_BINDINGS, &pc, gx, gy, 1, n_ctx ? "rope_to_cache" : "rope");
 }
 
 vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y, uint32_t n_tok, uint32_t n_head,
@@ -70,7 +68,7 @@ vkllm_status op_rope_to_cache(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_
                               uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing,
                               uint32_t n_ctx)
 {
-    if (n_ctx == 0) return gpu_fail(gpu_rec_ctx(rec), VKLLM_ERR_INVALID_ARG, "rope_to_cache: empty cache");
+    if (n_ctx == 0) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "rope_to_cache: empty cache");
     return rope_dispatch(rec, x, pos, cache, n_tok, n_head, head_dim, n_rot, theta_base, pairing, n_ctx);
 }
 

@@ -10,26 +10,25 @@
 
 vkllm_status op_silu_mul_wg(gpu_rec *rec, gpu_binding gate, gpu_binding up, gpu_binding out, uint32_t n, uint32_t wg)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n == 0) return VKLLM_OK;
-    if (!gate.t || !up.t || !out.t) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "silu_mul: missing tensor");
+    if (!gate.t || !up.t || !out.t) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "silu_mul: missing tensor");
     uint64_t bytes = (uint64_t)n * 4;
     if (gpu_binding_bytes(gate) < bytes || gpu_binding_bytes(up) < bytes || gpu_binding_bytes(out) < bytes)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "silu_mul: %u elements exceed a binding", n);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "silu_mul: %u elements exceed a binding", n);
     if (wg == 0) wg = SILU_MUL_WG;
-    gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = "silu_mul", .n_buffers = 3, .push_bytes = sizeof(silu_mul_push), .n_spec = 1, .spec = { wg },
+        .shader = "silu_mul", .n_buffers = SILU_MUL_N_BINDINGS, .push_bytes = sizeof(silu_mul_push),
+        .n_spec = SILU_MUL_N_SPEC, .spec = { [SILU_MUL_SPEC_WG] = wg },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     silu_mul_push pc = { .n = n };
-    gpu_binding bb[3] = { gate, up, out };
+    gpu_binding b[SILU_MUL_N_BINDINGS] = { [SILU_MUL_BIND_GATE] = gate, [SILU_MUL_BIND_UP] = up, [SILU_MUL_BIND_OUT] = out };
     /* one invocation per 4 elements, plus one for a 1..3-element tail;
      * workgroups past 65535 (Vulkan's minimum maxComputeWorkGroupCount) spill into y */
     uint64_t groups = ((uint64_t)n / 4 + (n % 4 != 0) + wg - 1) / wg;
     uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
-    return gpu_dispatch(rec, p, bb, 3, &pc, gx, (uint32_t)((groups + gx - 1) / gx), 1, "silu_mul");
+    return gpu_dispatch(rec, p, b, SILU_MUL_N_BINDINGS, &pc, gx, (uint32_t)((groups + gx - 1) / gx), 1, "silu_mul");
 }
 
 vkllm_status op_silu_mul(gpu_rec *rec, gpu_binding gate, gpu_binding up, gpu_binding out, uint32_t n)
