@@ -9,6 +9,7 @@
 #include "gpu/gpu.h"
 #include "ops/fill_random.h"
 #include "ops/matmul.h"
+#include "ops/profile.h"
 #include "vkllm.h"
 
 
@@ -160,6 +161,20 @@ vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err,
     vkllm_status s = copy_bandwidth(m->ctx, 5, gbps, &bytes);
     if (s != VKLLM_OK && err && err_len) snprintf(err, err_len, "%s", gpu_error(m->ctx));
     return s;
+}
+
+size_t vkllm_device_profile(const vkllm_device_info *d, char *buf, size_t len)
+{
+    if (buf && len) buf[0] = 0;
+    if (!d) return 0;
+    ops_profile p = ops_profile_start(d);
+    return ops_profile_json(&p, buf, len);
+}
+
+size_t vkllm_model_profile(const vkllm_model *m, char *buf, size_t len)
+{
+    if (buf && len) buf[0] = 0;
+    return m ? ops_profile_json(ops_profile_of(m->ctx), buf, len) : 0;
 }
 
 size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len)

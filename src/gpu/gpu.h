@@ -61,19 +61,13 @@ uint64_t gpu_max_chunk_bytes(const gpu_ctx *ctx);
 
 /* The chosen device's properties and capabilities. */
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx);
-/* Stops using the tensor-core (cooperative matrix) kernels on this context:
- * for when they fail their check against the reference on this driver. */
-void gpu_disable_coopmat(gpu_ctx *ctx);
-
-/* Kernel settings measured best on this device (see matmul_tune), by op
- * name (a string with static storage) and a key of three numbers (a
- * shape): a small table the context owns. put replaces the entry with the
- * same op and key; it returns false when the table is full (GPU_TUNED_MAX).
- * get returns false when nothing is stored. */
-#define GPU_TUNED_VALS 4
-#define GPU_TUNED_MAX 32
-bool gpu_tuned_put(gpu_ctx *ctx, const char *op, const uint32_t key[3], const uint32_t vals[GPU_TUNED_VALS]);
-bool gpu_tuned_get(const gpu_ctx *ctx, const char *op, const uint32_t key[3], uint32_t vals[GPU_TUNED_VALS]);
+/* The ops layer's device profile for this context (src/ops/profile.h):
+ * the GPU layer only keeps it, without looking inside, and frees it (with
+ * free()) when the context is destroyed. NULL until ops_profile_of makes
+ * it; set takes ownership of a malloc'd profile. */
+struct ops_profile;
+struct ops_profile *gpu_ops_profile(const gpu_ctx *ctx);
+void gpu_set_ops_profile(gpu_ctx *ctx, struct ops_profile *p);
 
 /* Number of messages the validation layer has reported so far, and the
  * first of them ("" if none). Always 0 when validation is off. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "profile.h"
 #include "push.h"
 #include "util/half.h"
 
@@ -39,13 +40,14 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
                          const attention_tuning *want, attention_plan *p)
 {
     const vkllm_device_info *info = gpu_info(ctx);
+    const ops_profile *prof = ops_profile_of(ctx);
     uint32_t sg_min = info->subgroup_min ? info->subgroup_min : 1;
     uint32_t sg_max = info->subgroup_max > sg_min ? info->subgroup_max : sg_min;
     attention_tuning t = want ? *want : (attention_tuning){ 0 };
 
     /* CPUs: 8-wide loads, which the texel path needs, even when some
      * lanes of a subgroup then have no chunk of a short head */
-    if (t.vec == 0 && info->type == VKLLM_DEVICE_CPU && head_dim % 8 == 0) t.vec = 8;
+    if (t.vec == 0 && prof->texel_reads && head_dim % 8 == 0) t.vec = 8;
     if (t.vec == 0) {
         /* the widest load that still gives every lane of a subgroup a chunk */
         static const uint32_t widths[] = { 8, 4, 2 };
@@ -75,7 +77,7 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
      * barrier. GPUs: as many key slices as fit, since decode has only
      * n_kv_head * (tiles) workgroups (8 for SOLAR) to fill the device with
      * (unmeasured on GPUs so far). */
-    if (split_chosen) t.n_split = info->type == VKLLM_DEVICE_CPU ? 1 : 16;
+    if (split_chosen) t.n_split = prof->attn_subgroup_splits;
     if (t.n_split < 1 || t.n_split > 16)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key splits, want 1 .. 16", t.n_split);
     p->t = t;
@@ -108,12 +110,13 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
  * most 64); CPUs have few threads and keep whole rows. */
 static uint32_t auto_splits(gpu_ctx *ctx, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t n_ctx)
 {
-    if (gpu_info(ctx)->type == VKLLM_DEVICE_CPU) return 1;
+    const uint32_t max_ranges = ops_profile_of(ctx)->attn_max_ranges;
+    if (max_ranges <= 1) return 1;
     uint32_t wgs = n_kv_head * ((n_q * (n_head / n_kv_head) + 7) / 8); /* at most 8 rows a tile */
     uint32_t want = wgs >= 128 ? 1 : (128 + wgs - 1) / wgs;
     uint32_t by_keys = n_ctx / 256 ? n_ctx / 256 : 1;
     uint32_t sp = want < by_keys ? want : by_keys;
-    return sp > 64 ? 64 : sp;
+    return sp > max_ranges ? max_ranges : sp;
 }
 
 static uint64_t scratch_bytes_for(uint32_t n_q, uint32_t n_head, uint32_t head_dim, uint32_t splits)
@@ -160,7 +163,7 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
     attention_plan pl = { 0 };
     if (gpu_rec_note(rec, plan(ctx, n_q, group, head_dim, tune, &pl))) return gpu_rec_status(rec);
     /* K/V as texels: whole single chunks within the device's texel limit */
-    uint32_t want_texel = tune && tune->texel ? tune->texel : gpu_info(ctx)->type == VKLLM_DEVICE_CPU ? 1 : 2;
+    uint32_t want_texel = tune && tune->texel ? tune->texel : ops_profile_of(ctx)->texel_reads ? 1 : 2;
     bool texel = want_texel == 1 && pl.t.vec == 8 && !k.offset && !k.range && !v.offset && !v.range &&
                  gpu_tensor_chunk_bytes(k.t, k.chunk) / 16 <= gpu_max_texels(ctx) &&
                  gpu_tensor_chunk_bytes(v.t, v.chunk) / 16 <= gpu_max_texels(ctx);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "profile.h"
 #include "rmsnorm.h"
 #include "push.h"
 #include "util/half.h"
@@ -35,14 +36,14 @@ _Static_assert(MATMUL_BIND_W == MATVEC_BIND_W && MATMUL_BIND_X == MATVEC_BIND_X 
  * GPU values are the usual shape of such kernels, not measured yet: more,
  * smaller workgroups (r = 2) to keep every multiprocessor streaming, and
  * shared-memory tiles for prefill. */
-matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K)
+static matmul_config pick(const ops_profile *p, uint32_t M, uint32_t N, uint32_t K)
 {
     (void)N;
     (void)K;
-    uint32_t sg = info->subgroup_size ? info->subgroup_size : 32;
-    if (info->type == VKLLM_DEVICE_CPU) {
+    const uint32_t sg = p->subgroup_size;
+    if (p->family == OPS_FAMILY_CPU) {
         /* one subgroup per workgroup; r rows x nm columns of x per subgroup */
-        matmul_config c = { .kind = MATMUL_MATVEC, .wg = sg, .texel = 1 };
+        matmul_config c = { .kind = MATMUL_MATVEC, .wg = sg, .texel = p->texel_reads };
         c.nm = M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM;
         c.r = M <= MATMUL_MAX_NM ? 16 : 32;
         /* decode: four passes of r rows per workgroup (fewer workgroups
@@ -50,14 +51,13 @@ matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_
         c.rows = M <= MATMUL_MAX_NM ? 4 * c.r : c.r;
         return c;
     }
-    if (M > MATMUL_MAX_NM && K % 8 == 0 && info->coopmat_nv && info->subgroup_size == 32 &&
-        gpu_shader_available("matmul_coopmat"))
-        return (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128 };
+    if (M > MATMUL_MAX_NM && K % 8 == 0 && p->coopmat)
+        return (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = p->coopmat_bk };
     if (M <= MATMUL_MAX_NM) {
         /* 4 subgroups, each on r rows at a time; all M columns of x in the
          * same workgroup, so each weight is read once. */
-        matmul_config c = { .kind = MATMUL_MATVEC, .wg = 4 * sg, .r = 2, .nm = M };
-        if (c.wg > info->max_workgroup_invocations) c.wg = sg;
+        matmul_config c = { .kind = MATMUL_MATVEC, .wg = 4 * sg, .r = 2, .nm = M, .texel = p->texel_reads };
+        if (c.wg > p->max_workgroup_invocations) c.wg = sg;
         c.rows = (c.wg / sg) * c.r;
         return c;
     }
@@ -65,76 +65,70 @@ matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_
                    : (matmul_config){ .wg = 128, .bm = 64, .bn = 64, .bk = 16, .tm = 4, .tn = 8 };
 }
 
+matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K)
+{
+    ops_profile p = ops_profile_for(info);
+    return pick(&p, M, N, K);
+}
+
+matmul_config matmul_pick_default(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
+{
+    return pick(ops_profile_of(ctx), M, N, K);
+}
+
 /* A decode configuration matmul_tune measured on this context for (glu,
  * N, K), over *c; false (c untouched) if none. */
-static bool apply_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, matmul_config *c)
+static bool apply_tuned(const ops_profile *p, bool glu, uint32_t N, uint32_t K, matmul_config *c)
 {
-    uint32_t v[GPU_TUNED_VALS];
-    if (!gpu_tuned_get(ctx, "matvec", (const uint32_t[3]){ glu, N, K }, v)) return false;
-    *c = (matmul_config){ .kind = MATMUL_MATVEC, .wg = v[0], .rows = v[1], .r = v[2], .nm = 1, .texel = v[3] };
+    const ops_matvec_choice *t = ops_profile_matvec(p, glu, N, K);
+    if (!t) return false;
+    *c = (matmul_config){ .kind = MATMUL_MATVEC, .wg = t->wg, .rows = t->rows, .r = t->r, .nm = 1, .texel = t->texel };
     return true;
 }
 
 void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matmul_config *c)
 {
-    gpu_tuned_put(ctx, "matvec", (const uint32_t[3]){ glu, N, K },
-                  (const uint32_t[GPU_TUNED_VALS]){ c->wg, c->rows, c->r, c->texel });
+    ops_profile_set_matvec(ops_profile_of(ctx), &(ops_matvec_choice){ .glu = glu, .N = N, .K = K, .wg = c->wg,
+                                                                      .rows = c->rows, .r = c->r, .texel = c->texel });
 }
 
 /* The tensor-core kernel variants, by k slice: 0 is matmul_coopmat.comp,
- * the others matmul_coopmat_prefetch.comp. matmul_verify_coopmat stores
- * which passed (a mask over these) and which is in use. */
-static const uint32_t coopmat_bk[] = { 0, 16, 32, 64 };
-#define N_COOPMAT_VARIANTS (sizeof coopmat_bk / sizeof coopmat_bk[0])
-
-static bool coopmat_state(gpu_ctx *ctx, uint32_t *mask, uint32_t *bk)
-{
-    uint32_t v[GPU_TUNED_VALS];
-    if (!gpu_tuned_get(ctx, "matmul_tc", (const uint32_t[3]){ 0, 0, 0 }, v)) return false;
-    *mask = v[0];
-    *bk = v[1];
-    return true;
-}
-
-static void coopmat_set_state(gpu_ctx *ctx, uint32_t mask, uint32_t bk)
-{
-    gpu_tuned_put(ctx, "matmul_tc", (const uint32_t[3]){ 0, 0, 0 }, (const uint32_t[GPU_TUNED_VALS]){ mask, bk });
-}
+ * the others matmul_coopmat_prefetch.comp. matmul_verify_coopmat records
+ * in the profile which passed (a mask over these) and which is in use. */
+static const uint32_t coopmat_bk[OPS_COOPMAT_VARIANTS] = { 0, 16, 32, 64 };
 
 matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
-    matmul_config c = matmul_pick_for(gpu_info(ctx), M, N, K);
-    uint32_t mask, bk;
-    if (M == 1) apply_tuned(ctx, false, N, K, &c);
-    if (c.kind == MATMUL_COOPMAT && coopmat_state(ctx, &mask, &bk)) c.bk = bk;
+    const ops_profile *p = ops_profile_of(ctx);
+    matmul_config c = pick(p, M, N, K);
+    if (M == 1) apply_tuned(p, false, N, K, &c);
     return c;
 }
 
 uint32_t matmul_coopmat_variants(gpu_ctx *ctx, matmul_config *out)
 {
-    uint32_t mask = 0, bk = 0, n = 0;
-    if (!gpu_info(ctx)->coopmat_nv || !coopmat_state(ctx, &mask, &bk)) return 0;
-    for (uint32_t i = 0; i < N_COOPMAT_VARIANTS; i++)
-        if (mask >> i & 1) out[n++] = (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[i] };
+    const ops_profile *p = ops_profile_of(ctx);
+    uint32_t n = 0;
+    if (!p->coopmat || !p->coopmat_checked) return 0;
+    for (uint32_t i = 0; i < OPS_COOPMAT_VARIANTS; i++)
+        if (p->coopmat_passed >> i & 1) out[n++] = (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[i] };
     return n;
 }
 
 void matmul_use_coopmat(gpu_ctx *ctx, uint32_t bk)
 {
-    uint32_t mask = 0, cur = 0;
-    coopmat_state(ctx, &mask, &cur);
-    coopmat_set_state(ctx, mask, bk);
+    ops_profile_of(ctx)->coopmat_bk = bk;
 }
 
 static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
 {
     const vkllm_device_info *info = gpu_info(ctx);
+    const ops_profile *p = ops_profile_of(ctx);
     if (c->wg == 0 || c->wg > info->max_workgroup_invocations)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: workgroup of %u invocations (device allows 1..%u)", c->wg,
                         info->max_workgroup_invocations);
     if (c->kind == MATMUL_COOPMAT) {
-        if (!info->coopmat_nv || info->subgroup_size != 32 || c->wg != 128 ||
-            !gpu_shader_available(c->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat"))
+        if (!p->coopmat || c->wg != 128 || !gpu_shader_available(c->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat"))
             return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "matmul: tensor-core kernel not available on this device");
         if (c->bk != 0 && c->bk != 16 && c->bk != 32 && c->bk != 64)
             return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: tensor-core k slice %u (0, 16, 32 or 64)", c->bk);
@@ -300,8 +294,9 @@ matmul_config matmul_glu_config(matmul_config c)
 
 matmul_config matmul_pick_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
-    matmul_config c = matmul_glu_config(matmul_pick_for(gpu_info(ctx), M, N, K));
-    if (M == 1) apply_tuned(ctx, true, N, K, &c);
+    const ops_profile *p = ops_profile_of(ctx);
+    matmul_config c = matmul_glu_config(pick(p, M, N, K));
+    if (M == 1) apply_tuned(p, true, N, K, &c);
     return c;
 }
 
@@ -310,8 +305,8 @@ bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
     /* CPU devices: the fused kernel did not measure faster on lavapipe (the
      * A/B was inside the VM's noise, if anything slower), so they keep two
      * matmuls and silu_mul; GPUs save a dispatch, a barrier and the round
-     * trip of gate and up (not measured yet) */
-    return K % 8 == 0 && gpu_info(ctx)->type != VKLLM_DEVICE_CPU && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
+     * trip of gate and up (not measured yet): the profile's fuse_glu */
+    return K % 8 == 0 && ops_profile_of(ctx)->fuse_glu && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
 }
 
 vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, const matmul_norm *norm, gpu_binding x,
@@ -329,7 +324,7 @@ vkllm_status op_matmul_glu_with(gpu_rec *rec, const matmul_config *cfg, gpu_tens
 
 bool matmul_norm_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
-    return K % 8 == 0 && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
+    return K % 8 == 0 && ops_profile_of(ctx)->fuse_norm && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
 }
 
 vkllm_status op_matmul_norm(gpu_rec *rec, gpu_tensor *w, const matmul_norm *norm, gpu_binding x, gpu_binding y,
@@ -469,14 +464,15 @@ done:
 
 int matmul_verify_coopmat(gpu_ctx *ctx)
 {
-    if (!gpu_info(ctx)->coopmat_nv) return 0;
-    uint32_t mask = 0, bk = 0;
-    if (coopmat_state(ctx, &mask, &bk)) return mask != 0; /* checked already on this context */
+    ops_profile *p = ops_profile_of(ctx);
+    if (p->coopmat_checked) return p->coopmat_passed != 0; /* checked already on this context */
+    if (!p->coopmat) return 0;
     /* awkward edges (partial 64x64 tiles, K not a multiple of 16 or of the
      * slice), a block of 128 tokens, and the accumulating form; four
      * variants, so the shapes stay small (the reference runs on the host) */
     static const uint32_t shapes[][4] = { { 70, 130, 264, 0 }, { 9, 1000, 8, 0 }, { 128, 512, 1032, 0 }, { 33, 65, 136, 1 } };
-    for (uint32_t v = 0; v < N_COOPMAT_VARIANTS; v++) {
+    uint32_t mask = 0, bk = 0;
+    for (uint32_t v = 0; v < OPS_COOPMAT_VARIANTS; v++) {
         bool ok = true;
         for (unsigned i = 0; ok && i < sizeof shapes / sizeof shapes[0]; i++) {
             matmul_config c = { .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[v], .acc = shapes[i][3] };
@@ -487,8 +483,10 @@ int matmul_verify_coopmat(gpu_ctx *ctx)
         if (ok && !mask) bk = coopmat_bk[v]; /* the first that passed, until timings choose */
         if (ok) mask |= 1u << v;
     }
-    coopmat_set_state(ctx, mask, bk);
-    if (!mask) gpu_disable_coopmat(ctx);
+    p->coopmat_checked = true;
+    p->coopmat_passed = mask;
+    p->coopmat_bk = bk;
+    p->coopmat = mask != 0; /* none passed: the shared-memory kernel takes over */
     return mask != 0;
 }
 

@@ -82,9 +82,12 @@ typedef struct matmul_config {
 
 /* The configuration op_matmul uses on this context for this shape. */
 matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
-/* The same for a device described by `info` (tests use it to run another
- * device type's configuration). */
+/* The same for a device described by `info`, as its profile starts
+ * (ops_profile_for: no VKLLM_AS_GPU, nothing tuned; tests use it to run
+ * another device type's configuration). */
 matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K);
+/* The context's choice before load-time tuning (its profile's family, VKLLM_AS_GPU applied). */
+matmul_config matmul_pick_default(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
 
 /* op_matmul with an explicit configuration (checked: INVALID_ARG if it is
  * inconsistent or exceeds the device's workgroup / shared-memory limits). */
@@ -141,6 +144,8 @@ vkllm_status matmul_tune_coopmat(gpu_ctx *ctx, const matmul_tune_shape *shapes, 
  * first): returns their number, at most MATMUL_TUNE_CANDIDATES. */
 #define MATMUL_TUNE_CANDIDATES 40
 uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_config *def, matmul_config *out);
+/* The same for the context's profile (VKLLM_AS_GPU applied). */
+uint32_t matmul_tune_candidates_ctx(gpu_ctx *ctx, const matmul_config *def, matmul_config *out);
 void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matmul_config *c);
 
 /* On a device offering tensor cores (info->coopmat_nv) the prefill kernels

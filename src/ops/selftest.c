@@ -8,6 +8,7 @@
 #include "get_rows.h"
 #include "kv_store.h"
 #include "matmul.h"
+#include "profile.h"
 #include "rmsnorm.h"
 #include "rope.h"
 #include "silu_mul.h"
@@ -58,7 +59,7 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     RUN(check_matmul_norm(ctx, NULL, 1, 4096, 4096, seed + 40, R));
     RUN(check_matmul_glu(ctx, NULL, 1, full_size ? 14336 : 2048, 4096, true, seed + 41, R));
     /* the tensor-core prefill kernel, where the device has one */
-    if (gpu_info(ctx)->coopmat_nv) {
+    if (ops_profile_of(ctx)->coopmat) {
         /* every variant: the plain kernel (bk 0) and the pipelined one's k slices */
         static const uint32_t bks[] = { 0, 16, 32, 64 };
         for (unsigned i = 0; i < sizeof bks / sizeof bks[0]; i++) {
