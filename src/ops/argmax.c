@@ -40,18 +40,21 @@ void ref_argmax(const float *x, int32_t *out, uint32_t n_rows, uint32_t n)
     }
 }
 
+static void record_argmax(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const uint32_t *shape = arg; /* n_rows, n */
+    op_argmax(rec, gpu_bind(b[0].t), gpu_bind(b[1].t), shape[0], shape[1]);
+}
+
 vkllm_status check_argmax(gpu_ctx *ctx, uint32_t n_rows, uint32_t n, uint64_t seed, vkllm_check_result *out)
 {
     check_begin(out, "argmax", "%u x %u", n_rows, n);
-    float *x = malloc((size_t)n_rows * n * 4);
-    int32_t *want = malloc((size_t)n_rows * 4), *got = malloc((size_t)n_rows * 4);
-    gpu_tensor *tx = NULL, *to = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!x || !want || !got || n == 0) {
-        s = gpu_fail(ctx, n ? VKLLM_ERR_OUT_OF_MEMORY : VKLLM_ERR_INVALID_ARG, "check_argmax: bad shape or out of memory");
-        goto done;
-    }
+    if (n == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_argmax: empty rows");
+    check_host h = { 0 };
+    float *x = check_alloc(&h, (size_t)n_rows * n * 4);
+    int32_t *want = check_alloc(&h, (size_t)n_rows * 4), *got = check_alloc(&h, (size_t)n_rows * 4);
+    vkllm_status s = check_host_status(ctx, &h, "check_argmax");
+    if (s != VKLLM_OK) goto done;
     rng r = { seed };
     check_fill_f32(&r, x, (uint64_t)n_rows * n, -30.0f, 30.0f);
     for (uint32_t row = 0; row < n_rows; row++) {
@@ -74,29 +77,18 @@ vkllm_status check_argmax(gpu_ctx *ctx, uint32_t n_rows, uint32_t n, uint64_t se
         }
     }
     ref_argmax(x, want, n_rows, n);
-    s = check_tensor_from(ctx, x, (uint64_t)n_rows * n * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, (uint64_t)n_rows * 4, 0, &to);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 1, &rec);
-    if (s == VKLLM_OK) s = op_argmax(rec, gpu_bind(tx), gpu_bind(to), n_rows, n);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, (uint64_t)n_rows * 4);
-    if (s == VKLLM_OK) {
-        out->passed = 1;
-        for (uint32_t row = 0; row < n_rows && out->passed; row++)
-            if (got[row] != want[row]) {
-                out->passed = 0;
-                out->max_err = 1;
-                out->ratio = INFINITY;
-                snprintf(out->detail, sizeof out->detail, "row %u: index %d, want %d", row, got[row], want[row]);
-            }
-    }
+    check_buf b[2] = { { .host = x, .bytes = (uint64_t)n_rows * n * 4 }, { .got = got, .bytes = (uint64_t)n_rows * 4 } };
+    s = check_drive(ctx, b, 2, record_argmax, (const uint32_t[2]){ n_rows, n }, out);
+    if (s != VKLLM_OK) goto done;
+    out->passed = 1;
+    for (uint32_t row = 0; row < n_rows && out->passed; row++)
+        if (got[row] != want[row]) {
+            out->passed = 0;
+            out->max_err = 1;
+            out->ratio = INFINITY;
+            snprintf(out->detail, sizeof out->detail, "row %u: index %d, want %d", row, got[row], want[row]);
+        }
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, to);
-    free(x);
-    free(want);
-    free(got);
+    check_host_free(&h);
     return s;
 }

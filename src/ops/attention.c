@@ -324,72 +324,59 @@ static void attention_bounds(double *scale, const double *abs_v, const double *s
         }
 }
 
+enum { AT_Q, AT_K, AT_V, AT_POS, AT_OUT, AT_SCRATCH, AT_N };
+
+static void record_attention(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const attention_check *c = arg;
+    op_attention_tuned(rec, gpu_bind(b[AT_Q].t), gpu_bind(b[AT_K].t), gpu_bind(b[AT_V].t), gpu_bind(b[AT_POS].t),
+                       gpu_bind(b[AT_OUT].t), gpu_bind(b[AT_SCRATCH].t), c->n_q, c->n_head, c->n_kv_head, c->head_dim,
+                       c->n_ctx, c->scale, &c->tune);
+}
+
 vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_t seed, vkllm_check_result *out)
 {
     attention_check c = *shape;
     if (!c.n_ctx) c.n_ctx = c.pos0 + c.n_q;
     if (c.scale == 0) c.scale = 1.0f / sqrtf((float)c.head_dim);
     if (c.q_max == 0) c.q_max = 8;
+    const bool tuned = c.tune.vec || c.tune.rows || c.tune.n_split || c.tune.splits;
     check_begin(out, "attention", "q%u h%u/%u d%u pos%u ctx%u%s", c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0,
-                c.n_ctx, c.tune.vec || c.tune.rows || c.tune.n_split || c.tune.splits ? " tuned" : c.tune.texel == 2 ? " ssbo" : "");
+                c.n_ctx, tuned ? " tuned" : c.tune.texel == 2 ? " ssbo" : "");
     if (c.n_ctx < c.pos0 + c.n_q || c.n_kv_head == 0 || c.n_head % c.n_kv_head || c.head_dim == 0)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_attention: inconsistent shape");
     const size_t n_qo = (size_t)c.n_q * c.n_head * c.head_dim;
     const size_t n_kv = (size_t)c.n_ctx * c.n_kv_head * c.head_dim;
     const size_t n_kv_used = (size_t)(c.pos0 + c.n_q) * c.n_kv_head * c.head_dim;
-    float *q = malloc(n_qo * sizeof *q), *want = malloc(n_qo * sizeof *want), *got = malloc(n_qo * sizeof *got);
-    uint16_t *k = malloc(n_kv * sizeof *k), *v = malloc(n_kv * sizeof *v);
-    double *abs_v = malloc(n_qo * sizeof *abs_v), *bound = malloc(n_qo * sizeof *bound);
-    double *s_abs = malloc((size_t)c.n_q * c.n_head * sizeof *s_abs);
-    gpu_tensor *tq = NULL, *tk = NULL, *tv = NULL, *to = NULL, *tp = NULL, *tsc = NULL;
-    int32_t *pos = malloc(c.n_q * sizeof *pos);
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!q || !want || !got || !k || !v || !abs_v || !bound || !s_abs || !pos) {
-        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "check_attention: out of host memory");
-        goto done;
+    check_host h = { 0 };
+    float *q = check_alloc(&h, n_qo * sizeof *q), *want = check_alloc(&h, n_qo * sizeof *want),
+          *got = check_alloc(&h, n_qo * sizeof *got);
+    uint16_t *k = check_alloc(&h, n_kv * sizeof *k), *v = check_alloc(&h, n_kv * sizeof *v);
+    double *abs_v = check_alloc(&h, n_qo * sizeof *abs_v), *bound = check_alloc(&h, n_qo * sizeof *bound);
+    double *s_abs = check_alloc(&h, (size_t)c.n_q * c.n_head * sizeof *s_abs);
+    int32_t *pos = check_alloc(&h, c.n_q * sizeof *pos);
+    vkllm_status s = check_host_status(ctx, &h, "check_attention");
+    if (s == VKLLM_OK) {
+        rng r = { seed };
+        check_fill_f32(&r, q, n_qo, -c.q_max, c.q_max);
+        check_fill_f16(&r, k, n_kv_used, -1.0f, 1.0f);
+        check_fill_f16(&r, v, n_kv_used, -1.0f, 1.0f);
+        for (size_t x = n_kv_used; x < n_kv; x++) k[x] = v[x] = 0x7e00; /* NaN: cache positions no query may see */
+        ref_core(q, k, v, want, abs_v, s_abs, c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0, c.scale);
+        attention_bounds(bound, abs_v, s_abs, c.n_q, c.n_head, c.head_dim, c.pos0);
+        for (uint32_t i = 0; i < c.n_q; i++) pos[i] = (int32_t)(c.pos0 + i);
+        uint32_t splits = c.tune.splits ? c.tune.splits : 64; /* room for the op's choice */
+        check_buf b[AT_N] = {
+            [AT_Q] = { .host = q, .bytes = n_qo * 4 },
+            [AT_K] = { .host = k, .bytes = n_kv * 2 },
+            [AT_V] = { .host = v, .bytes = n_kv * 2 },
+            [AT_POS] = { .host = pos, .bytes = c.n_q * 4 },
+            [AT_OUT] = { .got = got, .bytes = n_qo * 4 },
+            [AT_SCRATCH] = { .bytes = 4ull * c.n_q * c.n_head * splits * (c.head_dim + 2) },
+        };
+        s = check_drive(ctx, b, AT_N, record_attention, &c, out);
     }
-    rng r = { seed };
-    check_fill_f32(&r, q, n_qo, -c.q_max, c.q_max);
-    check_fill_f16(&r, k, n_kv_used, -1.0f, 1.0f);
-    check_fill_f16(&r, v, n_kv_used, -1.0f, 1.0f);
-    for (size_t x = n_kv_used; x < n_kv; x++) k[x] = v[x] = 0x7e00; /* NaN: cache positions no query may see */
-    ref_core(q, k, v, want, abs_v, s_abs, c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0, c.scale);
-    attention_bounds(bound, abs_v, s_abs, c.n_q, c.n_head, c.head_dim, c.pos0);
-
-    for (uint32_t i = 0; i < c.n_q; i++) pos[i] = (int32_t)(c.pos0 + i);
-    s = check_tensor_from(ctx, q, n_qo * 4, 0, &tq);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, pos, c.n_q * 4, 0, &tp);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, k, n_kv * 2, 0, &tk);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, v, n_kv * 2, 0, &tv);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_qo * 4, 0, &to);
-    uint32_t splits = c.tune.splits ? c.tune.splits : 64; /* room for the op's choice */
-    uint64_t scratch_bytes = 4ull * c.n_q * c.n_head * splits * (c.head_dim + 2);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, scratch_bytes, 0, &tsc);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
-    if (s == VKLLM_OK)
-        s = op_attention_tuned(rec, gpu_bind(tq), gpu_bind(tk), gpu_bind(tv), gpu_bind(tp), gpu_bind(to), gpu_bind(tsc),
-                               c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.n_ctx, c.scale, &c.tune);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_qo * 4);
     if (s == VKLLM_OK) check_compare(got, want, bound, n_qo, 1e-6, 0x1p-24, "out", out);
-done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tq);
-    gpu_tensor_destroy(ctx, tk);
-    gpu_tensor_destroy(ctx, tv);
-    gpu_tensor_destroy(ctx, to);
-    gpu_tensor_destroy(ctx, tp);
-    gpu_tensor_destroy(ctx, tsc);
-    free(pos);
-    free(q);
-    free(want);
-    free(got);
-    free(k);
-    free(v);
-    free(abs_v);
-    free(bound);
-    free(s_abs);
+    check_host_free(&h);
     return s;
 }

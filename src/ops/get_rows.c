@@ -69,25 +69,40 @@ void ref_get_rows(const uint16_t *table, const int32_t *ids, float *out, uint32_
 /* Tolerance: none. fp16 -> fp32 is exact and the shader converts the bits
  * (no float conversion that could flush subnormals), so out must equal the
  * reference bit for bit, and rows of bad ids must keep the poison. */
+enum { GR_TABLE, GR_IDS, GR_OUT, GR_N };
+
+typedef struct get_rows_args {
+    uint32_t n_ids, n_rows, n_cols, wg;
+} get_rows_args;
+
+static void record_get_rows(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const get_rows_args *a = arg;
+    op_get_rows_wg(rec, b[GR_TABLE].t, gpu_bind(b[GR_IDS].t), gpu_bind(b[GR_OUT].t), a->n_ids, a->n_rows, a->n_cols, a->wg);
+}
+
 vkllm_status check_get_rows(gpu_ctx *ctx, uint32_t n_rows, uint32_t n_cols, uint32_t n_ids, uint32_t n_bad,
                             uint32_t wg, uint64_t seed, vkllm_check_result *out)
 {
     const uint64_t n_table = (uint64_t)n_rows * n_cols, n_out = (uint64_t)n_ids * n_cols;
-    uint16_t *table = malloc(n_table * 2);
-    int32_t *ids = malloc((size_t)n_ids * 4);
-    float *want = malloc(n_out * 4), *got = malloc(n_out * 4);
-    gpu_tensor *tt = NULL, *ti = NULL, *to = NULL;
-    gpu_rec *rec = NULL;
     check_begin(out, "get_rows", "%u x %u, %u ids", n_rows, n_cols, n_ids);
-    vkllm_status s = VKLLM_OK;
-    if (n_ids == 0 || n_rows == 0 || n_cols == 0) {
-        s = gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_get_rows: empty shape");
-        goto done;
-    }
-    s = VKLLM_ERR_OUT_OF_MEMORY;
-    if (!table || !ids || !want || !got) goto done;
-    s = check_tensor_from(ctx, NULL, n_table * 2, (uint64_t)n_cols * 2, &tt);
+    if (n_ids == 0 || n_rows == 0 || n_cols == 0)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_get_rows: empty shape");
+    check_host h = { 0 };
+    uint16_t *table = check_alloc(&h, n_table * 2);
+    int32_t *ids = check_alloc(&h, (size_t)n_ids * 4);
+    float *want = check_alloc(&h, n_out * 4), *got = check_alloc(&h, n_out * 4);
+    check_driver d = { 0 };
+    vkllm_status s = check_host_status(ctx, &h, "check_get_rows");
+    check_buf b[GR_N] = {
+        [GR_TABLE] = { .host = table, .bytes = n_table * 2, .granule = (uint64_t)n_cols * 2 },
+        [GR_IDS] = { .host = ids, .bytes = (uint64_t)n_ids * 4 },
+        [GR_OUT] = { .got = got, .bytes = n_out * 4 },
+    };
+    /* the table's tensor first: the ids aim at its chunk boundaries */
+    if (s == VKLLM_OK) s = check_prepare(&d, ctx, b, GR_N, record_get_rows, &(get_rows_args){ n_ids, n_rows, n_cols, wg });
     if (s != VKLLM_OK) goto done;
+    gpu_tensor *tt = b[GR_TABLE].t;
     uint32_t n_chunks = gpu_tensor_n_chunks(tt);
     size_t len = strlen(out->shape);
     snprintf(out->shape + len, sizeof out->shape - len, ", %u chunk%s", n_chunks, n_chunks == 1 ? "" : "s");
@@ -131,24 +146,10 @@ vkllm_status check_get_rows(gpu_ctx *ctx, uint32_t n_rows, uint32_t n_cols, uint
         memcpy(&want[i], &p, 4);
     }
     ref_get_rows(table, ids, want, n_ids, n_rows, n_cols);
-
-    s = gpu_upload(ctx, tt, 0, table, n_table * 2);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, ids, (uint64_t)n_ids * 4, 0, &ti);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_out * 4, 0, &to);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, n_chunks, &rec);
-    if (s == VKLLM_OK) s = op_get_rows_wg(rec, tt, gpu_bind(ti), gpu_bind(to), n_ids, n_rows, n_cols, wg);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_out * 4);
+    s = check_execute(&d, out);
     if (s == VKLLM_OK) compare_bits(got, want, n_out, 4, "out", out);
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tt);
-    gpu_tensor_destroy(ctx, ti);
-    gpu_tensor_destroy(ctx, to);
-    free(table);
-    free(ids);
-    free(want);
-    free(got);
+    check_release(&d);
+    check_host_free(&h);
     return s;
 }

@@ -400,65 +400,66 @@ void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_
  * one dropped term (7e-5 at K = 14336). */
 #define MATMUL_RTOL_TC (1.0 / 65536.0)
 
+/* The check's tensors: w (and SwiGLU's w2), x, the norm's weight, y. */
+enum { MM_W, MM_W2, MM_X, MM_NORM, MM_Y, MM_N };
+
+typedef struct matmul_args {
+    matmul_config c;
+    bool glu, norm;
+    float eps;
+    uint32_t M, N, K;
+} matmul_args;
+
+static void record_matmul(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const matmul_args *a = arg;
+    const matmul_norm mn = { gpu_bind(b[MM_NORM].t), a->eps };
+    matmul_record(rec, &a->c, b[MM_W].t, a->glu ? b[MM_W2].t : NULL, a->norm ? &mn : NULL, gpu_bind(b[MM_X].t),
+                  gpu_bind(b[MM_Y].t), a->M, a->N, a->K);
+}
+
 vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
                                uint64_t seed, vkllm_check_result *out)
 {
-    matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
-    static const char *const kernel[] = { "matmul", "matvec", "matmul_tc" };
-    check_begin(out, kernel[c.kind], "M %u N %u K %u%s", M, N, K, c.acc ? " y+=" : "");
-    if (c.kind == MATMUL_COOPMAT && c.bk) /* the pipelined variant: its k slice in the name */
-        snprintf(out->kernel, sizeof out->kernel, "matmul_tc_bk%u", c.bk);
-    size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
-    uint16_t *w = malloc(nw * sizeof *w);
-    float *x = malloc(nx * sizeof *x), *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);
-    double *scale = malloc(ny * sizeof *scale);
-    gpu_tensor *tw = NULL, *tx = NULL, *ty = NULL;
-    gpu_rec *rec = NULL;
-    float *y0 = NULL;
-    vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
-    if (!w || !x || !want || !got || !scale) {
-        gpu_fail(ctx, s, "out of host memory for a %u x %u x %u matmul check", M, N, K);
-        goto done;
-    }
-    rng r = { seed };
-    check_fill_f16(&r, w, nw, -1.0f, 1.0f);
-    check_fill_f32(&r, x, nx, -1.0f, 1.0f);
-    ref_matmul_scaled(w, x, want, scale, M, N, K);
-    if (c.acc) { /* y starts random; want y0 + x w^T, one more rounding (of |y0 + ...|) */
-        if (!(y0 = malloc(ny * sizeof *y0))) {
-            s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-            goto done;
+    matmul_args a = { .c = cfg ? *cfg : matmul_pick(ctx, M, N, K), .M = M, .N = N, .K = K };
+    static const char *const kernel[] = { [MATMUL_TILED] = "matmul", [MATMUL_MATVEC] = "matvec",
+                                          [MATMUL_COOPMAT] = "matmul_tc" };
+    check_begin(out, kernel[a.c.kind], "M %u N %u K %u%s", M, N, K, a.c.acc ? " y+=" : "");
+    if (a.c.kind == MATMUL_COOPMAT && a.c.bk) /* the pipelined variant: its k slice in the name */
+        snprintf(out->kernel, sizeof out->kernel, "matmul_tc_bk%u", a.c.bk);
+    const size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
+    check_host h = { 0 };
+    uint16_t *w = check_alloc(&h, nw * sizeof *w);
+    float *x = check_alloc(&h, nx * sizeof *x), *want = check_alloc(&h, ny * sizeof *want),
+          *got = check_alloc(&h, ny * sizeof *got);
+    double *scale = check_alloc(&h, ny * sizeof *scale);
+    float *y0 = a.c.acc ? check_alloc(&h, ny * sizeof *y0) : NULL;
+    vkllm_status s = check_host_status(ctx, &h, "check_matmul");
+    if (s == VKLLM_OK) {
+        rng r = { seed };
+        check_fill_f16(&r, w, nw, -1.0f, 1.0f);
+        check_fill_f32(&r, x, nx, -1.0f, 1.0f);
+        ref_matmul_scaled(w, x, want, scale, M, N, K);
+        if (a.c.acc) { /* y starts random; want y0 + x w^T, one more rounding (of |y0 + ...|) */
+            check_fill_f32(&r, y0, ny, -4.0f, 4.0f);
+            for (size_t i = 0; i < ny; i++) {
+                want[i] = (float)((double)y0[i] + want[i]);
+                scale[i] += fabs(y0[i]);
+            }
         }
-        check_fill_f32(&r, y0, ny, -4.0f, 4.0f);
-        for (size_t i = 0; i < ny; i++) {
-            want[i] = (float)((double)y0[i] + want[i]);
-            scale[i] += fabs(y0[i]);
-        }
+        /* accumulating: y is also an input, restored after the warm-up instead of poisoned */
+        check_buf b[MM_N] = {
+            [MM_W] = { .host = w, .bytes = nw * 2, .granule = 2ull * K }, /* chunks hold whole rows */
+            [MM_W2] = { .bytes = 4 },
+            [MM_X] = { .host = x, .bytes = nx * 4 },
+            [MM_NORM] = { .bytes = 4 },
+            [MM_Y] = { .host = y0, .bytes = ny * 4, .got = got, .in_out = a.c.acc != 0 },
+        };
+        s = check_drive(ctx, b, MM_N, record_matmul, &a, out);
     }
-
-    s = check_tensor_from(ctx, w, nw * 2, 2ull * K, &tw); /* chunks hold whole rows */
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, y0, ny * 4, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tw), &rec);
-    if (s == VKLLM_OK) s = op_matmul_with(rec, &c, tw, gpu_bind(tx), gpu_bind(ty), M, N, K);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    /* accumulating: y is also an input, so one run on the uploaded y0 instead of poisoning */
-    if (s == VKLLM_OK && c.acc && (s = gpu_rec_submit(rec)) == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
-    if (s == VKLLM_OK && !c.acc) s = check_run(ctx, rec, &ty, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
     if (s == VKLLM_OK)
-        check_compare(got, want, scale, ny, MATMUL_ATOL, c.kind == MATMUL_COOPMAT ? MATMUL_RTOL_TC : MATMUL_RTOL, "y", out);
-done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tw);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, ty);
-    free(w);
-    free(x);
-    free(want);
-    free(got);
-    free(scale);
-    free(y0);
+        check_compare(got, want, scale, ny, MATMUL_ATOL, a.c.kind == MATMUL_COOPMAT ? MATMUL_RTOL_TC : MATMUL_RTOL, "y", out);
+    check_host_free(&h);
     return s;
 }
 
@@ -502,21 +503,24 @@ static double silu_d(double g) { return g / (1.0 + exp(-g)); }
 static vkllm_status check_fused(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K, bool glu,
                                 bool norm, uint64_t seed, vkllm_check_result *out)
 {
-    matmul_config c = cfg ? *cfg : glu ? matmul_pick_glu(ctx, M, N, K) : matmul_pick(ctx, M, N, K);
-    check_begin(out, glu ? (norm ? "matvec_glu+norm" : "matvec_glu") : "matvec+norm", "M %u N %u K %u", M, N, K);
-    const float eps = 1e-5f;
-    size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
-    uint16_t *wg = malloc(nw * 2), *wu = malloc(nw * 2);
-    float *x = malloc(nx * 4), *xn = malloc(nx * 4), *nw_ = malloc((size_t)K * 4), *g = malloc(ny * 4),
-          *u = malloc(ny * 4), *want = malloc(ny * 4), *got = malloc(ny * 4);
-    double *sg = malloc(ny * sizeof *sg), *su = malloc(ny * sizeof *su), *bound = malloc(ny * sizeof *bound);
-    gpu_tensor *tg = NULL, *tu = NULL, *tx = NULL, *tn = NULL, *ty = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!wg || !wu || !x || !xn || !nw_ || !g || !u || !want || !got || !sg || !su || !bound) {
-        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-        goto done;
-    }
+    matmul_args a = { .glu = glu, .norm = norm, .eps = 1e-5f, .M = M, .N = N, .K = K };
+    if (cfg) a.c = *cfg;
+    else if (glu) a.c = matmul_pick_glu(ctx, M, N, K);
+    else a.c = matmul_pick(ctx, M, N, K);
+    static const char *const kernel[2][2] = { /* [glu][norm] */
+        { "matvec", "matvec+norm" }, { "matvec_glu", "matvec_glu+norm" },
+    };
+    check_begin(out, kernel[glu][norm], "M %u N %u K %u", M, N, K);
+    const size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
+    check_host h = { 0 };
+    uint16_t *wg = check_alloc(&h, nw * 2), *wu = check_alloc(&h, nw * 2);
+    float *x = check_alloc(&h, nx * 4), *xn = check_alloc(&h, nx * 4), *nw_ = check_alloc(&h, (size_t)K * 4),
+          *g = check_alloc(&h, ny * 4), *u = check_alloc(&h, ny * 4), *want = check_alloc(&h, ny * 4),
+          *got = check_alloc(&h, ny * 4);
+    double *sg = check_alloc(&h, ny * sizeof *sg), *su = check_alloc(&h, ny * sizeof *su),
+           *bound = check_alloc(&h, ny * sizeof *bound);
+    vkllm_status s = check_host_status(ctx, &h, "check_matmul_fused");
+    if (s != VKLLM_OK) goto done;
     rng r = { seed };
     check_fill_f16(&r, wg, nw, -1.0f, 1.0f);
     check_fill_f16(&r, wu, nw, -1.0f, 1.0f);
@@ -524,7 +528,7 @@ static vkllm_status check_fused(gpu_ctx *ctx, const matmul_config *cfg, uint32_t
     for (uint32_t m = 0; m < M; m++) /* each row its own scale, so the norm has something to undo */
         check_fill_f32(&r, x + (size_t)m * K, K, -0.25f - m % 5, 0.25f + m % 5);
     if (norm)
-        ref_rmsnorm(x, nw_, xn, M, K, eps);
+        ref_rmsnorm(x, nw_, xn, M, K, a.eps);
     else
         memcpy(xn, x, nx * 4);
     /* the product's sums err by MATMUL_RTOL of sum |w x'|; the norm adds a
@@ -546,28 +550,17 @@ static vkllm_status check_fused(gpu_ctx *ctx, const matmul_config *cfg, uint32_t
             bound[i] = MATMUL_ATOL + MATMUL_RTOL * sg[i];
         }
     }
-    s = check_tensor_from(ctx, wg, nw * 2, 2ull * K, &tg);
-    if (s == VKLLM_OK && glu) s = check_tensor_from(ctx, wu, nw * 2, 2ull * K, &tu);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, nw_, (size_t)K * 4, 0, &tn);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, ny * 4, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tg), &rec);
-    matmul_norm mn = { tn ? gpu_bind(tn) : (gpu_binding){ 0 }, eps };
-    if (s == VKLLM_OK)
-        s = matmul_record(rec, &c, tg, tu, norm ? &mn : NULL, gpu_bind(tx), gpu_bind(ty), M, N, K);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
+    check_buf b[MM_N] = {
+        [MM_W] = { .host = wg, .bytes = nw * 2, .granule = 2ull * K },
+        [MM_W2] = { .host = glu ? wu : NULL, .bytes = glu ? nw * 2 : 4, .granule = glu ? 2ull * K : 0 },
+        [MM_X] = { .host = x, .bytes = nx * 4 },
+        [MM_NORM] = { .host = nw_, .bytes = (size_t)K * 4 },
+        [MM_Y] = { .got = got, .bytes = ny * 4 },
+    };
+    s = check_drive(ctx, b, MM_N, record_matmul, &a, out);
     if (s == VKLLM_OK) check_compare(got, want, bound, ny, 1e-30, 1.0, "y", out);
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tg);
-    gpu_tensor_destroy(ctx, tu);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, tn);
-    gpu_tensor_destroy(ctx, ty);
-    free(wg), free(wu), free(x), free(xn), free(nw_), free(g), free(u), free(want), free(got), free(sg), free(su),
-        free(bound);
+    check_host_free(&h);
     return s;
 }
 

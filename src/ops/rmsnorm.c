@@ -40,40 +40,45 @@ void ref_rmsnorm(const float *x, const float *w, float *y, uint32_t n_rows, uint
     }
 }
 
+/* ------------------------------------------------------------ check */
+
+enum { RN_X, RN_W, RN_Y, RN_N };
+
+typedef struct rmsnorm_args {
+    uint32_t n_rows, n_cols;
+    float eps;
+} rmsnorm_args;
+
+static void record_rmsnorm(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const rmsnorm_args *a = arg;
+    op_rmsnorm(rec, gpu_bind(b[RN_X].t), gpu_bind(b[RN_W].t), gpu_bind(b[RN_Y].t), a->n_rows, a->n_cols, a->eps);
+}
+
 /* Tolerance: fp32 sum of squares over n_cols terms and an inversesqrt;
  * relative error a few ulps * log(n): 1e-5 relative + 1e-6 absolute. */
 vkllm_status check_rmsnorm(gpu_ctx *ctx, uint32_t n_rows, uint32_t n_cols, uint64_t seed, vkllm_check_result *out)
 {
     check_begin(out, "rmsnorm", "%u x %u", n_rows, n_cols);
-    size_t n = (size_t)n_rows * n_cols;
-    float *x = malloc(n * sizeof *x), *w = malloc(n_cols * sizeof *w);
-    float *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
-    gpu_tensor *tx = NULL, *tw = NULL, *ty = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
-    if (!x || !w || !want || !got) goto done;
-    rng r = { seed };
-    check_fill_f32(&r, x, n, -2.0f, 2.0f);
-    check_fill_f32(&r, w, n_cols, -1.5f, 1.5f);
-    ref_rmsnorm(x, w, want, n_rows, n_cols, 1e-5f);
-
-    s = check_tensor_from(ctx, x, n * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, w, n_cols * 4, 0, &tw);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n * 4, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
-    if (s == VKLLM_OK) s = op_rmsnorm(rec, gpu_bind(tx), gpu_bind(tw), gpu_bind(ty), n_rows, n_cols, 1e-5f);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, n * 4);
+    const size_t n = (size_t)n_rows * n_cols;
+    check_host h = { 0 };
+    float *x = check_alloc(&h, n * 4), *w = check_alloc(&h, n_cols * 4), *want = check_alloc(&h, n * 4),
+          *got = check_alloc(&h, n * 4);
+    vkllm_status s = check_host_status(ctx, &h, "check_rmsnorm");
+    if (s == VKLLM_OK) {
+        rng r = { seed };
+        check_fill_f32(&r, x, n, -2.0f, 2.0f);
+        check_fill_f32(&r, w, n_cols, -1.5f, 1.5f);
+        const rmsnorm_args a = { n_rows, n_cols, 1e-5f };
+        ref_rmsnorm(x, w, want, n_rows, n_cols, a.eps);
+        check_buf b[RN_N] = {
+            [RN_X] = { .host = x, .bytes = n * 4 },
+            [RN_W] = { .host = w, .bytes = n_cols * 4 },
+            [RN_Y] = { .got = got, .bytes = n * 4 },
+        };
+        s = check_drive(ctx, b, RN_N, record_rmsnorm, &a, out);
+    }
     if (s == VKLLM_OK) check_compare(got, want, NULL, n, 1e-6, 1e-5, "y", out);
-done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, tw);
-    gpu_tensor_destroy(ctx, ty);
-    free(x);
-    free(w);
-    free(want);
-    free(got);
+    check_host_free(&h);
     return s;
 }
