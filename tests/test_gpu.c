@@ -9,16 +9,8 @@
 #include "util/rng.h"
 
 static int failures;
-#define EXPECT(cond, ...)                                       \
-    do {                                                        \
-        if (cond) {                                             \
-            printf("ok   " __VA_ARGS__);                        \
-        } else {                                                \
-            printf("FAIL " __VA_ARGS__);                        \
-            failures++;                                         \
-        }                                                       \
-        printf("\n");                                           \
-    } while (0)
+#define EXPECT_PRINT_OK 1
+#include "expect.h"
 
 static void transfers(gpu_ctx *ctx, uint64_t seed)
 {
