@@ -110,7 +110,8 @@ vkllm_status op_matmul_glu_with(gpu_rec *rec, const matmul_config *cfg, gpu_tens
  * workgroup) run over the model's own weights, several distinct tensors in
  * a row as in a decode step (so the device's cache does not serve
  * repeats), twice each; the fastest, if it beats the default by more than
- * 3 %, is stored in the context (matmul_set_tuned) and matmul_pick /
+ * 3 %, is stored in the context's device profile (matmul_set_tuned;
+ * ops/profile.h) and matmul_pick /
  * matmul_pick_glu return it from then on for M = 1. Needs timestamps (else
  * VKLLM_ERR_UNSUPPORTED, defaults kept). */
 typedef struct matmul_tune_shape {
@@ -148,12 +149,12 @@ uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_conf
 uint32_t matmul_tune_candidates_ctx(gpu_ctx *ctx, const matmul_config *def, matmul_config *out);
 void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matmul_config *c);
 
-/* On a device offering tensor cores (info->coopmat_nv) the prefill kernels
+/* On a device offering tensor cores (the profile's coopmat) the prefill kernels
  * (matmul_coopmat.comp, bk 0, and the pipelined matmul_coopmat_prefetch.comp
  * with k slices of 16, 32 and 64) are checked once per context against the
  * reference on awkward shapes. Those that fail (a driver bug, or ours) are
- * never used; if all fail the context stops using tensor cores and the
- * shared-memory kernel takes over. The first that passed is used until
+ * never used; if all fail the profile stops using tensor cores and the
+ * shared-memory kernel takes over (the profile records which passed). The first that passed is used until
  * matmul_use_coopmat picks another (llama_weights_tune times them on the
  * model's weights). Loading a model calls this. Returns 1 if tensor cores
  * stay in use. */
