@@ -248,6 +248,19 @@ vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err,
  * snprintf-style: returns the full length, writes at most len bytes (NUL
  * included); m NULL: 0. */
 size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len);
+/* The device profile: the kernel choices vkllm makes on a device, as one
+ * JSON object: "family" ("cpu" or "gpu": whose measured choices),
+ * "as_gpu" (VKLLM_AS_GPU=1 gave a CPU device the GPU family), "reads"
+ * ("texel" or "storage" buffers for weights, x, K/V), "prefill" ("matvec",
+ * "tiled" or "tensor cores"), "fuse_norm", "fuse_glu", the attention split
+ * ("attention_subgroup_splits", "attention_max_ranges"), "tune_at_load",
+ * "tensor_cores" (usable, checked, the k slices that passed, the one in
+ * use) and "matvec_tuned" (the decode configuration chosen per weight
+ * shape). vkllm_device_profile: what a context on a listed device starts
+ * with; vkllm_model_profile: a loaded model's, after the load-time checks
+ * and tuning. snprintf-style as vkllm_model_tuning; NULL argument: 0. */
+size_t vkllm_device_profile(const vkllm_device_info *d, char *buf, size_t len);
+size_t vkllm_model_profile(const vkllm_model *m, char *buf, size_t len);
 
 typedef struct vkllm_session_options {
     uint32_t n_ctx;     /* KV cache positions; 0: min(n_ctx_train, 4096) */

@@ -10,11 +10,11 @@
 #define PUSH_ARGMAX
 #include "push.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 256; // a power of two
+layout(local_size_x_id = ARGMAX_SPEC_WG) in;
+layout(constant_id = ARGMAX_SPEC_WG) const uint WG = 256; // a power of two
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Out { int outv[]; };
+layout(std430, binding = ARGMAX_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = ARGMAX_BIND_OUT) writeonly buffer Out { int outv[]; };
 
 shared float sh_v[WG];
 shared int sh_i[WG];

@@ -52,39 +52,39 @@
 #endif
 #define FV_LEN (VEC / NF) // floats per FV
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 8;    // a multiple of every subgroup size the device may use
-layout(constant_id = 1) const uint ROWS = 4;  // rows per tile
-layout(constant_id = 2) const uint CPL = 2;   // chunks per lane, >= head_dim / (VEC * smallest subgroup size)
-layout(constant_id = 3) const uint NSG = 1;   // subgroups per workgroup, at most (WG / smallest subgroup size)
-layout(constant_id = 4) const uint D_MAX = 8; // >= head_dim; sizes the shared combine
-layout(constant_id = 5) const uint SPLITS = 1; // workgroups per row, each on a range of the keys (z)
+layout(local_size_x_id = ATTENTION_SPEC_WG) in;
+layout(constant_id = ATTENTION_SPEC_WG) const uint WG = 8;    // a multiple of every subgroup size the device may use
+layout(constant_id = ATTENTION_SPEC_ROWS) const uint ROWS = 4;  // rows per tile
+layout(constant_id = ATTENTION_SPEC_CPL) const uint CPL = 2;   // chunks per lane, >= head_dim / (VEC * smallest subgroup size)
+layout(constant_id = ATTENTION_SPEC_NSG) const uint NSG = 1;   // subgroups per workgroup, at most (WG / smallest subgroup size)
+layout(constant_id = ATTENTION_SPEC_D_MAX) const uint D_MAX = 8; // >= head_dim; sizes the shared combine
+layout(constant_id = ATTENTION_SPEC_SPLITS) const uint SPLITS = 1; // workgroups per row, each on a range of the keys (z)
 
 const uint NQ = CPL * NF; // FV registers per lane per row
 
-layout(std430, binding = 0) readonly buffer Q { FV q[]; };
+layout(std430, binding = ATTENTION_BIND_Q) readonly buffer Q { FV q[]; };
 #ifdef TEXEL
 // K/V as uniform texel buffers of uvec4 (VEC 8 only): on llvmpipe a texel
 // fetch is a vector gather, a storage-buffer load a per-lane loop
 #if VEC != 8
 #error "TEXEL needs VEC 8"
 #endif
-layout(binding = 1) uniform usamplerBuffer k_tex;
-layout(binding = 2) uniform usamplerBuffer v_tex;
+layout(binding = ATTENTION_BIND_K) uniform usamplerBuffer k_tex;
+layout(binding = ATTENTION_BIND_V) uniform usamplerBuffer v_tex;
 #define K_AT(i) texelFetch(k_tex, int(i))
 #define V_AT(i) texelFetch(v_tex, int(i))
 #else
-layout(std430, binding = 1) readonly buffer K { KV_T k[]; };
-layout(std430, binding = 2) readonly buffer V { KV_T v[]; };
+layout(std430, binding = ATTENTION_BIND_K) readonly buffer K { KV_T k[]; };
+layout(std430, binding = ATTENTION_BIND_V) readonly buffer V { KV_T v[]; };
 #define K_AT(i) k[i]
 #define V_AT(i) v[i]
 #endif
-layout(std430, binding = 3) writeonly buffer O { FV o[]; };
-layout(std430, binding = 4) readonly buffer P { int pos[]; }; // [n_q]: position of each query
+layout(std430, binding = ATTENTION_BIND_OUT) writeonly buffer O { FV o[]; };
+layout(std430, binding = ATTENTION_BIND_POS) readonly buffer P { int pos[]; }; // [n_q]: position of each query
 // SPLITS > 1: each workgroup writes its rows' partial (max, sum, unnormalised
 // accumulator) here, [n_q * n_head][SPLITS][2 + head_dim], and
 // attention_combine.comp merges them (flash-decoding)
-layout(std430, binding = 5) writeonly buffer Part { float part[]; };
+layout(std430, binding = ATTENTION_BIND_PART) writeonly buffer Part { float part[]; };
 
 // Per-subgroup partial results, combined after the key loop (NSG > 1 only).
 shared float sh_m[NSG * ROWS];

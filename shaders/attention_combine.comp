@@ -11,11 +11,11 @@
 #define PUSH_ATTENTION_COMBINE
 #include "push.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64;
+layout(local_size_x_id = ATTENTION_COMBINE_SPEC_WG) in;
+layout(constant_id = ATTENTION_COMBINE_SPEC_WG) const uint WG = 64;
 
-layout(std430, binding = 0) readonly buffer Part { float part[]; };
-layout(std430, binding = 1) writeonly buffer O { float o[]; };
+layout(std430, binding = ATTENTION_COMBINE_BIND_PART) readonly buffer Part { float part[]; };
+layout(std430, binding = ATTENTION_COMBINE_BIND_OUT) writeonly buffer O { float o[]; };
 
 void main()
 {

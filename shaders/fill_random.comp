@@ -11,11 +11,11 @@
 #define PUSH_FILL_RANDOM
 #include "push.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 256;
+layout(local_size_x_id = FILL_RANDOM_SPEC_WG) in;
+layout(constant_id = FILL_RANDOM_SPEC_WG) const uint WG = 256;
 
-layout(std430, binding = 0) writeonly buffer Dst { uint16_t dst[]; };
-layout(std430, binding = 0) writeonly buffer Dst2 { uint dst2[]; };
+layout(std430, binding = FILL_RANDOM_BIND_DST) writeonly buffer Dst { uint16_t dst[]; };
+layout(std430, binding = FILL_RANDOM_BIND_DST) writeonly buffer Dst2 { uint dst2[]; };
 
 // lowbias32 (Chris Wellons' integer hash), over the seed-mixed index
 uint hash(uint x)

@@ -18,14 +18,14 @@
 #define PUSH_GET_ROWS
 #include "push.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 128;
+layout(local_size_x_id = GET_ROWS_SPEC_WG) in;
+layout(constant_id = GET_ROWS_SPEC_WG) const uint WG = 128;
 
-layout(std430, binding = 0) readonly buffer Table { uint16_t table[]; };
-layout(std430, binding = 0) readonly buffer Table8 { uvec4 table8[]; }; // 8 halves
-layout(std430, binding = 1) readonly buffer Ids { int ids[]; };
-layout(std430, binding = 2) writeonly buffer Out { uint outv[]; };  // fp32 bits
-layout(std430, binding = 2) writeonly buffer Out4 { uvec4 out4[]; };
+layout(std430, binding = GET_ROWS_BIND_TABLE) readonly buffer Table { uint16_t table[]; };
+layout(std430, binding = GET_ROWS_BIND_TABLE) readonly buffer Table8 { uvec4 table8[]; }; // 8 halves
+layout(std430, binding = GET_ROWS_BIND_IDS) readonly buffer Ids { int ids[]; };
+layout(std430, binding = GET_ROWS_BIND_OUT) writeonly buffer Out { uint outv[]; };  // fp32 bits
+layout(std430, binding = GET_ROWS_BIND_OUT) writeonly buffer Out4 { uvec4 out4[]; };
 
 // fp16 bits (low 16) -> fp32 bits, exact.
 uint f16_to_f32_bits(uint h)

@@ -27,23 +27,23 @@
 #define VEC 8
 #endif
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 128; // (BM / TM) * (BN / TN)
-layout(constant_id = 1) const uint BM = 32;  // tile rows of x / y
-layout(constant_id = 2) const uint BN = 64;  // tile rows of w (columns of y)
-layout(constant_id = 3) const uint BK = 16;  // k slice staged per step
-layout(constant_id = 4) const uint TM = 4;   // register block per invocation
-layout(constant_id = 5) const uint TN = 4;
-layout(constant_id = 6) const uint ACC = 0;  // 1: y += the product (a fused residual add)
+layout(local_size_x_id = MATMUL_SPEC_WG) in;
+layout(constant_id = MATMUL_SPEC_WG) const uint WG = 128; // (BM / TM) * (BN / TN)
+layout(constant_id = MATMUL_SPEC_BM) const uint BM = 32;  // tile rows of x / y
+layout(constant_id = MATMUL_SPEC_BN) const uint BN = 64;  // tile rows of w (columns of y)
+layout(constant_id = MATMUL_SPEC_BK) const uint BK = 16;  // k slice staged per step
+layout(constant_id = MATMUL_SPEC_TM) const uint TM = 4;   // register block per invocation
+layout(constant_id = MATMUL_SPEC_TN) const uint TN = 4;
+layout(constant_id = MATMUL_SPEC_ACC) const uint ACC = 0;  // 1: y += the product (a fused residual add)
 
 #if VEC == 8
-layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
-layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
+layout(std430, binding = MATMUL_BIND_W) readonly buffer W { uvec4 w[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { vec4 x[]; };
 #else
-layout(std430, binding = 0) readonly buffer W { uint w[]; };
-layout(std430, binding = 1) readonly buffer X { float x[]; };
+layout(std430, binding = MATMUL_BIND_W) readonly buffer W { uint w[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { float x[]; };
 #endif
-layout(std430, binding = 2) buffer Y { float y[]; };
+layout(std430, binding = MATMUL_BIND_Y) buffer Y { float y[]; };
 
 const uint LD = BK / 4 + 1; // vec4s per staged row (one of padding)
 shared vec4 xs[BM * LD];    // [BM][BK / 4 (+1)]: x[m0 + r][k0 + 4 q ..]

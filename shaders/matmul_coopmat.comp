@@ -23,11 +23,11 @@
 #include "push.h"
 
 layout(local_size_x = 128) in;
-layout(constant_id = 6) const uint ACC = 0; // 1: y += the product (a fused residual add)
+layout(constant_id = MATMUL_SPEC_ACC) const uint ACC = 0; // 1: y += the product (a fused residual add)
 
-layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
-layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
-layout(std430, binding = 2) buffer Y { float y[]; };
+layout(std430, binding = MATMUL_BIND_W) readonly buffer W { uvec4 w[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { vec4 x[]; };
+layout(std430, binding = MATMUL_BIND_Y) buffer Y { float y[]; };
 
 const uint BM = 64, BN = 64, BK = 16;
 shared float16_t xs_hi[BM * BK]; // [BM][BK], row-major: x[m0 + r][k0 + c]

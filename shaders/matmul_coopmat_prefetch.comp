@@ -19,12 +19,12 @@
 #include "push.h"
 
 layout(local_size_x = 128) in;
-layout(constant_id = 6) const uint ACC = 0; // 1: y += the product (a fused residual add)
-layout(constant_id = 7) const uint BK = 32; // k per slice: 16, 32 or 64
+layout(constant_id = MATMUL_SPEC_ACC) const uint ACC = 0; // 1: y += the product (a fused residual add)
+layout(constant_id = MATMUL_SPEC_TC_BK) const uint BK = 32; // k per slice: 16, 32 or 64
 
-layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
-layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
-layout(std430, binding = 2) buffer Y { float y[]; };
+layout(std430, binding = MATMUL_BIND_W) readonly buffer W { uvec4 w[]; };
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { vec4 x[]; };
+layout(std430, binding = MATMUL_BIND_Y) buffer Y { float y[]; };
 
 const uint BM = 64, BN = 64, WG = 128;
 const uint W_PER = BN * BK / 8 / WG; // uvec4 of w each invocation loads per slice

@@ -33,38 +33,38 @@
 #define VEC 8
 #endif
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64;   // invocations per workgroup
-layout(constant_id = 1) const uint ROWS = 16; // rows per workgroup
-layout(constant_id = 2) const uint R = 2;     // rows a subgroup works on at once
-layout(constant_id = 3) const uint NM = 1;    // columns of x (and y) per workgroup
-layout(constant_id = 4) const uint ACC = 0;   // 1: y += the product (a fused residual add)
-layout(constant_id = 5) const uint NORM = 0;  // 1: x is RMSNorm'd on the way in (g at binding 4)
+layout(local_size_x_id = MATVEC_SPEC_WG) in;
+layout(constant_id = MATVEC_SPEC_WG) const uint WG = 64;   // invocations per workgroup
+layout(constant_id = MATVEC_SPEC_ROWS) const uint ROWS = 16; // rows per workgroup
+layout(constant_id = MATVEC_SPEC_R) const uint R = 2;     // rows a subgroup works on at once
+layout(constant_id = MATVEC_SPEC_NM) const uint NM = 1;    // columns of x (and y) per workgroup
+layout(constant_id = MATVEC_SPEC_ACC) const uint ACC = 0;   // 1: y += the product (a fused residual add)
+layout(constant_id = MATVEC_SPEC_NORM) const uint NORM = 0;  // 1: x is RMSNorm'd on the way in (g at MATVEC_BIND_NORM)
 
 #if VEC == 8 && defined(TEXEL)
 // w as a uniform texel buffer of uvec4 texels: on llvmpipe a texel fetch is
 // a vector gather, a storage-buffer load a per-lane loop with bounds checks
-layout(binding = 0) uniform usamplerBuffer w_tex;
+layout(binding = MATVEC_BIND_W) uniform usamplerBuffer w_tex;
 #define W8(i) texelFetch(w_tex, int(i))
-layout(binding = 1) uniform usamplerBuffer x_tex; // fp32 bits
+layout(binding = MATVEC_BIND_X) uniform usamplerBuffer x_tex; // fp32 bits
 #define X4(i) uintBitsToFloat(texelFetch(x_tex, int(i)))
 #elif VEC == 8
-layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
+layout(std430, binding = MATVEC_BIND_W) readonly buffer W { uvec4 w[]; };
 #define W8(i) w[i]
-layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
+layout(std430, binding = MATVEC_BIND_X) readonly buffer X { vec4 x[]; };
 #define X4(i) x[i]
 #endif
 #if VEC == 8 && defined(TEXEL)
-layout(binding = 4) uniform usamplerBuffer g_tex; // fp32 bits
+layout(binding = MATVEC_BIND_NORM) uniform usamplerBuffer g_tex; // fp32 bits
 #define G4(i) uintBitsToFloat(texelFetch(g_tex, int(i)))
 #elif VEC == 8
-layout(std430, binding = 4) readonly buffer G { vec4 g[]; };
+layout(std430, binding = MATVEC_BIND_NORM) readonly buffer G { vec4 g[]; };
 #define G4(i) g[i]
 #else
-layout(std430, binding = 0) readonly buffer W { uint w[]; };
-layout(std430, binding = 1) readonly buffer X { float x[]; };
+layout(std430, binding = MATVEC_BIND_W) readonly buffer W { uint w[]; };
+layout(std430, binding = MATVEC_BIND_X) readonly buffer X { float x[]; };
 #endif
-layout(std430, binding = 2) buffer Y { float y[]; };
+layout(std430, binding = MATVEC_BIND_Y) buffer Y { float y[]; };
 
 #ifdef GLU
 // SwiGLU's first half in one pass: binding 3 holds w_up beside w_gate at
@@ -73,10 +73,10 @@ layout(std430, binding = 2) buffer Y { float y[]; };
 #error "GLU needs VEC 8"
 #endif
 #ifdef TEXEL
-layout(binding = 3) uniform usamplerBuffer w2_tex;
+layout(binding = MATVEC_BIND_W2) uniform usamplerBuffer w2_tex;
 #define W2_8(i) texelFetch(w2_tex, int(i))
 #else
-layout(std430, binding = 3) readonly buffer W2 { uvec4 w2[]; };
+layout(std430, binding = MATVEC_BIND_W2) readonly buffer W2 { uvec4 w2[]; };
 #define W2_8(i) w2[i]
 #endif
 const uint NW = 2; // weight matrices

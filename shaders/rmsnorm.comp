@@ -6,12 +6,12 @@
 #define PUSH_RMSNORM
 #include "push.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 128;
+layout(local_size_x_id = RMSNORM_SPEC_WG) in;
+layout(constant_id = RMSNORM_SPEC_WG) const uint WG = 128;
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer W { float w[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = RMSNORM_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = RMSNORM_BIND_W) readonly buffer W { float w[]; };
+layout(std430, binding = RMSNORM_BIND_Y) writeonly buffer Y { float y[]; };
 
 shared float partial[64]; // one per subgroup (WG / subgroup size <= 64)
 

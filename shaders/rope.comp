@@ -17,19 +17,19 @@
 #define PUSH_ROPE
 #include "push.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64;
+layout(local_size_x_id = ROPE_SPEC_WG) in;
+layout(constant_id = ROPE_SPEC_WG) const uint WG = 64;
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer P { int pos[]; };
+layout(std430, binding = ROPE_BIND_X) readonly buffer X { float x[]; };
+layout(std430, binding = ROPE_BIND_POS) readonly buffer P { int pos[]; };
 #ifdef TO_CACHE
 // The rotated keys (or, with n_rot = 0, the values) go straight into the
 // layer's fp16 cache at their token's position: cache [n_ctx][n_head *
 // head_dim], rounded to nearest even (common.glsl); a position outside
 // [0, n_ctx) is skipped.
-layout(std430, binding = 2) writeonly buffer Cache { uint16_t cache[]; };
+layout(std430, binding = ROPE_BIND_Y) writeonly buffer Cache { uint16_t cache[]; };
 #else
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = ROPE_BIND_Y) writeonly buffer Y { float y[]; };
 #endif
 
 // Element e (within the token's row) of token t gets v.

@@ -8,19 +8,19 @@
 // Workgroups past 65535 spill into y (the op sizes the grid).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
-#define PUSH_ELEMENTWISE
+#define PUSH_SILU_MUL
 #include "push.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 128;
+layout(local_size_x_id = SILU_MUL_SPEC_WG) in;
+layout(constant_id = SILU_MUL_SPEC_WG) const uint WG = 128;
 
 // Two views of each buffer at the same binding: scalar for the tail, vec4 for the body.
-layout(std430, binding = 0) readonly buffer Gate { float gate[]; };
-layout(std430, binding = 0) readonly buffer Gate4 { vec4 gate4[]; };
-layout(std430, binding = 1) readonly buffer Up { float up[]; };
-layout(std430, binding = 1) readonly buffer Up4 { vec4 up4[]; };
-layout(std430, binding = 2) writeonly buffer Out { float outv[]; };
-layout(std430, binding = 2) writeonly buffer Out4 { vec4 out4[]; };
+layout(std430, binding = SILU_MUL_BIND_GATE) readonly buffer Gate { float gate[]; };
+layout(std430, binding = SILU_MUL_BIND_GATE) readonly buffer Gate4 { vec4 gate4[]; };
+layout(std430, binding = SILU_MUL_BIND_UP) readonly buffer Up { float up[]; };
+layout(std430, binding = SILU_MUL_BIND_UP) readonly buffer Up4 { vec4 up4[]; };
+layout(std430, binding = SILU_MUL_BIND_OUT) writeonly buffer Out { float outv[]; };
+layout(std430, binding = SILU_MUL_BIND_OUT) writeonly buffer Out4 { vec4 out4[]; };
 
 // sigmoid through t = exp(-|g|) in (0, 1]: the exponent never overflows and the
 // divisor 1 + t stays in [1, 2], where Vulkan's division is accurate (2.5 ulp)

@@ -9,6 +9,7 @@
 #include "gpu/gpu.h"
 #include "ops/fill_random.h"
 #include "ops/matmul.h"
+#include "ops/profile.h"
 #include "vkllm.h"
 
 
@@ -35,15 +36,17 @@ static vkllm_status copy_bandwidth(gpu_ctx *ctx, uint32_t reps, double *gbps, ui
     gpu_tensor *a = NULL, *b = NULL;
     gpu_rec *rec = NULL;
     double *t = calloc(reps, sizeof *t);
-    vkllm_status s = t ? gpu_tensor_create(ctx, bytes, 0, &a) : VKLLM_ERR_OUT_OF_MEMORY;
-    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, bytes, 0, &b);
-    if (s == VKLLM_OK) s = gpu_fill(ctx, a, 0x3c003c00u);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
-    for (int i = 0; i < 8 && s == VKLLM_OK; i++) {
-        s = gpu_rec_copy(rec, gpu_bind(i % 2 ? a : b), gpu_bind(i % 2 ? b : a), bytes);
-        gpu_barrier(rec); /* each copy reads what the previous one wrote */
+    vkllm_status s = t ? gpu_rec_begin(ctx, 0, &rec) : gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (s == VKLLM_OK) { /* errors stick to the recording (gpu.h) */
+        gpu_rec_note(rec, gpu_tensor_create(ctx, bytes, 0, &a));
+        gpu_rec_note(rec, gpu_tensor_create(ctx, bytes, 0, &b));
+        for (int i = 0; i < 8; i++) {
+            gpu_rec_copy(rec, gpu_bind(i % 2 ? a : b), gpu_bind(i % 2 ? b : a), bytes);
+            gpu_barrier(rec); /* each copy reads what the previous one wrote */
+        }
+        s = gpu_rec_end(rec);
     }
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    if (s == VKLLM_OK) s = gpu_fill(ctx, a, 0x3c003c00u); /* defined bytes to copy */
     if (s == VKLLM_OK) s = gpu_rec_submit(rec); /* warm-up */
     for (uint32_t r = 0; r < reps && s == VKLLM_OK; r++) {
         double t0 = now_s();
@@ -80,21 +83,26 @@ static vkllm_status matvec_time(gpu_ctx *ctx, uint32_t rows, uint32_t cols, uint
     gpu_tensor *w[MATVEC_MAX_COPIES] = { 0 }, *x = NULL, *y = NULL;
     gpu_rec *fill = NULL, *rec = NULL;
     double *t = calloc(reps, sizeof *t);
-    vkllm_status s = t ? VKLLM_OK : VKLLM_ERR_OUT_OF_MEMORY;
-    for (uint32_t i = 0; i < n_w && s == VKLLM_OK; i++) s = gpu_tensor_create(ctx, w_bytes, (uint64_t)cols * 2, &w[i]);
-    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, (uint64_t)cols * 4, 0, &x);
-    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, (uint64_t)rows * 4, 0, &y);
-    if (s == VKLLM_OK) s = gpu_fill(ctx, x, 0x3f800000u);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &fill);
-    for (uint32_t i = 0; i < n_w && s == VKLLM_OK; i++) s = op_fill_random(fill, w[i], (uint64_t)rows * cols, 7 + i, 0.01f);
-    if (s == VKLLM_OK) s = gpu_rec_end(fill);
+    vkllm_status s = t ? gpu_rec_begin(ctx, 0, &fill) : gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    if (s == VKLLM_OK) { /* the tensors, random weights and x = 1; errors stick to the recording (gpu.h) */
+        for (uint32_t i = 0; i < n_w; i++) {
+            gpu_rec_note(fill, gpu_tensor_create(ctx, w_bytes, (uint64_t)cols * 2, &w[i]));
+            op_fill_random(fill, w[i], (uint64_t)rows * cols, 7 + i, 0.01f);
+        }
+        gpu_rec_note(fill, gpu_tensor_create(ctx, (uint64_t)cols * 4, 0, &x));
+        gpu_rec_note(fill, gpu_tensor_create(ctx, (uint64_t)rows * 4, 0, &y));
+        gpu_rec_fill(fill, gpu_bind(x), (uint64_t)cols * 4, 0x3f800000u);
+        s = gpu_rec_end(fill);
+    }
     if (s == VKLLM_OK) s = gpu_rec_submit(fill);
     if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 64 * n_w, &rec);
-    for (uint32_t i = 0; i < n_w && s == VKLLM_OK; i++) {
-        s = op_matmul(rec, w[i], gpu_bind(x), gpu_bind(y), 1, rows, cols);
-        gpu_barrier(rec);
+    if (s == VKLLM_OK) {
+        for (uint32_t i = 0; i < n_w; i++) {
+            op_matmul(rec, w[i], gpu_bind(x), gpu_bind(y), 1, rows, cols);
+            gpu_barrier(rec); /* as in a decode step: each product after the last */
+        }
+        s = gpu_rec_end(rec);
     }
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
     if (s == VKLLM_OK) s = gpu_rec_submit(rec); /* warm-up (and the shader JIT on lavapipe) */
     for (uint32_t r = 0; r < reps && s == VKLLM_OK; r++) {
         double t0 = now_s();
@@ -153,6 +161,20 @@ vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err,
     vkllm_status s = copy_bandwidth(m->ctx, 5, gbps, &bytes);
     if (s != VKLLM_OK && err && err_len) snprintf(err, err_len, "%s", gpu_error(m->ctx));
     return s;
+}
+
+size_t vkllm_device_profile(const vkllm_device_info *d, char *buf, size_t len)
+{
+    if (buf && len) buf[0] = 0;
+    if (!d) return 0;
+    ops_profile p = ops_profile_start(d);
+    return ops_profile_json(&p, buf, len);
+}
+
+size_t vkllm_model_profile(const vkllm_model *m, char *buf, size_t len)
+{
+    if (buf && len) buf[0] = 0;
+    return m ? ops_profile_json(ops_profile_of(m->ctx), buf, len) : 0;
 }
 
 size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len)

@@ -11,15 +11,8 @@
 
 extern int tu_failures;
 
-#define CHECK(cond, ...)                                                          \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            tu_failures++;                                                        \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);               \
-            printf(__VA_ARGS__);                                                  \
-            printf("\n");                                                         \
-        }                                                                         \
-    } while (0)
+#define EXPECT_FAILURES tu_failures
+#include "expect.h"
 
 /* Creates (empty) the scratch folder `dir` (removing old contents). 0 on failure. */
 int tu_scratch(const char *dir);

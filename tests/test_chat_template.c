@@ -10,15 +10,7 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            printf(__VA_ARGS__);                                            \
-            printf("\n");                                                   \
-        }                                                                   \
-    } while (0)
+#include "expect.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -44,6 +36,7 @@ static void expect(chat_template_id id, const chat_msg *m, size_t n, bool gen, c
     }
     free(out);
 }
+#undef EXPECT /* this file's EXPECT renders and compares (below); CHECK is the assertion */
 #define EXPECT(id, m, n, gen, want) expect(id, m, n, gen, want, __LINE__)
 
 static void test_solar(void)

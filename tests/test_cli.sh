@@ -29,6 +29,8 @@ expect "unknown command" 2 "unknown command 'frobnicate'" -- "$vkllm" frobnicate
 expect "devices" 0 "^device 0: " -- "$vkllm" devices
 expect "devices bad option" 2 "unknown option --bogus" -- "$vkllm" devices --bogus
 expect "devices --json parses" 0 "^ok$" -- sh -c "'$vkllm' devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d and \"max_storage_buffer_range\" in d[0]; print(\"ok\")'"
+# the device profile: the GPU family under VKLLM_AS_GPU, while the device still reports its own type
+expect "devices --json: profile, VKLLM_AS_GPU" 0 "^ok$" -- sh -c "VKLLM_AS_GPU=1 '$vkllm' devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin)[0]; p=d[\"profile\"]; assert p[\"family\"] == \"gpu\" and p[\"as_gpu\"] == (d[\"type\"] == \"cpu\") and p[\"reads\"] == \"storage\"; print(\"ok\")'"
 expect "no driver" 1 "no Vulkan driver found" -- env VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json "$vkllm" devices
 expect "selftest no driver" 1 "no Vulkan driver found" -- env VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json "$vkllm" selftest
 expect "selftest unknown device" 1 'no Vulkan device matches "no-such-gpu"' -- "$vkllm" selftest --device no-such-gpu
@@ -65,6 +67,7 @@ check_bench='import json,sys; d=json.load(sys.stdin); t=[x["test"] for x in d]; 
 expect "bench synthetic json" 0 "^bench ok" -- sh -c "'$vkllm' bench --synthetic tiny -p 8,16 -n 4 -r 2 --json | python3 -c '$check_bench'"
 expect "bench file model" 0 "^\| tg4 \| [0-9.]+ " -- "$vkllm" bench -m "$scratch/tiny.gguf" -p 8 -n 4 -r 1
 expect "bench profile" 0 "^decode step: [0-9]+ dispatches" -- "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
+expect "bench profile: device profile" 0 '^device profile: \{"family": "(cpu|gpu)", ' -- "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
 expect "bench profile: tuning (CPUs: off)" 0 "^(not tuned on a CPU device|decode kernels tuned at load)" -- "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
 expect "bench profile: VKLLM_TUNE=1 tunes" 0 "^\| 32000 x 256 \| [0-9]+ \| " -- env VKLLM_TUNE=1 "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
 expect "bench profile: VKLLM_TUNE=0" 0 "^not tuned \(VKLLM_TUNE=0\)" -- env VKLLM_TUNE=0 "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile

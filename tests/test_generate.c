@@ -20,19 +20,8 @@
 #include "vkllm.h"
 
 static int failures;
-#define EXPECT(cond, ...)                                                          \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            failures++;                                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                            \
-            printf(__VA_ARGS__);                                                   \
-            printf("\n");                                                          \
-        } else {                                                                   \
-            printf("ok   ");                                                       \
-            printf(__VA_ARGS__);                                                   \
-            printf("\n");                                                          \
-        }                                                                          \
-    } while (0)
+#define EXPECT_PRINT_OK 1
+#include "expect.h"
 
 #define N_GEN 24
 static const char *const PROMPT = "Hello wonderful world, abc";

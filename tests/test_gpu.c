@@ -9,16 +9,8 @@
 #include "util/rng.h"
 
 static int failures;
-#define EXPECT(cond, ...)                                       \
-    do {                                                        \
-        if (cond) {                                             \
-            printf("ok   " __VA_ARGS__);                        \
-        } else {                                                \
-            printf("FAIL " __VA_ARGS__);                        \
-            failures++;                                         \
-        }                                                       \
-        printf("\n");                                           \
-    } while (0)
+#define EXPECT_PRINT_OK 1
+#include "expect.h"
 
 static void transfers(gpu_ctx *ctx, uint64_t seed)
 {
@@ -128,6 +120,21 @@ static void pipelines_and_timing(gpu_ctx *ctx)
     }
     EXPECT(s == VKLLM_ERR_INVALID_ARG && gpu_rec_end(bad) == VKLLM_ERR_INVALID_ARG,
            "bad chunk in a binding refused and remembered: %s", gpu_error(ctx));
+    gpu_rec_destroy(bad);
+
+    /* errors stick to the recording: an op's own argument check fails, the
+     * ops after it record nothing, a later failure elsewhere on the context
+     * does not replace the message, and gpu_rec_end reports the first */
+    s = gpu_rec_begin(ctx, 0, &bad);
+    if (s == VKLLM_OK) {
+        s = op_rmsnorm(bad, gpu_bind(x), gpu_bind(w), gpu_bind(y), 64, 257, 0.0f); /* x too small for 64 x 257 */
+        vkllm_status later = op_rmsnorm(bad, gpu_bind(x), gpu_bind(w), gpu_bind(y), 64, 256, 0.0f);
+        gpu_fail(ctx, VKLLM_ERR_VULKAN, "something else failed");
+        vkllm_status end = gpu_rec_end(bad);
+        EXPECT(s == VKLLM_ERR_INVALID_ARG && later == s && gpu_rec_status(bad) == s && end == s &&
+                   strstr(gpu_error(ctx), "rmsnorm") && gpu_rec_submit(bad) == s,
+               "an op's error sticks to the recording, first message kept: %s", gpu_error(ctx));
+    }
     gpu_rec_destroy(bad);
     gpu_rec_destroy(rec);
     gpu_tensor_destroy(ctx, x);

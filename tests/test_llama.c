@@ -24,15 +24,7 @@
 #include "util/rng.h"
 
 static int failures;
-#define EXPECT(cond, ...)                                                          \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            failures++;                                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                            \
-            printf(__VA_ARGS__);                                                   \
-            printf("\n");                                                          \
-        }                                                                          \
-    } while (0)
+#include "expect.h"
 
 typedef struct loaded {
     model *m;

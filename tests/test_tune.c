@@ -27,11 +27,8 @@ static int same(const matmul_config *a, const matmul_config *b)
            a->texel == b->texel;
 }
 
-static int expect(int ok, const char *what)
-{
-    printf("%-4s tune       %s\n", ok ? "ok" : "FAIL", what);
-    return !ok;
-}
+#define EXPECT_PRINT_OK 1
+#include "expect.h"
 
 int main(void)
 {
@@ -56,7 +53,7 @@ int main(void)
     if (s == VKLLM_ERR_UNSUPPORTED) {
         printf("skip tune       %s\n", gpu_error(ctx));
     } else {
-        failures += expect(s == VKLLM_OK, s == VKLLM_OK ? "matmul_tune ran" : gpu_error(ctx));
+        EXPECT(s == VKLLM_OK, "%s", s == VKLLM_OK ? "matmul_tune ran" : gpu_error(ctx));
         for (uint32_t i = 0; s == VKLLM_OK && i < n_shapes; i++) {
             const matmul_tune_result *t = &res[i];
             matmul_config now = t->glu ? matmul_pick_glu(ctx, 1, t->N, t->K) : matmul_pick(ctx, 1, t->N, t->K);
@@ -64,9 +61,8 @@ int main(void)
             snprintf(what, sizeof what, "%u x %u%s: %u candidates, %u/%u/%u %.2f GB/s -> %u/%u/%u %.2f GB/s", t->N,
                      t->K, t->glu ? " glu" : "", t->n_tried, t->def.wg, t->def.rows, t->def.r, t->def_gbps, t->best.wg,
                      t->best.rows, t->best.r, t->best_gbps);
-            failures += expect(t->n_tried >= 2 && t->best_gbps >= t->def_gbps && t->def_gbps > 0 &&
-                                   t->best.kind == MATMUL_MATVEC && same(&now, &t->best),
-                               what);
+            EXPECT(t->n_tried >= 2 && t->best_gbps >= t->def_gbps && t->def_gbps > 0 &&
+                                   t->best.kind == MATMUL_MATVEC && same(&now, &t->best), "%s", what);
         }
         /* what the kernels now run, checked against the reference */
         vkllm_check_result cr;
@@ -77,7 +73,7 @@ int main(void)
     }
     /* batches keep the device's defaults */
     matmul_config b = matmul_pick(ctx, 2, 300, 256), d = matmul_pick_for(gpu_info(ctx), 2, 300, 256);
-    failures += expect(same(&b, &d), "M = 2 keeps the default configuration");
+    EXPECT(same(&b, &d), "%s", "M = 2 keeps the default configuration");
 
     /* a stored choice is what runs: an unusual one, 3 rows per pass */
     matmul_config odd = matmul_pick_for(gpu_info(ctx), 1, 300, 256);
@@ -85,7 +81,7 @@ int main(void)
     odd.rows = 3 * (odd.wg / (gpu_info(ctx)->subgroup_size ? gpu_info(ctx)->subgroup_size : 32)) * 2;
     matmul_set_tuned(ctx, false, 300, 256, &odd);
     matmul_config now = matmul_pick(ctx, 1, 300, 256);
-    failures += expect(same(&now, &odd), "matmul_set_tuned's configuration is picked");
+    EXPECT(same(&now, &odd), "%s", "matmul_set_tuned's configuration is picked");
     vkllm_check_result cr;
     failures += harness_report(ctx, check_matmul(ctx, 1, 300, 256, seed + 5, &cr), &cr);
     failures += harness_report(ctx, check_matmul_norm(ctx, NULL, 1, 300, 256, seed + 6, &cr), &cr);
@@ -113,12 +109,12 @@ int main(void)
         char what[96];
         snprintf(what, sizeof what, "%s: all %u candidates correct (plain and SwiGLU + norm)",
                  k ? "this device" : "a discrete GPU", n);
-        failures += expect(!bad && n >= 2, what);
+        EXPECT(!bad && n >= 2, "%s", what);
     }
 
     /* bad input: a shape without weights */
     matmul_tune_shape empty = { .N = 8, .K = 8 };
-    failures += expect(matmul_tune(ctx, &empty, 1, res) == VKLLM_ERR_INVALID_ARG, "a shape without weights is refused");
+    EXPECT(matmul_tune(ctx, &empty, 1, res) == VKLLM_ERR_INVALID_ARG, "%s", "a shape without weights is refused");
 
     for (int i = 0; i < 3; i++) gpu_tensor_destroy(ctx, a[i]);
     for (int i = 0; i < 2; i++) gpu_tensor_destroy(ctx, g[i]), gpu_tensor_destroy(ctx, u[i]), gpu_tensor_destroy(ctx, c[i]);

@@ -312,6 +312,9 @@ int cmd_bench(int argc, char **argv)
         if (st == VKLLM_OK) st = vkllm_session_eval(s, &tok, 1, VKLLM_LOGITS_ARGMAX, NULL, &tok);
         if (st == VKLLM_OK) print_profile(s, "decode step");
         if (st != VKLLM_OK) fprintf(stderr, "vkllm bench: profile: %s\n", s ? vkllm_session_error(s) : err);
+        char profile[4096];
+        vkllm_model_profile(m, profile, sizeof profile);
+        printf("\ndevice profile: %s\n", profile);
         size_t n_tune = vkllm_model_tuning(m, NULL, 0);
         char *tune = malloc(n_tune + 1);
         if (tune && vkllm_model_tuning(m, tune, n_tune + 1) == n_tune) printf("\n%s", tune);

@@ -69,8 +69,11 @@ static void print_device_json(const vkllm_device_info *d, int last)
     for (uint32_t h = 0; h < d->n_heaps; h++)
         printf("%s{\"bytes\": %llu, \"device_local\": %s}", h ? ", " : "", (unsigned long long)d->heap_size[h],
                d->heap_device_local[h] ? "true" : "false");
-    printf("], \"timestamps\": %s, \"timestamp_period_ns\": %g}%s\n", d->timestamps ? "true" : "false",
-           d->timestamp_period_ns, last ? "" : ",");
+    printf("], \"timestamps\": %s, \"timestamp_period_ns\": %g", d->timestamps ? "true" : "false",
+           d->timestamp_period_ns);
+    char profile[4096];
+    vkllm_device_profile(d, profile, sizeof profile);
+    printf(", \"profile\": %s}%s\n", profile, last ? "" : ",");
 }
 
 static void print_device_text(const vkllm_device_info *d)

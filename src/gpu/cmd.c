@@ -1,5 +1,7 @@
 /* Recordings: a command buffer, the descriptor sets its dispatches use, and
  * optional timestamps around each dispatch. Recorded once, submitted often. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,7 @@ struct gpu_rec {
     desc_pool *pools;
     bool ended;
     vkllm_status status;       /* first error while recording, reported at end */
+    char err[1024];            /* ... and its message */
     /* timing */
     VkQueryPool queries;
     uint32_t max_timed, n_timed;
@@ -121,11 +124,43 @@ static vkllm_status alloc_set(gpu_rec *rec, VkDescriptorSetLayout layout, VkDesc
     return VKLLM_OK;
 }
 
-/* Keeps the first recording error; later calls become no-ops. */
+/* Keeps the first recording error (and the context's message for it);
+ * later calls become no-ops. */
 static vkllm_status rec_status(gpu_rec *rec, vkllm_status s)
 {
-    if (rec->status == VKLLM_OK) rec->status = s;
+    if (rec->status == VKLLM_OK && s != VKLLM_OK) {
+        rec->status = s;
+        snprintf(rec->err, sizeof rec->err, "%s", gpu_error(rec->ctx));
+    }
     return s;
+}
+
+vkllm_status gpu_rec_status(const gpu_rec *rec) { return rec->status; }
+
+vkllm_status gpu_rec_note(gpu_rec *rec, vkllm_status s)
+{
+    rec_status(rec, s);
+    return rec->status;
+}
+
+vkllm_status gpu_rec_fail(gpu_rec *rec, vkllm_status s, const char *fmt, ...)
+{
+    if (rec->status != VKLLM_OK) return s; /* the first error stays the one reported */
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gpu_fail(rec->ctx, s, "%s", msg);
+    return rec_status(rec, s);
+}
+
+gpu_pipeline *gpu_rec_pipeline(gpu_rec *rec, const gpu_pipeline_desc *desc)
+{
+    gpu_pipeline *p = NULL;
+    if (rec->status != VKLLM_OK) return NULL;
+    rec_status(rec, gpu_pipeline_get(rec->ctx, desc, &p));
+    return p;
 }
 
 vkllm_status gpu_dispatch(gpu_rec *rec, gpu_pipeline *p, const gpu_binding *b, uint32_t n_b, const void *push,
@@ -134,6 +169,7 @@ vkllm_status gpu_dispatch(gpu_rec *rec, gpu_pipeline *p, const gpu_binding *b, u
     gpu_ctx *ctx = rec->ctx;
     if (rec->status != VKLLM_OK) return rec->status;
     if (rec->ended) return rec_status(rec, gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "dispatch after gpu_rec_end"));
+    if (!p) return rec_status(rec, gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "dispatch of no pipeline"));
     if (n_b != p->desc.n_buffers)
         return rec_status(rec, gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "%s: %u bindings given, pipeline has %u",
                                         p->shader_name, n_b, p->desc.n_buffers));
@@ -227,7 +263,10 @@ vkllm_status gpu_rec_fill(gpu_rec *rec, gpu_binding dst, uint64_t bytes, uint32_
 
 vkllm_status gpu_rec_end(gpu_rec *rec)
 {
-    if (rec->status != VKLLM_OK) return rec->status;
+    if (rec->status != VKLLM_OK) { /* the first error, whatever failed after it */
+        gpu_fail(rec->ctx, rec->status, "%s", rec->err);
+        return rec->status;
+    }
     if (rec->ended) return VKLLM_OK;
     /* every shader / copy write of the recording visible to host reads of
      * mapped tensors after the fence */
@@ -238,7 +277,9 @@ vkllm_status gpu_rec_end(gpu_rec *rec)
     };
     vkCmdPipelineBarrier(rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-    VK_TRY(rec->ctx, vkEndCommandBuffer(rec->cmd));
+    VkResult r = vkEndCommandBuffer(rec->cmd);
+    if (r != VK_SUCCESS)
+        return rec_status(rec, gpu_vk_fail(rec->ctx, r, "vkEndCommandBuffer(rec->cmd)", __FILE__, __LINE__));
     rec->ended = true;
     return VKLLM_OK;
 }
@@ -246,7 +287,7 @@ vkllm_status gpu_rec_end(gpu_rec *rec)
 vkllm_status gpu_rec_submit(gpu_rec *rec)
 {
     gpu_ctx *ctx = rec->ctx;
-    if (rec->status != VKLLM_OK) return rec->status;
+    if (rec->status != VKLLM_OK) return gpu_rec_end(rec); /* its first error, again */
     if (!rec->ended) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "submit before gpu_rec_end");
     VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,

@@ -52,34 +52,14 @@ vkllm_status gpu_vk_fail(gpu_ctx *ctx, VkResult r, const char *expr, const char 
 const char *gpu_error(const gpu_ctx *ctx) { return ctx->err; }
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx) { return &ctx->info; }
 
-void gpu_disable_coopmat(gpu_ctx *ctx) { ctx->info.coopmat_nv = 0; }
+struct ops_profile *gpu_ops_profile(const gpu_ctx *ctx) { return ctx->profile; }
 
-static int tuned_find(const gpu_ctx *ctx, const char *op, const uint32_t key[3])
+void gpu_set_ops_profile(gpu_ctx *ctx, struct ops_profile *p)
 {
-    for (uint32_t i = 0; i < ctx->n_tuned; i++)
-        if (!strcmp(ctx->tuned[i].op, op) && !memcmp(ctx->tuned[i].key, key, sizeof ctx->tuned[i].key)) return (int)i;
-    return -1;
+    free(ctx->profile);
+    ctx->profile = p;
 }
 
-bool gpu_tuned_put(gpu_ctx *ctx, const char *op, const uint32_t key[3], const uint32_t vals[GPU_TUNED_VALS])
-{
-    int i = tuned_find(ctx, op, key);
-    if (i < 0) {
-        if (ctx->n_tuned == GPU_TUNED_MAX) return false;
-        i = (int)ctx->n_tuned++;
-    }
-    ctx->tuned[i].op = op;
-    memcpy(ctx->tuned[i].key, key, sizeof ctx->tuned[i].key);
-    memcpy(ctx->tuned[i].vals, vals, sizeof ctx->tuned[i].vals);
-    return true;
-}
-
-bool gpu_tuned_get(const gpu_ctx *ctx, const char *op, const uint32_t key[3], uint32_t vals[GPU_TUNED_VALS])
-{
-    int i = tuned_find(ctx, op, key);
-    if (i >= 0) memcpy(vals, ctx->tuned[i].vals, sizeof ctx->tuned[i].vals);
-    return i >= 0;
-}
 uint32_t gpu_validation_count(const gpu_ctx *ctx) { return ctx->val_count; }
 const char *gpu_validation_first(const gpu_ctx *ctx) { return ctx->val_first; }
 bool gpu_validation_enabled(const gpu_ctx *ctx) { return ctx->validate; }
@@ -531,12 +511,6 @@ static vkllm_status choose_device(gpu_ctx *ctx, const char *sel, device_exts *ex
     ctx->phys = pds[best];
     ctx->queue_family = (uint32_t)pick_queue_family(ctx->phys);
     free(pds);
-    /* A testing aid: VKLLM_AS_GPU=1 makes a CPU device (lavapipe) report
-     * itself discrete, so every op and the forward pass take the choices
-     * they take on a GPU (kernels, configurations, fusions, splits) and the
-     * tests can check those against the references without a GPU. */
-    const char *as_gpu = getenv("VKLLM_AS_GPU");
-    if (as_gpu && !strcmp(as_gpu, "1") && ctx->info.type == VKLLM_DEVICE_CPU) ctx->info.type = VKLLM_DEVICE_DISCRETE;
     return VKLLM_OK;
 }
 
@@ -678,5 +652,6 @@ void gpu_ctx_destroy(gpu_ctx *ctx)
         vkDestroyDevice(ctx->dev, NULL);
     }
     destroy_instance(ctx);
+    free(ctx->profile);
     free(ctx);
 }

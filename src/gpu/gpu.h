@@ -12,6 +12,13 @@
  *                owned and cached by the context.
  *   gpu_rec      a recording: command buffer + the descriptor sets it uses
  *                + optional timestamps. Record once, submit many times.
+ *                Errors stick to it: the first failure of anything recorded
+ *                into it (an op's argument check, a pipeline, a dispatch)
+ *                is kept with its message, later recording calls do
+ *                nothing, and gpu_rec_end returns it — as Vulkan's own
+ *                vkCmd* return nothing and errors surface at
+ *                vkEndCommandBuffer. Callers record a whole graph without a
+ *                check per call.
  */
 #ifndef VKLLM_GPU_H
 #define VKLLM_GPU_H
@@ -54,19 +61,13 @@ uint64_t gpu_max_chunk_bytes(const gpu_ctx *ctx);
 
 /* The chosen device's properties and capabilities. */
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx);
-/* Stops using the tensor-core (cooperative matrix) kernels on this context:
- * for when they fail their check against the reference on this driver. */
-void gpu_disable_coopmat(gpu_ctx *ctx);
-
-/* Kernel settings measured best on this device (see matmul_tune), by op
- * name (a string with static storage) and a key of three numbers (a
- * shape): a small table the context owns. put replaces the entry with the
- * same op and key; it returns false when the table is full (GPU_TUNED_MAX).
- * get returns false when nothing is stored. */
-#define GPU_TUNED_VALS 4
-#define GPU_TUNED_MAX 32
-bool gpu_tuned_put(gpu_ctx *ctx, const char *op, const uint32_t key[3], const uint32_t vals[GPU_TUNED_VALS]);
-bool gpu_tuned_get(const gpu_ctx *ctx, const char *op, const uint32_t key[3], uint32_t vals[GPU_TUNED_VALS]);
+/* The ops layer's device profile for this context (src/ops/profile.h):
+ * the GPU layer only keeps it, without looking inside, and frees it (with
+ * free()) when the context is destroyed. NULL until ops_profile_of makes
+ * it; set takes ownership of a malloc'd profile. */
+struct ops_profile;
+struct ops_profile *gpu_ops_profile(const gpu_ctx *ctx);
+void gpu_set_ops_profile(gpu_ctx *ctx, struct ops_profile *p);
 
 /* Number of messages the validation layer has reported so far, and the
  * first of them ("" if none). Always 0 when validation is off. */
@@ -145,6 +146,9 @@ typedef struct gpu_pipeline_desc {
 /* Returns the context's pipeline for this description, creating it on first
  * use. The context owns it; don't destroy it. */
 vkllm_status gpu_pipeline_get(gpu_ctx *ctx, const gpu_pipeline_desc *desc, gpu_pipeline **out);
+/* The same for an op recording into `rec`: NULL on failure, which sticks to
+ * the recording (a dispatch of a NULL pipeline then does nothing). */
+gpu_pipeline *gpu_rec_pipeline(gpu_rec *rec, const gpu_pipeline_desc *desc);
 
 /* Texels (16 bytes each) a uniform texel buffer binding may have on this
  * device: ops use texel-buffer variants only for chunks within it. */
@@ -158,6 +162,21 @@ bool gpu_shader_available(const char *name);
 /* Starts a recording. `max_timed` > 0 reserves room for that many timed
  * dispatches (timestamps around each); 0 records without timing. */
 vkllm_status gpu_rec_begin(gpu_ctx *ctx, uint32_t max_timed, gpu_rec **out);
+
+/* The recording's first error (VKLLM_OK while none). Ops start with
+ * `if (gpu_rec_status(rec)) return gpu_rec_status(rec);` so that nothing
+ * they would read (a tensor that failed to be created) is touched after a
+ * failure. */
+vkllm_status gpu_rec_status(const gpu_rec *rec);
+/* Sets the context's error message (printf-style) and, if it is the
+ * recording's first error, keeps it with the recording; returns `s`. What
+ * ops use instead of gpu_fail. */
+vkllm_status gpu_rec_fail(gpu_rec *rec, vkllm_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Feeds a status from outside the recording (creating a tensor it writes,
+ * a helper's check) into it: a failure (its message is the context's
+ * current error) becomes the recording's first error if it has none.
+ * Returns the recording's status. */
+vkllm_status gpu_rec_note(gpu_rec *rec, vkllm_status s);
 
 /* Records a dispatch. `label` names the op in timings (static string).
  * The descriptor set is made now and lives as long as the recording. */
@@ -176,7 +195,9 @@ vkllm_status gpu_rec_fill(gpu_rec *rec, gpu_binding dst, uint64_t bytes, uint32_
 
 /* Ends recording; the recording can then be submitted any number of times.
  * Ends with a barrier that makes every shader and copy write visible to the
- * host, so mapped tensors can be read right after gpu_rec_submit. */
+ * host, so mapped tensors can be read right after gpu_rec_submit. Returns
+ * the recording's first error, its message back in gpu_error (whatever
+ * failed after it), or vkEndCommandBuffer's. */
 vkllm_status gpu_rec_end(gpu_rec *rec);
 /* Submits and waits for completion. */
 vkllm_status gpu_rec_submit(gpu_rec *rec);

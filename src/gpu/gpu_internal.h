@@ -42,11 +42,7 @@ struct gpu_ctx {
 
     gpu_pipeline *pipelines;    /* cache, singly linked */
 
-    struct {                    /* gpu_tuned_put / get */
-        const char *op;
-        uint32_t key[3], vals[GPU_TUNED_VALS];
-    } tuned[GPU_TUNED_MAX];
-    uint32_t n_tuned;
+    struct ops_profile *profile; /* gpu_ops_profile: owned, opaque here */
 
     bool validate;
     uint32_t val_count;

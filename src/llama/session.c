@@ -199,20 +199,24 @@ typedef struct normed {
 } normed;
 #define NORM_OF(nd) ((nd).fused ? &(nd).norm : NULL)
 
-static vkllm_status normed_input(gpu_rec *rec, bool fuse, gpu_binding x, gpu_tensor *w, float eps, gpu_binding xn,
-                                 uint32_t n, uint32_t E, const char *tag, normed *out)
+static void normed_input(gpu_rec *rec, bool fuse, gpu_binding x, gpu_tensor *w, float eps, gpu_binding xn,
+                         uint32_t n, uint32_t E, const char *tag, normed *out)
 {
     *out = (normed){ fuse ? x : xn, { gpu_bind(w), eps }, fuse };
-    if (fuse) return VKLLM_OK;
+    if (fuse) return;
     gpu_rec_tag(rec, tag);
-    vkllm_status st = op_rmsnorm(rec, x, gpu_bind(w), xn, n, E, eps);
+    op_rmsnorm(rec, x, gpu_bind(w), xn, n, E, eps);
     gpu_barrier(rec); /* xn -> the projections */
-    return st;
 }
 
 /* Records the forward pass of a block of n tokens whose ids and positions
- * are in s->ids / s->positions. */
-static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gpu_rec *rec)
+ * are in s->ids / s->positions. The same math in plain loops, one token at
+ * a time, is the CPU reference forward pass in tools/gen/ref_llama.c
+ * (ref_llama_forward): read it beside this to see what each step computes.
+ * Errors stick to the recording (see gpu.h): each op records its first
+ * failure into rec and gpu_rec_end reports it, so there is one call per
+ * step here. */
+static void record_block(llama_session *s, uint32_t n, block_out out, gpu_rec *rec)
 {
     const llama_weights *w = s->w;
     const model_hparams *hp = &w->hp;
@@ -225,52 +229,51 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
     /* norms folded into the projections where they run the matrix-vector kernel */
     const bool fuse_attn = matmul_norm_fusable(s->ctx, n, q_dim, E) && matmul_norm_fusable(s->ctx, n, kv_dim, E);
     const bool fuse_ffn = matmul_norm_fusable(s->ctx, n, F, E);
+    const bool fuse_glu = matmul_glu_fusable(s->ctx, n, F, E);
     normed nd;
 
     /* the previous step's reads and writes (same buffers, earlier submit)
      * finished and visible before this one touches them */
     gpu_barrier(rec);
     gpu_rec_tag(rec, "embedding");
-    vkllm_status st = op_get_rows(rec, w->tok_embd, gpu_bind(s->ids), x, n, hp->n_vocab, E);
-    for (uint32_t l = 0; l < hp->n_layer && st == VKLLM_OK; l++) {
+    op_get_rows(rec, w->tok_embd, gpu_bind(s->ids), x, n, hp->n_vocab, E);
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
         const llama_layer *L = &w->layers[l];
         gpu_binding kc = gpu_bind(s->k_cache[l]), vc = gpu_bind(s->v_cache[l]);
         gpu_barrier(rec); /* x written (embedding or last layer) -> norm reads it */
-        st = normed_input(rec, fuse_attn, x, L->attn_norm, hp->rms_eps, xn, n, E, "attn norm", &nd);
+        normed_input(rec, fuse_attn, x, L->attn_norm, hp->rms_eps, xn, n, E, "attn norm", &nd);
         gpu_rec_tag(rec, fuse_attn ? "attn norm + q/k/v" : "attn q/k/v");
-        if (st == VKLLM_OK) st = op_matmul_norm(rec, L->wq, NORM_OF(nd), nd.in, q, n, q_dim, E);
-        if (st == VKLLM_OK) st = op_matmul_norm(rec, L->wk, NORM_OF(nd), nd.in, k, n, kv_dim, E);
-        if (st == VKLLM_OK) st = op_matmul_norm(rec, L->wv, NORM_OF(nd), nd.in, v, n, kv_dim, E);
+        op_matmul_norm(rec, L->wq, NORM_OF(nd), nd.in, q, n, q_dim, E);
+        op_matmul_norm(rec, L->wk, NORM_OF(nd), nd.in, k, n, kv_dim, E);
+        op_matmul_norm(rec, L->wv, NORM_OF(nd), nd.in, v, n, kv_dim, E);
         gpu_barrier(rec); /* q, k, v -> RoPE of q (in place), k and v into the cache (k rotated on the way) */
         gpu_rec_tag(rec, "rope + kv store");
-        if (st == VKLLM_OK) st = op_rope(rec, q, pos, q, n, H, D, hp->n_rot, hp->rope_theta, w->pairing);
-        if (st == VKLLM_OK)
-            st = op_rope_to_cache(rec, k, pos, kc, n, KH, D, hp->n_rot, hp->rope_theta, w->pairing, s->n_ctx);
-        if (st == VKLLM_OK) st = op_kv_store(rec, v, pos, vc, n, kv_dim, s->n_ctx);
+        op_rope(rec, q, pos, q, n, H, D, hp->n_rot, hp->rope_theta, w->pairing);
+        op_rope_to_cache(rec, k, pos, kc, n, KH, D, hp->n_rot, hp->rope_theta, w->pairing, s->n_ctx);
+        op_kv_store(rec, v, pos, vc, n, kv_dim, s->n_ctx);
         gpu_barrier(rec); /* q rotated, k/v cache written -> attention reads */
         gpu_rec_tag(rec, "attention");
-        if (st == VKLLM_OK)
-            st = op_attention(rec, q, kc, vc, pos, att, gpu_bind(s->attn_scratch), n, H, KH, D, s->n_ctx, scale);
+        op_attention(rec, q, kc, vc, pos, att, gpu_bind(s->attn_scratch), n, H, KH, D, s->n_ctx, scale);
         gpu_barrier(rec); /* attention output -> o projection */
         gpu_rec_tag(rec, "attn output");
-        if (st == VKLLM_OK) st = op_matmul_acc(rec, L->wo, att, x, n, E, q_dim); /* x += o: the residual */
+        op_matmul_acc(rec, L->wo, att, x, n, E, q_dim); /* x += o: the residual */
         gpu_barrier(rec); /* x -> FFN norm */
-        if (st == VKLLM_OK) st = normed_input(rec, fuse_ffn, x, L->ffn_norm, hp->rms_eps, xn, n, E, "ffn norm", &nd);
+        normed_input(rec, fuse_ffn, x, L->ffn_norm, hp->rms_eps, xn, n, E, "ffn norm", &nd);
         gpu_rec_tag(rec, fuse_ffn ? "ffn norm + gate/up" : "ffn gate/up");
-        if (matmul_glu_fusable(s->ctx, n, F, E)) { /* gate, up and SiLU(gate) * up in one pass */
-            if (st == VKLLM_OK) st = op_matmul_glu(rec, L->w_gate, L->w_up, NORM_OF(nd), nd.in, gate, n, F, E);
+        if (fuse_glu) { /* gate, up and SiLU(gate) * up in one pass */
+            op_matmul_glu(rec, L->w_gate, L->w_up, NORM_OF(nd), nd.in, gate, n, F, E);
         } else {
-            if (st == VKLLM_OK) st = op_matmul_norm(rec, L->w_gate, NORM_OF(nd), nd.in, gate, n, F, E);
-            if (st == VKLLM_OK) st = op_matmul_norm(rec, L->w_up, NORM_OF(nd), nd.in, up, n, F, E);
+            op_matmul_norm(rec, L->w_gate, NORM_OF(nd), nd.in, gate, n, F, E);
+            op_matmul_norm(rec, L->w_up, NORM_OF(nd), nd.in, up, n, F, E);
             gpu_barrier(rec); /* gate, up -> SiLU(gate) * up */
             gpu_rec_tag(rec, "ffn silu*up");
-            if (st == VKLLM_OK) st = op_silu_mul(rec, gate, up, gate, n * F);
+            op_silu_mul(rec, gate, up, gate, n * F);
         }
         gpu_barrier(rec); /* h -> down projection */
         gpu_rec_tag(rec, "ffn down");
-        if (st == VKLLM_OK) st = op_matmul_acc(rec, L->w_down, gate, x, n, E, F); /* x += down: the residual */
+        op_matmul_acc(rec, L->w_down, gate, x, n, E, F); /* x += down: the residual */
     }
-    if (st != VKLLM_OK || out == OUT_NONE) return st;
+    if (out == OUT_NONE) return;
 
     gpu_barrier(rec); /* final x -> output norm (or the copy of its last row) */
     gpu_tensor *head = w->output ? w->output : w->tok_embd;
@@ -279,21 +282,20 @@ static vkllm_status record_block(llama_session *s, uint32_t n, block_out out, gp
     if (out != OUT_ALL) {
         gpu_rec_tag(rec, "output norm");
         gpu_binding last = { s->x, 0, (uint64_t)(n - 1) * E * 4, (uint64_t)E * 4 };
-        st = gpu_rec_copy(rec, gpu_bind(s->x_last), last, (uint64_t)E * 4);
+        gpu_rec_copy(rec, gpu_bind(s->x_last), last, (uint64_t)E * 4);
         gpu_barrier(rec); /* last row copied -> norm */
         final = gpu_bind(s->x_last);
     }
     const bool fuse_out = matmul_norm_fusable(s->ctx, rows, hp->n_vocab, E);
-    if (st == VKLLM_OK) st = normed_input(rec, fuse_out, final, w->output_norm, hp->rms_eps, xn, rows, E, "output norm", &nd);
+    normed_input(rec, fuse_out, final, w->output_norm, hp->rms_eps, xn, rows, E, "output norm", &nd);
     gpu_rec_tag(rec, fuse_out ? "output norm + output" : "output");
-    if (st == VKLLM_OK) st = op_matmul_norm(rec, head, NORM_OF(nd), nd.in, gpu_bind(s->logits), rows, hp->n_vocab, E);
+    op_matmul_norm(rec, head, NORM_OF(nd), nd.in, gpu_bind(s->logits), rows, hp->n_vocab, E);
     gpu_barrier(rec); /* logits -> argmax and the host copy */
     gpu_rec_tag(rec, "argmax");
     gpu_binding last_row = { s->logits, 0, (uint64_t)(rows - 1) * hp->n_vocab * 4, (uint64_t)hp->n_vocab * 4 };
-    if (st == VKLLM_OK) st = op_argmax(rec, last_row, gpu_bind(s->argmax), 1, hp->n_vocab);
-    if (st == VKLLM_OK && out != OUT_ARGMAX)
-        st = gpu_rec_copy(rec, gpu_bind(s->logits_host), gpu_bind(s->logits), (uint64_t)rows * hp->n_vocab * 4);
-    return st;
+    op_argmax(rec, last_row, gpu_bind(s->argmax), 1, hp->n_vocab);
+    if (out != OUT_ARGMAX)
+        gpu_rec_copy(rec, gpu_bind(s->logits_host), gpu_bind(s->logits), (uint64_t)rows * hp->n_vocab * 4);
 }
 
 /* The recording for (n, out), from the cache or recorded now. */
@@ -314,8 +316,8 @@ static vkllm_status get_rec(llama_session *s, uint32_t n, block_out out, gpu_rec
     gpu_rec *r;
     vkllm_status st = gpu_rec_begin(s->ctx, s->max_timed, &r);
     if (st != VKLLM_OK) return st;
-    st = record_block(s, n, out, r);
-    if (st == VKLLM_OK) st = gpu_rec_end(r);
+    record_block(s, n, out, r);
+    st = gpu_rec_end(r);
     if (st != VKLLM_OK) {
         gpu_rec_destroy(r);
         return st;

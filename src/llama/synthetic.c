@@ -40,20 +40,18 @@ const char *llama_preset_names(void) { return "solar-10.7b, llama-2-7b, mistral-
 
 /* A random matrix [rows][cols]: uniform in +-sqrt(3 / cols), so a product
  * with a unit-variance vector has unit variance (activations stay sane
- * through the layers, like a trained model's). */
-static vkllm_status random_matrix(gpu_ctx *ctx, gpu_rec *rec, uint64_t rows, uint64_t cols, uint32_t seed, float scale,
-                                  gpu_tensor **out)
+ * through the layers, like a trained model's). Creating it and filling it
+ * fail into the recording (see gpu.h). */
+static void random_matrix(gpu_rec *rec, uint64_t rows, uint64_t cols, uint32_t seed, float scale, gpu_tensor **out)
 {
-    vkllm_status s = gpu_tensor_create(ctx, rows * cols * 2, cols * 2, out);
-    if (s == VKLLM_OK) s = op_fill_random(rec, *out, rows * cols, seed, scale);
-    return s;
+    gpu_rec_note(rec, gpu_tensor_create(gpu_rec_ctx(rec), rows * cols * 2, cols * 2, out));
+    op_fill_random(rec, *out, rows * cols, seed, scale);
 }
 
-static vkllm_status ones(gpu_ctx *ctx, gpu_rec *rec, uint32_t n, gpu_tensor **out)
+static void ones(gpu_rec *rec, uint32_t n, gpu_tensor **out)
 {
-    vkllm_status s = gpu_tensor_create(ctx, (uint64_t)n * 4, 0, out);
-    if (s == VKLLM_OK) s = gpu_rec_fill(rec, gpu_bind(*out), (uint64_t)n * 4, 0x3f800000u); /* 1.0f */
-    return s;
+    if (gpu_rec_note(rec, gpu_tensor_create(gpu_rec_ctx(rec), (uint64_t)n * 4, 0, out))) return;
+    gpu_rec_fill(rec, gpu_bind(*out), (uint64_t)n * 4, 0x3f800000u); /* 1.0f */
 }
 
 vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint32_t seed,
@@ -74,33 +72,33 @@ vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, bool
     const uint64_t E = hp->n_embd, F = hp->n_ff, q_dim = (uint64_t)hp->n_head * hp->head_dim,
                    kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
     const float sE = sqrtf(3.0f / (float)E), sF = sqrtf(3.0f / (float)F), sQ = sqrtf(3.0f / (float)q_dim);
-    /* one recording per layer keeps the descriptor sets per recording small */
-    gpu_rec *rec = NULL;
-    vkllm_status s = gpu_rec_begin(ctx, 0, &rec);
+    /* one recording for the embeddings and the output, then one per layer
+     * (keeps the descriptor sets per recording small) */
     uint32_t k = seed * 1000;
-    if (s == VKLLM_OK) s = random_matrix(ctx, rec, hp->n_vocab, E, k++, 1.0f, &w->tok_embd);
-    if (s == VKLLM_OK && !tied) s = random_matrix(ctx, rec, hp->n_vocab, E, k++, sE, &w->output);
-    if (s == VKLLM_OK) s = ones(ctx, rec, hp->n_embd, &w->output_norm);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-    for (uint32_t l = 0; l < hp->n_layer && s == VKLLM_OK; l++) {
-        gpu_rec_destroy(rec);
-        rec = NULL;
-        llama_layer *L = &w->layers[l];
+    vkllm_status s = VKLLM_OK;
+    for (uint32_t l = 0; l <= hp->n_layer && s == VKLLM_OK; l++) {
+        gpu_rec *rec = NULL;
         s = gpu_rec_begin(ctx, 0, &rec);
-        if (s == VKLLM_OK) s = ones(ctx, rec, hp->n_embd, &L->attn_norm);
-        if (s == VKLLM_OK) s = random_matrix(ctx, rec, q_dim, E, k++, sE, &L->wq);
-        if (s == VKLLM_OK) s = random_matrix(ctx, rec, kv_dim, E, k++, sE, &L->wk);
-        if (s == VKLLM_OK) s = random_matrix(ctx, rec, kv_dim, E, k++, sE, &L->wv);
-        if (s == VKLLM_OK) s = random_matrix(ctx, rec, E, q_dim, k++, sQ, &L->wo);
-        if (s == VKLLM_OK) s = ones(ctx, rec, hp->n_embd, &L->ffn_norm);
-        if (s == VKLLM_OK) s = random_matrix(ctx, rec, F, E, k++, sE, &L->w_gate);
-        if (s == VKLLM_OK) s = random_matrix(ctx, rec, F, E, k++, sE, &L->w_up);
-        if (s == VKLLM_OK) s = random_matrix(ctx, rec, E, F, k++, sF, &L->w_down);
+        if (s == VKLLM_OK && l == 0) {
+            random_matrix(rec, hp->n_vocab, E, k++, 1.0f, &w->tok_embd);
+            if (!tied) random_matrix(rec, hp->n_vocab, E, k++, sE, &w->output);
+            ones(rec, hp->n_embd, &w->output_norm);
+        } else if (s == VKLLM_OK) {
+            llama_layer *L = &w->layers[l - 1];
+            ones(rec, hp->n_embd, &L->attn_norm);
+            random_matrix(rec, q_dim, E, k++, sE, &L->wq);
+            random_matrix(rec, kv_dim, E, k++, sE, &L->wk);
+            random_matrix(rec, kv_dim, E, k++, sE, &L->wv);
+            random_matrix(rec, E, q_dim, k++, sQ, &L->wo);
+            ones(rec, hp->n_embd, &L->ffn_norm);
+            random_matrix(rec, F, E, k++, sE, &L->w_gate);
+            random_matrix(rec, F, E, k++, sE, &L->w_up);
+            random_matrix(rec, E, F, k++, sF, &L->w_down);
+        }
         if (s == VKLLM_OK) s = gpu_rec_end(rec);
         if (s == VKLLM_OK) s = gpu_rec_submit(rec);
+        gpu_rec_destroy(rec);
     }
-    gpu_rec_destroy(rec);
     if (s != VKLLM_OK) {
         llama_weights_free(w);
         return s;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "llama_internal.h"
+#include "ops/profile.h"
 
 #define TUNE_TENSORS 16 /* weights per shape: 16 x 8 MB (SOLAR's k/v) > a GPU's L2 */
 
@@ -34,13 +35,13 @@ void llama_weights_tune(llama_weights *w)
 {
     gpu_ctx *ctx = w->ctx;
     const char *env = getenv("VKLLM_TUNE");
-    const bool cpu = gpu_info(ctx)->type == VKLLM_DEVICE_CPU;
+    const bool at_load = ops_profile_of(ctx)->tune_at_load; /* GPUs; CPU devices only on request */
     w->n_tune = 0;
     if (env && !strcmp(env, "0")) {
         snprintf(w->tune_note, sizeof w->tune_note, "not tuned (VKLLM_TUNE=0): default configurations");
         return;
     }
-    if (cpu && !(env && !strcmp(env, "1"))) {
+    if (!at_load && !(env && !strcmp(env, "1"))) {
         snprintf(w->tune_note, sizeof w->tune_note,
                  "not tuned on a CPU device (VKLLM_TUNE=1 to tune): configurations measured on lavapipe");
         return;

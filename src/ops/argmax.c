@@ -11,21 +11,20 @@
 
 vkllm_status op_argmax(gpu_rec *rec, gpu_binding x, gpu_binding out, uint32_t n_rows, uint32_t n)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n_rows == 0) return VKLLM_OK;
-    if (n == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "argmax: empty rows");
+    if (n == 0) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "argmax: empty rows");
     if (gpu_binding_bytes(x) < (uint64_t)n_rows * n * 4 || gpu_binding_bytes(out) < (uint64_t)n_rows * 4)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "argmax: binding too small for %u rows of %u", n_rows, n);
-    gpu_pipeline *p;
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "argmax: binding too small for %u rows of %u", n_rows, n);
     gpu_pipeline_desc d = {
-        .shader = "argmax", .n_buffers = 2, .push_bytes = sizeof(argmax_push), .n_spec = 1, .spec = { ARGMAX_WG },
+        .shader = "argmax", .n_buffers = ARGMAX_N_BINDINGS, .push_bytes = sizeof(argmax_push),
+        .n_spec = ARGMAX_N_SPEC, .spec = { [ARGMAX_SPEC_WG] = ARGMAX_WG },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     argmax_push pc = { .n_rows = n_rows, .n = n };
-    gpu_binding b[2] = { x, out };
+    gpu_binding b[ARGMAX_N_BINDINGS] = { [ARGMAX_BIND_X] = x, [ARGMAX_BIND_OUT] = out };
     uint32_t gx = n_rows < 65535 ? n_rows : 65535;
-    return gpu_dispatch(rec, p, b, 2, &pc, gx, (n_rows + gx - 1) / gx, 1, "argmax");
+    return gpu_dispatch(rec, p, b, ARGMAX_N_BINDINGS, &pc, gx, (n_rows + gx - 1) / gx, 1, "argmax");
 }
 
 void ref_argmax(const float *x, int32_t *out, uint32_t n_rows, uint32_t n)
@@ -41,18 +40,21 @@ void ref_argmax(const float *x, int32_t *out, uint32_t n_rows, uint32_t n)
     }
 }
 
+static void record_argmax(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const uint32_t *shape = arg; /* n_rows, n */
+    op_argmax(rec, gpu_bind(b[0].t), gpu_bind(b[1].t), shape[0], shape[1]);
+}
+
 vkllm_status check_argmax(gpu_ctx *ctx, uint32_t n_rows, uint32_t n, uint64_t seed, vkllm_check_result *out)
 {
     check_begin(out, "argmax", "%u x %u", n_rows, n);
-    float *x = malloc((size_t)n_rows * n * 4);
-    int32_t *want = malloc((size_t)n_rows * 4), *got = malloc((size_t)n_rows * 4);
-    gpu_tensor *tx = NULL, *to = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!x || !want || !got || n == 0) {
-        s = gpu_fail(ctx, n ? VKLLM_ERR_OUT_OF_MEMORY : VKLLM_ERR_INVALID_ARG, "check_argmax: bad shape or out of memory");
-        goto done;
-    }
+    if (n == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_argmax: empty rows");
+    check_host h = { 0 };
+    float *x = check_alloc(&h, (size_t)n_rows * n * 4);
+    int32_t *want = check_alloc(&h, (size_t)n_rows * 4), *got = check_alloc(&h, (size_t)n_rows * 4);
+    vkllm_status s = check_host_status(ctx, &h, "check_argmax");
+    if (s != VKLLM_OK) goto done;
     rng r = { seed };
     check_fill_f32(&r, x, (uint64_t)n_rows * n, -30.0f, 30.0f);
     for (uint32_t row = 0; row < n_rows; row++) {
@@ -75,29 +77,18 @@ vkllm_status check_argmax(gpu_ctx *ctx, uint32_t n_rows, uint32_t n, uint64_t se
         }
     }
     ref_argmax(x, want, n_rows, n);
-    s = check_tensor_from(ctx, x, (uint64_t)n_rows * n * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, (uint64_t)n_rows * 4, 0, &to);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 1, &rec);
-    if (s == VKLLM_OK) s = op_argmax(rec, gpu_bind(tx), gpu_bind(to), n_rows, n);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, (uint64_t)n_rows * 4);
-    if (s == VKLLM_OK) {
-        out->passed = 1;
-        for (uint32_t row = 0; row < n_rows && out->passed; row++)
-            if (got[row] != want[row]) {
-                out->passed = 0;
-                out->max_err = 1;
-                out->ratio = INFINITY;
-                snprintf(out->detail, sizeof out->detail, "row %u: index %d, want %d", row, got[row], want[row]);
-            }
-    }
+    check_buf b[2] = { { .host = x, .bytes = (uint64_t)n_rows * n * 4 }, { .got = got, .bytes = (uint64_t)n_rows * 4 } };
+    s = check_drive(ctx, b, 2, record_argmax, (const uint32_t[2]){ n_rows, n }, out);
+    if (s != VKLLM_OK) goto done;
+    out->passed = 1;
+    for (uint32_t row = 0; row < n_rows && out->passed; row++)
+        if (got[row] != want[row]) {
+            out->passed = 0;
+            out->max_err = 1;
+            out->ratio = INFINITY;
+            snprintf(out->detail, sizeof out->detail, "row %u: index %d, want %d", row, got[row], want[row]);
+        }
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, to);
-    free(x);
-    free(want);
-    free(got);
+    check_host_free(&h);
     return s;
 }

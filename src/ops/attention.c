@@ -4,10 +4,12 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "profile.h"
 #include "push.h"
 #include "util/half.h"
 
 #define ATTENTION_MAX_HEAD_DIM 256
+#define ATTENTION_COMBINE_WG 64 /* the merge's invocations per workgroup, one output element each */
 
 /* ------------------------------------------------------------ op */
 
@@ -38,13 +40,14 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
                          const attention_tuning *want, attention_plan *p)
 {
     const vkllm_device_info *info = gpu_info(ctx);
+    const ops_profile *prof = ops_profile_of(ctx);
     uint32_t sg_min = info->subgroup_min ? info->subgroup_min : 1;
     uint32_t sg_max = info->subgroup_max > sg_min ? info->subgroup_max : sg_min;
     attention_tuning t = want ? *want : (attention_tuning){ 0 };
 
     /* CPUs: 8-wide loads, which the texel path needs, even when some
      * lanes of a subgroup then have no chunk of a short head */
-    if (t.vec == 0 && info->type == VKLLM_DEVICE_CPU && head_dim % 8 == 0) t.vec = 8;
+    if (t.vec == 0 && prof->texel_reads && head_dim % 8 == 0) t.vec = 8;
     if (t.vec == 0) {
         /* the widest load that still gives every lane of a subgroup a chunk */
         static const uint32_t widths[] = { 8, 4, 2 };
@@ -74,7 +77,7 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
      * barrier. GPUs: as many key slices as fit, since decode has only
      * n_kv_head * (tiles) workgroups (8 for SOLAR) to fill the device with
      * (unmeasured on GPUs so far). */
-    if (split_chosen) t.n_split = info->type == VKLLM_DEVICE_CPU ? 1 : 16;
+    if (split_chosen) t.n_split = prof->attn_subgroup_splits;
     if (t.n_split < 1 || t.n_split > 16)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key splits, want 1 .. 16", t.n_split);
     p->t = t;
@@ -107,12 +110,13 @@ static vkllm_status plan(gpu_ctx *ctx, uint32_t n_q, uint32_t group, uint32_t he
  * most 64); CPUs have few threads and keep whole rows. */
 static uint32_t auto_splits(gpu_ctx *ctx, uint32_t n_q, uint32_t n_head, uint32_t n_kv_head, uint32_t n_ctx)
 {
-    if (gpu_info(ctx)->type == VKLLM_DEVICE_CPU) return 1;
+    const uint32_t max_ranges = ops_profile_of(ctx)->attn_max_ranges;
+    if (max_ranges <= 1) return 1;
     uint32_t wgs = n_kv_head * ((n_q * (n_head / n_kv_head) + 7) / 8); /* at most 8 rows a tile */
     uint32_t want = wgs >= 128 ? 1 : (128 + wgs - 1) / wgs;
     uint32_t by_keys = n_ctx / 256 ? n_ctx / 256 : 1;
     uint32_t sp = want < by_keys ? want : by_keys;
-    return sp > 64 ? 64 : sp;
+    return sp > max_ranges ? max_ranges : sp;
 }
 
 static uint64_t scratch_bytes_for(uint32_t n_q, uint32_t n_head, uint32_t head_dim, uint32_t splits)
@@ -132,15 +136,16 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
                                 uint32_t n_kv_head, uint32_t head_dim, uint32_t n_ctx, float scale,
                                 const attention_tuning *tune)
 {
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     if (n_kv_head == 0 || n_head == 0 || n_head % n_kv_head)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u heads are not a multiple of %u kv heads", n_head,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: %u heads are not a multiple of %u kv heads", n_head,
                         n_kv_head);
     if (head_dim == 0 || head_dim % 2 || head_dim > ATTENTION_MAX_HEAD_DIM)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: head_dim %u is not even and <= %u", head_dim,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: head_dim %u is not even and <= %u", head_dim,
                         ATTENTION_MAX_HEAD_DIM);
     if (n_q == 0) return VKLLM_OK;
-    if (n_ctx == 0) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: empty cache (n_ctx 0)");
+    if (n_ctx == 0) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: empty cache (n_ctx 0)");
     uint64_t qo_bytes = (uint64_t)n_q * n_head * head_dim * 4;
     uint64_t kv_bytes = (uint64_t)n_ctx * n_kv_head * head_dim * 2;
     const char *small = gpu_binding_bytes(q) < qo_bytes          ? "q"
@@ -150,16 +155,15 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
                         : gpu_binding_bytes(pos) < 4 * (uint64_t)n_q ? "pos"
                                                              : NULL;
     if (small)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                         "attention: binding %s is smaller than %u queries x %u heads over a %u-position cache need",
                         small, n_q, n_head, n_ctx);
 
     const uint32_t group = n_head / n_kv_head;
     attention_plan pl = { 0 };
-    vkllm_status s = plan(ctx, n_q, group, head_dim, tune, &pl);
-    if (s != VKLLM_OK) return s;
+    if (gpu_rec_note(rec, plan(ctx, n_q, group, head_dim, tune, &pl))) return gpu_rec_status(rec);
     /* K/V as texels: whole single chunks within the device's texel limit */
-    uint32_t want_texel = tune && tune->texel ? tune->texel : gpu_info(ctx)->type == VKLLM_DEVICE_CPU ? 1 : 2;
+    uint32_t want_texel = tune && tune->texel ? tune->texel : ops_profile_of(ctx)->texel_reads ? 1 : 2;
     bool texel = want_texel == 1 && pl.t.vec == 8 && !k.offset && !k.range && !v.offset && !v.range &&
                  gpu_tensor_chunk_bytes(k.t, k.chunk) / 16 <= gpu_max_texels(ctx) &&
                  gpu_tensor_chunk_bytes(v.t, v.chunk) / 16 <= gpu_max_texels(ctx);
@@ -167,47 +171,56 @@ vkllm_status op_attention_tuned(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_
      * when the scratch binding holds it */
     uint32_t tiles = (n_q * group + pl.t.rows - 1) / pl.t.rows;
     uint32_t splits = tune && tune->splits ? tune->splits : auto_splits(ctx, n_q, n_head, n_kv_head, n_ctx);
-    if (splits > 256) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges (max 256)", splits);
+    if (splits > 256) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges (max 256)", splits);
     if (splits > 1 && (gpu_binding_bytes(scratch) < scratch_bytes_for(n_q, n_head, head_dim, splits) || tiles > 65535)) {
         if (tune && tune->splits)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges need %llu bytes of scratch", splits,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "attention: %u key ranges need %llu bytes of scratch", splits,
                             (unsigned long long)scratch_bytes_for(n_q, n_head, head_dim, splits));
         splits = 1;
     }
-    static const char *const names[] = { [2] = "attention_vec2", [4] = "attention_vec4", [8] = "attention_vec8" };
-    gpu_pipeline *p;
-    gpu_pipeline_desc d = {
-        .shader = texel ? "attention_vec8_texel" : names[pl.t.vec], .n_buffers = 6,
-        .push_bytes = sizeof(attention_push), .n_spec = 6,
-        .spec = { pl.wg, pl.t.rows, pl.chunks_per_lane, pl.n_sg, pl.d_max, splits },
-        .texel_mask = texel ? 6 : 0, /* bindings 1 (k) and 2 (v) */
+    /* the variant: the load width (texel fetches only with 8-wide loads) */
+    static const char *const variant[][2] = {
+        [2] = { "attention_vec2", NULL }, [4] = { "attention_vec4", NULL }, [8] = { "attention_vec8", "attention_vec8_texel" },
     };
-    s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline_desc d = {
+        .shader = variant[pl.t.vec][texel], .n_buffers = ATTENTION_N_BINDINGS,
+        .push_bytes = sizeof(attention_push), .n_spec = ATTENTION_N_SPEC,
+        .spec = {
+            [ATTENTION_SPEC_WG] = pl.wg, [ATTENTION_SPEC_ROWS] = pl.t.rows, [ATTENTION_SPEC_CPL] = pl.chunks_per_lane,
+            [ATTENTION_SPEC_NSG] = pl.n_sg, [ATTENTION_SPEC_D_MAX] = pl.d_max, [ATTENTION_SPEC_SPLITS] = splits,
+        },
+        .texel_mask = texel ? BINDING_BIT(ATTENTION_BIND_K) | BINDING_BIT(ATTENTION_BIND_V) : 0,
+    };
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     attention_push pc = {
         .n_q = n_q, .n_head = n_head, .n_kv_head = n_kv_head, .head_dim = head_dim, .n_ctx = n_ctx, .scale = scale,
     };
     /* the partials go to scratch; without splits the binding is unused (out stands in) */
-    gpu_binding b[6] = { q, k, v, out, pos, splits > 1 ? scratch : out };
+    gpu_binding b[ATTENTION_N_BINDINGS] = {
+        [ATTENTION_BIND_Q] = q, [ATTENTION_BIND_K] = k, [ATTENTION_BIND_V] = v, [ATTENTION_BIND_OUT] = out,
+        [ATTENTION_BIND_POS] = pos, [ATTENTION_BIND_PART] = splits > 1 ? scratch : out,
+    };
     if (splits > 1) {
         /* workgroup (tile of rows, kv head, key range), then the merge */
-        s = gpu_dispatch(rec, p, b, 6, &pc, tiles, n_kv_head, splits, "attention");
+        gpu_dispatch(rec, p, b, ATTENTION_N_BINDINGS, &pc, tiles, n_kv_head, splits, "attention");
         gpu_barrier(rec); /* partials written -> the merge reads them */
-        gpu_pipeline *pm;
-        gpu_pipeline_desc dm = { .shader = "attention_combine", .n_buffers = 2,
-                                 .push_bytes = sizeof(attention_combine_push), .n_spec = 1, .spec = { 64 } };
-        if (s == VKLLM_OK) s = gpu_pipeline_get(ctx, &dm, &pm);
+        gpu_pipeline_desc dm = {
+            .shader = "attention_combine", .n_buffers = ATTENTION_COMBINE_N_BINDINGS,
+            .push_bytes = sizeof(attention_combine_push), .n_spec = ATTENTION_COMBINE_N_SPEC,
+            .spec = { [ATTENTION_COMBINE_SPEC_WG] = ATTENTION_COMBINE_WG },
+        };
+        gpu_pipeline *pm = gpu_rec_pipeline(rec, &dm);
         attention_combine_push pcm = { .n_rows = n_q * n_head, .head_dim = head_dim, .splits = splits };
-        gpu_binding bm[2] = { scratch, out };
-        uint64_t groups = ((uint64_t)n_q * n_head * head_dim + 63) / 64;
+        gpu_binding bm[ATTENTION_COMBINE_N_BINDINGS] = {
+            [ATTENTION_COMBINE_BIND_PART] = scratch, [ATTENTION_COMBINE_BIND_OUT] = out,
+        };
+        uint64_t groups = ((uint64_t)n_q * n_head * head_dim + ATTENTION_COMBINE_WG - 1) / ATTENTION_COMBINE_WG;
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
-        if (s == VKLLM_OK)
-            s = gpu_dispatch(rec, pm, bm, 2, &pcm, gx, (uint32_t)((groups + gx - 1) / gx), 1, "attention_combine");
-        return s;
+        return gpu_dispatch(rec, pm, bm, ATTENTION_COMBINE_N_BINDINGS, &pcm, gx, (uint32_t)((groups + gx - 1) / gx), 1, "attention_combine");
     }
     /* workgroup (tile of rows, kv head); tiles past 65535 spill into z */
     uint32_t gx = tiles < 65535 ? tiles : 65535;
-    return gpu_dispatch(rec, p, b, 6, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
+    return gpu_dispatch(rec, p, b, ATTENTION_N_BINDINGS, &pc, gx, n_kv_head, (tiles + gx - 1) / gx, "attention");
 }
 
 vkllm_status op_attention(gpu_rec *rec, gpu_binding q, gpu_binding k, gpu_binding v, gpu_binding pos,
@@ -311,72 +324,59 @@ static void attention_bounds(double *scale, const double *abs_v, const double *s
         }
 }
 
+enum { AT_Q, AT_K, AT_V, AT_POS, AT_OUT, AT_SCRATCH, AT_N };
+
+static void record_attention(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const attention_check *c = arg;
+    op_attention_tuned(rec, gpu_bind(b[AT_Q].t), gpu_bind(b[AT_K].t), gpu_bind(b[AT_V].t), gpu_bind(b[AT_POS].t),
+                       gpu_bind(b[AT_OUT].t), gpu_bind(b[AT_SCRATCH].t), c->n_q, c->n_head, c->n_kv_head, c->head_dim,
+                       c->n_ctx, c->scale, &c->tune);
+}
+
 vkllm_status check_attention(gpu_ctx *ctx, const attention_check *shape, uint64_t seed, vkllm_check_result *out)
 {
     attention_check c = *shape;
     if (!c.n_ctx) c.n_ctx = c.pos0 + c.n_q;
     if (c.scale == 0) c.scale = 1.0f / sqrtf((float)c.head_dim);
     if (c.q_max == 0) c.q_max = 8;
+    const bool tuned = c.tune.vec || c.tune.rows || c.tune.n_split || c.tune.splits;
     check_begin(out, "attention", "q%u h%u/%u d%u pos%u ctx%u%s", c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0,
-                c.n_ctx, c.tune.vec || c.tune.rows || c.tune.n_split || c.tune.splits ? " tuned" : c.tune.texel == 2 ? " ssbo" : "");
+                c.n_ctx, tuned ? " tuned" : c.tune.texel == 2 ? " ssbo" : "");
     if (c.n_ctx < c.pos0 + c.n_q || c.n_kv_head == 0 || c.n_head % c.n_kv_head || c.head_dim == 0)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_attention: inconsistent shape");
     const size_t n_qo = (size_t)c.n_q * c.n_head * c.head_dim;
     const size_t n_kv = (size_t)c.n_ctx * c.n_kv_head * c.head_dim;
     const size_t n_kv_used = (size_t)(c.pos0 + c.n_q) * c.n_kv_head * c.head_dim;
-    float *q = malloc(n_qo * sizeof *q), *want = malloc(n_qo * sizeof *want), *got = malloc(n_qo * sizeof *got);
-    uint16_t *k = malloc(n_kv * sizeof *k), *v = malloc(n_kv * sizeof *v);
-    double *abs_v = malloc(n_qo * sizeof *abs_v), *bound = malloc(n_qo * sizeof *bound);
-    double *s_abs = malloc((size_t)c.n_q * c.n_head * sizeof *s_abs);
-    gpu_tensor *tq = NULL, *tk = NULL, *tv = NULL, *to = NULL, *tp = NULL, *tsc = NULL;
-    int32_t *pos = malloc(c.n_q * sizeof *pos);
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!q || !want || !got || !k || !v || !abs_v || !bound || !s_abs || !pos) {
-        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "check_attention: out of host memory");
-        goto done;
+    check_host h = { 0 };
+    float *q = check_alloc(&h, n_qo * sizeof *q), *want = check_alloc(&h, n_qo * sizeof *want),
+          *got = check_alloc(&h, n_qo * sizeof *got);
+    uint16_t *k = check_alloc(&h, n_kv * sizeof *k), *v = check_alloc(&h, n_kv * sizeof *v);
+    double *abs_v = check_alloc(&h, n_qo * sizeof *abs_v), *bound = check_alloc(&h, n_qo * sizeof *bound);
+    double *s_abs = check_alloc(&h, (size_t)c.n_q * c.n_head * sizeof *s_abs);
+    int32_t *pos = check_alloc(&h, c.n_q * sizeof *pos);
+    vkllm_status s = check_host_status(ctx, &h, "check_attention");
+    if (s == VKLLM_OK) {
+        rng r = { seed };
+        check_fill_f32(&r, q, n_qo, -c.q_max, c.q_max);
+        check_fill_f16(&r, k, n_kv_used, -1.0f, 1.0f);
+        check_fill_f16(&r, v, n_kv_used, -1.0f, 1.0f);
+        for (size_t x = n_kv_used; x < n_kv; x++) k[x] = v[x] = 0x7e00; /* NaN: cache positions no query may see */
+        ref_core(q, k, v, want, abs_v, s_abs, c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0, c.scale);
+        attention_bounds(bound, abs_v, s_abs, c.n_q, c.n_head, c.head_dim, c.pos0);
+        for (uint32_t i = 0; i < c.n_q; i++) pos[i] = (int32_t)(c.pos0 + i);
+        uint32_t splits = c.tune.splits ? c.tune.splits : 64; /* room for the op's choice */
+        check_buf b[AT_N] = {
+            [AT_Q] = { .host = q, .bytes = n_qo * 4 },
+            [AT_K] = { .host = k, .bytes = n_kv * 2 },
+            [AT_V] = { .host = v, .bytes = n_kv * 2 },
+            [AT_POS] = { .host = pos, .bytes = c.n_q * 4 },
+            [AT_OUT] = { .got = got, .bytes = n_qo * 4 },
+            [AT_SCRATCH] = { .bytes = 4ull * c.n_q * c.n_head * splits * (c.head_dim + 2) },
+        };
+        s = check_drive(ctx, b, AT_N, record_attention, &c, out);
     }
-    rng r = { seed };
-    check_fill_f32(&r, q, n_qo, -c.q_max, c.q_max);
-    check_fill_f16(&r, k, n_kv_used, -1.0f, 1.0f);
-    check_fill_f16(&r, v, n_kv_used, -1.0f, 1.0f);
-    for (size_t x = n_kv_used; x < n_kv; x++) k[x] = v[x] = 0x7e00; /* NaN: cache positions no query may see */
-    ref_core(q, k, v, want, abs_v, s_abs, c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.pos0, c.scale);
-    attention_bounds(bound, abs_v, s_abs, c.n_q, c.n_head, c.head_dim, c.pos0);
-
-    for (uint32_t i = 0; i < c.n_q; i++) pos[i] = (int32_t)(c.pos0 + i);
-    s = check_tensor_from(ctx, q, n_qo * 4, 0, &tq);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, pos, c.n_q * 4, 0, &tp);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, k, n_kv * 2, 0, &tk);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, v, n_kv * 2, 0, &tv);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_qo * 4, 0, &to);
-    uint32_t splits = c.tune.splits ? c.tune.splits : 64; /* room for the op's choice */
-    uint64_t scratch_bytes = 4ull * c.n_q * c.n_head * splits * (c.head_dim + 2);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, scratch_bytes, 0, &tsc);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
-    if (s == VKLLM_OK)
-        s = op_attention_tuned(rec, gpu_bind(tq), gpu_bind(tk), gpu_bind(tv), gpu_bind(tp), gpu_bind(to), gpu_bind(tsc),
-                               c.n_q, c.n_head, c.n_kv_head, c.head_dim, c.n_ctx, c.scale, &c.tune);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_qo * 4);
     if (s == VKLLM_OK) check_compare(got, want, bound, n_qo, 1e-6, 0x1p-24, "out", out);
-done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tq);
-    gpu_tensor_destroy(ctx, tk);
-    gpu_tensor_destroy(ctx, tv);
-    gpu_tensor_destroy(ctx, to);
-    gpu_tensor_destroy(ctx, tp);
-    gpu_tensor_destroy(ctx, tsc);
-    free(pos);
-    free(q);
-    free(want);
-    free(got);
-    free(k);
-    free(v);
-    free(abs_v);
-    free(bound);
-    free(s_abs);
+    check_host_free(&h);
     return s;
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/half.h"
@@ -66,14 +67,88 @@ void check_compare(const float *got, const float *want, const double *scale, uin
     out->passed = n_bad == 0;
 }
 
-vkllm_status check_run(gpu_ctx *ctx, gpu_rec *rec, gpu_tensor *const *outs, uint32_t n_outs,
-                       vkllm_check_result *out)
+/* ------------------------------------------------------------ the driver */
+
+/* Timed dispatches a check's recording holds at most (weights in many chunks). */
+#define CHECK_MAX_TIMED 1024
+
+vkllm_status check_prepare(check_driver *d, gpu_ctx *ctx, check_buf *b, uint32_t n, check_record_fn record,
+                           const void *arg)
 {
-    vkllm_status s = gpu_rec_submit(rec);
-    for (uint32_t i = 0; s == VKLLM_OK && i < n_outs; i++) s = gpu_fill(ctx, outs[i], CHECK_POISON);
-    if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-    if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
+    *d = (check_driver){ .ctx = ctx, .b = b, .n = n };
+    vkllm_status s = gpu_rec_begin(ctx, CHECK_MAX_TIMED, &d->rec);
+    if (s != VKLLM_OK) return s;
+    for (uint32_t i = 0; i < n; i++) gpu_rec_note(d->rec, gpu_tensor_create(ctx, b[i].bytes, b[i].granule, &b[i].t));
+    if (gpu_rec_status(d->rec) == VKLLM_OK) record(d->rec, b, arg);
+    return gpu_rec_end(d->rec);
+}
+
+static vkllm_status upload(check_driver *d, bool in_out_only)
+{
+    vkllm_status s = VKLLM_OK;
+    for (uint32_t i = 0; i < d->n && s == VKLLM_OK; i++)
+        if (d->b[i].host && (!in_out_only || d->b[i].in_out))
+            s = gpu_upload(d->ctx, d->b[i].t, 0, d->b[i].host, d->b[i].bytes);
     return s;
+}
+
+vkllm_status check_execute(check_driver *d, vkllm_check_result *out)
+{
+    vkllm_status s = upload(d, false);
+    if (s == VKLLM_OK && d->runs == 0) { /* warm-up, then the in-out buffers as they were */
+        s = gpu_rec_submit(d->rec);
+        if (s == VKLLM_OK) s = upload(d, true);
+    }
+    for (uint32_t i = 0; i < d->n && s == VKLLM_OK; i++)
+        if (d->b[i].got && !d->b[i].in_out)
+            s = gpu_fill(d->ctx, d->b[i].t, d->b[i].poison ? d->b[i].poison : CHECK_POISON);
+    if (s == VKLLM_OK) s = gpu_rec_submit(d->rec);
+    if (s == VKLLM_OK && d->runs++ == 0) out->gpu_us = gpu_rec_total_us(d->rec);
+    for (uint32_t i = 0; i < d->n && s == VKLLM_OK; i++)
+        if (d->b[i].got) s = gpu_download(d->ctx, d->b[i].t, 0, d->b[i].got, d->b[i].bytes);
+    return s;
+}
+
+void check_release(check_driver *d)
+{
+    gpu_rec_destroy(d->rec);
+    for (uint32_t i = 0; i < d->n; i++) {
+        gpu_tensor_destroy(d->ctx, d->b[i].t);
+        d->b[i].t = NULL;
+    }
+    d->rec = NULL;
+}
+
+vkllm_status check_drive(gpu_ctx *ctx, check_buf *b, uint32_t n, check_record_fn record, const void *arg,
+                         vkllm_check_result *out)
+{
+    check_driver d;
+    vkllm_status s = check_prepare(&d, ctx, b, n, record, arg);
+    if (s == VKLLM_OK) s = check_execute(&d, out);
+    check_release(&d);
+    return s;
+}
+
+void *check_alloc(check_host *h, size_t bytes)
+{
+    void *p = h->n < CHECK_HOST_MAX ? malloc(bytes ? bytes : 1) : NULL;
+    if (!p) {
+        h->oom = true;
+        return NULL;
+    }
+    h->p[h->n++] = p;
+    return p;
+}
+
+vkllm_status check_host_status(gpu_ctx *ctx, const check_host *h, const char *check)
+{
+    return h->oom ? gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "%s: out of host memory for its inputs", check) : VKLLM_OK;
+}
+
+void check_host_free(check_host *h)
+{
+    for (uint32_t i = 0; i < h->n; i++) free(h->p[i]);
+    h->n = 0;
 }
 
 static uint32_t load_bits(const void *p, uint64_t i, uint32_t elt_bytes)

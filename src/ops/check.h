@@ -35,11 +35,62 @@ void check_compare(const float *got, const float *want, const double *scale, uin
 void compare_bits(const void *got, const void *want, uint64_t n, uint32_t elt_bytes, const char *what,
                   vkllm_check_result *out);
 
-/* Runs a finished recording twice: once to warm up (shader compilation on
- * lavapipe happens at first dispatch), then poisons `outs` and runs it again
- * timed. Sets out->gpu_us from the second run. */
-vkllm_status check_run(gpu_ctx *ctx, gpu_rec *rec, gpu_tensor *const *outs, uint32_t n_outs,
-                       vkllm_check_result *out);
+/* ------------------------------------------------------------ the driver
+ *
+ * Every op check is: host inputs and the reference, then the driver
+ * (allocate the tensors, record the op, upload, warm up, poison the
+ * outputs, run timed, download), then a comparison. A check lists its
+ * tensors in a small table of check_buf and records its op from them: */
+typedef struct check_buf {
+    const void *host; /* uploaded before each run (NULL: left undefined) */
+    uint64_t bytes;
+    uint64_t granule; /* as gpu_tensor_create (a weight's row) */
+    void *got;        /* an output: downloaded here after the run (NULL: not read back) */
+    bool in_out;      /* an output that is also an input (y +=, a cache or x written in place):
+                         restored from host after the warm-up instead of poisoned */
+    uint32_t poison;  /* an output's 32-bit poison pattern (0: CHECK_POISON) */
+    gpu_tensor *t;    /* the driver's tensor */
+} check_buf;
+
+/* Records the op under test over the tensors b[i].t (errors stick to rec). */
+typedef void (*check_record_fn)(gpu_rec *rec, const check_buf *b, const void *arg);
+
+typedef struct check_driver {
+    gpu_ctx *ctx;
+    check_buf *b;
+    uint32_t n;
+    gpu_rec *rec;
+    uint32_t runs; /* check_execute calls so far */
+} check_driver;
+
+/* Creates the tensors (b[i].t) and records the op. The tensors exist (their
+ * chunks can be read) before any host data is needed. */
+vkllm_status check_prepare(check_driver *d, gpu_ctx *ctx, check_buf *b, uint32_t n, check_record_fn record,
+                           const void *arg);
+/* Uploads every buffer with host data; the first time runs once to warm up
+ * (lavapipe compiles shaders at their first dispatch) and restores the
+ * in_out buffers; poisons the other outputs (CHECK_POISON); runs timed
+ * (out->gpu_us, first time); downloads the outputs into their got. Called
+ * again after changing host inputs, it replays the same recording. */
+vkllm_status check_execute(check_driver *d, vkllm_check_result *out);
+/* Frees the recording and the tensors. */
+void check_release(check_driver *d);
+/* check_prepare + check_execute + check_release. */
+vkllm_status check_drive(gpu_ctx *ctx, check_buf *b, uint32_t n, check_record_fn record, const void *arg,
+                         vkllm_check_result *out);
+
+/* Host arrays of a check, freed together. check_alloc returns NULL (and
+ * marks h) when out of memory; check_host_status then fails on the
+ * context with a message naming the check. */
+#define CHECK_HOST_MAX 16
+typedef struct check_host {
+    void *p[CHECK_HOST_MAX];
+    uint32_t n;
+    bool oom;
+} check_host;
+void *check_alloc(check_host *h, size_t bytes);
+vkllm_status check_host_status(gpu_ctx *ctx, const check_host *h, const char *check);
+void check_host_free(check_host *h);
 
 /* Copies a kernel name and a printf-formatted shape into the result. */
 void check_begin(vkllm_check_result *out, const char *kernel, const char *shape_fmt, ...)

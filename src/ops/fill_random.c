@@ -10,30 +10,29 @@
 
 vkllm_status op_fill_random(gpu_rec *rec, gpu_tensor *t, uint64_t n, uint32_t seed, float scale)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n * 2 > gpu_tensor_bytes(t) || n >= (1ull << 32))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "fill_random: %llu elements exceed the tensor or 2^32",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "fill_random: %llu elements exceed the tensor or 2^32",
                         (unsigned long long)n);
-    gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = "fill_random", .n_buffers = 1, .push_bytes = sizeof(fill_random_push), .n_spec = 1,
-        .spec = { FILL_WG },
+        .shader = "fill_random", .n_buffers = FILL_RANDOM_N_BINDINGS, .push_bytes = sizeof(fill_random_push),
+        .n_spec = FILL_RANDOM_N_SPEC, .spec = { [FILL_RANDOM_SPEC_WG] = FILL_WG },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    for (uint32_t c = 0; c < gpu_tensor_n_chunks(t) && s == VKLLM_OK; c++) {
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
+    for (uint32_t c = 0; c < gpu_tensor_n_chunks(t); c++) {
         uint64_t first = gpu_tensor_chunk_offset(t, c) / 2;
         if (first >= n) break;
         if (gpu_tensor_chunk_offset(t, c) % 2)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "fill_random: chunk %u starts inside an element", c);
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "fill_random: chunk %u starts inside an element", c);
         uint64_t count = gpu_tensor_chunk_bytes(t, c) / 2;
         if (count > n - first) count = n - first;
         fill_random_push pc = { .n = (uint32_t)count, .offset = (uint32_t)first, .seed = seed, .scale = scale };
-        gpu_binding b = gpu_bind_chunk(t, c);
+        gpu_binding b[FILL_RANDOM_N_BINDINGS] = { [FILL_RANDOM_BIND_DST] = gpu_bind_chunk(t, c) };
         uint64_t groups = ((count + 1) / 2 + FILL_WG - 1) / FILL_WG;
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
-        s = gpu_dispatch(rec, p, &b, 1, &pc, gx, (uint32_t)((groups + gx - 1) / gx), 1, "fill_random");
+        gpu_dispatch(rec, p, b, FILL_RANDOM_N_BINDINGS, &pc, gx, (uint32_t)((groups + gx - 1) / gx), 1, "fill_random");
     }
-    return s;
+    return gpu_rec_status(rec);
 }
 
 static uint32_t hash(uint32_t x)
@@ -53,32 +52,31 @@ uint16_t ref_fill_random(uint64_t i, uint32_t seed, float scale)
     return float_to_half(u * scale);
 }
 
+typedef struct fill_random_args {
+    uint64_t n;
+    uint32_t seed;
+    float scale;
+} fill_random_args;
+
+static void record_fill_random(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const fill_random_args *a = arg;
+    op_fill_random(rec, b[0].t, a->n, a->seed, a->scale);
+}
+
 vkllm_status check_fill_random(gpu_ctx *ctx, uint64_t n, uint32_t seed, float scale, vkllm_check_result *out)
 {
     check_begin(out, "fill_random", "%llu x fp16, scale %g", (unsigned long long)n, scale);
-    uint16_t *want = malloc(n * 2 + 2), *got = malloc(n * 2 + 2);
-    gpu_tensor *t = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!want || !got) {
-        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "check_fill_random: out of host memory");
-        goto done;
+    check_host h = { 0 };
+    uint16_t *want = check_alloc(&h, n * 2 + 2), *got = check_alloc(&h, n * 2 + 2);
+    vkllm_status s = check_host_status(ctx, &h, "check_fill_random");
+    if (s == VKLLM_OK) {
+        for (uint64_t i = 0; i < n; i++) want[i] = ref_fill_random(i, seed, scale);
+        want[n] = 0x7e00; /* the element after the end keeps its poison (a half NaN) */
+        check_buf b[1] = { { .bytes = n * 2 + 2, .granule = 2, .got = got, .poison = 0x7e007e00u } };
+        s = check_drive(ctx, b, 1, record_fill_random, &(fill_random_args){ n, seed, scale }, out);
     }
-    for (uint64_t i = 0; i < n; i++) want[i] = ref_fill_random(i, seed, scale);
-    want[n] = 0x7e00; /* the element after the end keeps its poison (a half NaN) */
-    s = gpu_tensor_create(ctx, n * 2 + 2, 2, &t);
-    if (s == VKLLM_OK) s = gpu_fill(ctx, t, 0x7e007e00u);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 16, &rec);
-    if (s == VKLLM_OK) s = op_fill_random(rec, t, n, seed, scale);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-    if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
-    if (s == VKLLM_OK) s = gpu_download(ctx, t, 0, got, n * 2 + 2);
     if (s == VKLLM_OK) compare_bits(got, want, n + 1, 2, "dst", out);
-done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, t);
-    free(want);
-    free(got);
+    check_host_free(&h);
     return s;
 }

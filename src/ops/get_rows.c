@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "convert.h"
 #include "push.h"
 #include "util/half.h"
 
@@ -15,23 +14,21 @@
 vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gpu_binding out, uint32_t n_ids,
                             uint32_t n_rows, uint32_t n_cols, uint32_t wg)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n_ids == 0) return VKLLM_OK;
-    if (!table || !ids.t || !out.t) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: missing tensor");
+    if (!table || !ids.t || !out.t) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: missing tensor");
     const uint64_t row_bytes = (uint64_t)n_cols * 2, n_out = (uint64_t)n_ids * n_cols;
     if (n_rows == 0 || n_cols == 0 || gpu_tensor_bytes(table) != n_rows * row_bytes)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u fp16",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u fp16",
                         (unsigned long long)gpu_tensor_bytes(table), n_rows, n_cols);
     if (gpu_binding_bytes(ids) < (uint64_t)n_ids * 4 || gpu_binding_bytes(out) < n_out * 4 || n_out > UINT32_MAX)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
     if (wg == 0) wg = GET_ROWS_WG;
-    gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = "get_rows", .n_buffers = 3, .push_bytes = sizeof(get_rows_push),
-        .n_spec = 1, .spec = { wg },
+        .shader = "get_rows", .n_buffers = GET_ROWS_N_BINDINGS, .push_bytes = sizeof(get_rows_push),
+        .n_spec = GET_ROWS_N_SPEC, .spec = { [GET_ROWS_SPEC_WG] = wg },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     /* one invocation per 8 output elements (the shader's two paths agree on
      * that count); workgroups past 65535 spill into y */
     uint64_t groups = ((n_out + 7) / 8 + wg - 1) / wg;
@@ -39,17 +36,18 @@ vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gp
     for (uint32_t c = 0; c < gpu_tensor_n_chunks(table); c++) {
         uint64_t off = gpu_tensor_chunk_offset(table, c), bytes = gpu_tensor_chunk_bytes(table, c);
         if (off % row_bytes || bytes % row_bytes)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "get_rows: chunk %u of the table splits a row; create it with granule n_cols * 2", c);
         get_rows_push pc = {
             .n_cols = n_cols, .n_ids = n_ids,
             .row_begin = (uint32_t)(off / row_bytes), .row_end = (uint32_t)((off + bytes) / row_bytes),
         };
-        gpu_binding b[3] = { gpu_bind_chunk(table, c), ids, out };
-        s = gpu_dispatch(rec, p, b, 3, &pc, gx, gy, 1, "get_rows");
-        if (s != VKLLM_OK) return s;
+        gpu_binding b[GET_ROWS_N_BINDINGS] = {
+            [GET_ROWS_BIND_TABLE] = gpu_bind_chunk(table, c), [GET_ROWS_BIND_IDS] = ids, [GET_ROWS_BIND_OUT] = out,
+        };
+        gpu_dispatch(rec, p, b, GET_ROWS_N_BINDINGS, &pc, gx, gy, 1, "get_rows");
     }
-    return VKLLM_OK;
+    return gpu_rec_status(rec);
 }
 
 vkllm_status op_get_rows(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gpu_binding out, uint32_t n_ids,
@@ -71,25 +69,40 @@ void ref_get_rows(const uint16_t *table, const int32_t *ids, float *out, uint32_
 /* Tolerance: none. fp16 -> fp32 is exact and the shader converts the bits
  * (no float conversion that could flush subnormals), so out must equal the
  * reference bit for bit, and rows of bad ids must keep the poison. */
+enum { GR_TABLE, GR_IDS, GR_OUT, GR_N };
+
+typedef struct get_rows_args {
+    uint32_t n_ids, n_rows, n_cols, wg;
+} get_rows_args;
+
+static void record_get_rows(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const get_rows_args *a = arg;
+    op_get_rows_wg(rec, b[GR_TABLE].t, gpu_bind(b[GR_IDS].t), gpu_bind(b[GR_OUT].t), a->n_ids, a->n_rows, a->n_cols, a->wg);
+}
+
 vkllm_status check_get_rows(gpu_ctx *ctx, uint32_t n_rows, uint32_t n_cols, uint32_t n_ids, uint32_t n_bad,
                             uint32_t wg, uint64_t seed, vkllm_check_result *out)
 {
     const uint64_t n_table = (uint64_t)n_rows * n_cols, n_out = (uint64_t)n_ids * n_cols;
-    uint16_t *table = malloc(n_table * 2);
-    int32_t *ids = malloc((size_t)n_ids * 4);
-    float *want = malloc(n_out * 4), *got = malloc(n_out * 4);
-    gpu_tensor *tt = NULL, *ti = NULL, *to = NULL;
-    gpu_rec *rec = NULL;
     check_begin(out, "get_rows", "%u x %u, %u ids", n_rows, n_cols, n_ids);
-    vkllm_status s = VKLLM_OK;
-    if (n_ids == 0 || n_rows == 0 || n_cols == 0) {
-        s = gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_get_rows: empty shape");
-        goto done;
-    }
-    s = VKLLM_ERR_OUT_OF_MEMORY;
-    if (!table || !ids || !want || !got) goto done;
-    s = check_tensor_from(ctx, NULL, n_table * 2, (uint64_t)n_cols * 2, &tt);
+    if (n_ids == 0 || n_rows == 0 || n_cols == 0)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_get_rows: empty shape");
+    check_host h = { 0 };
+    uint16_t *table = check_alloc(&h, n_table * 2);
+    int32_t *ids = check_alloc(&h, (size_t)n_ids * 4);
+    float *want = check_alloc(&h, n_out * 4), *got = check_alloc(&h, n_out * 4);
+    check_driver d = { 0 };
+    vkllm_status s = check_host_status(ctx, &h, "check_get_rows");
+    check_buf b[GR_N] = {
+        [GR_TABLE] = { .host = table, .bytes = n_table * 2, .granule = (uint64_t)n_cols * 2 },
+        [GR_IDS] = { .host = ids, .bytes = (uint64_t)n_ids * 4 },
+        [GR_OUT] = { .got = got, .bytes = n_out * 4 },
+    };
+    /* the table's tensor first: the ids aim at its chunk boundaries */
+    if (s == VKLLM_OK) s = check_prepare(&d, ctx, b, GR_N, record_get_rows, &(get_rows_args){ n_ids, n_rows, n_cols, wg });
     if (s != VKLLM_OK) goto done;
+    gpu_tensor *tt = b[GR_TABLE].t;
     uint32_t n_chunks = gpu_tensor_n_chunks(tt);
     size_t len = strlen(out->shape);
     snprintf(out->shape + len, sizeof out->shape - len, ", %u chunk%s", n_chunks, n_chunks == 1 ? "" : "s");
@@ -133,24 +146,10 @@ vkllm_status check_get_rows(gpu_ctx *ctx, uint32_t n_rows, uint32_t n_cols, uint
         memcpy(&want[i], &p, 4);
     }
     ref_get_rows(table, ids, want, n_ids, n_rows, n_cols);
-
-    s = gpu_upload(ctx, tt, 0, table, n_table * 2);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, ids, (uint64_t)n_ids * 4, 0, &ti);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, n_out * 4, 0, &to);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, n_chunks, &rec);
-    if (s == VKLLM_OK) s = op_get_rows_wg(rec, tt, gpu_bind(ti), gpu_bind(to), n_ids, n_rows, n_cols, wg);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &to, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, to, 0, got, n_out * 4);
+    s = check_execute(&d, out);
     if (s == VKLLM_OK) compare_bits(got, want, n_out, 4, "out", out);
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tt);
-    gpu_tensor_destroy(ctx, ti);
-    gpu_tensor_destroy(ctx, to);
-    free(table);
-    free(ids);
-    free(want);
-    free(got);
+    check_release(&d);
+    check_host_free(&h);
     return s;
 }

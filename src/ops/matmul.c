@@ -6,9 +6,14 @@
 #include <string.h>
 
 #include "check.h"
+#include "profile.h"
 #include "rmsnorm.h"
 #include "push.h"
 #include "util/half.h"
+
+/* The kernels bind w, x and y at the same slots, so one binding array serves all */
+_Static_assert(MATMUL_BIND_W == MATVEC_BIND_W && MATMUL_BIND_X == MATVEC_BIND_X && MATMUL_BIND_Y == MATVEC_BIND_Y,
+               "matmul and matvec binding slots differ");
 
 /* Shared memory of the tiled kernel: x and w slices as vec4 rows of
  * bk / 4 + 1 (one of padding), see shaders/matmul.comp. */
@@ -31,14 +36,14 @@
  * GPU values are the usual shape of such kernels, not measured yet: more,
  * smaller workgroups (r = 2) to keep every multiprocessor streaming, and
  * shared-memory tiles for prefill. */
-matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K)
+static matmul_config pick(const ops_profile *p, uint32_t M, uint32_t N, uint32_t K)
 {
     (void)N;
     (void)K;
-    uint32_t sg = info->subgroup_size ? info->subgroup_size : 32;
-    if (info->type == VKLLM_DEVICE_CPU) {
+    const uint32_t sg = p->subgroup_size;
+    if (p->family == OPS_FAMILY_CPU) {
         /* one subgroup per workgroup; r rows x nm columns of x per subgroup */
-        matmul_config c = { .kind = MATMUL_MATVEC, .wg = sg, .texel = 1 };
+        matmul_config c = { .kind = MATMUL_MATVEC, .wg = sg, .texel = p->texel_reads };
         c.nm = M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM;
         c.r = M <= MATMUL_MAX_NM ? 16 : 32;
         /* decode: four passes of r rows per workgroup (fewer workgroups
@@ -46,14 +51,13 @@ matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_
         c.rows = M <= MATMUL_MAX_NM ? 4 * c.r : c.r;
         return c;
     }
-    if (M > MATMUL_MAX_NM && K % 8 == 0 && info->coopmat_nv && info->subgroup_size == 32 &&
-        gpu_shader_available("matmul_coopmat"))
-        return (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128 };
+    if (M > MATMUL_MAX_NM && K % 8 == 0 && p->coopmat)
+        return (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = p->coopmat_bk };
     if (M <= MATMUL_MAX_NM) {
         /* 4 subgroups, each on r rows at a time; all M columns of x in the
          * same workgroup, so each weight is read once. */
-        matmul_config c = { .kind = MATMUL_MATVEC, .wg = 4 * sg, .r = 2, .nm = M };
-        if (c.wg > info->max_workgroup_invocations) c.wg = sg;
+        matmul_config c = { .kind = MATMUL_MATVEC, .wg = 4 * sg, .r = 2, .nm = M, .texel = p->texel_reads };
+        if (c.wg > p->max_workgroup_invocations) c.wg = sg;
         c.rows = (c.wg / sg) * c.r;
         return c;
     }
@@ -61,76 +65,70 @@ matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_
                    : (matmul_config){ .wg = 128, .bm = 64, .bn = 64, .bk = 16, .tm = 4, .tn = 8 };
 }
 
+matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K)
+{
+    ops_profile p = ops_profile_for(info);
+    return pick(&p, M, N, K);
+}
+
+matmul_config matmul_pick_default(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
+{
+    return pick(ops_profile_of(ctx), M, N, K);
+}
+
 /* A decode configuration matmul_tune measured on this context for (glu,
  * N, K), over *c; false (c untouched) if none. */
-static bool apply_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, matmul_config *c)
+static bool apply_tuned(const ops_profile *p, bool glu, uint32_t N, uint32_t K, matmul_config *c)
 {
-    uint32_t v[GPU_TUNED_VALS];
-    if (!gpu_tuned_get(ctx, "matvec", (const uint32_t[3]){ glu, N, K }, v)) return false;
-    *c = (matmul_config){ .kind = MATMUL_MATVEC, .wg = v[0], .rows = v[1], .r = v[2], .nm = 1, .texel = v[3] };
+    const ops_matvec_choice *t = ops_profile_matvec(p, glu, N, K);
+    if (!t) return false;
+    *c = (matmul_config){ .kind = MATMUL_MATVEC, .wg = t->wg, .rows = t->rows, .r = t->r, .nm = 1, .texel = t->texel };
     return true;
 }
 
 void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matmul_config *c)
 {
-    gpu_tuned_put(ctx, "matvec", (const uint32_t[3]){ glu, N, K },
-                  (const uint32_t[GPU_TUNED_VALS]){ c->wg, c->rows, c->r, c->texel });
+    ops_profile_set_matvec(ops_profile_of(ctx), &(ops_matvec_choice){ .glu = glu, .N = N, .K = K, .wg = c->wg,
+                                                                      .rows = c->rows, .r = c->r, .texel = c->texel });
 }
 
 /* The tensor-core kernel variants, by k slice: 0 is matmul_coopmat.comp,
- * the others matmul_coopmat_prefetch.comp. matmul_verify_coopmat stores
- * which passed (a mask over these) and which is in use. */
-static const uint32_t coopmat_bk[] = { 0, 16, 32, 64 };
-#define N_COOPMAT_VARIANTS (sizeof coopmat_bk / sizeof coopmat_bk[0])
-
-static bool coopmat_state(gpu_ctx *ctx, uint32_t *mask, uint32_t *bk)
-{
-    uint32_t v[GPU_TUNED_VALS];
-    if (!gpu_tuned_get(ctx, "matmul_tc", (const uint32_t[3]){ 0, 0, 0 }, v)) return false;
-    *mask = v[0];
-    *bk = v[1];
-    return true;
-}
-
-static void coopmat_set_state(gpu_ctx *ctx, uint32_t mask, uint32_t bk)
-{
-    gpu_tuned_put(ctx, "matmul_tc", (const uint32_t[3]){ 0, 0, 0 }, (const uint32_t[GPU_TUNED_VALS]){ mask, bk });
-}
+ * the others matmul_coopmat_prefetch.comp. matmul_verify_coopmat records
+ * in the profile which passed (a mask over these) and which is in use. */
+static const uint32_t coopmat_bk[OPS_COOPMAT_VARIANTS] = { 0, 16, 32, 64 };
 
 matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
-    matmul_config c = matmul_pick_for(gpu_info(ctx), M, N, K);
-    uint32_t mask, bk;
-    if (M == 1) apply_tuned(ctx, false, N, K, &c);
-    if (c.kind == MATMUL_COOPMAT && coopmat_state(ctx, &mask, &bk)) c.bk = bk;
+    const ops_profile *p = ops_profile_of(ctx);
+    matmul_config c = pick(p, M, N, K);
+    if (M == 1) apply_tuned(p, false, N, K, &c);
     return c;
 }
 
 uint32_t matmul_coopmat_variants(gpu_ctx *ctx, matmul_config *out)
 {
-    uint32_t mask = 0, bk = 0, n = 0;
-    if (!gpu_info(ctx)->coopmat_nv || !coopmat_state(ctx, &mask, &bk)) return 0;
-    for (uint32_t i = 0; i < N_COOPMAT_VARIANTS; i++)
-        if (mask >> i & 1) out[n++] = (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[i] };
+    const ops_profile *p = ops_profile_of(ctx);
+    uint32_t n = 0;
+    if (!p->coopmat || !p->coopmat_checked) return 0;
+    for (uint32_t i = 0; i < OPS_COOPMAT_VARIANTS; i++)
+        if (p->coopmat_passed >> i & 1) out[n++] = (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[i] };
     return n;
 }
 
 void matmul_use_coopmat(gpu_ctx *ctx, uint32_t bk)
 {
-    uint32_t mask = 0, cur = 0;
-    coopmat_state(ctx, &mask, &cur);
-    coopmat_set_state(ctx, mask, bk);
+    ops_profile_of(ctx)->coopmat_bk = bk;
 }
 
 static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
 {
     const vkllm_device_info *info = gpu_info(ctx);
+    const ops_profile *p = ops_profile_of(ctx);
     if (c->wg == 0 || c->wg > info->max_workgroup_invocations)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: workgroup of %u invocations (device allows 1..%u)", c->wg,
                         info->max_workgroup_invocations);
     if (c->kind == MATMUL_COOPMAT) {
-        if (!info->coopmat_nv || info->subgroup_size != 32 || c->wg != 128 ||
-            !gpu_shader_available(c->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat"))
+        if (!p->coopmat || c->wg != 128 || !gpu_shader_available(c->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat"))
             return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "matmul: tensor-core kernel not available on this device");
         if (c->bk != 0 && c->bk != 16 && c->bk != 32 && c->bk != 64)
             return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: tensor-core k slice %u (0, 16, 32 or 64)", c->bk);
@@ -163,33 +161,33 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
                                   const matmul_norm *norm, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
                                   uint32_t K)
 {
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     gpu_ctx *ctx = gpu_rec_ctx(rec);
     const uint64_t row_bytes = 2ull * K;
     if (M == 0 || N == 0 || K == 0)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: empty shape M %u N %u K %u", M, N, K);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: empty shape M %u N %u K %u", M, N, K);
     if ((uint64_t)M * N > UINT32_MAX || (uint64_t)M * K > UINT32_MAX)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u x N %u / K %u exceeds 32-bit indexing", M, N, K);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: M %u x N %u / K %u exceeds 32-bit indexing", M, N, K);
     if (gpu_tensor_bytes(w) != row_bytes * N)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, fp16 [%u][%u] needs %llu",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, fp16 [%u][%u] needs %llu",
                         (unsigned long long)gpu_tensor_bytes(w), N, K, (unsigned long long)(row_bytes * N));
     if (gpu_binding_bytes(x) < 4ull * M * K || gpu_binding_bytes(y) < 4ull * M * N)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
                         (unsigned long long)gpu_binding_bytes(x), (unsigned long long)gpu_binding_bytes(y), M, N, K);
-    vkllm_status s = check_config(ctx, cfg);
-    if (s != VKLLM_OK) return s;
+    if (gpu_rec_note(rec, check_config(ctx, cfg))) return gpu_rec_status(rec);
     if (w2) {
         bool same = gpu_tensor_bytes(w2) == gpu_tensor_bytes(w) && gpu_tensor_n_chunks(w2) == gpu_tensor_n_chunks(w);
         for (uint32_t c = 0; same && c < gpu_tensor_n_chunks(w); c++)
             same = gpu_tensor_chunk_bytes(w2, c) == gpu_tensor_chunk_bytes(w, c);
         if (!same || cfg->kind != MATMUL_MATVEC || K % 8 || cfg->acc)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "matmul glu: needs the matrix-vector kernel, K %% 8 == 0 and two weights chunked alike");
     }
     if (norm && (cfg->kind != MATMUL_MATVEC || K % 8 || gpu_binding_bytes(norm->w) < 4ull * K))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                         "matmul norm: needs the matrix-vector kernel, K %% 8 == 0 and a weight of K %u floats", K);
     if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
 
     const bool vec8 = K % 8 == 0; /* rows start on 16-byte boundaries: uvec4 loads */
     bool texel = cfg->texel && vec8;
@@ -199,46 +197,62 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
     texel = texel && !x.offset && !x.range && gpu_tensor_bytes(x.t) / 16 <= gpu_max_texels(ctx);
     /* and the norm's weight */
     texel = texel && (!norm || (!norm->w.offset && !norm->w.range && gpu_tensor_bytes(norm->w.t) / 16 <= gpu_max_texels(ctx)));
-    gpu_pipeline_desc d = { .n_buffers = 3, .push_bytes = sizeof(matmul_push) };
+    gpu_pipeline_desc d = { .n_buffers = MATMUL_N_BINDINGS, .push_bytes = sizeof(matmul_push) };
     if (cfg->kind == MATMUL_COOPMAT) {
-        if (!vec8) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: the tensor-core kernel needs K %% 8 == 0 (K %u)", K);
+        if (!vec8) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: the tensor-core kernel needs K %% 8 == 0 (K %u)", K);
         /* bk 0: the plain kernel; else the pipelined one with k slices of bk */
         d.shader = cfg->bk ? "matmul_coopmat_prefetch" : "matmul_coopmat";
-        d.n_spec = cfg->bk ? 8 : 7; /* only ACC (id 6) and BK (id 7) are used */
-        d.spec[6] = cfg->acc != 0;
-        d.spec[7] = cfg->bk;
+        d.n_spec = cfg->bk ? MATMUL_N_SPEC_TC : MATMUL_N_SPEC; /* only ACC and TC_BK are used */
+        d.spec[MATMUL_SPEC_ACC] = cfg->acc != 0;
+        if (cfg->bk) d.spec[MATMUL_SPEC_TC_BK] = cfg->bk;
     } else if (cfg->kind == MATMUL_MATVEC) {
-        d.shader = w2 ? (texel ? "matvec_glu_texel" : "matvec_glu")
-                      : vec8 ? (texel ? "matvec_texel" : "matvec") : "matvec_scalar";
-        /* bindings: w, x, y, w2, the norm's weight; unused ones get x */
-        if (vec8) d.n_buffers = 5;
-        d.texel_mask = texel ? 1 | 2 | (w2 ? 8 : 0) | 16 : 0;
-        d.n_spec = 6;
-        d.spec[0] = cfg->wg;
-        d.spec[1] = cfg->rows;
-        d.spec[2] = cfg->r;
-        d.spec[3] = cfg->nm;
-        d.spec[4] = cfg->acc != 0;
-        d.spec[5] = norm != NULL;
+        /* the variant: SwiGLU's two weights or one; uvec4 loads (K % 8 == 0)
+         * through texel fetches or storage buffers, or scalar loads */
+        static const char *const variant[2][3] = {
+            /* [glu][scalar, vec8, vec8 + texel] */
+            { "matvec_scalar", "matvec", "matvec_texel" },
+            { NULL, "matvec_glu", "matvec_glu_texel" }, /* glu needs K % 8 == 0 (checked above) */
+        };
+        d.shader = variant[w2 != NULL][vec8 + texel];
+        /* the scalar kernel binds w, x, y only; the others also w2 and the
+         * norm's weight (unused ones get x) */
+        if (vec8) d.n_buffers = MATVEC_N_BINDINGS;
+        else d.n_buffers = MATVEC_N_BINDINGS_SCALAR;
+        if (texel) {
+            d.texel_mask = BINDING_BIT(MATVEC_BIND_W) | BINDING_BIT(MATVEC_BIND_X) | BINDING_BIT(MATVEC_BIND_NORM);
+            if (w2) d.texel_mask |= BINDING_BIT(MATVEC_BIND_W2);
+        }
+        d.n_spec = MATVEC_N_SPEC;
+        d.spec[MATVEC_SPEC_WG] = cfg->wg;
+        d.spec[MATVEC_SPEC_ROWS] = cfg->rows;
+        d.spec[MATVEC_SPEC_R] = cfg->r;
+        d.spec[MATVEC_SPEC_NM] = cfg->nm;
+        d.spec[MATVEC_SPEC_ACC] = cfg->acc != 0;
+        d.spec[MATVEC_SPEC_NORM] = norm != NULL;
     } else {
         d.shader = vec8 ? "matmul" : "matmul_scalar";
-        d.n_spec = 7;
-        d.spec[6] = cfg->acc != 0;
-        d.spec[0] = cfg->wg;
-        d.spec[1] = cfg->bm;
-        d.spec[2] = cfg->bn;
-        d.spec[3] = cfg->bk;
-        d.spec[4] = cfg->tm;
-        d.spec[5] = cfg->tn;
+        d.n_spec = MATMUL_N_SPEC;
+        d.spec[MATMUL_SPEC_WG] = cfg->wg;
+        d.spec[MATMUL_SPEC_BM] = cfg->bm;
+        d.spec[MATMUL_SPEC_BN] = cfg->bn;
+        d.spec[MATMUL_SPEC_BK] = cfg->bk;
+        d.spec[MATMUL_SPEC_TM] = cfg->tm;
+        d.spec[MATMUL_SPEC_TN] = cfg->tn;
+        d.spec[MATMUL_SPEC_ACC] = cfg->acc != 0;
     }
-    gpu_pipeline *p;
-    s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    /* the label in timings: the kernel, and what is fused into it */
+    static const char *const kind_label[] = { [MATMUL_TILED] = "matmul", [MATMUL_MATVEC] = "matvec",
+                                              [MATMUL_COOPMAT] = "matmul_coopmat" };
+    static const char *const fused_label[2][2] = { /* [glu][norm] */
+        { NULL, "matvec+norm" }, { "matvec_glu", "matvec_glu+norm" },
+    };
+    const char *label = w2 || norm ? fused_label[w2 != NULL][norm != NULL] : kind_label[cfg->kind];
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
 
     for (uint32_t c = 0; c < gpu_tensor_n_chunks(w); c++) {
         uint64_t off = gpu_tensor_chunk_offset(w, c), bytes = gpu_tensor_chunk_bytes(w, c);
         if (off % row_bytes || bytes % row_bytes)
-            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "matmul: chunk %u of w splits a row of %llu bytes (create w with granule K*2)", c,
                             (unsigned long long)row_bytes);
         matmul_push pc = {
@@ -252,15 +266,15 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
                                                         : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
         uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
         uint64_t gy = (groups + gx - 1) / gx;
-        if (gy > 65535) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
-        gpu_binding b[5] = { gpu_bind_chunk(w, c), x, y, w2 ? gpu_bind_chunk(w2, c) : x, norm ? norm->w : x };
+        if (gy > 65535) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
+        gpu_binding b[MATVEC_N_BINDINGS] = { /* MATMUL_BIND_W, X, Y are the same slots */
+            [MATVEC_BIND_W] = gpu_bind_chunk(w, c), [MATVEC_BIND_X] = x, [MATVEC_BIND_Y] = y,
+            [MATVEC_BIND_W2] = w2 ? gpu_bind_chunk(w2, c) : x, [MATVEC_BIND_NORM] = norm ? norm->w : x,
+        };
         uint32_t gz = cfg->kind != MATMUL_TILED ? (M + cfg->nm - 1) / cfg->nm : 1;
-        static const char *const label[] = { "matmul", "matvec", "matmul_coopmat" };
-        const char *what = w2 ? (norm ? "matvec_glu+norm" : "matvec_glu") : norm ? "matvec+norm" : label[cfg->kind];
-        s = gpu_dispatch(rec, p, b, d.n_buffers, &pc, gx, (uint32_t)gy, gz, what);
-        if (s != VKLLM_OK) return s;
+        gpu_dispatch(rec, p, b, d.n_buffers, &pc, gx, (uint32_t)gy, gz, label);
     }
-    return VKLLM_OK;
+    return gpu_rec_status(rec);
 }
 
 vkllm_status op_matmul_with(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_binding x, gpu_binding y,
@@ -280,8 +294,9 @@ matmul_config matmul_glu_config(matmul_config c)
 
 matmul_config matmul_pick_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
-    matmul_config c = matmul_glu_config(matmul_pick_for(gpu_info(ctx), M, N, K));
-    if (M == 1) apply_tuned(ctx, true, N, K, &c);
+    const ops_profile *p = ops_profile_of(ctx);
+    matmul_config c = matmul_glu_config(pick(p, M, N, K));
+    if (M == 1) apply_tuned(p, true, N, K, &c);
     return c;
 }
 
@@ -290,8 +305,8 @@ bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
     /* CPU devices: the fused kernel did not measure faster on lavapipe (the
      * A/B was inside the VM's noise, if anything slower), so they keep two
      * matmuls and silu_mul; GPUs save a dispatch, a barrier and the round
-     * trip of gate and up (not measured yet) */
-    return K % 8 == 0 && gpu_info(ctx)->type != VKLLM_DEVICE_CPU && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
+     * trip of gate and up (not measured yet): the profile's fuse_glu */
+    return K % 8 == 0 && ops_profile_of(ctx)->fuse_glu && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
 }
 
 vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, const matmul_norm *norm, gpu_binding x,
@@ -309,7 +324,7 @@ vkllm_status op_matmul_glu_with(gpu_rec *rec, const matmul_config *cfg, gpu_tens
 
 bool matmul_norm_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
-    return K % 8 == 0 && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
+    return K % 8 == 0 && ops_profile_of(ctx)->fuse_norm && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
 }
 
 vkllm_status op_matmul_norm(gpu_rec *rec, gpu_tensor *w, const matmul_norm *norm, gpu_binding x, gpu_binding y,
@@ -385,78 +400,80 @@ void ref_matmul(const uint16_t *w, const float *x, float *y, uint32_t M, uint32_
  * one dropped term (7e-5 at K = 14336). */
 #define MATMUL_RTOL_TC (1.0 / 65536.0)
 
+/* The check's tensors: w (and SwiGLU's w2), x, the norm's weight, y. */
+enum { MM_W, MM_W2, MM_X, MM_NORM, MM_Y, MM_N };
+
+typedef struct matmul_args {
+    matmul_config c;
+    bool glu, norm;
+    float eps;
+    uint32_t M, N, K;
+} matmul_args;
+
+static void record_matmul(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const matmul_args *a = arg;
+    const matmul_norm mn = { gpu_bind(b[MM_NORM].t), a->eps };
+    matmul_record(rec, &a->c, b[MM_W].t, a->glu ? b[MM_W2].t : NULL, a->norm ? &mn : NULL, gpu_bind(b[MM_X].t),
+                  gpu_bind(b[MM_Y].t), a->M, a->N, a->K);
+}
+
 vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
                                uint64_t seed, vkllm_check_result *out)
 {
-    matmul_config c = cfg ? *cfg : matmul_pick(ctx, M, N, K);
-    static const char *const kernel[] = { "matmul", "matvec", "matmul_tc" };
-    check_begin(out, kernel[c.kind], "M %u N %u K %u%s", M, N, K, c.acc ? " y+=" : "");
-    if (c.kind == MATMUL_COOPMAT && c.bk) /* the pipelined variant: its k slice in the name */
-        snprintf(out->kernel, sizeof out->kernel, "matmul_tc_bk%u", c.bk);
-    size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
-    uint16_t *w = malloc(nw * sizeof *w);
-    float *x = malloc(nx * sizeof *x), *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got);
-    double *scale = malloc(ny * sizeof *scale);
-    gpu_tensor *tw = NULL, *tx = NULL, *ty = NULL;
-    gpu_rec *rec = NULL;
-    float *y0 = NULL;
-    vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
-    if (!w || !x || !want || !got || !scale) {
-        gpu_fail(ctx, s, "out of host memory for a %u x %u x %u matmul check", M, N, K);
-        goto done;
-    }
-    rng r = { seed };
-    check_fill_f16(&r, w, nw, -1.0f, 1.0f);
-    check_fill_f32(&r, x, nx, -1.0f, 1.0f);
-    ref_matmul_scaled(w, x, want, scale, M, N, K);
-    if (c.acc) { /* y starts random; want y0 + x w^T, one more rounding (of |y0 + ...|) */
-        if (!(y0 = malloc(ny * sizeof *y0))) {
-            s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-            goto done;
+    matmul_args a = { .c = cfg ? *cfg : matmul_pick(ctx, M, N, K), .M = M, .N = N, .K = K };
+    static const char *const kernel[] = { [MATMUL_TILED] = "matmul", [MATMUL_MATVEC] = "matvec",
+                                          [MATMUL_COOPMAT] = "matmul_tc" };
+    check_begin(out, kernel[a.c.kind], "M %u N %u K %u%s", M, N, K, a.c.acc ? " y+=" : "");
+    if (a.c.kind == MATMUL_COOPMAT && a.c.bk) /* the pipelined variant: its k slice in the name */
+        snprintf(out->kernel, sizeof out->kernel, "matmul_tc_bk%u", a.c.bk);
+    const size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
+    check_host h = { 0 };
+    uint16_t *w = check_alloc(&h, nw * sizeof *w);
+    float *x = check_alloc(&h, nx * sizeof *x), *want = check_alloc(&h, ny * sizeof *want),
+          *got = check_alloc(&h, ny * sizeof *got);
+    double *scale = check_alloc(&h, ny * sizeof *scale);
+    float *y0 = a.c.acc ? check_alloc(&h, ny * sizeof *y0) : NULL;
+    vkllm_status s = check_host_status(ctx, &h, "check_matmul");
+    if (s == VKLLM_OK) {
+        rng r = { seed };
+        check_fill_f16(&r, w, nw, -1.0f, 1.0f);
+        check_fill_f32(&r, x, nx, -1.0f, 1.0f);
+        ref_matmul_scaled(w, x, want, scale, M, N, K);
+        if (a.c.acc) { /* y starts random; want y0 + x w^T, one more rounding (of |y0 + ...|) */
+            check_fill_f32(&r, y0, ny, -4.0f, 4.0f);
+            for (size_t i = 0; i < ny; i++) {
+                want[i] = (float)((double)y0[i] + want[i]);
+                scale[i] += fabs(y0[i]);
+            }
         }
-        check_fill_f32(&r, y0, ny, -4.0f, 4.0f);
-        for (size_t i = 0; i < ny; i++) {
-            want[i] = (float)((double)y0[i] + want[i]);
-            scale[i] += fabs(y0[i]);
-        }
+        /* accumulating: y is also an input, restored after the warm-up instead of poisoned */
+        check_buf b[MM_N] = {
+            [MM_W] = { .host = w, .bytes = nw * 2, .granule = 2ull * K }, /* chunks hold whole rows */
+            [MM_W2] = { .bytes = 4 },
+            [MM_X] = { .host = x, .bytes = nx * 4 },
+            [MM_NORM] = { .bytes = 4 },
+            [MM_Y] = { .host = y0, .bytes = ny * 4, .got = got, .in_out = a.c.acc != 0 },
+        };
+        s = check_drive(ctx, b, MM_N, record_matmul, &a, out);
     }
-
-    s = check_tensor_from(ctx, w, nw * 2, 2ull * K, &tw); /* chunks hold whole rows */
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, y0, ny * 4, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tw), &rec);
-    if (s == VKLLM_OK) s = op_matmul_with(rec, &c, tw, gpu_bind(tx), gpu_bind(ty), M, N, K);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    /* accumulating: y is also an input, so one run on the uploaded y0 instead of poisoning */
-    if (s == VKLLM_OK && c.acc && (s = gpu_rec_submit(rec)) == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
-    if (s == VKLLM_OK && !c.acc) s = check_run(ctx, rec, &ty, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
     if (s == VKLLM_OK)
-        check_compare(got, want, scale, ny, MATMUL_ATOL, c.kind == MATMUL_COOPMAT ? MATMUL_RTOL_TC : MATMUL_RTOL, "y", out);
-done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tw);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, ty);
-    free(w);
-    free(x);
-    free(want);
-    free(got);
-    free(scale);
-    free(y0);
+        check_compare(got, want, scale, ny, MATMUL_ATOL, a.c.kind == MATMUL_COOPMAT ? MATMUL_RTOL_TC : MATMUL_RTOL, "y", out);
+    check_host_free(&h);
     return s;
 }
 
 int matmul_verify_coopmat(gpu_ctx *ctx)
 {
-    if (!gpu_info(ctx)->coopmat_nv) return 0;
-    uint32_t mask = 0, bk = 0;
-    if (coopmat_state(ctx, &mask, &bk)) return mask != 0; /* checked already on this context */
+    ops_profile *p = ops_profile_of(ctx);
+    if (p->coopmat_checked) return p->coopmat_passed != 0; /* checked already on this context */
+    if (!p->coopmat) return 0;
     /* awkward edges (partial 64x64 tiles, K not a multiple of 16 or of the
      * slice), a block of 128 tokens, and the accumulating form; four
      * variants, so the shapes stay small (the reference runs on the host) */
     static const uint32_t shapes[][4] = { { 70, 130, 264, 0 }, { 9, 1000, 8, 0 }, { 128, 512, 1032, 0 }, { 33, 65, 136, 1 } };
-    for (uint32_t v = 0; v < N_COOPMAT_VARIANTS; v++) {
+    uint32_t mask = 0, bk = 0;
+    for (uint32_t v = 0; v < OPS_COOPMAT_VARIANTS; v++) {
         bool ok = true;
         for (unsigned i = 0; ok && i < sizeof shapes / sizeof shapes[0]; i++) {
             matmul_config c = { .kind = MATMUL_COOPMAT, .wg = 128, .bk = coopmat_bk[v], .acc = shapes[i][3] };
@@ -467,8 +484,10 @@ int matmul_verify_coopmat(gpu_ctx *ctx)
         if (ok && !mask) bk = coopmat_bk[v]; /* the first that passed, until timings choose */
         if (ok) mask |= 1u << v;
     }
-    coopmat_set_state(ctx, mask, bk);
-    if (!mask) gpu_disable_coopmat(ctx);
+    p->coopmat_checked = true;
+    p->coopmat_passed = mask;
+    p->coopmat_bk = bk;
+    p->coopmat = mask != 0; /* none passed: the shared-memory kernel takes over */
     return mask != 0;
 }
 
@@ -484,21 +503,24 @@ static double silu_d(double g) { return g / (1.0 + exp(-g)); }
 static vkllm_status check_fused(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K, bool glu,
                                 bool norm, uint64_t seed, vkllm_check_result *out)
 {
-    matmul_config c = cfg ? *cfg : glu ? matmul_pick_glu(ctx, M, N, K) : matmul_pick(ctx, M, N, K);
-    check_begin(out, glu ? (norm ? "matvec_glu+norm" : "matvec_glu") : "matvec+norm", "M %u N %u K %u", M, N, K);
-    const float eps = 1e-5f;
-    size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
-    uint16_t *wg = malloc(nw * 2), *wu = malloc(nw * 2);
-    float *x = malloc(nx * 4), *xn = malloc(nx * 4), *nw_ = malloc((size_t)K * 4), *g = malloc(ny * 4),
-          *u = malloc(ny * 4), *want = malloc(ny * 4), *got = malloc(ny * 4);
-    double *sg = malloc(ny * sizeof *sg), *su = malloc(ny * sizeof *su), *bound = malloc(ny * sizeof *bound);
-    gpu_tensor *tg = NULL, *tu = NULL, *tx = NULL, *tn = NULL, *ty = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!wg || !wu || !x || !xn || !nw_ || !g || !u || !want || !got || !sg || !su || !bound) {
-        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-        goto done;
-    }
+    matmul_args a = { .glu = glu, .norm = norm, .eps = 1e-5f, .M = M, .N = N, .K = K };
+    if (cfg) a.c = *cfg;
+    else if (glu) a.c = matmul_pick_glu(ctx, M, N, K);
+    else a.c = matmul_pick(ctx, M, N, K);
+    static const char *const kernel[2][2] = { /* [glu][norm] */
+        { "matvec", "matvec+norm" }, { "matvec_glu", "matvec_glu+norm" },
+    };
+    check_begin(out, kernel[glu][norm], "M %u N %u K %u", M, N, K);
+    const size_t nw = (size_t)N * K, nx = (size_t)M * K, ny = (size_t)M * N;
+    check_host h = { 0 };
+    uint16_t *wg = check_alloc(&h, nw * 2), *wu = check_alloc(&h, nw * 2);
+    float *x = check_alloc(&h, nx * 4), *xn = check_alloc(&h, nx * 4), *nw_ = check_alloc(&h, (size_t)K * 4),
+          *g = check_alloc(&h, ny * 4), *u = check_alloc(&h, ny * 4), *want = check_alloc(&h, ny * 4),
+          *got = check_alloc(&h, ny * 4);
+    double *sg = check_alloc(&h, ny * sizeof *sg), *su = check_alloc(&h, ny * sizeof *su),
+           *bound = check_alloc(&h, ny * sizeof *bound);
+    vkllm_status s = check_host_status(ctx, &h, "check_matmul_fused");
+    if (s != VKLLM_OK) goto done;
     rng r = { seed };
     check_fill_f16(&r, wg, nw, -1.0f, 1.0f);
     check_fill_f16(&r, wu, nw, -1.0f, 1.0f);
@@ -506,7 +528,7 @@ static vkllm_status check_fused(gpu_ctx *ctx, const matmul_config *cfg, uint32_t
     for (uint32_t m = 0; m < M; m++) /* each row its own scale, so the norm has something to undo */
         check_fill_f32(&r, x + (size_t)m * K, K, -0.25f - m % 5, 0.25f + m % 5);
     if (norm)
-        ref_rmsnorm(x, nw_, xn, M, K, eps);
+        ref_rmsnorm(x, nw_, xn, M, K, a.eps);
     else
         memcpy(xn, x, nx * 4);
     /* the product's sums err by MATMUL_RTOL of sum |w x'|; the norm adds a
@@ -528,28 +550,17 @@ static vkllm_status check_fused(gpu_ctx *ctx, const matmul_config *cfg, uint32_t
             bound[i] = MATMUL_ATOL + MATMUL_RTOL * sg[i];
         }
     }
-    s = check_tensor_from(ctx, wg, nw * 2, 2ull * K, &tg);
-    if (s == VKLLM_OK && glu) s = check_tensor_from(ctx, wu, nw * 2, 2ull * K, &tu);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, x, nx * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, nw_, (size_t)K * 4, 0, &tn);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, ny * 4, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, gpu_tensor_n_chunks(tg), &rec);
-    matmul_norm mn = { tn ? gpu_bind(tn) : (gpu_binding){ 0 }, eps };
-    if (s == VKLLM_OK)
-        s = matmul_record(rec, &c, tg, tu, norm ? &mn : NULL, gpu_bind(tx), gpu_bind(ty), M, N, K);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = check_run(ctx, rec, &ty, 1, out);
-    if (s == VKLLM_OK) s = gpu_download(ctx, ty, 0, got, ny * 4);
+    check_buf b[MM_N] = {
+        [MM_W] = { .host = wg, .bytes = nw * 2, .granule = 2ull * K },
+        [MM_W2] = { .host = glu ? wu : NULL, .bytes = glu ? nw * 2 : 4, .granule = glu ? 2ull * K : 0 },
+        [MM_X] = { .host = x, .bytes = nx * 4 },
+        [MM_NORM] = { .host = nw_, .bytes = (size_t)K * 4 },
+        [MM_Y] = { .got = got, .bytes = ny * 4 },
+    };
+    s = check_drive(ctx, b, MM_N, record_matmul, &a, out);
     if (s == VKLLM_OK) check_compare(got, want, bound, ny, 1e-30, 1.0, "y", out);
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tg);
-    gpu_tensor_destroy(ctx, tu);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, tn);
-    gpu_tensor_destroy(ctx, ty);
-    free(wg), free(wu), free(x), free(xn), free(nw_), free(g), free(u), free(want), free(got), free(sg), free(su),
-        free(bound);
+    check_host_free(&h);
     return s;
 }
 

@@ -82,9 +82,12 @@ typedef struct matmul_config {
 
 /* The configuration op_matmul uses on this context for this shape. */
 matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
-/* The same for a device described by `info` (tests use it to run another
- * device type's configuration). */
+/* The same for a device described by `info`, as its profile starts
+ * (ops_profile_for: no VKLLM_AS_GPU, nothing tuned; tests use it to run
+ * another device type's configuration). */
 matmul_config matmul_pick_for(const vkllm_device_info *info, uint32_t M, uint32_t N, uint32_t K);
+/* The context's choice before load-time tuning (its profile's family, VKLLM_AS_GPU applied). */
+matmul_config matmul_pick_default(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
 
 /* op_matmul with an explicit configuration (checked: INVALID_ARG if it is
  * inconsistent or exceeds the device's workgroup / shared-memory limits). */
@@ -107,7 +110,8 @@ vkllm_status op_matmul_glu_with(gpu_rec *rec, const matmul_config *cfg, gpu_tens
  * workgroup) run over the model's own weights, several distinct tensors in
  * a row as in a decode step (so the device's cache does not serve
  * repeats), twice each; the fastest, if it beats the default by more than
- * 3 %, is stored in the context (matmul_set_tuned) and matmul_pick /
+ * 3 %, is stored in the context's device profile (matmul_set_tuned;
+ * ops/profile.h) and matmul_pick /
  * matmul_pick_glu return it from then on for M = 1. Needs timestamps (else
  * VKLLM_ERR_UNSUPPORTED, defaults kept). */
 typedef struct matmul_tune_shape {
@@ -141,14 +145,16 @@ vkllm_status matmul_tune_coopmat(gpu_ctx *ctx, const matmul_tune_shape *shapes, 
  * first): returns their number, at most MATMUL_TUNE_CANDIDATES. */
 #define MATMUL_TUNE_CANDIDATES 40
 uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_config *def, matmul_config *out);
+/* The same for the context's profile (VKLLM_AS_GPU applied). */
+uint32_t matmul_tune_candidates_ctx(gpu_ctx *ctx, const matmul_config *def, matmul_config *out);
 void matmul_set_tuned(gpu_ctx *ctx, bool glu, uint32_t N, uint32_t K, const matmul_config *c);
 
-/* On a device offering tensor cores (info->coopmat_nv) the prefill kernels
+/* On a device offering tensor cores (the profile's coopmat) the prefill kernels
  * (matmul_coopmat.comp, bk 0, and the pipelined matmul_coopmat_prefetch.comp
  * with k slices of 16, 32 and 64) are checked once per context against the
  * reference on awkward shapes. Those that fail (a driver bug, or ours) are
- * never used; if all fail the context stops using tensor cores and the
- * shared-memory kernel takes over. The first that passed is used until
+ * never used; if all fail the profile stops using tensor cores and the
+ * shared-memory kernel takes over (the profile records which passed). The first that passed is used until
  * matmul_use_coopmat picks another (llama_weights_tune times them on the
  * model's weights). Loading a model calls this. Returns 1 if tensor cores
  * stay in use. */

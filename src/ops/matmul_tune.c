@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "matmul.h"
+#include "profile.h"
 
 #define ROUNDS 2
 #define MIN_GAIN 0.97 /* a candidate replaces the default only when >= 3 % faster */
@@ -13,10 +14,10 @@
 /* The candidates for one shape, the default first. GPUs: 1-8 subgroups per
  * workgroup, 1-4 rows per subgroup pass, one or four passes per
  * workgroup. CPU devices (tuned only on request): one subgroup, more rows. */
-uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_config *def, matmul_config *out)
+static uint32_t candidates(const ops_profile *p, const matmul_config *def, matmul_config *out)
 {
-    const uint32_t sg = info->subgroup_size ? info->subgroup_size : 32;
-    const bool cpu = info->type == VKLLM_DEVICE_CPU;
+    const uint32_t sg = p->subgroup_size;
+    const bool cpu = p->family == OPS_FAMILY_CPU;
     static const uint32_t r_gpu[] = { 1, 2, 4 }, r_cpu[] = { 4, 8, 16, 32 };
     const uint32_t *rs = cpu ? r_cpu : r_gpu;
     const uint32_t n_r = cpu ? 4 : 3, n_wg = cpu ? 1 : 4;
@@ -24,7 +25,7 @@ uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_conf
     out[n++] = *def;
     for (uint32_t iw = 0; iw < n_wg; iw++) {
         const uint32_t wg = sg << iw;
-        if (wg > info->max_workgroup_invocations) break;
+        if (wg > p->max_workgroup_invocations) break;
         for (uint32_t ir = 0; ir < n_r; ir++)
             for (uint32_t passes = 1; passes <= 4; passes *= 4) {
                 matmul_config c = *def;
@@ -40,6 +41,17 @@ uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_conf
     return n;
 }
 
+uint32_t matmul_tune_candidates(const vkllm_device_info *info, const matmul_config *def, matmul_config *out)
+{
+    ops_profile p = ops_profile_for(info);
+    return candidates(&p, def, out);
+}
+
+uint32_t matmul_tune_candidates_ctx(gpu_ctx *ctx, const matmul_config *def, matmul_config *out)
+{
+    return candidates(ops_profile_of(ctx), def, out);
+}
+
 /* GPU time (µs) of one product (M columns of x) over each of the shape's
  * weights in turn, with a barrier between them as in a forward pass. */
 static vkllm_status time_config(gpu_ctx *ctx, const matmul_tune_shape *sh, const matmul_config *c, gpu_binding x,
@@ -49,12 +61,14 @@ static vkllm_status time_config(gpu_ctx *ctx, const matmul_tune_shape *sh, const
     for (uint32_t i = 0; i < sh->n; i++) n_dispatch += gpu_tensor_n_chunks(sh->w[i]);
     gpu_rec *rec = NULL;
     vkllm_status s = gpu_rec_begin(ctx, n_dispatch, &rec);
-    for (uint32_t i = 0; i < sh->n && s == VKLLM_OK; i++) {
-        s = sh->glu ? op_matmul_glu_with(rec, c, sh->w[i], sh->w2[i], x, y, M, sh->N, sh->K)
-                    : op_matmul_with(rec, c, sh->w[i], x, y, M, sh->N, sh->K);
-        gpu_barrier(rec);
+    if (s == VKLLM_OK) { /* errors stick to the recording (gpu.h) */
+        for (uint32_t i = 0; i < sh->n; i++) {
+            if (sh->glu) op_matmul_glu_with(rec, c, sh->w[i], sh->w2[i], x, y, M, sh->N, sh->K);
+            else op_matmul_with(rec, c, sh->w[i], x, y, M, sh->N, sh->K);
+            gpu_barrier(rec); /* one product after the other, as in a forward pass */
+        }
+        s = gpu_rec_end(rec);
     }
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
     if (s == VKLLM_OK) s = gpu_rec_submit(rec);
     *us = s == VKLLM_OK ? gpu_rec_total_us(rec) : 0;
     gpu_rec_destroy(rec);
@@ -73,11 +87,13 @@ vkllm_status matmul_tune(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t
     /* x and y: only their size matters (zeros; the kernels have no data-dependent paths) */
     gpu_tensor *tx = NULL, *ty = NULL;
     gpu_rec *rec = NULL;
-    vkllm_status s = gpu_tensor_create(ctx, 4ull * max_k, 0, &tx);
-    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 4ull * max_n, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
-    if (s == VKLLM_OK) s = gpu_rec_fill(rec, gpu_bind(tx), 4ull * max_k, 0);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    vkllm_status s = gpu_rec_begin(ctx, 0, &rec);
+    if (s == VKLLM_OK) {
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4ull * max_k, 0, &tx));
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4ull * max_n, 0, &ty));
+        gpu_rec_fill(rec, gpu_bind(tx), 4ull * max_k, 0);
+        s = gpu_rec_end(rec);
+    }
     if (s == VKLLM_OK) s = gpu_rec_submit(rec);
     gpu_rec_destroy(rec);
 
@@ -89,13 +105,13 @@ vkllm_status matmul_tune(gpu_ctx *ctx, const matmul_tune_shape *shapes, uint32_t
             break;
         }
         /* the defaults, from the device description (not an earlier tuning) */
-        matmul_config def = matmul_pick_for(gpu_info(ctx), 1, sh->N, sh->K);
+        matmul_config def = matmul_pick_default(ctx, 1, sh->N, sh->K);
         if (sh->glu) def = matmul_glu_config(def);
         *res = (matmul_tune_result){ .N = sh->N, .K = sh->K, .glu = sh->glu, .def = def, .best = def };
         if (def.kind != MATMUL_MATVEC) continue; /* not a matrix-vector shape here */
         matmul_config cand[MATMUL_TUNE_CANDIDATES];
         double best_us[MATMUL_TUNE_CANDIDATES];
-        uint32_t n = matmul_tune_candidates(gpu_info(ctx), &def, cand);
+        uint32_t n = matmul_tune_candidates_ctx(ctx, &def, cand);
         for (uint32_t c = 0; c < n; c++) best_us[c] = 1e300;
         for (uint32_t round = 0; round < ROUNDS && s == VKLLM_OK; round++)
             for (uint32_t c = 0; c < n && s == VKLLM_OK; c++) {
@@ -137,11 +153,13 @@ vkllm_status matmul_tune_coopmat(gpu_ctx *ctx, const matmul_tune_shape *shapes, 
     }
     gpu_tensor *tx = NULL, *ty = NULL;
     gpu_rec *rec = NULL;
-    vkllm_status s = gpu_tensor_create(ctx, 4 * max_x, 0, &tx);
-    if (s == VKLLM_OK) s = gpu_tensor_create(ctx, 4 * max_y, 0, &ty);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec);
-    if (s == VKLLM_OK) s = gpu_rec_fill(rec, gpu_bind(tx), 4 * max_x, 0x3c003c00u); /* 0.0078, not zeros */
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    vkllm_status s = gpu_rec_begin(ctx, 0, &rec);
+    if (s == VKLLM_OK) {
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4 * max_x, 0, &tx));
+        gpu_rec_note(rec, gpu_tensor_create(ctx, 4 * max_y, 0, &ty));
+        gpu_rec_fill(rec, gpu_bind(tx), 4 * max_x, 0x3c003c00u); /* 0.0078, not zeros */
+        s = gpu_rec_end(rec);
+    }
     if (s == VKLLM_OK) s = gpu_rec_submit(rec);
     gpu_rec_destroy(rec);
     double flop = 0, best_us[4] = { 1e300, 1e300, 1e300, 1e300 };

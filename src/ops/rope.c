@@ -26,38 +26,36 @@ static vkllm_status rope_dispatch(gpu_rec *rec, gpu_binding x, gpu_binding pos, 
                                   uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base,
                                   uint32_t pairing, uint32_t n_ctx)
 {
-    gpu_ctx *ctx = gpu_rec_ctx(rec);
+    if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n_rot % 2 || n_rot > head_dim || n_rot > 8192 || pairing > ROPE_ROTATE_HALF || !(theta_base > 0) ||
         (uint64_t)n_tok * n_head * head_dim > UINT32_MAX)
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                         "rope: bad shape (n_tok %u, n_head %u, head_dim %u, n_rot %u, theta_base %g, pairing %u)",
                         n_tok, n_head, head_dim, n_rot, theta_base, pairing);
     const uint64_t row = (uint64_t)n_head * head_dim;
     if (n_ctx && (gpu_binding_bytes(y) < n_ctx * row * 2 || (uint64_t)n_ctx * row > UINT32_MAX))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "rope: a cache of %u positions x %llu does not fit its binding",
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "rope: a cache of %u positions x %llu does not fit its binding",
                         n_ctx, (unsigned long long)row);
     if (gpu_binding_bytes(x) < n_tok * row * 4 || gpu_binding_bytes(pos) < 4ull * n_tok ||
         (!n_ctx && gpu_binding_bytes(y) < n_tok * row * 4))
-        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "rope: a binding is too small for %u tokens of %llu", n_tok,
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "rope: a binding is too small for %u tokens of %llu", n_tok,
                         (unsigned long long)row);
-    gpu_pipeline *p;
     gpu_pipeline_desc d = {
-        .shader = n_ctx ? "rope_to_cache" : "rope", .n_buffers = 3, .push_bytes = sizeof(rope_push),
-        .n_spec = 1, .spec = { ROPE_WG },
+        .shader = n_ctx ? "rope_to_cache" : "rope", .n_buffers = ROPE_N_BINDINGS, .push_bytes = sizeof(rope_push),
+        .n_spec = ROPE_N_SPEC, .spec = { [ROPE_SPEC_WG] = ROPE_WG },
     };
-    vkllm_status s = gpu_pipeline_get(ctx, &d, &p);
-    if (s != VKLLM_OK) return s;
+    gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     rope_push pc = {
         .n_tok = n_tok, .n_head = n_head, .head_dim = head_dim, .n_rot = n_rot, .pairing = pairing, .n_ctx = n_ctx,
     };
     split12(n_rot ? 2.0 * log2((double)theta_base) / n_rot : 0.0, &pc.step_hi, &pc.step_lo);
-    gpu_binding b[3] = { x, pos, y };
+    gpu_binding b[ROPE_N_BINDINGS] = { [ROPE_BIND_X] = x, [ROPE_BIND_POS] = pos, [ROPE_BIND_Y] = y };
     /* one invocation per pair or copied dim; groups past 65535 spill into y */
     uint64_t items = (uint64_t)n_tok * n_head * (n_rot / 2 + (head_dim - n_rot));
     uint64_t groups = (items + ROPE_WG - 1) / ROPE_WG;
     uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
     uint32_t gy = gx ? (uint32_t)((groups + gx - 1) / gx) : 0;
-    return gpu_dispatch(rec, p, b, 3, &pc, gx, gy, 1, n_ctx ? "rope_to_cache" : "rope");
+    return gpu_dispatch(rec, p, b, ROPE_N_BINDINGS, &pc, gx, gy, 1, n_ctx ? "rope_to_cache" : "rope");
 }
 
 vkllm_status op_rope(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_binding y, uint32_t n_tok, uint32_t n_head,
@@ -70,7 +68,7 @@ vkllm_status op_rope_to_cache(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_
                               uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing,
                               uint32_t n_ctx)
 {
-    if (n_ctx == 0) return gpu_fail(gpu_rec_ctx(rec), VKLLM_ERR_INVALID_ARG, "rope_to_cache: empty cache");
+    if (n_ctx == 0) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "rope_to_cache: empty cache");
     return rope_dispatch(rec, x, pos, cache, n_tok, n_head, head_dim, n_rot, theta_base, pairing, n_ctx);
 }
 
@@ -134,6 +132,26 @@ static void make_positions(rng *r, const rope_case *c, uint32_t round, int32_t *
         pos[t] = c->pos_rand ? (int32_t)rng_below(r, c->pos_rand) : c->pos0 + (int32_t)(round * c->n_tok + t);
 }
 
+enum { RP_X, RP_POS, RP_Y, RP_N };
+
+typedef struct rope_args {
+    const rope_case *c;
+    uint32_t n_ctx; /* rope_to_cache: the cache's positions; 0: op_rope */
+} rope_args;
+
+static void record_rope(gpu_rec *rec, const check_buf *b, const void *arg)
+{
+    const rope_args *a = arg;
+    const rope_case *c = a->c;
+    /* op_rope in place writes over x; rope_to_cache writes the cache */
+    gpu_binding x = gpu_bind(b[RP_X].t), pos = gpu_bind(b[RP_POS].t);
+    gpu_binding y = gpu_bind(b[c->in_place && !a->n_ctx ? RP_X : RP_Y].t);
+    if (a->n_ctx)
+        op_rope_to_cache(rec, x, pos, y, c->n_tok, c->n_head, c->head_dim, c->n_rot, c->theta_base, c->pairing, a->n_ctx);
+    else
+        op_rope(rec, x, pos, y, c->n_tok, c->n_head, c->head_dim, c->n_rot, c->theta_base, c->pairing);
+}
+
 vkllm_status check_rope(gpu_ctx *ctx, const rope_case *c, uint64_t seed, vkllm_check_result *out)
 {
     /* e.g. "64x32x128 r128 adj t10000 p<32768 ip": tokens x heads x head_dim, rotated dims,
@@ -141,45 +159,30 @@ vkllm_status check_rope(gpu_ctx *ctx, const rope_case *c, uint64_t seed, vkllm_c
     check_begin(out, "rope", "%ux%ux%u r%u %s t%g p%s%d%s", c->n_tok, c->n_head, c->head_dim, c->n_rot,
                 c->pairing == ROPE_ADJACENT ? "adj" : "half", c->theta_base, c->pos_rand ? "<" : "",
                 c->pos_rand ? (int)c->pos_rand : c->pos0, c->in_place ? " ip" : "");
-    size_t n = (size_t)c->n_tok * c->n_head * c->head_dim;
-    float *x = malloc(n * sizeof *x), *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
-    double *bound = malloc(n * sizeof *bound);
-    int32_t *pos = malloc(c->n_tok * sizeof *pos);
-    gpu_tensor *tx = NULL, *tp = NULL, *ty = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
-    if (!x || !want || !got || !bound || !pos) goto done;
+    const size_t n = (size_t)c->n_tok * c->n_head * c->head_dim;
+    check_host h = { 0 };
+    float *x = check_alloc(&h, n * sizeof *x), *want = check_alloc(&h, n * sizeof *want), *got = check_alloc(&h, n * sizeof *got);
+    double *bound = check_alloc(&h, n * sizeof *bound);
+    int32_t *pos = check_alloc(&h, c->n_tok * sizeof *pos);
+    check_driver d = { 0 };
+    vkllm_status s = check_host_status(ctx, &h, "check_rope");
+    if (s != VKLLM_OK) goto done;
     rng r = { seed };
     check_fill_f32(&r, x, n, -1.0f, 1.0f);
-
-    s = check_tensor_from(ctx, x, n * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, NULL, c->n_tok * 4, 0, &tp);
-    if (s == VKLLM_OK && !c->in_place) s = check_tensor_from(ctx, NULL, n * 4, 0, &ty);
-    gpu_tensor *result = c->in_place ? tx : ty;
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 4, &rec);
-    if (s == VKLLM_OK)
-        s = op_rope(rec, gpu_bind(tx), gpu_bind(tp), gpu_bind(result), c->n_tok, c->n_head, c->head_dim, c->n_rot,
-                    c->theta_base, c->pairing);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
+    /* in place: the output is x (restored from the host before each run) */
+    check_buf b[RP_N] = {
+        [RP_X] = { .host = x, .bytes = n * 4, .got = c->in_place ? got : NULL, .in_out = c->in_place },
+        [RP_POS] = { .host = pos, .bytes = c->n_tok * 4 },
+        [RP_Y] = { .got = c->in_place ? NULL : got, .bytes = c->in_place ? 4 : n * 4 },
+    };
+    s = check_prepare(&d, ctx, b, RP_N, record_rope, &(rope_args){ c, 0 });
     /* round 0: the given positions; round 1: new ones uploaded, same recording replayed */
     vkllm_check_result first = *out;
     for (uint32_t round = 0; round < 2 && s == VKLLM_OK; round++) {
         make_positions(&r, c, round, pos);
         ref_rope(x, pos, want, c->n_tok, c->n_head, c->head_dim, c->n_rot, c->theta_base, c->pairing);
         rope_bounds(x, pos, bound, c);
-        s = gpu_upload(ctx, tp, 0, pos, c->n_tok * 4);
-        if (s == VKLLM_OK && c->in_place) { /* the input is the output: restore it before each run */
-            if (round == 0) s = gpu_rec_submit(rec); /* warm-up (shader compiled at first dispatch) */
-            if (s == VKLLM_OK) s = gpu_upload(ctx, tx, 0, x, n * 4);
-            if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-            if (s == VKLLM_OK && round == 0) out->gpu_us = gpu_rec_total_us(rec);
-        } else if (s == VKLLM_OK && round == 0) {
-            s = check_run(ctx, rec, &ty, 1, out);
-        } else if (s == VKLLM_OK) {
-            s = gpu_fill(ctx, ty, CHECK_POISON);
-            if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-        }
-        if (s == VKLLM_OK) s = gpu_download(ctx, result, 0, got, n * 4);
+        s = check_execute(&d, out);
         if (s != VKLLM_OK) break;
         check_compare(got, want, bound, n, 0.0, 1.0, round ? "y (replayed, new pos)" : "y", out);
         if (round == 0) {
@@ -192,15 +195,8 @@ vkllm_status check_rope(gpu_ctx *ctx, const rope_case *c, uint64_t seed, vkllm_c
         }
     }
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, tp);
-    gpu_tensor_destroy(ctx, ty);
-    free(x);
-    free(want);
-    free(got);
-    free(bound);
-    free(pos);
+    check_release(&d);
+    check_host_free(&h);
     return s;
 }
 
@@ -209,20 +205,17 @@ vkllm_status check_rope_to_cache(gpu_ctx *ctx, const rope_case *c, uint32_t n_ct
 {
     check_begin(out, "rope>cache", "%ux%ux%u r%u %s t%g into %u", c->n_tok, c->n_head, c->head_dim, c->n_rot,
                 c->pairing == ROPE_ADJACENT ? "adj" : "half", c->theta_base, n_ctx);
+    if (c->n_tok > n_ctx + 1)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_rope_to_cache: %u tokens into %u positions", c->n_tok, n_ctx);
     const size_t row = (size_t)c->n_head * c->head_dim, n = c->n_tok * row, n_cache = (size_t)n_ctx * row;
-    float *x = malloc(n * sizeof *x), *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
-    double *bound = malloc(n * sizeof *bound);
-    int32_t *pos = malloc(c->n_tok * sizeof *pos);
-    uint16_t *cache = malloc(n_cache * 2), *after = malloc(n_cache * 2);
-    uint32_t *perm = malloc(n_ctx * sizeof *perm);
-    gpu_tensor *tx = NULL, *tp = NULL, *tc = NULL;
-    gpu_rec *rec = NULL;
-    vkllm_status s = VKLLM_OK;
-    if (!x || !want || !got || !bound || !pos || !cache || !after || !perm || c->n_tok > n_ctx + 1) {
-        s = gpu_fail(ctx, c->n_tok > n_ctx + 1 ? VKLLM_ERR_INVALID_ARG : VKLLM_ERR_OUT_OF_MEMORY,
-                     "check_rope_to_cache: bad shape or out of host memory");
-        goto done;
-    }
+    check_host h = { 0 };
+    float *x = check_alloc(&h, n * sizeof *x), *want = check_alloc(&h, n * sizeof *want), *got = check_alloc(&h, n * sizeof *got);
+    double *bound = check_alloc(&h, n * sizeof *bound);
+    int32_t *pos = check_alloc(&h, c->n_tok * sizeof *pos);
+    uint16_t *cache = check_alloc(&h, n_cache * 2), *after = check_alloc(&h, n_cache * 2);
+    uint32_t *perm = check_alloc(&h, n_ctx * sizeof *perm);
+    vkllm_status s = check_host_status(ctx, &h, "check_rope_to_cache");
+    if (s != VKLLM_OK) goto done;
     rng r = { seed };
     check_fill_f32(&r, x, n, -1.0f, 1.0f);
     for (size_t i = 0; i < n_cache; i++) cache[i] = (uint16_t)rng_next(&r);
@@ -241,17 +234,13 @@ vkllm_status check_rope_to_cache(gpu_ctx *ctx, const rope_case *c, uint32_t n_ct
     }
     ref_rope(x, pos, want, c->n_tok, c->n_head, c->head_dim, c->n_rot, c->theta_base, c->pairing);
     rope_bounds(x, pos, bound, c);
-    s = check_tensor_from(ctx, x, n * 4, 0, &tx);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, pos, c->n_tok * 4, 0, &tp);
-    if (s == VKLLM_OK) s = check_tensor_from(ctx, cache, n_cache * 2, 0, &tc);
-    if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 1, &rec);
-    if (s == VKLLM_OK)
-        s = op_rope_to_cache(rec, gpu_bind(tx), gpu_bind(tp), gpu_bind(tc), c->n_tok, c->n_head, c->head_dim,
-                             c->n_rot, c->theta_base, c->pairing, n_ctx);
-    if (s == VKLLM_OK) s = gpu_rec_end(rec);
-    if (s == VKLLM_OK) s = gpu_rec_submit(rec); /* one run: the untouched rows are part of the result */
-    if (s == VKLLM_OK) out->gpu_us = gpu_rec_total_us(rec);
-    if (s == VKLLM_OK) s = gpu_download(ctx, tc, 0, after, n_cache * 2);
+    /* the cache is an in-out buffer: the untouched rows are part of the result */
+    check_buf b[RP_N] = {
+        [RP_X] = { .host = x, .bytes = n * 4 },
+        [RP_POS] = { .host = pos, .bytes = c->n_tok * 4 },
+        [RP_Y] = { .host = cache, .bytes = n_cache * 2, .got = after, .in_out = true },
+    };
+    s = check_drive(ctx, b, RP_N, record_rope, &(rope_args){ c, n_ctx }, out);
     if (s != VKLLM_OK) goto done;
     /* every row no token wrote keeps its bits */
     for (uint32_t t = 0; t < c->n_tok && t < n_ctx; t++) /* mark written rows in the original */
@@ -274,17 +263,6 @@ vkllm_status check_rope_to_cache(gpu_ctx *ctx, const rope_case *c, uint32_t n_ct
         }
     check_compare(got, want, bound, n, 0.0, 1.0, "cache", out);
 done:
-    gpu_rec_destroy(rec);
-    gpu_tensor_destroy(ctx, tx);
-    gpu_tensor_destroy(ctx, tp);
-    gpu_tensor_destroy(ctx, tc);
-    free(x);
-    free(want);
-    free(got);
-    free(bound);
-    free(pos);
-    free(cache);
-    free(after);
-    free(perm);
+    check_host_free(&h);
     return s;
 }

@@ -3,17 +3,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "add.h"
 #include "argmax.h"
 #include "attention.h"
-#include "convert.h"
 #include "get_rows.h"
 #include "kv_store.h"
 #include "matmul.h"
+#include "profile.h"
 #include "rmsnorm.h"
 #include "rope.h"
 #include "silu_mul.h"
-#include "softmax.h"
 
 /* Reports one finished check; returns non-zero to stop. */
 static int report(vkllm_status s, gpu_ctx *ctx, vkllm_check_result *r, vkllm_check_cb cb, void *user,
@@ -61,7 +59,7 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     RUN(check_matmul_norm(ctx, NULL, 1, 4096, 4096, seed + 40, R));
     RUN(check_matmul_glu(ctx, NULL, 1, full_size ? 14336 : 2048, 4096, true, seed + 41, R));
     /* the tensor-core prefill kernel, where the device has one */
-    if (gpu_info(ctx)->coopmat_nv) {
+    if (ops_profile_of(ctx)->coopmat) {
         /* every variant: the plain kernel (bk 0) and the pipelined one's k slices */
         static const uint32_t bks[] = { 0, 16, 32, 64 };
         for (unsigned i = 0; i < sizeof bks / sizeof bks[0]; i++) {
@@ -82,18 +80,9 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     RUN(check_rope(ctx, &(rope_case){ 1, 32, 128, 128, 10000, ROPE_ADJACENT, 0, 4096, false }, seed + 20, R));
     RUN(check_rope(ctx, &(rope_case){ 64, 32, 128, 128, 10000, ROPE_ADJACENT, 1000, 0, false }, seed + 21, R));
     if (full_size) RUN(check_rope(ctx, &(rope_case){ 512, 32, 128, 128, 10000, ROPE_ADJACENT, 0, 0, false }, seed + 22, R));
-    /* softmax over the vocab, and a causal block of attention scores (scale 1/sqrt(128)) */
-    RUN(check_softmax(ctx, &(softmax_case){ 1, 32000, 1.0f, false, 0, 10, false, SOFTMAX_AUTO }, seed + 30, R));
-    RUN(check_softmax(ctx, &(softmax_case){ 64, 1088, 0.0883883f, true, 1024, 8, false, SOFTMAX_AUTO }, seed + 31, R));
-    if (full_size)
-        RUN(check_softmax(ctx, &(softmax_case){ 512, 4096, 0.0883883f, true, 3584, 8, false, SOFTMAX_AUTO }, seed + 32, R));
     RUN(check_silu_mul(ctx, 14336, 0, false, seed + 40, R));
-    RUN(check_add(ctx, 4096, 0, false, seed + 41, R));
     RUN(check_get_rows(ctx, 512, 4096, 8, 0, 0, seed + 42, R));
     if (full_size) RUN(check_get_rows(ctx, 32000, 4096, 64, 0, 0, seed + 43, R));
-    /* one K/V row (8 heads x 128) into and out of an fp16 cache at position 37 */
-    RUN(check_convert(ctx, false, 1024, 0, 1024 * 37, 0, seed + 44, R));
-    RUN(check_convert(ctx, true, 1024, 1024 * 37, 0, 0, seed + 45, R));
     /* one decode token's k row into SOLAR's cache, a prefill block; greedy pick over the vocab */
     RUN(check_kv_store(ctx, 1, 1, 1024, 4096, seed + 46, R));
     RUN(check_kv_store(ctx, 64, 0, 1024, 512, seed + 47, R));
