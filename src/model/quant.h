@@ -65,4 +65,9 @@ uint64_t quant_bytes(const quant_type *t, uint64_t n_weights);
  * any alignment) into dst[n_blocks * t->block]. */
 void quant_dequantize(const quant_type *t, const void *src, float *dst, uint64_t n_blocks);
 
+/* Quantizes n_blocks * t->block weights from src into n_blocks blocks of
+ * type t at dst (see quantize.c for the algorithms). Non-finite inputs give
+ * unspecified (but in-range) blocks; the caller refuses them first. */
+void quant_quantize(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+
 #endif
