@@ -65,6 +65,50 @@ uint64_t quant_bytes(const quant_type *t, uint64_t n_weights);
  * any alignment) into dst[n_blocks * t->block]. */
 void quant_dequantize(const quant_type *t, const void *src, float *dst, uint64_t n_blocks);
 
+/* ---------------------------------------------------------------- schemes */
+
+/* What llama-quantize calls a file type: one block type for every matrix
+ * ("q4_0", "q8_0", "q6_k", "iq4_xs", ...; pure) or a mix that gives some
+ * tensors a higher type ("q4_k_m", ...). The mixes follow llama.cpp's rules
+ * for a Llama model without an importance matrix (use_more_bits(i, n): layer
+ * i < n/8, or >= 7n/8, or (i - n/8) % 3 == 2):
+ *   every scheme but q8_0:  output Q6_K (q8_0: Q8_0)
+ *   q2_k    base Q2_K; attn_v Q4_K when n_head/n_head_kv >= 4 else Q3_K;
+ *           ffn_down, attn_output Q3_K
+ *   q3_k_s  base Q3_K
+ *   q3_k_m  base Q3_K; attn_v Q5_K in layers 0-1, else Q4_K; ffn_down Q5_K
+ *           in layers < n/16, else Q4_K where use_more_bits; attn_output Q4_K
+ *   q3_k_l  base Q3_K; attn_v, ffn_down, attn_output Q5_K
+ *   q4_k_s  base Q4_K; attn_v Q5_K in layers 0-3
+ *   q4_k_m  base Q4_K; attn_v, ffn_down Q6_K where use_more_bits
+ *   q5_k_s  base Q5_K
+ *   q5_k_m  base Q5_K; attn_v, ffn_down Q6_K where use_more_bits
+ *   iq4_nl, iq4_xs: ffn_down Q5_K in layers < n/8
+ * A tensor whose rows are not a whole number of 256-weight super-blocks
+ * falls back as llama-quantize does: Q2_K, Q3_K, IQ4_XS -> IQ4_NL,
+ * Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0. */
+typedef enum quant_role {
+    QROLE_TOKEN_EMBD, QROLE_OUTPUT, QROLE_ATTN_Q, QROLE_ATTN_K, QROLE_ATTN_V, QROLE_ATTN_OUTPUT,
+    QROLE_FFN_GATE, QROLE_FFN_UP, QROLE_FFN_DOWN,
+} quant_role;
+
+typedef struct quant_scheme {
+    const char *name;   /* "q4_k_m" */
+    uint32_t base;      /* the block type of most matrices */
+    uint32_t file_type; /* llama.cpp's general.file_type (LLAMA_FTYPE_MOSTLY_*) */
+} quant_scheme;
+
+/* The scheme named `name` (case-insensitive: "Q4_K_M" works), or NULL. */
+const quant_scheme *quant_scheme_find(const char *name);
+/* All schemes, for help texts: *n receives the count. */
+const quant_scheme *quant_schemes(unsigned *n);
+/* The block type the scheme gives the matrix of `role` in layer `layer` of
+ * n_layer (layer ignored for the embeddings and output) whose rows hold
+ * `cols` weights; n_head / n_head_kv for the GQA rule. 0 when no block type
+ * fits a row of `cols` (cols not a multiple of 32): keep it unquantized. */
+uint32_t quant_scheme_type(const quant_scheme *s, quant_role role, uint32_t layer, uint32_t n_layer, uint64_t cols,
+                           uint32_t n_head, uint32_t n_head_kv);
+
 /* Quantizes n_blocks * t->block weights from src into n_blocks blocks of
  * type t at dst (see quantize.c for the algorithms). Non-finite inputs give
  * unspecified (but in-range) blocks; the caller refuses them first. */
