@@ -30,6 +30,8 @@ static void usage(FILE *f)
             "  bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-r N] [--json] [--profile]\n"
             "                          prompt processing and generation speed (tokens/s)\n"
             "  bench --bandwidth       copy bandwidth and the decode kernel's read bandwidth\n"
+            "  quantize -m IN -o OUT.gguf --type TYPE [--dry-run] [--allow-requantize] [--force] [--threads N]\n"
+            "                          write a quantized GGUF (q4_k_m, q8_0, ...) from a GGUF or HF folder\n"
             "  help                    this text\n"
             "\n"
             "MODEL is a .gguf file or a Hugging Face folder (config.json + *.safetensors).\n"
@@ -193,6 +195,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "chat") == 0) return cmd_chat(argc - 2, argv + 2);
     if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);
+    if (strcmp(argv[1], "quantize") == 0) return cmd_quantize(argc - 2, argv + 2);
     fprintf(stderr, "vkllm: unknown command '%s' (try vkllm help)\n", argv[1]);
     return 2;
 }
