@@ -1,5 +1,6 @@
 /* vkllm quantize: a model (GGUF or Hugging Face folder) to a quantized GGUF,
  * through vkllm_quantize. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,16 +100,19 @@ int cmd_quantize(int argc, char **argv)
         fprintf(stderr, "vkllm quantize: %s\n", err);
         return 1;
     }
+    char type[32];
+    snprintf(type, sizeof type, "%s", o.type);
+    for (char *c = type; *c; c++) *c = (char)tolower((unsigned char)*c);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (o.dry_run) {
         printf("total: %" PRIu64 " tensors (%" PRIu64 " quantized), %s of weights -> %s file (%s)\n", st.n_tensors,
-               st.n_quantized, cli_bytes(st.src_bytes, a, sizeof a), cli_bytes(st.out_bytes, b, sizeof b), o.type);
+               st.n_quantized, cli_bytes(st.src_bytes, a, sizeof a), cli_bytes(st.out_bytes, b, sizeof b), type);
         printf("source: %s, %" PRIu64 " bytes of tensor data; output: %" PRIu64 " bytes\n", in, st.src_bytes,
                st.out_bytes);
         return 0;
     }
     printf("wrote %s: %s (%s of weights in), %" PRIu64 " tensors, %" PRIu64 " quantized, %s, %.1f s on %u threads\n",
            out, cli_bytes(st.out_bytes, b, sizeof b), cli_bytes(st.src_bytes, a, sizeof a), st.n_tensors,
-           st.n_quantized, o.type, secs, st.n_threads);
+           st.n_quantized, type, secs, st.n_threads);
     return 0;
 }
