@@ -25,6 +25,14 @@ for await (const t of seq.evaluate(prompt, { temperature: 0 })) {
     out.greedy.push(t);
     if (out.greedy.length >= Number(nGreedy)) break;
 }
+// the next-token distribution after the prompt, untruncated (temperature 1, no top-k/p, no min-p)
+const ctx2 = await model.createContext({ contextSize: 128 });
+for await (const o of ctx2.getSequence().evaluateWithMetadata(prompt, { probabilities: true },
+                                                               { temperature: 1, topK: 0, topP: 1, minP: 0 })) {
+    out.probs = Array.from(o.probabilities.entries());
+    break;
+}
+await ctx2.dispose();
 console.log(JSON.stringify(out));
 await ctx.dispose();
 await model.dispose();
