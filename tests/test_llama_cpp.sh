@@ -13,7 +13,8 @@
 # and from q8_0 / q4_k_m log-probabilities near the f16 file's (llama.cpp
 # decodes our blocks) and the same first greedy token.
 # Skipped (exit 77) unless Node >= 20 and `npm ci --omit=optional` in
-# tests/llama_cpp have been run (test-only; not part of tools/setup.sh).
+# tests/llama_cpp have been run (test-only; tools/setup.sh does it where
+# Node >= 20 is installed).
 # usage: test_llama_cpp.sh path/to/vkllm path/to/vkllm-gen-model SCRATCH_DIR TESTS_DATA QUANT_FIXTURES
 set -u
 vkllm="$1"
