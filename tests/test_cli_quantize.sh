@@ -80,6 +80,21 @@ expect "write error" 1 "full.gguf: write failed: .*partial file is removed" -- \
 check "write error leaves no file" test ! -e "$scratch/full.gguf"
 check "write error leaves no partial file" no_leftovers
 
+# Ctrl-C part way: the run is cancelled at the next chunk, exit 130, nothing left behind
+"$gen" --layers 4 --embd 512 --ff 1408 --vocab 32000 --seed 2 --gguf "$scratch/mid.gguf" >/dev/null ||
+    { echo "FAIL gen mid"; fails=$((fails + 1)); }
+"$vkllm" quantize -m "$scratch/mid.gguf" -o "$scratch/mid-q.gguf" --type q4_k_m --threads 1 >"$out" 2>&1 &
+pid=$!
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+check "Ctrl-C: exit 130" test $rc -eq 130
+check "Ctrl-C: says so" grep -q "quantizing cancelled; nothing was written" "$out"
+check "Ctrl-C: no output" test ! -e "$scratch/mid-q.gguf"
+check "Ctrl-C: no partial file" no_leftovers
+rm -f "$scratch/mid.gguf"
+
 # an HF folder (sharded, GQA) to a GGUF the reader accepts
 "$gen" --preset tiny --embd 256 --ff 512 --kv-heads 2 --shards 2 --seed 3 --hf "$scratch/hf" >/dev/null || {
     echo "FAIL gen hf"; fails=$((fails + 1)); }

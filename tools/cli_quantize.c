@@ -2,6 +2,7 @@
  * through vkllm_quantize. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,19 @@ static int print_tensor(const vkllm_quantize_tensor *t, void *user)
     return 0;
 }
 
+/* Ctrl-C: the library cancels at its next chunk and removes its temporary file */
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
 static int progress(uint64_t done, uint64_t total, void *user)
 {
     (void)user;
-    if (total == 0) return 0;
+    if (interrupted) return 1;
+    if (total == 0 || !isatty(2)) return 0;
     const int width = 40;
     int filled = (int)(done * width / total);
     fprintf(stderr, "\rquantizing [%.*s%*s] %3d%%  %.2f / %.2f GB", filled, "########################################",
@@ -89,7 +99,9 @@ int cmd_quantize(int argc, char **argv)
         return 2;
     }
     if (o.dry_run) o.on_tensor = print_tensor;
-    else if (isatty(2)) o.progress = progress;
+    else o.progress = progress;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
     vkllm_quantize_stats st;
     char err[1024] = "", a[32], b[32];
     struct timespec t0, t1;
@@ -97,8 +109,9 @@ int cmd_quantize(int argc, char **argv)
     vkllm_status s = vkllm_quantize(in, out, &o, &st, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (s != VKLLM_OK) {
+        if (interrupted) fputc('\n', stderr);
         fprintf(stderr, "vkllm quantize: %s\n", err);
-        return 1;
+        return interrupted ? 130 : 1;
     }
     char type[32];
     snprintf(type, sizeof type, "%s", o.type);
