@@ -8,8 +8,9 @@
  *    source's llama.* keys with the converter's types, general.file_type and
  *    quantization_version; an "f16" conversion of an HF folder is the very
  *    file the generator writes as GGUF (tensor data byte for byte);
- *  - the output's tokenizer encodes text to the source's ids, the chat
- *    template survives;
+ *  - the output's tokenizer encodes text to the source's ids (merges as
+ *    "a b" strings or ["a", "b"] pairs), the chat template survives; a
+ *    byte-level BPE tokenizer.json is refused;
  *  - llama-quantize's q4_k_m of the fixture: same tensor types, sizes and
  *    file size;
  *  - refusals: unknown type, quantized source without allow_requantize
@@ -461,6 +462,35 @@ static void test_hf_solar_tokenizer(void)
         }
         gguf_close(g);
     }
+    /* the newer tokenizer.json form: merges as ["a", "b"] pairs; and a byte-level BPE one refused */
+    size_t n = 0;
+    uint8_t *text = tu_read(to, &n);
+    cJSON *tj = text ? cJSON_ParseWithLength((const char *)text, n) : NULL;
+    cJSON *merges = cJSON_GetObjectItem(cJSON_GetObjectItem(tj, "model"), "merges"), *m;
+    CHECK(cJSON_IsArray(merges), "solar tokenizer.json has merges");
+    cJSON_ArrayForEach(m, merges) {
+        char *sp = cJSON_IsString(m) ? strchr(m->valuestring, ' ') : NULL;
+        if (!sp) continue;
+        *sp = 0;
+        const char *pair[2] = { m->valuestring, sp + 1 };
+        cJSON *arr = cJSON_CreateStringArray(pair, 2);
+        cJSON_ReplaceItemViaPointer(merges, m, arr);
+        m = arr;
+    }
+    char *js = cJSON_PrintUnformatted(tj);
+    CHECK(js && tu_write(to, js, strlen(js)), "write %s", to);
+    free(js);
+    st = quantize(dir, out, "q8_0", 1, err, sizeof err);
+    CHECK(st == VKLLM_OK, "solar, merges as pairs: %s", err);
+    if (!st) check_tokenizer("solar tokenizer, merges as pairs", dir, out);
+    cJSON_ReplaceItemInObject(tj, "pre_tokenizer", cJSON_Parse("{\"type\": \"ByteLevel\", \"add_prefix_space\": false}"));
+    js = cJSON_PrintUnformatted(tj);
+    CHECK(js && tu_write(to, js, strlen(js)), "write %s", to);
+    free(js);
+    st = quantize(dir, out, "q8_0", 1, err, sizeof err);
+    tu_expect("byte-level BPE", st, err, VKLLM_ERR_UNSUPPORTED, "tokenizer.json", "byte-level BPE", NULL);
+    cJSON_Delete(tj);
+    free(text);
     free(to);
     free(dir);
     free(out);
