@@ -313,6 +313,70 @@ typedef struct vkllm_profile_entry {
  * timestamps): fills up to max entries in recording order, returns how many. */
 uint32_t vkllm_session_profile(const vkllm_session *s, vkllm_profile_entry *out, uint32_t max);
 
+/* ---------------------------------------------------------------- quantize */
+
+/* One tensor of a vkllm_quantize output, as planned. The strings live until
+ * the callback returns. */
+typedef struct vkllm_quantize_tensor {
+    const char *name;         /* GGUF name: "token_embd.weight", "blk.0.attn_q.weight", ... */
+    uint32_t n_dims;
+    uint64_t ne[4];           /* GGUF order: ne[0] is the row length; unused dims 1 */
+    const char *src_type;     /* the source's type: "F16", "BF16", "F32" (or "Q4_K", ... when requantizing) */
+    const char *type;         /* the output's: "Q4_K", "Q6_K", "F32", ... */
+    uint64_t src_bytes, bytes;
+    uint32_t index, n_tensors; /* position in the output, count */
+} vkllm_quantize_tensor;
+
+/* Called for each tensor in file order before any data is written (also in
+ * a dry run); return non-zero to cancel. */
+typedef int (*vkllm_quantize_tensor_cb)(const vkllm_quantize_tensor *t, void *user);
+
+typedef struct vkllm_quantize_options {
+    const char *type;           /* a name of vkllm_quantize_types(), case-insensitive ("q4_k_m", "Q8_0") */
+    int allow_requantize;       /* accept an already quantized GGUF source (dequantized, then quantized again,
+                                   which loses quality); without it such a source is refused */
+    int overwrite;              /* replace an existing output file; without it one is refused */
+    int dry_run;                /* plan only: on_tensor and stats, nothing written */
+    uint32_t n_threads;         /* threads quantizing rows; 0: one per core */
+    vkllm_quantize_tensor_cb on_tensor; /* may be NULL */
+    vkllm_progress_cb progress; /* may be NULL: output bytes done of total; non-zero cancels */
+    void *user;                 /* passed to both callbacks */
+} vkllm_quantize_options;
+
+typedef struct vkllm_quantize_stats {
+    uint64_t n_tensors;
+    uint64_t n_quantized;       /* tensors written in a block type */
+    uint64_t src_bytes;         /* tensor data of the source */
+    uint64_t out_bytes;         /* the output file's size */
+    uint32_t n_threads;         /* threads used */
+    uint32_t file_type;         /* general.file_type written (llama.cpp's LLAMA_FTYPE_*) */
+} vkllm_quantize_stats;
+
+/* The type names vkllm_quantize accepts, lower case, NULL-terminated, static:
+ * the mixes of llama-quantize ("q2_k", "q3_k_s", "q3_k_m", "q3_k_l",
+ * "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m"), the pure types ("q4_0", "q4_1",
+ * "q5_0", "q5_1", "q8_0", "q6_k", "iq4_nl", "iq4_xs") and the conversions
+ * without quantizing ("f32", "f16", "bf16"). README's Quantization section
+ * gives each mix's rule. */
+const char *const *vkllm_quantize_types(void);
+
+/* Writes `out`, a GGUF that llama.cpp loads as one of its own, from `in`: a
+ * Hugging Face folder (config.json + safetensors + tokenizer.json; its q/k
+ * rows permuted to GGUF's layout, its tokenizer and chat template converted
+ * to tokenizer.ggml.* / tokenizer.chat_template) or a GGUF file (F32, F16,
+ * BF16; its metadata and tokenizer copied). Rows are quantized on
+ * opt->n_threads threads. The file is written under a temporary name beside
+ * `out` and renamed when complete: on any error or cancel nothing is left
+ * behind and an existing `out` is untouched. stats (may be NULL) is filled
+ * on success (also for a dry run). Errors, the message naming the file and
+ * what to do: INVALID_ARG (unknown type, `out` exists without overwrite,
+ * cancelled), UNSUPPORTED (a quantized source without allow_requantize, a
+ * block type vkllm cannot read, another architecture or tokenizer kind),
+ * IO (unreadable source, unwritable folder, full disk), FORMAT (malformed
+ * source, NaN/Inf weights), OUT_OF_MEMORY. */
+vkllm_status vkllm_quantize(const char *in, const char *out, const vkllm_quantize_options *opt,
+                            vkllm_quantize_stats *stats, char *err, size_t err_len);
+
 /* ---------------------------------------------------------------- text */
 
 typedef struct vkllm_tokenizer vkllm_tokenizer;

@@ -18,6 +18,10 @@ static void usage(FILE *f)
             "  --layers N --embd N --ff N --heads N --kv-heads N --head-dim N --vocab N --ctx N\n"
             "  --theta X --eps X          RoPE base, RMSNorm epsilon\n"
             "  --dtype f16|bf16|f32       weight type (GGUF norms are always f32)\n"
+            "  --type TYPE                GGUF: quantize the matrices with vkllm's quantizer: q8_0, q4_0,\n"
+            "                             q4_1, q5_0, q5_1, q2_k, q3_k_s/m/l, q4_k_s/m, q5_k_s/m, q6_k,\n"
+            "                             iq4_nl, iq4_xs (mixes as llama-quantize makes them), or\n"
+            "                             f16|bf16|f32 (= --dtype)\n"
             "  --seed N\n"
             "  --tied                     tie the output matrix to the embeddings\n"
             "  --shards N                 HF: N safetensors shards + index (1: model.safetensors)\n"
@@ -91,7 +95,9 @@ int main(int argc, char **argv)
             ok = !*end && end != v && d > 0;
             if (!strcmp(a, "--theta")) p.rope_theta = d;
             else p.rms_eps = d;
-        } else if (!strcmp(a, "--dtype")) {
+        } else if (!strcmp(a, "--type") && (strcmp(v, "f16") && strcmp(v, "bf16") && strcmp(v, "f32"))) {
+            p.quant = v;
+        } else if (!strcmp(a, "--dtype") || !strcmp(a, "--type")) {
             ok = 1;
             if (!strcmp(v, "f16")) p.dtype = DTYPE_F16;
             else if (!strcmp(v, "bf16")) p.dtype = DTYPE_BF16;

@@ -18,6 +18,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Test-only and optional: llama.cpp for tests/test_llama_cpp.sh (skipped without it), where Node >= 20 is there.
+if [ ! -d tests/llama_cpp/node_modules ] &&
+    node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null; then
+    (cd tests/llama_cpp && npm ci --omit=optional --no-audit --no-fund >/dev/null 2>&1) ||
+        echo "setup: npm ci in tests/llama_cpp failed; the llama.cpp check will be skipped"
+fi
+
 if [ ! -f build/build.ninja ]; then
     # shellcheck disable=SC2086
     meson setup build ${VKLLM_MESON_OPTS:-} >/dev/null

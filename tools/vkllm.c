@@ -31,6 +31,8 @@ static void usage(FILE *f)
             "  bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-r N] [--json] [--profile]\n"
             "                          prompt processing and generation speed (tokens/s)\n"
             "  bench --bandwidth       copy bandwidth and the decode kernel's read bandwidth\n"
+            "  quantize -m IN -o OUT.gguf --type TYPE [--dry-run] [--allow-requantize] [--force] [--threads N]\n"
+            "                          write a quantized GGUF (q4_k_m, q8_0, ...) from a GGUF or HF folder\n"
             "  help [COMMAND]          this text, or a command's options\n"
             "  version, -v, --version  the version\n"
             "\n"
@@ -186,6 +188,7 @@ static const struct {
 } commands[] = {
     { "run", cmd_run },     { "chat", cmd_chat },   { "tokenize", cmd_tokenize }, { "devices", cmd_devices },
     { "selftest", cmd_selftest }, { "info", cmd_info }, { "logits", cmd_logits }, { "bench", cmd_bench },
+    { "quantize", cmd_quantize },
 };
 
 int main(int argc, char **argv)

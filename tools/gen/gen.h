@@ -39,6 +39,9 @@ typedef struct gen_params {
     int config_new_style;   /* HF config.json: "dtype", "rope_parameters", "head_dim" (transformers 5)
                                instead of "torch_dtype", top-level "rope_theta" (4.35) */
     const char *name;       /* general.name; NULL: "vkllm-test" */
+    const char *quant;      /* GGUF only: a quantization scheme of src/model/quant.h ("q4_k_m",
+                               "q8_0", ...) for the matrices, quantized by vkllm's quantizer from
+                               the dtype-rounded values; NULL: none */
 } gen_params;
 
 /* Fills p with a preset: "tiny" (2 layers, 64 wide, GQA 4/2, vocab 512, f16)
@@ -51,14 +54,21 @@ vkllm_status gen_check(const gen_params *p, char *err, size_t err_len);
 /* Writes the model as one GGUF v3 file at `path` (replaced if present). */
 vkllm_status gen_write_gguf(const gen_params *p, const char *path, char *err, size_t err_len);
 
+/* The ggml type of canonical tensor `canon` as gen_write_gguf writes it
+ * (the dtype's, or the block type the scheme gives it); UINT32_MAX when the
+ * model has no such tensor. */
+uint32_t gen_tensor_type(const gen_params *p, const char *canon);
+
 /* Writes the model as an HF folder `dir` (created if missing): config.json,
  * model.safetensors or model-0000i-of-0000N.safetensors + index, tokenizer.json,
  * tokenizer_config.json. A stale model.safetensors / index from another
- * shard count is removed so the folder is unambiguous. */
+ * shard count is removed so the folder is unambiguous. Quantized models
+ * (p->quant) are GGUF only: VKLLM_ERR_INVALID_ARG. */
 vkllm_status gen_write_hf(const gen_params *p, const char *dir, char *err, size_t err_len);
 
 /* One row of canonical tensor `canon` in HF layout (unpermuted), rounded to
- * p->dtype: `out` receives cols floats. For tests. INVALID_ARG for a name the
+ * p->dtype (and, for a quantized matrix, the values its blocks decode to):
+ * `out` receives cols floats. For tests. INVALID_ARG for a name the
  * model does not have. */
 vkllm_status gen_weight_row(const gen_params *p, const char *canon, uint64_t row, float *out, uint64_t out_len,
                             char *err, size_t err_len);

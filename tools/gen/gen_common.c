@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gen_internal.h"
+#include "model/quant.h"
 #include "util/bf16.h"
 #include "util/half.h"
 #include "util/rng.h"
@@ -61,6 +62,8 @@ vkllm_status gen_check(const gen_params *p, char *err, size_t err_len)
                         GEN_FIRST_PIECE + 1, 1u << 24);
     if (p->dtype != DTYPE_F32 && p->dtype != DTYPE_F16 && p->dtype != DTYPE_BF16)
         return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "dtype must be f32, f16 or bf16");
+    if (p->quant && !quant_scheme_find(p->quant))
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "unknown quantization type '%s'", p->quant);
     if (p->alignment && (p->alignment & (p->alignment - 1)))
         return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "alignment %" PRIu32 " must be a power of two",
                         p->alignment);
@@ -78,8 +81,15 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-static void add(gen_tensor *t, size_t *n, const char *canon, const char *hf, uint32_t n_dims, uint64_t rows,
-                uint64_t cols, int kind, uint32_t perm_heads)
+/* the block type p->quant gives a matrix of `role` in layer `layer`; 0: none */
+static uint32_t qtype_of(const gen_params *p, quant_role role, uint32_t layer, uint64_t cols)
+{
+    const quant_scheme *s = p->quant ? quant_scheme_find(p->quant) : NULL;
+    return s ? quant_scheme_type(s, role, layer, p->n_layer, cols, p->n_head, p->n_head_kv) : 0;
+}
+
+static gen_tensor *add(gen_tensor *t, size_t *n, const char *canon, const char *hf, uint32_t n_dims, uint64_t rows,
+                       uint64_t cols, int kind, uint32_t perm_heads)
 {
     gen_tensor *x = &t[(*n)++];
     snprintf(x->canon, sizeof x->canon, "%s", canon);
@@ -90,6 +100,8 @@ static void add(gen_tensor *t, size_t *n, const char *canon, const char *hf, uin
     x->kind = kind;
     x->perm_heads = perm_heads;
     x->id = fnv1a(canon);
+    x->qtype = 0;
+    return x;
 }
 
 gen_tensor *gen_tensor_list(const gen_params *p, size_t *n)
@@ -100,7 +112,12 @@ gen_tensor *gen_tensor_list(const gen_params *p, size_t *n)
     uint64_t hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
     uint64_t Q = p->n_head * hd, KV = p->n_head_kv * hd;
     *n = 0;
-    add(t, n, "token_embd.weight", "model.embed_tokens.weight", 2, V, E, GEN_EMBD, 0);
+    /* tied: the embeddings are the output matrix too, and quantized as it is (llama.cpp's rule) */
+    add(t, n, "token_embd.weight", "model.embed_tokens.weight", 2, V, E, GEN_EMBD, 0)->qtype =
+        qtype_of(p, p->tied ? QROLE_OUTPUT : QROLE_TOKEN_EMBD, 0, E);
+    static const quant_role roles[9] = { QROLE_ATTN_Q, QROLE_ATTN_Q, QROLE_ATTN_K, QROLE_ATTN_V,
+                                         QROLE_ATTN_OUTPUT, QROLE_ATTN_Q, QROLE_FFN_GATE, QROLE_FFN_UP,
+                                         QROLE_FFN_DOWN }; /* [0], [5]: norms, unused */
     for (uint32_t l = 0; l < p->n_layer; l++) {
         static const struct { const char *canon, *hf; int kind; } L[9] = {
             { "attn_norm", "input_layernorm", GEN_NORM },   { "attn_q", "self_attn.q_proj", GEN_MATRIX },
@@ -116,11 +133,12 @@ gen_tensor *gen_tensor_list(const gen_params *p, size_t *n)
             snprintf(c, sizeof c, "blk.%" PRIu32 ".%s.weight", l, L[k].canon);
             snprintf(h, sizeof h, "model.layers.%" PRIu32 ".%s.weight", l, L[k].hf);
             uint32_t perm = k == 1 ? p->n_head : k == 2 ? p->n_head_kv : 0;
-            add(t, n, c, h, L[k].kind == GEN_NORM ? 1 : 2, shape[k][0], shape[k][1], L[k].kind, perm);
+            gen_tensor *x = add(t, n, c, h, L[k].kind == GEN_NORM ? 1 : 2, shape[k][0], shape[k][1], L[k].kind, perm);
+            if (L[k].kind != GEN_NORM) x->qtype = qtype_of(p, roles[k], l, shape[k][1]);
         }
     }
     add(t, n, "output_norm.weight", "model.norm.weight", 1, 1, E, GEN_NORM, 0);
-    if (!p->tied) add(t, n, "output.weight", "lm_head.weight", 2, V, E, GEN_MATRIX, 0);
+    if (!p->tied) add(t, n, "output.weight", "lm_head.weight", 2, V, E, GEN_MATRIX, 0)->qtype = qtype_of(p, QROLE_OUTPUT, 0, E);
     return t;
 }
 
@@ -131,7 +149,7 @@ static float round_to(tensor_dtype dt, float v)
     return v;
 }
 
-void gen_row(const gen_params *p, const gen_tensor *t, uint64_t row, float *out)
+static void gen_row_raw(const gen_params *p, const gen_tensor *t, uint64_t row, float *out)
 {
     /* a fresh stream per (seed, tensor, row): rows can be made in any order */
     rng r = { p->seed * 0x9e3779b97f4a7c15ull ^ t->id ^ (row + 1) * 0xd1b54a32d192ed03ull };
@@ -145,6 +163,45 @@ void gen_row(const gen_params *p, const gen_tensor *t, uint64_t row, float *out)
         hi = (float)sqrt(3.0 / (double)t->cols), lo = -hi;
     }
     for (uint64_t c = 0; c < t->cols; c++) out[c] = round_to(p->dtype, rng_uniform(&r, lo, hi));
+}
+
+void gen_row(const gen_params *p, const gen_tensor *t, uint64_t row, float *out)
+{
+    gen_row_raw(p, t, row, out);
+    if (!t->qtype) return;
+    const quant_type *qt = quant_type_of(t->qtype);
+    uint8_t *blocks = malloc(quant_bytes(qt, t->cols));
+    if (!blocks) { /* cannot happen for sane shapes; NaN makes a test fail loudly rather than pass */
+        for (uint64_t c = 0; c < t->cols; c++) out[c] = NAN;
+        return;
+    }
+    quant_quantize(qt, out, blocks, t->cols / qt->block);
+    quant_dequantize(qt, blocks, out, t->cols / qt->block);
+    free(blocks);
+}
+
+size_t gen_row_bytes(const gen_params *p, const gen_tensor *t, uint64_t row, float *scratch, uint8_t *out)
+{
+    gen_row_raw(p, t, row, scratch);
+    tensor_dtype dt = t->n_dims == 1 ? DTYPE_F32 : p->dtype;
+    if (!t->qtype) return gen_encode(dt, scratch, t->cols, out);
+    const quant_type *qt = quant_type_of(t->qtype);
+    quant_quantize(qt, scratch, out, t->cols / qt->block);
+    return (size_t)quant_bytes(qt, t->cols);
+}
+
+uint32_t gen_tensor_type(const gen_params *p, const char *canon)
+{
+    size_t n;
+    gen_tensor *t = gen_tensor_list(p, &n);
+    uint32_t type = UINT32_MAX;
+    for (size_t i = 0; t && i < n; i++)
+        if (!strcmp(t[i].canon, canon)) {
+            tensor_dtype dt = t[i].n_dims == 1 ? DTYPE_F32 : p->dtype;
+            type = t[i].qtype ? t[i].qtype : dt == DTYPE_F32 ? 0 : dt == DTYPE_F16 ? 1 : 30;
+        }
+    free(t);
+    return type;
 }
 
 uint64_t gen_gguf_src_row(const gen_tensor *t, uint64_t r)

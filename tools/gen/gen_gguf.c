@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gen_internal.h"
+#include "model/quant.h"
 
 /* GGUF value types and ggml tensor types used here */
 enum { T_U32 = 4, T_I32 = 5, T_F32 = 6, T_BOOL = 7, T_STR = 8, T_ARR = 9 };
@@ -87,7 +88,9 @@ static void write_metadata(mbuf *b, const gen_params *p, const gen_vocab *v)
         kv_u32(b, "llama.attention.key_length", hd);
         kv_u32(b, "llama.attention.value_length", hd);
     }
-    kv_u32(b, "general.file_type", p->dtype == DTYPE_F32 ? FTYPE_ALL_F32
+    const quant_scheme *qs = p->quant ? quant_scheme_find(p->quant) : NULL;
+    kv_u32(b, "general.file_type", qs ? qs->file_type
+                                 : p->dtype == DTYPE_F32 ? FTYPE_ALL_F32
                                  : p->dtype == DTYPE_F16 ? FTYPE_MOSTLY_F16 : FTYPE_MOSTLY_BF16);
     kv_u32(b, "llama.vocab_size", p->n_vocab);
     kv_u32(b, "llama.rope.dimension_count", hd);
@@ -136,9 +139,11 @@ vkllm_status gen_write_gguf(const gen_params *p, const char *path, char *err, si
         mb_u32(&info, t[i].n_dims);
         mb_u64(&info, t[i].cols);
         if (t[i].n_dims == 2) mb_u64(&info, t[i].rows);
-        mb_u32(&info, dt == DTYPE_F32 ? GGML_F32 : dt == DTYPE_F16 ? GGML_F16 : GGML_BF16);
+        const quant_type *qt = t[i].qtype ? quant_type_of(t[i].qtype) : NULL;
+        mb_u32(&info, qt ? qt->id : dt == DTYPE_F32 ? GGML_F32 : dt == DTYPE_F16 ? GGML_F16 : GGML_BF16);
         mb_u64(&info, off);
-        off = align_up(off + t[i].rows * t[i].cols * dtype_size(dt), align);
+        off = align_up(off + (qt ? t[i].rows * quant_bytes(qt, t[i].cols) : t[i].rows * t[i].cols * dtype_size(dt)),
+                       align);
         if (t[i].cols > max_cols) max_cols = t[i].cols;
     }
     row = malloc((size_t)max_cols * sizeof *row);
@@ -159,11 +164,8 @@ vkllm_status gen_write_gguf(const gen_params *p, const char *path, char *err, si
     gen_out_zeros(&o, align_up(o.pos, align) - o.pos);
     uint64_t data_start = o.pos;
     for (size_t i = 0; i < n_t && !o.err_no; i++) {
-        tensor_dtype dt = gguf_dtype(p, &t[i]);
-        for (uint64_t r = 0; r < t[i].rows; r++) {
-            gen_row(p, &t[i], gen_gguf_src_row(&t[i], r), row);
-            gen_out_write(&o, bytes, gen_encode(dt, row, t[i].cols, bytes));
-        }
+        for (uint64_t r = 0; r < t[i].rows; r++)
+            gen_out_write(&o, bytes, gen_row_bytes(p, &t[i], gen_gguf_src_row(&t[i], r), row, bytes));
         gen_out_zeros(&o, align_up(o.pos - data_start, align) - (o.pos - data_start));
     }
     st = gen_out_close(&o, err, err_len);

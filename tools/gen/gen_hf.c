@@ -201,6 +201,9 @@ static vkllm_status write_shard(const gen_params *p, const gen_tensor *t, size_t
 vkllm_status gen_write_hf(const gen_params *p, const char *dir, char *err, size_t err_len)
 {
     vkllm_status st = gen_check(p, err, err_len);
+    if (!st && p->quant)
+        st = errf(VKLLM_ERR_INVALID_ARG, err, err_len,
+                  "quantized models (%s) are written as GGUF only: use --gguf, or an f16/bf16/f32 dtype", p->quant);
     if (st) return st;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot create: %s", dir, strerror(errno));

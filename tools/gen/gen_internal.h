@@ -18,6 +18,7 @@ typedef struct gen_tensor {
     uint32_t perm_heads;  /* q: n_head, k: n_head_kv (GGUF permutes rows per head); 0: none */
     int kind;             /* GEN_EMBD, GEN_MATRIX, GEN_NORM */
     uint64_t id;          /* hash of canon: seeds the rows */
+    uint32_t qtype;       /* ggml block type of a quantized matrix (model/quant.h); 0: p->dtype */
 } gen_tensor;
 
 enum { GEN_EMBD, GEN_MATRIX, GEN_NORM };
@@ -25,8 +26,13 @@ enum { GEN_EMBD, GEN_MATRIX, GEN_NORM };
 /* The model's tensors in file order; *n set. malloc'd; NULL when out of memory. */
 gen_tensor *gen_tensor_list(const gen_params *p, size_t *n);
 
-/* Row `row` (HF layout) of t: cols floats, rounded to p->dtype. */
+/* Row `row` (HF layout) of t: cols floats, rounded to p->dtype; for a
+ * quantized matrix (t->qtype), the values its blocks decode to. */
 void gen_row(const gen_params *p, const gen_tensor *t, uint64_t row, float *out);
+/* The same row as gen_write_gguf stores it: t->qtype's blocks into
+ * out[quant_bytes(t->qtype, cols)], or the dtype's bytes into out[cols * 4].
+ * Returns the bytes written. */
+size_t gen_row_bytes(const gen_params *p, const gen_tensor *t, uint64_t row, float *scratch, uint8_t *out);
 
 /* HF row stored at GGUF row r of t (the llama.cpp q/k permutation; identity otherwise). */
 uint64_t gen_gguf_src_row(const gen_tensor *t, uint64_t r);

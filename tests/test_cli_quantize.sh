@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `vkllm quantize` end to end (CPU only, no Vulkan device needed): help, dry
+# run, a real run against llama-quantize's fixture, HF folders, and bad input
+# refused with one clear line, a non-zero exit and no file left behind.
+# usage: test_cli_quantize.sh path/to/vkllm path/to/vkllm-gen-model SCRATCH_DIR QUANT_FIXTURES
+set -u
+vkllm="$1"
+gen="$2"
+scratch="$3"
+fx="$4"
+fails=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+expect() { # expect NAME WANT_RC GREP_PATTERN -- command...
+    local name="$1" want="$2" pat="$3"
+    shift 4
+    "$@" >"$out" 2>&1
+    local rc=$?
+    if [ $rc -ne "$want" ]; then
+        echo "FAIL $name: exit $rc, want $want"; sed 's/^/  | /' "$out"; fails=$((fails + 1)); return
+    fi
+    if ! grep -qE -- "$pat" "$out"; then
+        echo "FAIL $name: output lacks /$pat/"; sed 's/^/  | /' "$out"; fails=$((fails + 1)); return
+    fi
+    echo "ok   $name"
+}
+check() { # check NAME CONDITION...
+    local name="$1"
+    shift
+    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+no_leftovers() { ! ls "$scratch" | grep -q '\.tmp-'; }
+
+rm -rf "$scratch" && mkdir -p "$scratch"
+src="$fx/fx256-f16.gguf"
+q="$scratch/q4km.gguf"
+
+expect "help" 0 "usage: vkllm quantize -m IN -o OUT.gguf --type TYPE" -- "$vkllm" quantize --help
+expect "help lists the types" 0 "q4_k_m.*q5_k_m" -- "$vkllm" quantize --help
+expect "listed in vkllm help" 0 "quantize -m IN -o OUT.gguf" -- "$vkllm" help
+expect "missing arguments" 2 "are required" -- "$vkllm" quantize -m "$src"
+expect "bad option" 2 "unknown or incomplete option --bogus" -- "$vkllm" quantize --bogus
+expect "bad threads" 2 "--threads needs a number" -- "$vkllm" quantize -m "$src" -o "$q" --type q4_k_m --threads x
+
+# dry run: every tensor with shape, types and sizes, the totals; no file
+expect "dry run" 0 "^blk\.0\.ffn_down\.weight +\[256, 256\] +F16 +-> Q6_K +128\.0 KiB +52\.5 KiB" -- \
+    "$vkllm" quantize -m "$src" -o "$q" --type q4_k_m --dry-run
+expect "dry run total" 0 "^total: 12 tensors \(9 quantized\)" -- "$vkllm" quantize -m "$src" --type q4_k_m --dry-run
+expect "dry run source size" 0 "^source: .*fx256-f16.gguf, 1313792 bytes of tensor data; output: 443424 bytes" -- \
+    "$vkllm" quantize -m "$src" --type q4_k_m --dry-run
+check "dry run writes nothing" test ! -e "$q"
+
+# the real thing: llama-quantize's file size for the same mix
+expect "quantize q4_k_m" 0 "^wrote .*q4km.gguf: 433.0 KiB .* 12 tensors, 9 quantized, q4_k_m, .* on 2 threads" -- \
+    "$vkllm" quantize -m "$src" -o "$q" --type Q4_K_M --threads 2
+check "same size as llama-quantize's" test "$(stat -c %s "$q")" = "$(stat -c %s "$fx/fx256-Q4_K_M.gguf")"
+expect "output describes" 0 "" -- "$vkllm" quantize -m "$q" --type q8_0 --dry-run --allow-requantize
+expect "existing output refused" 1 "q4km.gguf already exists; refusing to replace it .*--force" -- \
+    "$vkllm" quantize -m "$src" -o "$q" --type q8_0
+check "existing output untouched" test "$(stat -c %s "$q")" = 443424
+expect "--force replaces" 0 "^wrote .*q4km.gguf" -- "$vkllm" quantize -m "$src" -o "$q" --type q8_0 --force
+check "--force wrote q8_0" test "$(stat -c %s "$q")" != 443424
+
+expect "unknown type" 1 "unknown quantization type 'q4_k_x' \(known: q2_k, .*iq4_xs, f32, f16, bf16\)" -- \
+    "$vkllm" quantize -m "$src" -o "$scratch/x.gguf" --type q4_k_x
+expect "quantized source refused" 1 "already quantized \(tensor '.*' is Q[0-9]_K\).*--allow-requantize" -- \
+    "$vkllm" quantize -m "$fx/fx256-Q4_K_M.gguf" -o "$scratch/x.gguf" --type q4_0
+check "nothing written for refusals" test ! -e "$scratch/x.gguf"
+expect "--allow-requantize" 0 "^wrote " -- \
+    "$vkllm" quantize -m "$fx/fx256-Q4_K_M.gguf" -o "$scratch/x.gguf" --type q4_0 --allow-requantize
+expect "missing source" 1 "no-such-model.gguf: cannot open" -- \
+    "$vkllm" quantize -m "$scratch/no-such-model.gguf" -o "$scratch/y.gguf" --type q4_0
+expect "missing output folder" 1 "cannot create the output file" -- \
+    "$vkllm" quantize -m "$src" -o "$scratch/no/dir/y.gguf" --type q4_0
+
+# a full disk: the file-size limit makes a write fail part way (SIGXFSZ ignored, so write() reports EFBIG)
+expect "write error" 1 "full.gguf: write failed: .*partial file is removed" -- \
+    bash -c "trap '' XFSZ; ulimit -f 150; exec '$vkllm' quantize -m '$src' -o '$scratch/full.gguf' --type q8_0"
+check "write error leaves no file" test ! -e "$scratch/full.gguf"
+check "write error leaves no partial file" no_leftovers
+
+# Ctrl-C part way: the run is cancelled at the next chunk, exit 130, nothing left behind
+"$gen" --layers 4 --embd 512 --ff 1408 --vocab 32000 --seed 2 --gguf "$scratch/mid.gguf" >/dev/null ||
+    { echo "FAIL gen mid"; fails=$((fails + 1)); }
+"$vkllm" quantize -m "$scratch/mid.gguf" -o "$scratch/mid-q.gguf" --type q4_k_m --threads 1 >"$out" 2>&1 &
+pid=$!
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+check "Ctrl-C: exit 130" test $rc -eq 130
+check "Ctrl-C: says so" grep -q "quantizing cancelled; nothing was written" "$out"
+check "Ctrl-C: no output" test ! -e "$scratch/mid-q.gguf"
+check "Ctrl-C: no partial file" no_leftovers
+rm -f "$scratch/mid.gguf"
+
+# an HF folder (sharded, GQA) to a GGUF the reader accepts
+"$gen" --preset tiny --embd 256 --ff 512 --kv-heads 2 --shards 2 --seed 3 --hf "$scratch/hf" >/dev/null || {
+    echo "FAIL gen hf"; fails=$((fails + 1)); }
+expect "hf dry run" 0 "^blk\.1\.attn_k\.weight +\[256, 128\] +F16 +-> Q4_K" -- \
+    "$vkllm" quantize -m "$scratch/hf" --type q4_k_m --dry-run
+expect "hf quantize" 0 "^wrote .*hf.gguf" -- "$vkllm" quantize -m "$scratch/hf" -o "$scratch/hf.gguf" --type q5_k_m
+"$vkllm" quantize -m "$scratch/hf" -o "$scratch/hf16.gguf" --type f16 >/dev/null
+text="Hello world, this is a test"
+check "hf to f16: the same tokens" test "$("$vkllm" tokenize -m "$scratch/hf16.gguf" "$text")" = \
+    "$("$vkllm" tokenize -m "$scratch/hf" "$text")"
+expect "hf without tokenizer" 1 "no tokenizer.json in the model folder" -- sh -c "rm '$scratch/hf/tokenizer.json' && \
+    '$vkllm' quantize -m '$scratch/hf' -o '$scratch/hf2.gguf' --type q4_0"
+check "no partial files at all" no_leftovers
+
+if [ "$fails" -ne 0 ]; then
+    echo "$fails failure(s)"
+    exit 1
+fi
+rm -rf "$scratch"
+echo "all quantize CLI checks passed"
