@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "serve/serve.h"
 #include "vkllm.h"
 
 static void usage(FILE *f)
@@ -18,6 +19,7 @@ static void usage(FILE *f)
             "  run -m MODEL -p PROMPT  answer one message (streamed), then the speed\n"
             "  chat -m MODEL           interactive multi-turn chat\n"
             "  tokenize -m MODEL TEXT  token ids of TEXT as JSON (--pieces: the pieces)\n"
+            "  serve -m MODEL          OpenAI-compatible HTTP server (127.0.0.1:8080) with a chat page\n"
             "  devices [--json]        list Vulkan devices and their capabilities\n"
             "  selftest [options]      check every kernel against its CPU reference\n"
             "      --device SEL        device index or name substring (default: $VKLLM_DEVICE, else best)\n"
@@ -193,6 +195,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "chat") == 0) return cmd_chat(argc - 2, argv + 2);
     if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 2, argv + 2);
+    if (strcmp(argv[1], "serve") == 0) return cmd_serve(argc - 2, argv + 2);
     fprintf(stderr, "vkllm: unknown command '%s' (try vkllm help)\n", argv[1]);
     return 2;
 }
