@@ -5,7 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(gcc pkg-config python3 meson ninja-build glslang-tools libvulkan-dev libvulkan1
-      libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers libcjson-dev)
+      libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers libcjson-dev
+      libmicrohttpd-dev
+      # tests of `vkllm serve`: curl, the openai npm client, headless chromium, libFuzzer
+      curl nodejs chromium clang libclang-rt-dev)
+# npm comes with some nodejs builds (NodeSource) and is its own package in Debian's
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
