@@ -105,13 +105,13 @@ static enum MHD_Result send_error(server *srv, struct MHD_Connection *c, const s
     return send_json(srv, c, e->status, error_json(e), retry);
 }
 
-static enum MHD_Result fail(server *srv, struct MHD_Connection *c, int status, const char *type, const char *code,
-                            const char *retry, const char *fmt, const char *arg1, const char *arg2)
-{
-    serve_error e;
-    serve_error_set(&e, status, type, NULL, code, fmt, arg1, arg2);
-    return send_error(srv, c, &e, retry);
-}
+/* Sends an error built from a printf-style message. */
+#define FAIL(status, type, code, retry, ...)                                  \
+    do {                                                                      \
+        serve_error e_;                                                       \
+        serve_error_set(&e_, status, type, NULL, code, __VA_ARGS__);          \
+        return send_error(srv, c, &e_, retry);                                \
+    } while (0)
 
 /* ------------------------------------------------------------ JSON shapes */
 
@@ -368,8 +368,7 @@ static void stream_free(void *cls)
 static enum MHD_Result handle_generate(server *srv, struct MHD_Connection *c, conn *cx)
 {
     if (!srv->loaded)
-        return fail(srv, c, 503, "server_error", "model_loading", "5", "the model is still loading; try again soon%s%s",
-                    "", "");
+        FAIL(503, "server_error", "model_loading", "5", "the model is still loading; try again soon");
     serve_request req;
     serve_error e;
     if (!serve_parse_request(cx->r == R_CHAT ? SERVE_CHAT : SERVE_COMPLETION, cx->body ? cx->body : "", cx->len,
@@ -378,7 +377,7 @@ static enum MHD_Result handle_generate(server *srv, struct MHD_Connection *c, co
     job *j = job_new(srv, &req);
     if (!j) {
         serve_request_free(&req);
-        return fail(srv, c, 500, "server_error", NULL, NULL, "out of host memory%s%s", "", "");
+        FAIL(500, "server_error", NULL, NULL, "out of host memory");
     }
     if (!prepare(srv, j, &e)) {
         pthread_mutex_lock(&srv->mu);
@@ -395,9 +394,9 @@ static enum MHD_Result handle_generate(server *srv, struct MHD_Connection *c, co
         serve_job_release(srv, j);
         pthread_mutex_unlock(&srv->mu);
         if (stopping)
-            return fail(srv, c, 503, "server_error", "shutting_down", NULL, "the server is shutting down%s%s", "", "");
-        return fail(srv, c, 503, "server_error", "queue_full", retry,
-                    "all slots are busy and the queue is full; retry after %s s%s", retry, "");
+            FAIL(503, "server_error", "shutting_down", NULL, "the server is shutting down");
+        FAIL(503, "server_error", "queue_full", retry,
+             "all slots are busy and the queue is full; retry after %s s", retry);
     }
     srv->active_responses++;
     cx->counted = 1;
@@ -452,7 +451,7 @@ static enum MHD_Result handle_get(server *srv, struct MHD_Connection *c, route r
     }
     case R_MODELS: {
         if (!srv->loaded)
-            return fail(srv, c, 503, "server_error", "model_loading", "5", "the model is still loading%s%s", "", "");
+            FAIL(503, "server_error", "model_loading", "5", "the model is still loading");
         cJSON *o = cJSON_CreateObject(), *data;
         cJSON_AddStringToObject(o, "object", "list");
         data = cJSON_AddArrayToObject(o, "data");
@@ -482,29 +481,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t i = 0;
         while (i < sizeof routes / sizeof *routes && strcmp(routes[i].path, url) != 0) i++;
         if (i == sizeof routes / sizeof *routes)
-            return fail(srv, c, 404, "invalid_request_error", "not_found", NULL,
-                        "unknown route %s %.200s; the routes are GET /, /health, /metrics, /v1/models and POST "
-                        "/v1/chat/completions, /v1/completions",
-                        method, url);
+            FAIL(404, "invalid_request_error", "not_found", NULL,
+                 "unknown route %s %.200s; the routes are GET /, /health, /metrics, /v1/models and POST "
+                 "/v1/chat/completions, /v1/completions",
+                 method, url);
         cx->r = routes[i].r;
         cx->post = routes[i].post;
         if (!strcmp(method, "OPTIONS")) return send_response(srv, c, 204, NULL, NULL, 0, MHD_RESPMEM_PERSISTENT, NULL);
         int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
         if (cx->post ? strcmp(method, "POST") != 0 : !is_get)
-            return fail(srv, c, 405, "invalid_request_error", "method_not_allowed", NULL,
-                        "%s is not allowed on %.200s", method, url);
+            FAIL(405, "invalid_request_error", "method_not_allowed", NULL,
+                 "%s is not allowed on %.200s", method, url);
         if (srv->o.api_key && !strncmp(url, "/v1/", 4) &&
             !serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
                            srv->o.api_key))
-            return fail(srv, c, 401, "authentication_error", "invalid_api_key", NULL,
-                        "missing or wrong API key: send the header 'Authorization: Bearer KEY'%s%s", "", "");
+            FAIL(401, "authentication_error", "invalid_api_key", NULL,
+                 "missing or wrong API key: send the header 'Authorization: Bearer KEY'");
         if (!cx->post) return handle_get(srv, c, cx->r);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > srv->o.max_body) {
-            char lim[32];
-            snprintf(lim, sizeof lim, "%zu", srv->o.max_body);
-            return fail(srv, c, 413, "invalid_request_error", "request_too_large", NULL,
-                        "the request body is larger than %s bytes (--max-body)%s", lim, "");
+            FAIL(413, "invalid_request_error", "request_too_large", NULL,
+                 "the request body is larger than %zu bytes (--max-body)", srv->o.max_body);
         }
         return MHD_YES;
     }
@@ -530,10 +527,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (cx->too_big) {
-        char lim[32];
-        snprintf(lim, sizeof lim, "%zu", srv->o.max_body);
-        return fail(srv, c, 413, "invalid_request_error", "request_too_large", NULL,
-                    "the request body is larger than %s bytes (--max-body)%s", lim, "");
+        FAIL(413, "invalid_request_error", "request_too_large", NULL,
+             "the request body is larger than %zu bytes (--max-body)", srv->o.max_body);
     }
     return handle_generate(srv, c, cx);
 }
