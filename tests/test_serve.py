@@ -253,6 +253,29 @@ st, out = curl(srv, "/v1/chat/completions", {"messages": [{"role": "user", "cont
     "max_tokens": 16, "temperature": 0})
 check(st == 200 and json.loads(out)["choices"][0]["message"]["content"] == answer, "chat: content as text parts")
 
+# a conversation's next turn reuses its slot's cache, also with another conversation in between
+def turn(msgs):
+    st, out = curl(srv, "/v1/chat/completions", {"messages": msgs, "max_tokens": 8, "temperature": 0})
+    j = json.loads(out)
+    return j["choices"][0]["message"]["content"], j["usage"]
+
+
+conv = {k: [{"role": "user", "content": f"Conversation {k} begins with a long enough first message."}] for k in "XY"}
+first = {}
+for k in "XY":
+    reply, first[k] = turn(conv[k])
+    conv[k] += [{"role": "assistant", "content": reply}, {"role": "user", "content": f"And {k} goes on."}]
+for k in "XY":
+    reply, u = turn(conv[k])
+    cached = u["prompt_tokens_details"]["cached_tokens"]
+    check(cached >= first[k]["prompt_tokens"] - 1 and cached < u["prompt_tokens"],
+          f"conversation {k}: the second turn reuses the slot's cache ({cached} of {u['prompt_tokens']} prompt tokens)",
+          str(u))
+st, out = curl(srv, "/metrics")
+ev = int(re.search(r"^vkllm_prompt_tokens_evaluated_total (\d+)", out, re.M).group(1))
+tot = int(re.search(r"^vkllm_prompt_tokens_total (\d+)", out, re.M).group(1))
+check(0 < ev < tot, f"metrics: prompt tokens evaluated {ev} < prompt tokens {tot} (the rest came from caches)")
+
 # completions
 CPROMPT = "The quick brown fox"
 st, out = curl(srv, "/v1/completions", {"prompt": CPROMPT, "max_tokens": 10, "temperature": 0})

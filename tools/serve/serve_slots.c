@@ -46,8 +46,11 @@ static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_
     return i;
 }
 
-/* Hands queued jobs to idle slots: each to the idle slot whose cache shares
- * the longest prefix with its prompt (the least recently used on ties). */
+/* Hands queued jobs to idle slots: each to the idle slot whose cache holds
+ * mostly the start of its prompt (at least half of what the slot holds: the
+ * same conversation), the longest such prefix first; else to the least
+ * recently used idle slot, so one conversation does not evict another that
+ * merely shares the template's first tokens. */
 static void dispatch(server *srv)
 {
     while (srv->q_head) {
@@ -58,6 +61,7 @@ static void dispatch(server *srv)
             slot *s = &srv->slots[i];
             if (s->job) continue;
             size_t c = common_prefix(s->tokens, s->n_tokens, j->ids, j->n_ids);
+            if (2 * c < s->n_tokens) c = 0; /* another conversation's cache */
             if (!best || c > best_common || (c == best_common && s->last_used < best->last_used)) {
                 best = s;
                 best_common = c;
