@@ -488,6 +488,29 @@ while metric("vkllm_slots_busy") > 0 and time.time() - t < 5:
     time.sleep(0.05)
 check(metric("vkllm_slots_busy") == 0, f"all slots idle {time.time() - t:.2f} s after the clients left")
 
+# clients of whole (not streamed) answers that hang up, running or queued, free their slots too
+def post_raw(body):
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    data = json.dumps(body).encode()
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+    return s
+
+
+whole = [post_raw(chat_body(f"whole {i}", n=100000)) for i in range(6)]
+t = time.time()
+while (metric("vkllm_slots_busy") < 4 or metric("vkllm_queue_depth") < 2) and time.time() - t < 10:
+    time.sleep(0.05)
+check(metric("vkllm_slots_busy") == 4 and metric("vkllm_queue_depth") == 2, "6 whole-answer requests: 4 run, 2 queued")
+for s in whole:
+    s.close()
+t = time.time()
+while (metric("vkllm_slots_busy") > 0 or metric("vkllm_queue_depth") > 0) and time.time() - t < 10:
+    time.sleep(0.05)
+dt = time.time() - t
+check(metric("vkllm_slots_busy") == 0 and metric("vkllm_queue_depth") == 0 and dt < 2,
+      f"their clients hang up: slots and queue empty {dt:.2f} s later")
+
 # ------------------------------------------------------------ tokens/s: 1 against 4 streams (for the record)
 
 def timed_streams(k, n=64):

@@ -119,6 +119,8 @@ void serve_slots_stop(server *srv);
 int serve_enqueue(server *srv, job *j);
 /* Drops a reference (under mu); frees the job at zero. */
 void serve_job_release(server *srv, job *j);
+/* Takes j out of the queue if it still waits there (its client left; under mu). */
+void serve_dequeue(server *srv, job *j);
 /* Fails every queued job with 503 (under mu). */
 void serve_fail_queued(server *srv);
 

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,10 +403,25 @@ static enum MHD_Result handle_generate(server *srv, struct MHD_Connection *c, co
     cx->counted = 1;
     /* a generation may wait and run longer than the idle timeout allows */
     MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)0);
-    if (j->req.stream) { /* answer once it runs, so a refusal still gets its status */
-        while (j->state == JOB_QUEUED) pthread_cond_wait(&j->cv, &srv->mu);
-    } else {
-        while (j->state != JOB_DONE) pthread_cond_wait(&j->cv, &srv->mu);
+    /* a stream is answered once it runs, so a refusal still gets its status;
+     * meanwhile (and for a whole answer) a client that hangs up is noticed */
+    int fd = -1;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) fd = ci->connect_fd;
+    double polled = serve_now();
+    while (j->req.stream ? j->state == JOB_QUEUED : j->state != JOB_DONE) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&j->cv, &srv->mu, &until); /* woken by each token too */
+        if (fd < 0 || j->cancelled || serve_now() - polled < 0.2) continue;
+        polled = serve_now();
+        struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+        if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            j->cancelled = 1; /* a running job stops at its next token */
+            serve_dequeue(srv, j);
+        }
     }
     int failed_early = j->error.status && (!j->req.stream || j->state == JOB_DONE);
     if (failed_early || !j->req.stream) {

@@ -97,6 +97,23 @@ int serve_enqueue(server *srv, job *j)
     return 1;
 }
 
+void serve_dequeue(server *srv, job *j)
+{
+    if (j->state != JOB_QUEUED) return;
+    for (job **p = &srv->q_head, *prev = NULL; *p; prev = *p, p = &(*p)->next) {
+        if (*p != j) continue;
+        *p = j->next;
+        if (srv->q_tail == j) srv->q_tail = prev;
+        srv->q_len--;
+        j->next = NULL;
+        serve_error_set(&j->error, 499, "invalid_request_error", NULL, "client_closed", "the client went away");
+        j->state = JOB_DONE;
+        pthread_cond_broadcast(&j->cv);
+        serve_job_release(srv, j);
+        return;
+    }
+}
+
 void serve_fail_queued(server *srv)
 {
     while (srv->q_head) {
@@ -215,8 +232,10 @@ static void run_job(server *srv, slot *sl, job *j)
 
     pthread_mutex_lock(&srv->mu);
     j->stats = st;
-    if (cancelled) {
+    if (cancelled && !j->cancelled) {
         serve_error_set(&j->error, 503, "server_error", NULL, "shutting_down", "the server is shutting down");
+    } else if (cancelled) {
+        serve_error_set(&j->error, 499, "invalid_request_error", NULL, "client_closed", "the client went away");
     } else if (s != VKLLM_OK || j->oom) {
         serve_error_set(&j->error, 500, "server_error", NULL, NULL, "generation failed: %s",
                         s != VKLLM_OK ? vkllm_session_error(sl->sess) : "out of host memory");
