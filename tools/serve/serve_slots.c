@@ -312,12 +312,16 @@ int serve_slots_start(server *srv, char *err, size_t err_len)
             size_t n = strlen(err);
             snprintf(err + n, err_len - n, " (slot %u of %u; use fewer --parallel slots or a smaller --ctx)", i + 1,
                      srv->o.parallel);
+            pthread_mutex_lock(&srv->mu);
             srv->n_slots = i + 1;
+            pthread_mutex_unlock(&srv->mu);
             return 0;
         }
         srv->n_ctx = vkllm_session_n_ctx(s->sess);
         s->tokens = malloc(srv->n_ctx * sizeof *s->tokens);
+        pthread_mutex_lock(&srv->mu); /* /metrics reads the slots meanwhile */
         srv->n_slots = i + 1;
+        pthread_mutex_unlock(&srv->mu);
         slot_arg *a = malloc(sizeof *a);
         if (!s->tokens || !a) {
             free(a);
