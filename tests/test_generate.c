@@ -211,6 +211,10 @@ static void check_model(const char *path, const char *dir, const char *vkllm, co
     EXPECT(ps == VKLLM_OK && c3->n_ids == 30 && distinct_pos > distinct[0],
            "positive penalties: fewer repeats (%zu distinct of %zu tokens, %zu without)", distinct_pos, c3->n_ids,
            distinct[0]);
+    const char *eot = vkllm_chat_end_of_turn(m, NULL), *eot_ml = vkllm_chat_end_of_turn(m, "chatml");
+    EXPECT(eot && !strcmp(eot, "### User:") && eot_ml && !strcmp(eot_ml, "<|im_end|>") &&
+               !vkllm_chat_end_of_turn(m, "bogus"),
+           "vkllm_chat_end_of_turn: \"### User:\" (the model's, solar), \"<|im_end|>\" (chatml), NULL (unknown)");
     po.sampling.presence_penalty = 2.5f;
     ps = vkllm_generate(a, prompt, n_prompt, &po, NULL);
     EXPECT(ps == VKLLM_ERR_INVALID_ARG && strstr(vkllm_session_error(a), "presence_penalty 2.5"),
