@@ -661,6 +661,9 @@ st, _, out = http(srv, "POST", C, chat_body("hi", n=2), headers=KEY)
 check(st == 200 and json.loads(out)["usage"]["completion_tokens"] == 2, "api key: the right one -> 200", out[:200])
 st, _, _ = http(srv, "GET", "/v1/models", headers={"authorization": "bearer s3cret-key"})
 check(st == 200, "api key: scheme in any case")
+r = subprocess.run([vkllm, "serve", "-m", model, "--port", str(srv.port)], capture_output=True, text=True, timeout=60)
+check(r.returncode == 1 and "cannot listen on 127.0.0.1 port" in r.stderr, "a second server on a port in use: exit 1",
+      r.stderr[-200:])
 rc = srv.stop(signal.SIGINT)
 check(rc == 0, f"SIGINT: exit {rc}")
 

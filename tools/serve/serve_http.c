@@ -584,7 +584,7 @@ struct MHD_Daemon *serve_http_start(server *srv, char *err, size_t err_len)
         flags, (uint16_t)srv->o.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->o.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)(srv->o.parallel + srv->o.queue + 64), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+        MHD_OPTION_END); /* (no LISTENING_ADDRESS_REUSE: it would let a second server share the port) */
     freeaddrinfo(ai);
     if (!d) snprintf(err, err_len, "cannot listen on %s port %u (in use, or not an address of this machine)",
                      srv->o.host, srv->o.port);
