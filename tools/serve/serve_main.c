@@ -40,8 +40,12 @@ static void usage(FILE *f)
             "  -h, --help            this text\n"
             "SIGINT / SIGTERM: stop accepting, end running generations at their next token\n"
             "(finish_reason \"length\"), answer queued requests 503, exit 0.\n"
-            "Errors are OpenAI-shaped: {\"error\": {\"message\", \"type\", \"param\", \"code\"}}; README.md\n"
-            "lists every route, field and error.\n");
+            "Errors are OpenAI-shaped: {\"error\": {\"message\", \"type\", \"param\", \"code\"}}, by status:\n"
+            "  400 invalid_json, invalid_type, missing_field, invalid_value, unsupported_value\n"
+            "      (n other than 1, response_format other than text, logprobs), context_length_exceeded\n"
+            "  401 invalid_api_key   404 not_found   405 method_not_allowed   413 request_too_large\n"
+            "  503 model_loading, queue_full (with Retry-After), shutting_down   500 generation failed\n"
+            "README.md (section Server) lists every route, request field and error.\n");
 }
 
 static int parse_num(const char *s, unsigned long long max, unsigned long long *out)
