@@ -70,7 +70,7 @@ async function page() {
     await p.waitForFunction(() => document.getElementById("model").textContent.includes("tokens"), null,
                             { timeout: 20000 });
     await p.fill("#temp", "0");
-    await p.fill("#max", "12");
+    await p.fill("#max", "64");
     await p.fill("#input", expect.page_prompt);
     // watch the answer grow: more than one distinct partial text means it streamed
     await p.evaluate(() => {
@@ -86,8 +86,8 @@ async function page() {
     const seen = await p.evaluate(() => window.__seen.size);
     const meta = await p.textContent("#done-2");
     check(answer === expect.page_answer, "page: the streamed answer appears", { answer, want: expect.page_answer });
-    check(seen > 1, "page: the answer arrived in pieces (streamed)", seen);
-    check(/finish: length, \d+ prompt \+ 12 generated tokens/.test(meta), "page: finish reason and usage shown", meta);
+    check(seen > 1, `page: the answer arrived in pieces (streamed: ${seen} partial texts seen)`, seen);
+    check(/finish: length, \d+ prompt \+ 64 generated tokens/.test(meta), "page: finish reason and usage shown", meta);
     check(errors.length === 0, "page: no script errors", errors);
     await p.screenshot({ path: expect.screenshot, fullPage: true });
   } finally {

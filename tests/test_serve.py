@@ -301,7 +301,8 @@ st, out = curl(srv, "/metrics")
 check(st == 200 and re.search(r'^vkllm_requests_total\{status="200"\} [1-9]', out, re.M) and
       re.search(r"^vkllm_generated_tokens_total [1-9]", out, re.M) and "vkllm_queue_depth 0" in out and
       "vkllm_slots_busy 0" in out and re.search(r"^vkllm_tokens_per_second [0-9.]+$", out, re.M) and
-      re.search(r"^vkllm_prompt_tokens_total [1-9]", out, re.M), "metrics: Prometheus text", out[:400])
+      re.search(r"^vkllm_prompt_tokens_total [1-9]", out, re.M) and
+      re.search(r"^vkllm_busy_seconds_total [0-9]*\.[0-9]*[1-9]", out, re.M), "metrics: Prometheus text", out[:400])
 st, hd, body = http(srv, "GET", "/")
 check(st == 200 and hd.get("content-type", "").startswith("text/html") and b"/v1/chat/completions" in body and
       not re.search(rb'(src|href)="?https?:', body), "page: embedded HTML, no external URLs")
@@ -606,7 +607,7 @@ expect = {"chat": answer, "prompt": PROMPT, "completion_prompt": CPROMPT,
 st, out = curl(srv, "/v1/completions", {"prompt": CPROMPT, "max_tokens": 10, "temperature": 0})
 expect["completion"] = json.loads(out)["choices"][0]["text"]
 page_prompt = "Hello from the browser"
-st, out = curl(srv, "/v1/chat/completions", chat_body(page_prompt, n=12))
+st, out = curl(srv, "/v1/chat/completions", chat_body(page_prompt, n=64))
 expect["page_prompt"] = page_prompt
 expect["page_answer"] = json.loads(out)["choices"][0]["message"]["content"]
 expect["screenshot"] = os.path.join(scratch, "chat-page.png")

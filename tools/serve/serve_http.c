@@ -245,6 +245,8 @@ char *serve_metrics_text(server *srv)
       "vkllm_generated_tokens_total %llu\n", (unsigned long long)srv->generated_tokens);
     P("# HELP vkllm_generations_total Generations finished.\n# TYPE vkllm_generations_total counter\n"
       "vkllm_generations_total %llu\n", (unsigned long long)srv->requests_done);
+    P("# HELP vkllm_busy_seconds_total Seconds slots spent on prompts and generation (summed over slots).\n"
+      "# TYPE vkllm_busy_seconds_total counter\nvkllm_busy_seconds_total %.3f\n", srv->busy_s);
     P("# HELP vkllm_queue_depth Requests waiting for a slot.\n# TYPE vkllm_queue_depth gauge\nvkllm_queue_depth %u\n",
       srv->q_len);
     P("# HELP vkllm_slots_busy Slots generating.\n# TYPE vkllm_slots_busy gauge\nvkllm_slots_busy %u\n", busy);
