@@ -606,7 +606,7 @@ expect = {"chat": answer, "prompt": PROMPT, "completion_prompt": CPROMPT,
           "completion": j["choices"][0]["text"] if isinstance(j, dict) and "choices" in j else ""}
 st, out = curl(srv, "/v1/completions", {"prompt": CPROMPT, "max_tokens": 10, "temperature": 0})
 expect["completion"] = json.loads(out)["choices"][0]["text"]
-page_prompt = "Hello from the browser"
+page_prompt = "What can you do?"
 st, out = curl(srv, "/v1/chat/completions", chat_body(page_prompt, n=64))
 expect["page_prompt"] = page_prompt
 expect["page_answer"] = json.loads(out)["choices"][0]["message"]["content"]
