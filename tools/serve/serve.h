@@ -16,6 +16,7 @@
 #define VKLLM_SERVE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -81,7 +82,7 @@ struct server {
     char model_id[128];
     time_t model_created;
     uint32_t n_ctx;
-    volatile int loaded;   /* 1 once the model and the slots are ready (read without the lock) */
+    atomic_int loaded;     /* 1 once the model and the slots are ready (read without the lock) */
 
     pthread_mutex_t mu;
     slot *slots;

@@ -255,7 +255,7 @@ char *serve_metrics_text(server *srv)
     P("# HELP vkllm_tokens_per_second Tokens generated per second over the last seconds, all slots together.\n"
       "# TYPE vkllm_tokens_per_second gauge\nvkllm_tokens_per_second %.3f\n", rate);
     P("# HELP vkllm_model_loaded 1 once the model is loaded.\n# TYPE vkllm_model_loaded gauge\n"
-      "vkllm_model_loaded %d\n", srv->loaded);
+      "vkllm_model_loaded %d\n", atomic_load(&srv->loaded));
     pthread_mutex_unlock(&srv->mu);
 #undef P
     if (n >= cap) { /* the text is bounded; a larger buffer would be a mistake above */
@@ -370,7 +370,7 @@ static void stream_free(void *cls)
 
 static enum MHD_Result handle_generate(server *srv, struct MHD_Connection *c, conn *cx)
 {
-    if (!srv->loaded)
+    if (!atomic_load(&srv->loaded))
         FAIL(503, "server_error", "model_loading", "5", "the model is still loading; try again soon");
     serve_request req;
     serve_error e;
@@ -459,8 +459,9 @@ static enum MHD_Result handle_get(server *srv, struct MHD_Connection *c, route r
                              MHD_RESPMEM_PERSISTENT, NULL);
     case R_HEALTH: {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", srv->loaded ? "ok" : "loading");
-        return send_json(srv, c, srv->loaded ? 200 : 503, o, srv->loaded ? NULL : "5");
+        int loaded = atomic_load(&srv->loaded);
+        cJSON_AddStringToObject(o, "status", loaded ? "ok" : "loading");
+        return send_json(srv, c, loaded ? 200 : 503, o, loaded ? NULL : "5");
     }
     case R_METRICS: {
         char *t = serve_metrics_text(srv);
@@ -468,7 +469,7 @@ static enum MHD_Result handle_get(server *srv, struct MHD_Connection *c, route r
         return send_response(srv, c, 200, "text/plain; version=0.0.4", t, strlen(t), MHD_RESPMEM_MUST_FREE, NULL);
     }
     case R_MODELS: {
-        if (!srv->loaded)
+        if (!atomic_load(&srv->loaded))
             FAIL(503, "server_error", "model_loading", "5", "the model is still loading");
         cJSON *o = cJSON_CreateObject(), *data;
         cJSON_AddStringToObject(o, "object", "list");

@@ -167,9 +167,7 @@ static void *load_main(void *arg)
     int recognised = 1;
     const char *tmpl = srv->o.template_name ? srv->o.template_name : vkllm_model_chat_template(srv->model, &recognised);
     srv->model_created = time(NULL);
-    pthread_mutex_lock(&srv->mu);
-    srv->loaded = 1;
-    pthread_mutex_unlock(&srv->mu);
+    atomic_store(&srv->loaded, 1); /* after model, tok and slots: readers that see 1 see those */
     fprintf(stderr, "vkllm serve: ready: %s on %s, %u slots of %u tokens, chat template %s%s (%.1f s)\n",
             srv->model_id, vkllm_model_device(srv->model)->name, srv->n_slots, srv->n_ctx, tmpl,
             recognised ? "" : " (the model's is missing or not recognised; --template to choose)", serve_now() - t0);
