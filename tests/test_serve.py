@@ -15,6 +15,7 @@ Then the official `openai` npm client and the chat page in headless Chromium
 
 usage: test_serve.py VKLLM GEN_MODEL DATA_DIR SCRATCH_DIR
 """
+import atexit
 import json
 import os
 import re
@@ -62,6 +63,16 @@ make_model(model, "--preset", "tiny", "--ctx", "1024", "--seed", "11")
 CTX = 512
 
 
+started = []  # servers this test started: none outlives it, even when it fails half-way
+
+
+@atexit.register
+def _kill_servers():
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+
+
 class Server:
     def __init__(self, model_path, *opts, env=None):
         e = dict(os.environ, VKLLM_VALIDATE="1")
@@ -70,6 +81,7 @@ class Server:
         self.log = open(os.path.join(scratch, f"server-{time.time():.3f}.log"), "w+")
         self.p = subprocess.Popen([vkllm, "serve", "-m", model_path, "--port", "0", *opts], stderr=subprocess.PIPE,
                                   stdout=subprocess.DEVNULL, env=e, text=True)
+        started.append(self.p)
         self.lines = []
         line = self.p.stderr.readline()
         self.lines.append(line)
@@ -578,8 +590,11 @@ for _ in range(3):
     rss_busy = max(rss_busy, srv.rss_kib())
 rss_last = srv.rss_kib()
 check(not errors, f"load: 400 requests from 4 clients, no error ({time.time() - t:.1f} s)", str(errors[:3]))
-check(rss_last - rss_first < 8 * 1024,
-      f"load: resident memory flat after the first round ({rss_first / 1024:.1f} -> {rss_last / 1024:.1f} MiB)")
+if "libasan" in open(f"/proc/{srv.p.pid}/maps").read():  # its quarantine holds freed memory: leaks are LSan's job
+    print(f"note: under ASan resident memory is not a leak measure ({rss_first / 1024:.1f} -> {rss_last / 1024:.1f} MiB)")
+else:
+    check(rss_last - rss_first < 8 * 1024,
+          f"load: resident memory flat after the first round ({rss_first / 1024:.1f} -> {rss_last / 1024:.1f} MiB)")
 print(f"note: RSS idle {rss_idle / 1024:.1f} MiB, busy (load) up to {rss_busy / 1024:.1f} MiB")
 
 # ------------------------------------------------------------ the openai npm client and the page in Chromium
