@@ -25,6 +25,8 @@ async function openaiClient() {
   const client = new OpenAI({ baseURL: url + "/v1", apiKey: "not-needed", maxRetries: 0, timeout: 60000 });
   const models = await client.models.list();
   check(models.data.length === 1 && models.data[0].object === "model", "openai: models.list", models.data);
+  const one = await client.models.retrieve(models.data[0].id);
+  check(one.id === models.data[0].id && one.object === "model", "openai: models.retrieve", one);
 
   const msgs = [{ role: "user", content: expect.prompt }];
   const r = await client.chat.completions.create({ model: models.data[0].id, messages: msgs, max_tokens: 16,

@@ -309,6 +309,10 @@ st, out = curl(srv, "/v1/models")
 j = json.loads(out)
 check(st == 200 and j["object"] == "list" and j["data"][0]["id"] == "tiny" and j["data"][0]["object"] == "model" and
       j["data"][0]["owned_by"] == "vkllm", "models", out)
+st, out = curl(srv, "/v1/models/tiny")
+check(st == 200 and json.loads(out)["id"] == "tiny" and json.loads(out)["object"] == "model", "models/{id}", out)
+st, out = curl(srv, "/v1/models/gpt-4")
+check(st == 404 and json.loads(out)["error"]["code"] == "model_not_found", "models/{id} of another model: 404", out)
 st, out = curl(srv, "/metrics")
 check(st == 200 and re.search(r'^vkllm_requests_total\{status="200"\} [1-9]', out, re.M) and
       re.search(r"^vkllm_generated_tokens_total [1-9]", out, re.M) and "vkllm_queue_depth 0" in out and

@@ -20,6 +20,7 @@ typedef enum route {
     R_HEALTH,      /* GET /health */
     R_METRICS,     /* GET /metrics */
     R_MODELS,      /* GET /v1/models */
+    R_MODEL,       /* GET /v1/models/{id} */
     R_CHAT,        /* POST /v1/chat/completions */
     R_COMPLETIONS, /* POST /v1/completions */
 } route;
@@ -451,7 +452,18 @@ static enum MHD_Result handle_generate(server *srv, struct MHD_Connection *c, co
 
 /* ------------------------------------------------------------ other routes */
 
-static enum MHD_Result handle_get(server *srv, struct MHD_Connection *c, route r)
+static cJSON *model_json(server *srv)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "id", srv->model_id);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", (double)srv->model_created);
+    cJSON_AddStringToObject(m, "owned_by", "vkllm");
+    cJSON_AddNumberToObject(m, "context_length", srv->n_ctx);
+    return m;
+}
+
+static enum MHD_Result handle_get(server *srv, struct MHD_Connection *c, route r, const char *url)
 {
     switch (r) {
     case R_PAGE:
@@ -468,19 +480,20 @@ static enum MHD_Result handle_get(server *srv, struct MHD_Connection *c, route r
         if (!t) return MHD_NO;
         return send_response(srv, c, 200, "text/plain; version=0.0.4", t, strlen(t), MHD_RESPMEM_MUST_FREE, NULL);
     }
-    case R_MODELS: {
+    case R_MODELS:
+    case R_MODEL: {
         if (!atomic_load(&srv->loaded))
             FAIL(503, "server_error", "model_loading", "5", "the model is still loading");
-        cJSON *o = cJSON_CreateObject(), *data;
+        if (r == R_MODEL) {
+            const char *id = url + strlen("/v1/models/");
+            if (strcmp(id, srv->model_id) != 0)
+                FAIL(404, "invalid_request_error", "model_not_found", NULL,
+                     "no model '%.200s' here; this server has '%s'", id, srv->model_id);
+            return send_json(srv, c, 200, model_json(srv), NULL);
+        }
+        cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "object", "list");
-        data = cJSON_AddArrayToObject(o, "data");
-        cJSON *m = cJSON_CreateObject();
-        cJSON_AddItemToArray(data, m);
-        cJSON_AddStringToObject(m, "id", srv->model_id);
-        cJSON_AddStringToObject(m, "object", "model");
-        cJSON_AddNumberToObject(m, "created", (double)srv->model_created);
-        cJSON_AddStringToObject(m, "owned_by", "vkllm");
-        cJSON_AddNumberToObject(m, "context_length", srv->n_ctx);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "data"), model_json(srv));
         return send_json(srv, c, 200, o, NULL);
     }
     default: return MHD_NO;
@@ -499,13 +512,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = cx;
         size_t i = 0;
         while (i < sizeof routes / sizeof *routes && strcmp(routes[i].path, url) != 0) i++;
-        if (i == sizeof routes / sizeof *routes)
+        int model_route = i == sizeof routes / sizeof *routes && !strncmp(url, "/v1/models/", 11) && url[11];
+        if (i == sizeof routes / sizeof *routes && !model_route)
             FAIL(404, "invalid_request_error", "not_found", NULL,
-                 "unknown route %s %.200s; the routes are GET /, /health, /metrics, /v1/models and POST "
+                 "unknown route %s %.200s; the routes are GET /, /health, /metrics, /v1/models[/ID] and POST "
                  "/v1/chat/completions, /v1/completions",
                  method, url);
-        cx->r = routes[i].r;
-        cx->post = routes[i].post;
+        cx->r = model_route ? R_MODEL : routes[i].r;
+        cx->post = model_route ? 0 : routes[i].post;
         if (!strcmp(method, "OPTIONS")) return send_response(srv, c, 204, NULL, NULL, 0, MHD_RESPMEM_PERSISTENT, NULL);
         int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
         if (cx->post ? strcmp(method, "POST") != 0 : !is_get)
@@ -516,7 +530,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                            srv->o.api_key))
             FAIL(401, "authentication_error", "invalid_api_key", NULL,
                  "missing or wrong API key: send the header 'Authorization: Bearer KEY'");
-        if (!cx->post) return handle_get(srv, c, cx->r);
+        if (!cx->post) return handle_get(srv, c, cx->r, url);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > srv->o.max_body) {
             FAIL(413, "invalid_request_error", "request_too_large", NULL,

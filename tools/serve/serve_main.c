@@ -21,7 +21,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vkllm serve -m MODEL [options]\n"
             "  an OpenAI-compatible HTTP server: POST /v1/chat/completions, POST /v1/completions,\n"
-            "  GET /v1/models, GET /health, GET /metrics, and a chat page at GET /\n"
+            "  GET /v1/models[/ID], GET /health, GET /metrics, and a chat page at GET /\n"
             "  -m, --model MODEL     a .gguf file or a Hugging Face folder (with its tokenizer)\n"
             "  --host HOST           address to listen on (default 127.0.0.1: this machine only)\n"
             "  --port N              port (default 8080; 0: any free port, printed at start)\n"
@@ -43,7 +43,8 @@ static void usage(FILE *f)
             "Errors are OpenAI-shaped: {\"error\": {\"message\", \"type\", \"param\", \"code\"}}, by status:\n"
             "  400 invalid_json, invalid_type, missing_field, invalid_value, unsupported_value\n"
             "      (n other than 1, response_format other than text, logprobs), context_length_exceeded\n"
-            "  401 invalid_api_key   404 not_found   405 method_not_allowed   413 request_too_large\n"
+            "  401 invalid_api_key   404 not_found, model_not_found   405 method_not_allowed\n"
+            "  413 request_too_large\n"
             "  503 model_loading, queue_full (with Retry-After), shutting_down   500 generation failed\n"
             "README.md (section Server) lists every route, request field and error.\n");
 }
