@@ -433,6 +433,12 @@ typedef struct vkllm_sampling {
     float repeat_penalty;   /* 1: off */
     int32_t repeat_last_n;  /* tokens in the penalty window, 0: off */
     uint64_t seed;          /* same seed + same settings = same tokens */
+    /* OpenAI-style penalties over the tokens generated so far (not the
+     * prompt), subtracted from the logits before the settings above:
+     * logit[t] -= count[t] * frequency_penalty + (count[t] > 0) * presence_penalty.
+     * Each in [-2, 2]; 0: off (the default of both constructors below). */
+    float frequency_penalty;
+    float presence_penalty;
 } vkllm_sampling;
 
 /* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1.1,
@@ -534,6 +540,12 @@ vkllm_status vkllm_chat_render(const vkllm_model *m, const char *name, const vkl
  * Needs the model's tokenizer (UNSUPPORTED without). */
 vkllm_status vkllm_chat(vkllm_session *s, const char *name, const vkllm_message *msgs, size_t n,
                         const vkllm_generate_options *o, vkllm_generate_stats *stats);
+
+/* The text that starts the next turn in template `name` (NULL: the model's),
+ * where vkllm_chat stops generating ("### User:", "<|im_end|>", "[INST]"):
+ * for callers that render (vkllm_chat_render), tokenize and vkllm_generate
+ * themselves. Static string; NULL for an unknown template name. */
+const char *vkllm_chat_end_of_turn(const vkllm_model *m, const char *name);
 
 #ifdef __cplusplus
 }

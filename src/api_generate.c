@@ -19,7 +19,8 @@ static double now_s(void)
 /* The public settings and the sampler's are the same fields. */
 static vkllm_sampling to_public(sampler_params p)
 {
-    return (vkllm_sampling){ p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.repeat_last_n, p.seed };
+    return (vkllm_sampling){ .temperature = p.temperature, .top_k = p.top_k, .top_p = p.top_p, .min_p = p.min_p,
+                             .repeat_penalty = p.repeat_penalty, .repeat_last_n = p.repeat_last_n, .seed = p.seed };
 }
 
 static sampler_params from_public(vkllm_sampling v)
@@ -151,6 +152,13 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
                  n_prompt, n_ctx);
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
+    const float fpen = o.sampling.frequency_penalty, ppen = o.sampling.presence_penalty;
+    if (!(fpen >= -2.0f && fpen <= 2.0f) || !(ppen >= -2.0f && ppen <= 2.0f)) {
+        snprintf(s->err, sizeof s->err,
+                 "bad sampling settings: frequency_penalty %g and presence_penalty %g must each be in [-2, 2]", fpen,
+                 ppen);
+        return VKLLM_ERR_INVALID_ARG;
+    }
     sampler_params sp = from_public(o.sampling);
     sampler *smp = sampler_create(&sp, V);
     if (!smp) {
@@ -161,8 +169,11 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
         return VKLLM_ERR_INVALID_ARG;
     }
     /* greedy without a penalty needs only the argmax: 4 bytes from the GPU */
-    const bool argmax_only = sp.temperature <= 0 && (sp.repeat_penalty == 1.0f || sp.repeat_last_n == 0);
+    const bool penalize = fpen != 0.0f || ppen != 0.0f;
+    const bool argmax_only =
+        sp.temperature <= 0 && (sp.repeat_penalty == 1.0f || sp.repeat_last_n == 0) && !penalize;
     float *logits = argmax_only ? NULL : malloc((size_t)V * sizeof *logits);
+    uint32_t *counts = penalize ? calloc(V, sizeof *counts) : NULL; /* [V]: times each token was generated */
     const tokenizer *tok = s->m->tok;
     text_out out = { .o = &o };
     for (size_t i = 0; i < o.n_stop; i++)
@@ -171,7 +182,7 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
     tok_decoder dec;
     if (tok) tok_decoder_init(&dec, tok, 0);
     vkllm_status st = VKLLM_OK;
-    if ((!argmax_only && !logits) || (tok && !piece)) {
+    if ((!argmax_only && !logits) || (tok && !piece) || (penalize && !counts)) {
         snprintf(s->err, sizeof s->err, "out of host memory");
         st = VKLLM_ERR_OUT_OF_MEMORY;
         goto done;
@@ -197,6 +208,9 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
     t0 = now_s();
     const int32_t eos = tok ? tok_eos(tok) : -1;
     while (st == VKLLM_OK && !stop_now) {
+        if (penalize)
+            for (uint32_t v = 0; v < V; v++)
+                if (counts[v]) logits[v] -= (float)counts[v] * fpen + ppen;
         int32_t t = argmax_only ? next : sampler_sample(smp, logits);
         if (t < 0 || (uint32_t)t >= V) {
             snprintf(s->err, sizeof s->err, "no token could be sampled: every logit is NaN or -inf");
@@ -208,6 +222,7 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
             break;
         }
         sampler_accept(smp, t);
+        if (counts) counts[t]++;
         stats->n_generated++;
         size_t n_piece = 0;
         if (tok && tok_decoder_next(&dec, t, piece, tok_decode_bound(tok), &n_piece) == VKLLM_OK &&
@@ -249,6 +264,7 @@ done:
     free(out.buf);
     free(piece);
     free(logits);
+    free(counts);
     sampler_free(smp);
     return st;
 }
@@ -306,4 +322,10 @@ vkllm_status vkllm_chat(vkllm_session *s, const char *name, const vkllm_message 
     free(stops);
     free(ids);
     return st;
+}
+
+const char *vkllm_chat_end_of_turn(const vkllm_model *m, const char *name)
+{
+    chat_template_id id = name ? chat_template_by_name(name) : m ? m->tmpl : CHAT_TEMPLATE_DEFAULT;
+    return end_of_turn(id);
 }

@@ -3,7 +3,8 @@
  *     greedy continuation (tools/gen/ref_llama.c), decoded by the tokenizer,
  *   - `vkllm run --raw --greedy` prints exactly that text,
  *   - the embedding example prints what `vkllm run` prints,
- *   - same seed = same text; another seed = other text,
+ *   - same seed = same text; another seed = other text; frequency/presence
+ *     penalties (negative: repeats, positive: fewer), out of range refused,
  *   - a stop string cuts the text right before it,
  *   - a second chat turn reuses the cached conversation and gives what a
  *     fresh session gives for the same conversation,
@@ -162,6 +163,53 @@ static void check_model(const char *path, const char *dir, const char *vkllm, co
     EXPECT(c1->n_ids > 0 && c1->n_ids == c2->n_ids && memcmp(c1->ids, c2->ids, c1->n_ids * 4) == 0,
            "same seed, same tokens (%zu)", c1->n_ids);
     EXPECT(c1->n_ids != c3->n_ids || memcmp(c1->ids, c3->ids, c1->n_ids * 4) != 0, "another seed, other tokens");
+
+    /* OpenAI's frequency / presence penalties: negative ones favour the
+     * tokens generated so far, so a greedy answer repeats itself; out of
+     * [-2, 2] they are refused */
+    memset(c1, 0, sizeof *c1);
+    memset(c2, 0, sizeof *c2);
+    vkllm_generate_options po = { .sampling = vkllm_sampling_greedy(), .max_tokens = 30, .on_token = collect,
+                                  .user = c2 };
+    vkllm_status ps = vkllm_generate(a, prompt, n_prompt, &po, NULL);
+    po.sampling.frequency_penalty = -2.0f;
+    po.sampling.presence_penalty = -2.0f;
+    po.user = c1;
+    if (ps == VKLLM_OK) ps = vkllm_generate(a, prompt, n_prompt, &po, NULL);
+    size_t distinct[2] = { 0, 0 };
+    for (int w = 0; w < 2; w++) {
+        const collected *c = w ? c1 : c2;
+        for (size_t i = 0; i < c->n_ids; i++) {
+            size_t k = 0;
+            while (k < i && c->ids[k] != c->ids[i]) k++;
+            distinct[w] += k == i;
+        }
+    }
+    EXPECT(ps == VKLLM_OK && c1->n_ids == 30 && distinct[1] * 3 <= c1->n_ids && distinct[1] < distinct[0],
+           "negative penalties: the greedy answer repeats itself (%zu distinct of %zu tokens, %zu without)",
+           distinct[1], c1->n_ids, distinct[0]);
+    memset(c3, 0, sizeof *c3);
+    po.sampling.frequency_penalty = 2.0f;
+    po.sampling.presence_penalty = 2.0f;
+    po.user = c3;
+    ps = vkllm_generate(a, prompt, n_prompt, &po, NULL);
+    size_t distinct_pos = 0;
+    for (size_t i = 0; i < c3->n_ids; i++) {
+        size_t k = 0;
+        while (k < i && c3->ids[k] != c3->ids[i]) k++;
+        distinct_pos += k == i;
+    }
+    EXPECT(ps == VKLLM_OK && c3->n_ids == 30 && distinct_pos > distinct[0],
+           "positive penalties: fewer repeats (%zu distinct of %zu tokens, %zu without)", distinct_pos, c3->n_ids,
+           distinct[0]);
+    const char *eot = vkllm_chat_end_of_turn(m, NULL), *eot_ml = vkllm_chat_end_of_turn(m, "chatml");
+    EXPECT(eot && !strcmp(eot, "### User:") && eot_ml && !strcmp(eot_ml, "<|im_end|>") &&
+               !vkllm_chat_end_of_turn(m, "bogus"),
+           "vkllm_chat_end_of_turn: \"### User:\" (the model's, solar), \"<|im_end|>\" (chatml), NULL (unknown)");
+    po.sampling.presence_penalty = 2.5f;
+    ps = vkllm_generate(a, prompt, n_prompt, &po, NULL);
+    EXPECT(ps == VKLLM_ERR_INVALID_ARG && strstr(vkllm_session_error(a), "presence_penalty 2.5"),
+           "a presence_penalty of 2.5 is refused: %s", vkllm_session_error(a));
 
     /* a stop string from the middle of the expected text */
     if (want_text && strlen(want_text) > 12) {

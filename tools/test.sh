@@ -8,7 +8,7 @@
 # Ends with one line "N passed, N failed"; exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-VKLLM_MESON_OPTS="${VKLLM_MESON_OPTS:--Dwerror=true}" tools/setup.sh || exit 1
+VKLLM_SETUP_TESTS=1 VKLLM_MESON_OPTS="${VKLLM_MESON_OPTS:--Dwerror=true}" tools/setup.sh || exit 1
 
 meson test -C build --print-errorlogs --num-processes 1
 if [ ! -f build-asan/build.ninja ]; then

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "serve/serve.h"
 #include "vkllm.h"
 
 static void usage(FILE *f)
@@ -19,6 +20,7 @@ static void usage(FILE *f)
             "                          input, -f FILE; --json for scripts)\n"
             "  chat -m MODEL           interactive multi-turn chat (/help inside lists its commands)\n"
             "  tokenize -m MODEL TEXT  token ids of TEXT as JSON (--pieces: the pieces)\n"
+            "  serve -m MODEL          OpenAI-compatible HTTP server (127.0.0.1:8080) with a chat page\n"
             "  devices [--json]        list Vulkan devices and their capabilities\n"
             "  selftest [options]      check every kernel against its CPU reference\n"
             "      --device SEL        device index or name substring (default: $VKLLM_DEVICE, else best)\n"
@@ -188,7 +190,7 @@ static const struct {
 } commands[] = {
     { "run", cmd_run },     { "chat", cmd_chat },   { "tokenize", cmd_tokenize }, { "devices", cmd_devices },
     { "selftest", cmd_selftest }, { "info", cmd_info }, { "logits", cmd_logits }, { "bench", cmd_bench },
-    { "quantize", cmd_quantize },
+    { "quantize", cmd_quantize }, { "serve", cmd_serve },
 };
 
 int main(int argc, char **argv)

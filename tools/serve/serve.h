@@ -1,0 +1,141 @@
+/* `vkllm serve`: an OpenAI-compatible HTTP server over the public C API.
+ *
+ *   serve_main.c     options, loading, signals, start and stop
+ *   serve_http.c     routes (libmicrohttpd callbacks), responses, SSE, metrics
+ *   serve_slots.c    slots (one session each), the queue, the GPU turn lock,
+ *                    the generation of one job
+ *   serve_request.c  request bodies to generation requests (fuzzed)
+ *   serve_page.html  the chat page at GET / (embedded at build time)
+ *
+ * Threads: libmicrohttpd runs one thread per connection; each slot has a
+ * worker thread with its own vkllm_session. Slots take turns on the model's
+ * one device queue through a fair (ticket) lock handed over after every
+ * token, so concurrent streams advance together. One mutex (srv.mu) guards
+ * the queue, the slots, every job's state and the metrics. */
+#ifndef VKLLM_SERVE_H
+#define VKLLM_SERVE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "serve_request.h"
+#include "vkllm.h"
+
+int cmd_serve(int argc, char **argv);
+
+typedef struct serve_opts {
+    const char *model_path, *host, *api_key, *template_name, *alias, *device;
+    uint32_t port, parallel, queue, n_ctx, timeout_s;
+    size_t max_body;
+    int quiet;
+} serve_opts;
+
+typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
+
+/* One generation request, shared by its connection and its slot (refs). */
+typedef struct server server;
+
+typedef struct job {
+    server *srv;
+    int refs;
+    serve_request req;
+    int32_t *ids;          /* [n_ids] prompt tokens (BOS included) */
+    size_t n_ids;
+    char id[48];           /* "chatcmpl-..." / "cmpl-..." */
+    time_t created;
+    double t_start;        /* monotonic seconds when queued */
+    job_state state;
+    int cancelled;         /* the client went away: stop at the next token */
+    int slot;              /* the slot that ran it, -1 before */
+    /* output: streamed SSE bytes not yet sent, or the whole text */
+    char *out;
+    size_t out_len, out_sent, out_cap;
+    int oom;               /* an append failed */
+    vkllm_generate_stats stats;
+    const char *finish_reason; /* "stop", "length" */
+    serve_error error;     /* status != 0: failed (before or while running) */
+    pthread_cond_t cv;     /* state or output changed (with srv.mu) */
+    struct job *next;      /* in the queue */
+} job;
+
+typedef struct slot {
+    int index;
+    vkllm_session *sess;
+    pthread_t thread;
+    pthread_cond_t cv;     /* a job was assigned, or quit */
+    job *job;              /* running, NULL when idle */
+    int32_t *tokens;       /* [n_ctx] what the cache holds (best guess), for choosing a slot */
+    size_t n_tokens;
+    uint64_t last_used;    /* order of last assignment, least recent first on ties */
+    int thread_started;
+} slot;
+
+#define SERVE_N_STATUS 10
+
+struct server {
+    serve_opts o;
+    serve_limits limits;
+    vkllm_model *model;
+    const vkllm_tokenizer *tok;
+    char model_id[128];
+    time_t model_created;
+    uint32_t n_ctx;
+    atomic_int loaded;     /* 1 once the model and the slots are ready (read without the lock) */
+
+    pthread_mutex_t mu;
+    slot *slots;
+    uint32_t n_slots;
+    job *q_head, *q_tail;
+    uint32_t q_len;
+    uint64_t assign_counter;
+    int stopping;          /* shutting down: no new work, running jobs end at their next token */
+    int quit;              /* slot workers exit */
+    uint32_t active_responses; /* generation responses not yet completed */
+    pthread_cond_t idle_cv;    /* active_responses or a slot changed */
+
+    /* the GPU turn: a ticket lock */
+    pthread_mutex_t gpu_mu;
+    pthread_cond_t gpu_cv;
+    uint64_t gpu_next, gpu_serving;
+
+    /* metrics (under mu) */
+    uint64_t status_count[SERVE_N_STATUS];
+    uint64_t prompt_tokens, prompt_tokens_evaluated, generated_tokens, requests_done;
+    double busy_s;
+    double rate_t0;         /* tokens/s window start */
+    uint64_t rate_tokens;
+    double rate;            /* generated tokens/s, all slots, over the last window */
+    double job_s_avg;       /* average job wall time, for Retry-After */
+};
+
+double serve_now(void);
+
+/* serve_slots.c */
+int serve_slots_start(server *srv, char *err, size_t err_len);
+/* Wakes every slot worker to exit and joins them; frees the sessions. */
+void serve_slots_stop(server *srv);
+/* Queues j (refs +1) or returns 0 when the queue is full (under mu). */
+int serve_enqueue(server *srv, job *j);
+/* Drops a reference (under mu); frees the job at zero. */
+void serve_job_release(server *srv, job *j);
+/* Takes j out of the queue if it still waits there (its client left; under mu). */
+void serve_dequeue(server *srv, job *j);
+/* Fails every queued job with 503 (under mu). */
+void serve_fail_queued(server *srv);
+
+/* serve_http.c */
+struct MHD_Daemon *serve_http_start(server *srv, char *err, size_t err_len);
+/* The Prometheus text (malloc'd). */
+char *serve_metrics_text(server *srv);
+/* One server-sent event (malloc'd "data: {...}\n\n"): a chunk with text
+ * (len bytes; "" with len 0 opens a chat stream with the role), or the
+ * closing chunk with finish_reason (text NULL). */
+char *serve_chunk(server *srv, const job *j, const char *text, size_t len, const char *finish_reason);
+/* The usage chunk of stream_options.include_usage. */
+char *serve_usage_chunk(server *srv, const job *j);
+/* An error event inside a stream. */
+char *serve_stream_error(const serve_error *e);
+
+#endif
