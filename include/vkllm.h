@@ -164,6 +164,11 @@ typedef struct vkllm_model_info {
     char tensor_types[512];     /* the weight type of each tensor kind, in file order, e.g. "token_embd F16,
                                    attn_norm F32, attn_q F16, ..., output F16" (a kind whose layers differ:
                                    "F16/BF16"); "" for synthetic models */
+    uint64_t device_weight_bytes; /* the weights on the device: fp16 matrices, or quantized ones in their
+                                     blocks, and fp32 norms; 0 in an info filled by hand: vkllm_model_memory
+                                     then assumes fp16 matrices of the hparams' shapes */
+    uint64_t decode_bytes_per_token; /* device weight bytes one decode step reads: every matrix and norm,
+                                        of the embedding table one row (all of it when tied) */
 } vkllm_model_info;
 
 /* Device memory a model needs for one session. */

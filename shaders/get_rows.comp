@@ -13,6 +13,9 @@
 // width); otherwise 8 scalar elements, each finding its own row.
 // fp16 -> fp32 is done on the bits, exact for every half (subnormals
 // included, which a float conversion may flush).
+// QTYPE (a ggml block type id, shaders/quant.glsl): the table holds blocks
+// of that type, [rows][n_cols / QK]; each invocation decodes one 32-weight
+// unit of one output row (n_cols % 32 == 0), exactly as the CPU reference.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #define PUSH_GET_ROWS
@@ -21,6 +24,11 @@
 layout(local_size_x_id = GET_ROWS_SPEC_WG) in;
 layout(constant_id = GET_ROWS_SPEC_WG) const uint WG = 128;
 
+#ifdef QTYPE
+layout(std430, binding = GET_ROWS_BIND_TABLE) readonly buffer TableQ { uint tableq[]; };
+#define QWORD(i) tableq[i]
+#include "quant.glsl"
+#endif
 layout(std430, binding = GET_ROWS_BIND_TABLE) readonly buffer Table { uint16_t table[]; };
 layout(std430, binding = GET_ROWS_BIND_TABLE) readonly buffer Table8 { uvec4 table8[]; }; // 8 halves
 layout(std430, binding = GET_ROWS_BIND_IDS) readonly buffer Ids { int ids[]; };
@@ -48,6 +56,18 @@ uvec4 cvt4(uvec2 h)
 void main()
 {
     const uint q = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * WG + gl_LocalInvocationID.x;
+#ifdef QTYPE
+    const uint units = pc.n_cols / 32u;
+    if (q >= pc.n_ids * units) return;
+    const uint i = q / units, un = q - i * units;
+    const uint row = uint(ids[i]);
+    if (row < pc.row_begin || row >= pc.row_end) return;
+    const uint row_bytes = pc.n_cols / QK * QBYTES;
+    float w[32];
+    dequant32((row - pc.row_begin) * row_bytes + (un / (QK / 32u)) * QBYTES, un % (QK / 32u), w);
+    for (uint e = 0u; e < 32u; e++) outv[i * pc.n_cols + 32u * un + e] = floatBitsToUint(w[e]);
+    return;
+#endif
     if (pc.n_cols % 8 == 0) { // uniform branch
         const uint cols8 = pc.n_cols / 8;
         if (q >= pc.n_ids * cols8) return;

@@ -24,6 +24,12 @@
 // VEC == 1: any K; rows may start mid-word, so w is read as 32-bit words and
 //           each lane picks its half (idx & 1). x read as float.
 // Halves are converted to float on load (unpackHalf2x16): no fp16 arithmetic.
+// QTYPE (a ggml block type id, shaders/quant.glsl; K % 32 == 0): w holds
+//   blocks of that type, [n_rows][K / QK] (one chunk), read as 32-bit words
+//   (TEXEL: from uvec4 texels); each lane takes 32-weight units, decodes them
+//   in registers (dequant32) and multiplies them with the unit's 32 x values,
+//   loaded once for all R rows. GLU and NORM as for fp16: GLU's second
+//   weight is read through the same decoder (qsel picks the binding).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #define PUSH_MATMUL
@@ -41,7 +47,38 @@ layout(constant_id = MATVEC_SPEC_NM) const uint NM = 1;    // columns of x (and 
 layout(constant_id = MATVEC_SPEC_ACC) const uint ACC = 0;   // 1: y += the product (a fused residual add)
 layout(constant_id = MATVEC_SPEC_NORM) const uint NORM = 0;  // 1: x is RMSNorm'd on the way in (g at MATVEC_BIND_NORM)
 
-#if VEC == 8 && defined(TEXEL)
+#if defined(QTYPE)
+#if defined(TEXEL)
+layout(binding = MATVEC_BIND_W) uniform usamplerBuffer w_tex;
+#define W_WORD(i) texelFetch(w_tex, int((i) >> 2))[(i) & 3u]
+#ifdef GLU
+layout(binding = MATVEC_BIND_W2) uniform usamplerBuffer w2_tex;
+#define W2_WORD(i) texelFetch(w2_tex, int((i) >> 2))[(i) & 3u]
+#endif
+layout(binding = MATVEC_BIND_X) uniform usamplerBuffer x_tex; // fp32 bits
+#define X4(i) uintBitsToFloat(texelFetch(x_tex, int(i)))
+layout(binding = MATVEC_BIND_NORM) uniform usamplerBuffer g_tex;
+#define G4(i) uintBitsToFloat(texelFetch(g_tex, int(i)))
+#else
+layout(std430, binding = MATVEC_BIND_W) readonly buffer WQ { uint wq[]; };
+#define W_WORD(i) wq[i]
+#ifdef GLU
+layout(std430, binding = MATVEC_BIND_W2) readonly buffer WQ2 { uint wq2[]; };
+#define W2_WORD(i) wq2[i]
+#endif
+layout(std430, binding = MATVEC_BIND_X) readonly buffer X { vec4 x[]; };
+#define X4(i) x[i]
+layout(std430, binding = MATVEC_BIND_NORM) readonly buffer G { vec4 g[]; };
+#define G4(i) g[i]
+#endif
+uint qsel = 0u; // 0: w, 1: w2 (GLU's up weight)
+#ifdef GLU
+#define QWORD(i) (qsel == 0u ? W_WORD(i) : W2_WORD(i))
+#else
+#define QWORD(i) W_WORD(i)
+#endif
+#include "quant.glsl"
+#elif VEC == 8 && defined(TEXEL)
 // w as a uniform texel buffer of uvec4 texels: on llvmpipe a texel fetch is
 // a vector gather, a storage-buffer load a per-lane loop with bounds checks
 layout(binding = MATVEC_BIND_W) uniform usamplerBuffer w_tex;
@@ -54,7 +91,8 @@ layout(std430, binding = MATVEC_BIND_W) readonly buffer W { uvec4 w[]; };
 layout(std430, binding = MATVEC_BIND_X) readonly buffer X { vec4 x[]; };
 #define X4(i) x[i]
 #endif
-#if VEC == 8 && defined(TEXEL)
+#if defined(QTYPE)
+#elif VEC == 8 && defined(TEXEL)
 layout(binding = MATVEC_BIND_NORM) uniform usamplerBuffer g_tex; // fp32 bits
 #define G4(i) uintBitsToFloat(texelFetch(g_tex, int(i)))
 #elif VEC == 8
@@ -72,7 +110,8 @@ layout(std430, binding = MATVEC_BIND_Y) buffer Y { float y[]; };
 #if VEC != 8
 #error "GLU needs VEC 8"
 #endif
-#ifdef TEXEL
+#if defined(QTYPE)
+#elif defined(TEXEL)
 layout(binding = MATVEC_BIND_W2) uniform usamplerBuffer w2_tex;
 #define W2_8(i) texelFetch(w2_tex, int(i))
 #else
@@ -107,7 +146,46 @@ void main()
     for (uint r0 = row0 + gl_SubgroupID * R; r0 < row_end; r0 += gl_NumSubgroups * R) {
         float acc[N_SUMS];
         for (uint i = 0; i < N_SUMS; i++) acc[i] = 0.0;
-#if VEC == 8
+#if defined(QTYPE)
+        const uint U = pc.K / 32u, K4 = pc.K / 4u;         // 32-weight units and vec4s per row
+        const uint row_bytes = pc.K / QK * QBYTES, UPB = QK / 32u;
+        for (uint k = lane; k < U; k += n_lanes) {
+            vec4 xs[NM * 8u]; // the unit's 32 x values of each column
+            for (uint c = 0; c < NM; c++) {
+                const uint xb = min(m0 + c, pc.M - 1) * K4 + 8u * k;
+                for (uint i = 0; i < 8u; i++) xs[c * 8u + i] = X4(xb + i);
+            }
+            if (NORM != 0) {
+                for (uint i = 0; i < 8u; i++) {
+                    const vec4 gi = G4(8u * k + i);
+                    for (uint c = 0; c < NM; c++) {
+                        acc[N_PROD + c] += dot(xs[c * 8u + i], xs[c * 8u + i]);
+                        xs[c * 8u + i] *= gi;
+                    }
+                }
+            }
+            const uint boff = (k / UPB) * QBYTES, u = k % UPB;
+            for (uint j = 0; j < R; j++) {
+                if (r0 + j < row_end) { // uniform per subgroup
+                    float wv[32];
+                    qsel = 0u;
+                    dequant32((r0 + j) * row_bytes + boff, u, wv);
+                    for (uint i = 0; i < 8u; i++) {
+                        const vec4 w4 = vec4(wv[4u * i], wv[4u * i + 1u], wv[4u * i + 2u], wv[4u * i + 3u]);
+                        for (uint c = 0; c < NM; c++) acc[j * NM + c] += dot(w4, xs[c * 8u + i]);
+                    }
+#ifdef GLU
+                    qsel = 1u;
+                    dequant32((r0 + j) * row_bytes + boff, u, wv);
+                    for (uint i = 0; i < 8u; i++) {
+                        const vec4 w4 = vec4(wv[4u * i], wv[4u * i + 1u], wv[4u * i + 2u], wv[4u * i + 3u]);
+                        for (uint c = 0; c < NM; c++) acc[(R + j) * NM + c] += dot(w4, xs[c * 8u + i]);
+                    }
+#endif
+                }
+            }
+        }
+#elif VEC == 8
         const uint K8 = pc.K / 8, K4 = pc.K / 4;
         for (uint k = lane; k < K8; k += n_lanes) {
             vec4 x0[NM], x1[NM];

@@ -7,6 +7,7 @@
 #include "gpu/gpu.h"
 #include "llama/llama.h"
 #include "model/model.h"
+#include "model/quant.h"
 #include "api_internal.h"
 #include "vkllm.h"
 
@@ -51,15 +52,18 @@ static void fill_tensor_types(const model *m, char *out, size_t len)
             kinds[k].types = 0;
             n_kinds++;
         }
-        kinds[k].types |= 1u << m->tensors[i].dtype;
+        /* bits 0..4: the dtypes; 8 + id: a block type */
+        const model_tensor *t = &m->tensors[i];
+        kinds[k].types |= t->dtype == DTYPE_QUANT ? 1u << (8 + t->qtype) : 1u << t->dtype;
     }
     size_t at = 0;
     out[0] = '\0';
     for (size_t k = 0; k < n_kinds && at < len; k++) {
         at += (size_t)snprintf(out + at, len - at, "%s%s ", k ? ", " : "", kinds[k].name);
-        for (int d = DTYPE_F32, first = 1; d <= DTYPE_OTHER && at < len; d++)
-            if (kinds[k].types & (1u << d)) {
-                at += (size_t)snprintf(out + at, len - at, "%s%s", first ? "" : "/", dtype_name((tensor_dtype)d));
+        for (int d = DTYPE_F32, first = 1; d < 32 && at < len; d++)
+            if (d != DTYPE_QUANT && (kinds[k].types & (1u << d))) {
+                const char *tn = d < 8 ? dtype_name((tensor_dtype)d) : quant_type_of((uint32_t)d - 8)->name;
+                at += (size_t)snprintf(out + at, len - at, "%s%s", first ? "" : "/", tn);
                 first = 0;
             }
     }
@@ -83,6 +87,13 @@ static void fill_info(const model *m, vkllm_model_info *info)
         if (t->dtype == DTYPE_BF16) info->n_tensors_bf16++;
     }
     fill_tensor_types(m, info->tensor_types, sizeof info->tensor_types);
+    info->device_weight_bytes = llama_weight_bytes(m);
+    info->decode_bytes_per_token = info->device_weight_bytes;
+    if (!m->tied_embeddings) { /* the embedding table: one row per token */
+        const model_tensor *e = m->tok_embd;
+        uint64_t eb = e->dtype == DTYPE_QUANT ? (e->n_bytes + 15) / 16 * 16 : e->rows * e->cols * 2;
+        info->decode_bytes_per_token -= eb - eb / e->rows;
+    }
 }
 
 static model_hparams hparams_of(const vkllm_model_info *info)
@@ -114,7 +125,8 @@ vkllm_memory vkllm_model_memory(const vkllm_model_info *info, uint32_t n_ctx, ui
 {
     model_hparams hp = hparams_of(info);
     uint32_t ctx = llama_default_n_ctx(&hp, n_ctx);
-    llama_mem m = llama_mem_needed(&hp, info->tied_embeddings != 0, ctx, n_batch ? n_batch : LLAMA_DEFAULT_BATCH);
+    llama_mem m = llama_mem_needed(&hp, info->tied_embeddings != 0, info->device_weight_bytes, ctx,
+                                   n_batch ? n_batch : LLAMA_DEFAULT_BATCH);
     return (vkllm_memory){ m.weights, m.kv_cache, m.activations, m.total, ctx };
 }
 
@@ -162,7 +174,7 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
     gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
     s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
     if (s == VKLLM_OK) {
-        s = llama_check_fits(vm->ctx, &m->hp, m->tied_embeddings != 0, llama_default_n_ctx(&m->hp, o.n_ctx),
+        s = llama_check_fits(vm->ctx, &m->hp, m->tied_embeddings != 0, llama_weight_bytes(m), llama_default_n_ctx(&m->hp, o.n_ctx),
                              LLAMA_DEFAULT_BATCH);
         progress_fwd pf = { o.progress, o.progress_user };
         if (s == VKLLM_OK) s = llama_weights_load(vm->ctx, m, forward_progress, &pf, &vm->w);
@@ -211,7 +223,7 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
     gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
     vkllm_status s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
     if (s == VKLLM_OK) {
-        s = llama_check_fits(vm->ctx, &hp, false, llama_default_n_ctx(&hp, o.n_ctx), LLAMA_DEFAULT_BATCH);
+        s = llama_check_fits(vm->ctx, &hp, false, 0, llama_default_n_ctx(&hp, o.n_ctx), LLAMA_DEFAULT_BATCH);
         if (s == VKLLM_OK) s = llama_weights_synthetic(vm->ctx, &hp, false, 1, &vm->w);
         if (s != VKLLM_OK) api_set_err(err, err_len, gpu_error(vm->ctx));
     }
@@ -220,6 +232,7 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
         return s;
     }
     info->file_bytes = llama_weights_bytes(vm->w);
+    info->decode_bytes_per_token = info->file_bytes - (uint64_t)(hp.n_vocab - 1) * hp.n_embd * 2; /* untied */
     snprintf(vm->tok_err, sizeof vm->tok_err, "a synthetic model has no tokenizer");
     vm->tmpl = CHAT_TEMPLATE_DEFAULT;
     *out = vm;

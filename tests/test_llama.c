@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "llama/llama.h"
 #include "model/model.h"
+#include "model/quant.h"
 #include "util/rng.h"
 
 static int failures;
@@ -220,6 +221,83 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     unload(&h);
 }
 
+/* A quantized GGUF (the generator's quantizer, scheme `quant`) against the
+ * CPU reference on its dequantized weights: prefill in blocks of 8 == one
+ * token at a time, logits within TOL of the reference, greedy tokens equal
+ * (or a reference near-tie). Shapes with rows of 256 get the scheme's own
+ * block types, smaller rows llama-quantize's fallbacks. */
+static void run_quant(gpu_ctx *ctx, const char *dir, const shape *sh, const char *quant, uint64_t seed)
+{
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/%s-%s.gguf", dir, sh->name, quant);
+    gen_params p = sh->p;
+    p.seed = seed;
+    p.quant = quant;
+    if (gen_write_gguf(&p, path, err, sizeof err) != VKLLM_OK) {
+        EXPECT(0, "%s %s: generate: %s", sh->name, quant, err);
+        return;
+    }
+    const uint32_t V = p.n_vocab, P = 11, n_ctx = 64;
+    int32_t toks[16];
+    rng r = { seed ^ 0x9a17 };
+    for (uint32_t i = 0; i < P; i++) toks[i] = (int32_t)rng_below(&r, V);
+    loaded g;
+    if (!load(ctx, path, n_ctx, 8, &g)) return;
+    int n_quant = 0;
+    for (size_t i = 0; i < g.m->n_tensors; i++) n_quant += g.m->tensors[i].dtype == DTYPE_QUANT;
+    EXPECT(n_quant > 0, "%s %s: no quantized tensor", sh->name, quant);
+    float *pre = malloc((size_t)P * V * 4), *one = malloc((size_t)P * V * 4), *rl = malloc((size_t)P * V * 4);
+    vkllm_status s = llama_eval(g.s, toks, P, LLAMA_OUT_ALL, pre, NULL);
+    EXPECT(s == VKLLM_OK, "%s %s: prefill: %s", sh->name, quant, gpu_error(ctx));
+    llama_rewind(g.s, 0);
+    for (uint32_t i = 0; i < P && s == VKLLM_OK; i++) {
+        s = llama_eval(g.s, toks + i, 1, LLAMA_OUT_LAST, one + (size_t)i * V, NULL);
+        EXPECT(s == VKLLM_OK, "%s %s: decode %u: %s", sh->name, quant, i, gpu_error(ctx));
+    }
+    double d_pd = rel_diff(pre, one, (size_t)P * V), d_ref = -1;
+    EXPECT(d_pd < TOL, "%s %s: prefill vs decode rel diff %.3e", sh->name, quant, d_pd);
+    ref_llama *ref = ref_llama_create(g.m, n_ctx, err, sizeof err);
+    EXPECT(ref, "%s %s: reference: %s", sh->name, quant, err);
+    if (ref && ref_llama_forward(ref, toks, P, rl, NULL) == 0) {
+        d_ref = rel_diff(pre, rl, (size_t)P * V);
+        EXPECT(d_ref < TOL, "%s %s: gpu vs reference rel diff %.3e", sh->name, quant, d_ref);
+        double d1 = rel_diff(one, rl, (size_t)P * V);
+        EXPECT(d1 < TOL, "%s %s: decode vs reference rel diff %.3e", sh->name, quant, d1);
+    }
+    /* greedy: the GPU's argmax against the reference's */
+    enum { NG = 12 };
+    int32_t gpu_ids[NG], ref_ids[NG];
+    s = llama_rewind(g.s, 0);
+    if (s == VKLLM_OK) s = llama_eval(g.s, toks, P, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[0]);
+    for (int i = 1; i < NG && s == VKLLM_OK; i++) s = llama_eval(g.s, &gpu_ids[i - 1], 1, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[i]);
+    int same = 0;
+    if (ref && s == VKLLM_OK && ref_llama_reset(ref, 0) == 0 && ref_llama_greedy(ref, toks, P, NG, ref_ids) == 0) {
+        while (same < NG && gpu_ids[same] == ref_ids[same]) same++;
+        if (same < NG) { /* accepted only when the reference itself barely prefers its token */
+            int32_t seq[32];
+            memcpy(seq, toks, P * 4);
+            memcpy(seq + P, ref_ids, (size_t)same * 4);
+            float *last = malloc((size_t)V * 4);
+            ref_llama_reset(ref, 0);
+            ref_llama_forward(ref, seq, P + (uint32_t)same, NULL, last);
+            double scale = 0;
+            for (uint32_t c = 0; c < V; c++) scale = fmax(scale, fabs(last[c]));
+            double gap = (double)last[ref_ids[same]] - last[gpu_ids[same]];
+            EXPECT(gap <= TOL * scale, "%s %s: greedy token %d: gpu %d, reference %d (gap %.3e)", sh->name, quant,
+                   same, gpu_ids[same], ref_ids[same], gap);
+            free(last);
+        }
+    }
+    EXPECT(s == VKLLM_OK, "%s %s: greedy: %s", sh->name, quant, gpu_error(ctx));
+    printf("%-10s %-7s %d quantized tensors: prefill vs decode %.2e, gpu vs reference %.2e, greedy %d/%d identical\n",
+           sh->name, quant, n_quant, d_pd, d_ref, same, NG);
+    ref_llama_destroy(ref);
+    free(pre);
+    free(one);
+    free(rl);
+    unload(&g);
+}
+
 /* A long context against the reference: 300 prompt tokens in blocks of 64,
  * then decode steps. On GPUs (and with VKLLM_AS_GPU) a 600-position cache
  * is where decode attention splits its keys across workgroups and merges
@@ -278,6 +356,26 @@ int main(int argc, char **argv)
         { "odd-embd", { BASE, .n_layer = 2, .n_embd = 75, .n_ff = 130, .n_head = 3, .n_head_kv = 1, .head_dim = 20, .dtype = DTYPE_F16 } },
     };
     for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) run_shape(ctx, argv[1], &shapes[i], seed + i);
+    /* quantized weights: every scheme on rows of 256 (the K-quants' own
+     * super-blocks), and the fallbacks of two on tiny rows */
+    static const shape q256 = { "q256", { BASE, .n_layer = 1, .n_embd = 256, .n_ff = 512, .n_head = 4, .n_head_kv = 2,
+                                          .dtype = DTYPE_F16 } };
+    static const shape q256t = { "q256-tied", { BASE, .n_layer = 2, .n_embd = 256, .n_ff = 256, .n_head = 2,
+                                                .n_head_kv = 1, .tied = 1, .dtype = DTYPE_F16 } };
+    unsigned n_schemes;
+    const quant_scheme *schemes = quant_schemes(&n_schemes);
+    /* VKLLM_TEST_QUANT="q4_k_m,q3_k_l": only these (the slower runs: storage-buffer kernels, sanitizers) */
+    const char *only = getenv("VKLLM_TEST_QUANT");
+    for (unsigned i = 0; i < n_schemes; i++) {
+        char key[24];
+        snprintf(key, sizeof key, ",%s,", schemes[i].name);
+        char list[256];
+        snprintf(list, sizeof list, ",%s,", only ? only : "");
+        if (!only || strstr(list, key)) run_quant(ctx, argv[1], &q256, schemes[i].name, seed + 200 + i);
+    }
+    run_quant(ctx, argv[1], &q256t, "q4_k_m", seed + 300);
+    run_quant(ctx, argv[1], &shapes[0], "q4_k_m", seed + 301); /* rows of 64 and 96: Q5_0, Q8_0 */
+    run_quant(ctx, argv[1], &shapes[0], "q2_k", seed + 302);   /* IQ4_NL */
     run_long(ctx, argv[1], &shapes[3], seed + 100); /* gqa8-hd64: one kv head, 8 query heads */
     run_long(ctx, argv[1], &shapes[4], seed + 101); /* hd128-tied */
     return harness_finish(ctx, failures);

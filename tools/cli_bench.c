@@ -246,7 +246,7 @@ int cmd_bench(int argc, char **argv)
     vkllm_memory mem = vkllm_model_memory(mi, n_ctx, o.n_batch);
     /* a token reads every weight once, except the embedding table (one row)
      * unless the output projection shares it */
-    uint64_t per_token = mem.weights - (mi->tied_embeddings ? 0 : (uint64_t)mi->n_vocab * mi->n_embd * 2);
+    uint64_t per_token = mi->decode_bytes_per_token;
     double copy_gbps = 0;
     st = vkllm_model_copy_bandwidth(m, &copy_gbps, err, sizeof err);
     vkllm_session_options so = { .n_ctx = n_ctx, .n_batch = o.n_batch };
@@ -284,7 +284,7 @@ int cmd_bench(int argc, char **argv)
         }
         printf("]\n");
     } else {
-        printf("model: %s (%s, %.2f B params, %s fp16), loaded in %.1f s\n", name, mi->format, mi->n_params / 1e9,
+        printf("model: %s (%s, %.2f B params, %s of weights), loaded in %.1f s\n", name, mi->format, mi->n_params / 1e9,
                cli_bytes(mem.weights, b, sizeof b), load_s);
         printf("device: %s (%s); copy bandwidth %.1f GB/s -> tg limit %.1f t/s (%.2f GB read per token)\n\n", dev->name,
                cli_device_type(dev->type), copy_gbps, copy_gbps * 1e9 / per_token, per_token / 1e9);

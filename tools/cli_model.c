@@ -186,7 +186,7 @@ int cmd_info(int argc, char **argv)
                        : " (the model's template is missing or not recognised: the default; --template to choose)");
     vkllm_tokenizer_free(tok);
     printf("device memory  for a session of %u positions:\n", mem.n_ctx);
-    print_memory_line("weights (fp16)", mem.weights);
+    print_memory_line(mi.device_weight_bytes && strstr(mi.tensor_types, "Q") ? "weights" : "weights (fp16)", mem.weights);
     print_memory_line("KV cache", mem.kv_cache);
     print_memory_line("activations", mem.activations);
     print_memory_line("total", mem.total);

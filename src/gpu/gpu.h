@@ -98,6 +98,11 @@ vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor *
  * to touch only while no submitted recording that uses it is running. */
 void *gpu_tensor_map(const gpu_tensor *t);
 
+/* A tag the GPU layer stores and never interprets: src/ops keeps the weight
+ * type of a matrix in it (0, the default: fp16; else a ggml block type id). */
+void gpu_tensor_set_format(gpu_tensor *t, uint32_t format);
+uint32_t gpu_tensor_format(const gpu_tensor *t);
+
 uint64_t gpu_tensor_bytes(const gpu_tensor *t);
 uint32_t gpu_tensor_n_chunks(const gpu_tensor *t);
 uint64_t gpu_tensor_chunk_offset(const gpu_tensor *t, uint32_t chunk); /* first byte, in the tensor */

@@ -58,6 +58,7 @@ struct gpu_tensor {
     VkDeviceMemory *mem;        /* [n_chunks] */
     void *map;                  /* mapped tensors (one chunk, host-visible): the bytes; else NULL */
     VkBufferView *views;        /* [n_chunks], made on first use as a texel buffer; else NULL */
+    uint32_t format;            /* the caller's tag (gpu_tensor_set_format) */
 };
 
 struct gpu_pipeline {

@@ -176,6 +176,8 @@ void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t)
 }
 
 uint64_t gpu_tensor_bytes(const gpu_tensor *t) { return t->bytes; }
+void gpu_tensor_set_format(gpu_tensor *t, uint32_t format) { t->format = format; }
+uint32_t gpu_tensor_format(const gpu_tensor *t) { return t->format; }
 uint32_t gpu_tensor_n_chunks(const gpu_tensor *t) { return t->n_chunks; }
 uint64_t gpu_tensor_chunk_offset(const gpu_tensor *t, uint32_t c) { return (uint64_t)c * t->chunk_cap; }
 uint64_t gpu_tensor_chunk_bytes(const gpu_tensor *t, uint32_t c)

@@ -41,20 +41,29 @@ uint32_t llama_default_n_ctx(const model_hparams *hp, uint32_t requested);
 
 /* Bytes a model needs on the device, by kind. */
 typedef struct llama_mem {
-    uint64_t weights;     /* fp16 matrices + fp32 norm weights */
+    uint64_t weights;     /* matrices (fp16, or their quantized blocks) + fp32 norm weights */
     uint64_t kv_cache;    /* K and V, every layer, n_ctx positions */
     uint64_t activations; /* per-block buffers (n_batch tokens), logits included */
     uint64_t total;
 } llama_mem;
 
 /* What a model with hparams `hp` (tied: output shares the embedding) needs
- * for one session of n_ctx positions and blocks of n_batch tokens. */
-llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch);
+ * for one session of n_ctx positions and blocks of n_batch tokens.
+ * weight_bytes: the weights' device bytes (llama_weight_bytes of the model),
+ * or 0 for fp16 matrices of the hparams' shapes. */
+llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint64_t weight_bytes, uint32_t n_ctx,
+                           uint32_t n_batch);
+
+/* The device bytes of m's weights: fp16 matrices (BF16 / F32 are converted),
+ * quantized matrices in their blocks (padded to whole 16-byte texels),
+ * fp32 norm weights. */
+uint64_t llama_weight_bytes(const model *m);
 
 /* Checks llama_mem_needed against the device's memory. VKLLM_ERR_OUT_OF_MEMORY
  * with the numbers and a hint ("needs 22.3 GiB, device X has 16.0 GiB; ...")
  * when it does not fit. */
-vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch);
+vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint64_t weight_bytes, uint32_t n_ctx,
+                              uint32_t n_batch);
 
 /* Upload progress: bytes done of total; return non-zero to cancel
  * (the load then fails with VKLLM_ERR_INVALID_ARG "cancelled"). */

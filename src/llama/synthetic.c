@@ -103,7 +103,7 @@ vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, bool
         llama_weights_free(w);
         return s;
     }
-    w->bytes = llama_mem_needed(hp, tied, 0, 0).weights;
+    w->bytes = llama_mem_needed(hp, tied, 0, 0, 0).weights;
     llama_weights_tune(w); /* the decode kernels measured on these weights */
     *out = w;
     return VKLLM_OK;

@@ -17,23 +17,43 @@
 
 static uint64_t mat_bytes(uint64_t rows, uint64_t cols) { return rows * cols * 2; }
 
-llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch)
+/* device bytes of one matrix: its blocks padded to whole words (the kernels
+ * read 32-bit words), or fp16 */
+static uint64_t matrix_device_bytes(const model_tensor *t)
+{
+    return t->dtype == DTYPE_QUANT ? (t->n_bytes + 15) / 16 * 16 : t->rows * t->cols * 2;
+}
+
+uint64_t llama_weight_bytes(const model *m)
+{
+    uint64_t b = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        b += t->n_dims == 2 ? matrix_device_bytes(t) : 4 * t->rows * t->cols;
+    }
+    return b;
+}
+
+llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint64_t weight_bytes, uint32_t n_ctx,
+                           uint32_t n_batch)
 {
     llama_mem m = { 0 };
     const uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim, kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
     uint64_t per_layer = mat_bytes(q_dim, hp->n_embd) * 2 + mat_bytes(kv_dim, hp->n_embd) * 2 +
                          mat_bytes(hp->n_ff, hp->n_embd) * 3 + 2 * 4 * (uint64_t)hp->n_embd;
     m.weights = per_layer * hp->n_layer + mat_bytes(hp->n_vocab, hp->n_embd) * (tied ? 1 : 2) + 4 * (uint64_t)hp->n_embd;
+    if (weight_bytes) m.weights = weight_bytes;
     m.kv_cache = 2ull * hp->n_layer * n_ctx * kv_dim * 2;
     m.activations = llama_act_bytes(hp, n_batch);
     m.total = m.weights + m.kv_cache + m.activations;
     return m;
 }
 
-vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint32_t n_ctx, uint32_t n_batch)
+vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint64_t weight_bytes, uint32_t n_ctx,
+                              uint32_t n_batch)
 {
     const vkllm_device_info *info = gpu_info(ctx);
-    llama_mem m = llama_mem_needed(hp, tied, n_ctx, n_batch);
+    llama_mem m = llama_mem_needed(hp, tied, weight_bytes, n_ctx, n_batch);
     if (m.total <= info->device_local_bytes) return VKLLM_OK;
     uint64_t kv_per_pos = n_ctx ? m.kv_cache / n_ctx : 0;
     const char *hint = "use another device (`vkllm devices` lists them)";
@@ -85,9 +105,37 @@ static void to_f16(const model_tensor *t, uint64_t i0, uint64_t n, uint16_t *dst
     }
 }
 
-/* A matrix [rows][cols] as an fp16 device tensor whose chunks hold whole rows. */
+/* A quantized matrix: its blocks as the file has them (nothing is
+ * dequantized), in a tensor op_weight_create makes for its type. */
+static vkllm_status upload_blocks(upload *u, const model_tensor *t, gpu_tensor **out)
+{
+    vkllm_status s = op_weight_create(u->ctx, t->qtype, (uint32_t)t->rows, (uint32_t)t->cols, out);
+    if (s != VKLLM_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", gpu_error(u->ctx));
+        return gpu_fail(u->ctx, s, "%s: %s", t->name, why);
+    }
+    const uint64_t step = 64ull << 20;
+    for (uint64_t i = 0; i < t->n_bytes && s == VKLLM_OK; i += step) {
+        uint64_t k = t->n_bytes - i < step ? t->n_bytes - i : step;
+        s = gpu_upload(u->ctx, *out, i, (const uint8_t *)t->data + i, k);
+        if (s == VKLLM_OK) s = report(u, k);
+    }
+    /* the padding to whole texels: zeros, so every word the kernels read is defined */
+    uint64_t pad = gpu_tensor_bytes(*out) - t->n_bytes;
+    if (s == VKLLM_OK && pad) {
+        static const uint8_t zeros[16];
+        s = gpu_upload(u->ctx, *out, t->n_bytes, zeros, pad);
+        if (s == VKLLM_OK) s = report(u, pad);
+    }
+    return s;
+}
+
+/* A matrix [rows][cols] as an fp16 device tensor whose chunks hold whole rows
+ * (or, quantized, its blocks). */
 static vkllm_status upload_matrix(upload *u, const model_tensor *t, gpu_tensor **out)
 {
+    if (t->dtype == DTYPE_QUANT) return upload_blocks(u, t, out);
     const uint64_t n = t->rows * t->cols, bytes = n * 2;
     vkllm_status s = gpu_tensor_create(u->ctx, bytes, t->cols * 2, out);
     if (s != VKLLM_OK) {
@@ -151,8 +199,7 @@ vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb 
     w->hp = *hp;
     w->tied = m->tied_embeddings;
     w->pairing = m->rope_pairing;
-    llama_mem mem = llama_mem_needed(hp, w->tied, 0, 0);
-    u.total = mem.weights;
+    u.total = llama_weight_bytes(m);
 
     vkllm_status s = upload_matrix(&u, m->tok_embd, &w->tok_embd);
     if (s == VKLLM_OK) s = upload_vector(&u, m->output_norm, &w->output_norm);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "model/model_internal.h"
+#include "model/quant.h"
 
 /* ---------------------------------------------------------------- hparams */
 
@@ -95,8 +96,12 @@ static vkllm_status add_tensor(model *m, const char *canon, uint32_t n_dims, uin
     }
     if (r.dtype == DTYPE_OTHER)
         return errf(VKLLM_ERR_UNSUPPORTED, err, err_len,
-                          "%s: tensor '%s' has type %s; vkllm reads only F32, F16 and BF16 weights "
-                          "(quantized and integer types are not supported)", r.file, src, r.dtype_name);
+                          "%s: tensor '%s' has type %s, which vkllm does not read (weights: F32, F16, BF16, "
+                          "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, IQ4_NL, IQ4_XS)", r.file, src, r.dtype_name);
+    const quant_type *qt = r.dtype == DTYPE_QUANT ? quant_type_of(r.qtype) : NULL;
+    if (r.dtype == DTYPE_QUANT && (!qt || n_dims != 2))
+        return errf(VKLLM_ERR_UNSUPPORTED, err, err_len, "%s: tensor '%s' has type %s; vkllm reads block types "
+                    "only for matrices, norms must be F32, F16 or BF16", r.file, src, r.dtype_name);
     uint64_t want[2] = { rows, cols };
     const uint64_t *w = n_dims == 2 ? want : want + 1;
     int ok = r.n_dims == n_dims;
@@ -108,12 +113,17 @@ static vkllm_status add_tensor(model *m, const char *canon, uint32_t n_dims, uin
         return errf(VKLLM_ERR_FORMAT, err, err_len,
                           "%s: tensor '%s' has shape %s, expected %s from the hparams", r.file, src, got_s, want_s);
     }
-    if (r.n_bytes != rows * cols * dtype_size(r.dtype))
-        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s': %" PRIu64 " bytes for its shape",
-                          r.file, src, r.n_bytes);
+    if (qt && cols % qt->block)
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' has type %s, whose blocks hold %" PRIu32
+                    " weights, but rows of %" PRIu64 " weights", r.file, src, qt->name, qt->block, cols);
+    uint64_t want_bytes = qt ? rows * quant_bytes(qt, cols) : rows * cols * dtype_size(r.dtype);
+    if (r.n_bytes != want_bytes)
+        return errf(VKLLM_ERR_FORMAT, err, err_len, "%s: tensor '%s' (%s): %" PRIu64 " bytes, its shape needs %" PRIu64,
+                          r.file, src, r.dtype_name, r.n_bytes, want_bytes);
     model_tensor *t = &m->tensors[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", canon);
     t->dtype = r.dtype;
+    t->qtype = qt ? qt->id : 0;
     t->n_dims = n_dims;
     t->rows = rows;
     t->cols = cols;
@@ -205,7 +215,8 @@ static vkllm_status gguf_lookup(void *ctx, const char *canon, raw_tensor *out, i
     *found = t != NULL;
     if (!t) return VKLLM_OK;
     out->dtype = t->type == GGML_TYPE_F32 ? DTYPE_F32 : t->type == GGML_TYPE_F16 ? DTYPE_F16
-               : t->type == GGML_TYPE_BF16 ? DTYPE_BF16 : DTYPE_OTHER;
+               : t->type == GGML_TYPE_BF16 ? DTYPE_BF16 : quant_type_of(t->type) ? DTYPE_QUANT : DTYPE_OTHER;
+    out->qtype = out->dtype == DTYPE_QUANT ? t->type : 0;
     out->dtype_name = ggml_type_name(t->type);
     out->n_dims = t->n_dims;
     for (uint32_t i = 0; i < t->n_dims; i++) out->shape[i] = t->ne[t->n_dims - 1 - i]; /* outermost first */

@@ -71,11 +71,13 @@ typedef struct model_hparams {
 
 typedef struct model_tensor {
     char name[MODEL_TENSOR_NAME_MAX]; /* canonical: "token_embd.weight", "blk.3.attn_q.weight", ... */
-    tensor_dtype dtype;               /* F32, F16 or BF16 (others are refused at open) */
+    tensor_dtype dtype;               /* F32, F16, BF16, or DTYPE_QUANT (others are refused at open) */
+    uint32_t qtype;                   /* DTYPE_QUANT: ggml block type id (model/quant.h); else 0. Only
+                                         matrices; each row a whole number of blocks */
     uint32_t n_dims;                  /* 2 for matrices, 1 for norm weights */
     uint64_t rows, cols;              /* matrix [rows][cols] row-major, rows = output features;
                                          1-D: rows = 1, cols = length */
-    uint64_t n_bytes;                 /* rows * cols * dtype_size */
+    uint64_t n_bytes;                 /* rows * cols * dtype_size, or rows * quant_bytes(cols) */
     const void *data;                 /* into the mapped file, read-only; may be unaligned */
     const char *file;                 /* path of the file holding it (owned by the model) */
     uint64_t file_offset;             /* where data starts in that file */
@@ -117,8 +119,8 @@ typedef struct model {
  * with the shape the hparams imply and a usable dtype. *out is freed with
  * model_close. Errors name the file and the field / tensor:
  * VKLLM_ERR_IO, VKLLM_ERR_FORMAT (malformed, missing tensor, wrong shape),
- * VKLLM_ERR_UNSUPPORTED (quantized or integer weights, other architectures,
- * RoPE scaling, biases), VKLLM_ERR_OUT_OF_MEMORY, VKLLM_ERR_INVALID_ARG. */
+ * VKLLM_ERR_UNSUPPORTED (integer weights or block types vkllm lacks, a
+ * quantized norm, other architectures, RoPE scaling, biases), VKLLM_ERR_OUT_OF_MEMORY, VKLLM_ERR_INVALID_ARG. */
 vkllm_status model_open(const char *path, model **out, char *err, size_t err_len);
 
 /* Unmaps and frees everything; accepts NULL. */

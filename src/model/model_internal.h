@@ -7,6 +7,7 @@
 /* A tensor as a source file stores it, before it becomes a table entry. */
 typedef struct raw_tensor {
     tensor_dtype dtype;
+    uint32_t qtype;           /* DTYPE_QUANT: the ggml block type id */
     const char *dtype_name;   /* the file's name for its type ("Q4_K", "I8") */
     uint32_t n_dims;
     uint64_t shape[8];        /* outermost first: [rows, cols] */

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "matmul.h"
+#include "model/quant.h"
 #include "push.h"
 #include "util/half.h"
 
@@ -17,24 +19,38 @@ vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gp
     if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     if (n_ids == 0) return VKLLM_OK;
     if (!table || !ids.t || !out.t) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: missing tensor");
-    const uint64_t row_bytes = (uint64_t)n_cols * 2, n_out = (uint64_t)n_ids * n_cols;
-    if (n_rows == 0 || n_cols == 0 || gpu_tensor_bytes(table) != n_rows * row_bytes)
-        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u fp16",
-                        (unsigned long long)gpu_tensor_bytes(table), n_rows, n_cols);
+    /* a quantized table (op_weight_create): blocks, padded to 16 bytes */
+    const uint32_t qtype = gpu_tensor_format(table);
+    const quant_type *qt = qtype ? quant_type_of(qtype) : NULL;
+    const uint64_t row_bytes = op_weight_row_bytes(qtype, n_cols), n_out = (uint64_t)n_ids * n_cols;
+    const uint64_t want = qt ? (n_rows * row_bytes + 15) / 16 * 16 : n_rows * row_bytes;
+    if (n_rows == 0 || n_cols == 0 || (qtype && !qt) || !row_bytes || gpu_tensor_bytes(table) != want)
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: table of %llu bytes is not %u x %u %s",
+                        (unsigned long long)gpu_tensor_bytes(table), n_rows, n_cols, qt ? qt->name : "fp16");
     if (gpu_binding_bytes(ids) < (uint64_t)n_ids * 4 || gpu_binding_bytes(out) < n_out * 4 || n_out > UINT32_MAX)
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
     if (wg == 0) wg = GET_ROWS_WG;
+    char name[32] = "get_rows";
+    if (qt) { /* get_rows_<type>: the variants of shaders/meson.build */
+        size_t i = 0;
+        for (; qt->name[i] && i + 10 < sizeof name; i++)
+            name[9 + i] = (char)(qt->name[i] >= 'A' && qt->name[i] <= 'Z' ? qt->name[i] + 32 : qt->name[i]);
+        name[8] = '_';
+        name[9 + i] = '\0';
+    }
     gpu_pipeline_desc d = {
-        .shader = "get_rows", .n_buffers = GET_ROWS_N_BINDINGS, .push_bytes = sizeof(get_rows_push),
+        .shader = name, .n_buffers = GET_ROWS_N_BINDINGS, .push_bytes = sizeof(get_rows_push),
         .n_spec = GET_ROWS_N_SPEC, .spec = { [GET_ROWS_SPEC_WG] = wg },
     };
     gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
-    /* one invocation per 8 output elements (the shader's two paths agree on
-     * that count); workgroups past 65535 spill into y */
-    uint64_t groups = ((n_out + 7) / 8 + wg - 1) / wg;
+    /* one invocation per 8 output elements (the shader's two fp16 paths
+     * agree on that count), or per 32-weight unit of a block type;
+     * workgroups past 65535 spill into y */
+    uint64_t groups = ((n_out + (qt ? 31 : 7)) / (qt ? 32 : 8) + wg - 1) / wg;
     uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535, gy = (uint32_t)((groups + gx - 1) / gx);
     for (uint32_t c = 0; c < gpu_tensor_n_chunks(table); c++) {
         uint64_t off = gpu_tensor_chunk_offset(table, c), bytes = gpu_tensor_chunk_bytes(table, c);
+        if (qt && c + 1 == gpu_tensor_n_chunks(table)) bytes -= bytes % row_bytes; /* the padding */
         if (off % row_bytes || bytes % row_bytes)
             return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "get_rows: chunk %u of the table splits a row; create it with granule n_cols * 2", c);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "model/quant.h"
 #include "profile.h"
 #include "rmsnorm.h"
 #include "push.h"
@@ -157,20 +158,68 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
 /* op_matmul_with; with w2 (not NULL) the fused SwiGLU form
  * y = silu(w x) * (w2 x) of the matrix-vector kernel, with norm (not NULL)
  * its fused RMSNorm of x. */
-static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_tensor *w, gpu_tensor *w2,
+uint64_t op_weight_row_bytes(uint32_t qtype, uint32_t K)
+{
+    if (!qtype) return 2ull * K;
+    const quant_type *t = quant_type_of(qtype);
+    return t ? quant_bytes(t, K) : 0;
+}
+
+/* bytes of a weight tensor: fp16 exactly, blocks padded to whole texels */
+static uint64_t weight_bytes(uint32_t qtype, uint32_t N, uint32_t K)
+{
+    uint64_t b = op_weight_row_bytes(qtype, K) * N;
+    return qtype ? (b + 15) / 16 * 16 : b;
+}
+
+vkllm_status op_weight_create(gpu_ctx *ctx, uint32_t qtype, uint32_t N, uint32_t K, gpu_tensor **out)
+{
+    *out = NULL;
+    uint64_t row = op_weight_row_bytes(qtype, K);
+    if (!row || !N)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "weights of type %u with rows of %u: not a whole number of blocks",
+                        qtype, K);
+    /* chunks of whole rows that are whole texels too: the least common
+     * multiple of the row and 16 bytes */
+    uint64_t granule = row;
+    while (qtype && granule % 16) granule += row;
+    vkllm_status s = gpu_tensor_create(ctx, weight_bytes(qtype, N, K), granule, out);
+    if (s == VKLLM_OK) gpu_tensor_set_format(*out, qtype);
+    return s;
+}
+
+/* The matrix-vector kernel for quantized weights at any M: NM columns of x
+ * per workgroup (more only re-read the same weights from cache) */
+static matmul_config quant_config(const ops_profile *p, const matmul_config *cfg, uint32_t M)
+{
+    if (cfg->kind == MATMUL_MATVEC) return *cfg;
+    matmul_config c = pick(p, M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM, 1, 32);
+    c.acc = cfg->acc;
+    return c;
+}
+
+static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu_tensor *w, gpu_tensor *w2,
                                   const matmul_norm *norm, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
                                   uint32_t K)
 {
     if (gpu_rec_status(rec)) return gpu_rec_status(rec);
     gpu_ctx *ctx = gpu_rec_ctx(rec);
-    const uint64_t row_bytes = 2ull * K;
+    const uint32_t qtype = gpu_tensor_format(w);
+    const quant_type *qt = qtype ? quant_type_of(qtype) : NULL;
+    const uint64_t row_bytes = op_weight_row_bytes(qtype, K);
+    const matmul_config qcfg = quant_config(ops_profile_of(ctx), cfg_in, M);
+    const matmul_config *cfg = qt ? &qcfg : cfg_in;
+    char qname[64]; /* a quantized variant's name, for the pipeline description */
     if (M == 0 || N == 0 || K == 0)
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: empty shape M %u N %u K %u", M, N, K);
     if ((uint64_t)M * N > UINT32_MAX || (uint64_t)M * K > UINT32_MAX)
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: M %u x N %u / K %u exceeds 32-bit indexing", M, N, K);
-    if (gpu_tensor_bytes(w) != row_bytes * N)
-        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, fp16 [%u][%u] needs %llu",
-                        (unsigned long long)gpu_tensor_bytes(w), N, K, (unsigned long long)(row_bytes * N));
+    if ((qtype && !qt) || !row_bytes || gpu_tensor_bytes(w) != weight_bytes(qtype, N, K))
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: w has %llu bytes, %s [%u][%u] needs %llu",
+                            (unsigned long long)gpu_tensor_bytes(w), qt ? qt->name : qtype ? "an unknown type" : "fp16",
+                            N, K, (unsigned long long)weight_bytes(qtype, N, K));
+    if (w2 && gpu_tensor_format(w2) != qtype)
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul glu: w_gate and w_up have different types");
     if (gpu_binding_bytes(x) < 4ull * M * K || gpu_binding_bytes(y) < 4ull * M * N)
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
                         (unsigned long long)gpu_binding_bytes(x), (unsigned long long)gpu_binding_bytes(y), M, N, K);
@@ -189,7 +238,7 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
     if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
 
-    const bool vec8 = K % 8 == 0; /* rows start on 16-byte boundaries: uvec4 loads */
+    const bool vec8 = K % 8 == 0; /* rows start on 16-byte boundaries: uvec4 loads (blocks: always) */
     bool texel = cfg->texel && vec8;
     for (uint32_t c = 0; texel && c < gpu_tensor_n_chunks(w); c++)
         texel = gpu_tensor_chunk_bytes(w, c) / 16 <= gpu_max_texels(ctx); /* else storage-buffer loads */
@@ -214,6 +263,14 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
             { NULL, "matvec_glu", "matvec_glu_texel" }, /* glu needs K % 8 == 0 (checked above) */
         };
         d.shader = variant[w2 != NULL][vec8 + texel];
+        if (qt) { /* blocks: "matvec[_glu]_<type>[_texel]", the variants of shaders/meson.build */
+            char t[16];
+            size_t i = 0;
+            for (; qt->name[i] && i + 1 < sizeof t; i++) t[i] = (char)(qt->name[i] >= 'A' && qt->name[i] <= 'Z' ? qt->name[i] + 32 : qt->name[i]);
+            t[i] = '\0';
+            snprintf(qname, sizeof qname, "matvec%s_%s%s", w2 ? "_glu" : "", t, texel ? "_texel" : "");
+            d.shader = qname;
+        }
         /* the scalar kernel binds w, x, y only; the others also w2 and the
          * norm's weight (unused ones get x) */
         if (vec8) d.n_buffers = MATVEC_N_BINDINGS;
@@ -251,6 +308,7 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg, gpu_te
 
     for (uint32_t c = 0; c < gpu_tensor_n_chunks(w); c++) {
         uint64_t off = gpu_tensor_chunk_offset(w, c), bytes = gpu_tensor_chunk_bytes(w, c);
+        if (qt && c + 1 == gpu_tensor_n_chunks(w)) bytes -= bytes % row_bytes; /* the padding */
         if (off % row_bytes || bytes % row_bytes)
             return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "matmul: chunk %u of w splits a row of %llu bytes (create w with granule K*2)", c,

@@ -13,8 +13,21 @@
 
 #include "gpu/gpu.h"
 
+/* Weight matrices [N][K] on the device: fp16 (qtype 0) or one of ggml's
+ * block types (qtype a ggml type id of model/quant.h; K a whole number of
+ * blocks), rows kept whole in every chunk, the tensor padded to 16 bytes
+ * (the kernels read words and texels); the type is the tensor's format tag,
+ * which the ops read to pick their variant. Errors: INVALID_ARG (a type or
+ * K that does not fit), the GPU layer's. */
+vkllm_status op_weight_create(gpu_ctx *ctx, uint32_t qtype, uint32_t N, uint32_t K, gpu_tensor **out);
+/* Bytes of one row of K weights of qtype (0: fp16); 0 when K is not a whole
+ * number of blocks or the type unknown. */
+uint64_t op_weight_row_bytes(uint32_t qtype, uint32_t K);
+
 /* w: fp16 [N][K] row-major, N * K * 2 bytes, possibly split into chunks of
- * whole rows (create it with granule K * 2); x: fp32 [M][K]; y: fp32 [M][N],
+ * whole rows (create it with granule K * 2), or made by op_weight_create (any
+ * type: quantized weights always run the matrix-vector kernel, for any M);
+ * x: fp32 [M][K]; y: fp32 [M][N],
  * row stride N. y may not alias x. Records one dispatch per chunk of w.
  * Errors: VKLLM_ERR_INVALID_ARG when a size is 0, w's size is not N*K*2, a
  * chunk of w splits a row, or a binding is too small for its matrix. */
@@ -184,5 +197,14 @@ vkllm_status check_matmul(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K, uint
  * cfg->acc, y starts random and the check wants y + x w^T. */
 vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t M, uint32_t N, uint32_t K,
                                uint64_t seed, vkllm_check_result *out);
+
+/* Checks of the quantized-weight kernels (matmul_q.c) on random blocks of
+ * ggml type qtype against the CPU dequantizer and a double product: y = w x
+ * (or y += w x, rmsnorm(x) first, or silu(w x) * (w2 x)); get_rows of a
+ * quantized table bit for bit. */
+vkllm_status check_matmul_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32_t N, uint32_t K, bool glu, bool norm,
+                                bool acc, uint64_t seed, vkllm_check_result *out);
+vkllm_status check_get_rows_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t n_rows, uint32_t n_cols, uint32_t n_ids,
+                                  uint64_t seed, vkllm_check_result *out);
 
 #endif

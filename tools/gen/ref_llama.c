@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/bf16.h"
+#include "model/quant.h"
 #include "util/half.h"
 
 static void ref_errf(char *err, size_t err_len, const char *fmt, ...)
@@ -37,12 +38,19 @@ static float elem(const model_tensor *t, uint64_t i)
     return t->dtype == DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
 }
 
-/* A float copy of t: fp16-rounded if round_f16 (matrices), exact otherwise (norms). NULL on OOM. */
+/* A float copy of t: fp16-rounded if round_f16 (matrices), exact otherwise
+ * (norms); a quantized matrix as its blocks decode (src/model/quant.c), the
+ * values the GPU multiplies by. NULL on OOM. */
 static float *load(const model_tensor *t, int round_f16)
 {
     uint64_t n = t->rows * t->cols;
     float *w = malloc((size_t)n * sizeof *w);
     if (!w) return NULL;
+    if (t->dtype == DTYPE_QUANT) {
+        const quant_type *qt = quant_type_of(t->qtype);
+        quant_dequantize(qt, t->data, w, n / qt->block);
+        return w;
+    }
     for (uint64_t i = 0; i < n; i++) {
         float f = elem(t, i);
         w[i] = round_f16 ? half_to_float(float_to_half(f)) : f;

@@ -10,7 +10,9 @@
  *     output) is rounded to fp16 (round to nearest even) and then widened to
  *     float, whatever the file's dtype, because the GPU holds matrix weights
  *     in fp16 (F32 and BF16 files are converted on upload). 1-D norm weights
- *     stay fp32, as on the GPU.
+ *     stay fp32, as on the GPU. A quantized matrix (ggml blocks) is the fp32
+ *     values its blocks decode to (src/model/quant.c), which the GPU kernels
+ *     compute exactly too.
  *   - KV cache: K (after RoPE) and V are stored rounded to fp16, as the GPU
  *     caches them.
  *   - activations: fp32 between ops (x, xn, q, k, v, attention output, gate,
