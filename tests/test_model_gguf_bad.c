@@ -335,6 +335,23 @@ static void bad_model(const char *what, const img *m, uint64_t off, const void *
     model_close(md);
 }
 
+/* A patched type that vkllm reads: the model opens and the tensor has it */
+static void good_model(const char *what, const img *m, uint64_t off, const uint32_t *type, const char *name)
+{
+    uint8_t *c = malloc(m->n);
+    memcpy(c, m->b, m->n);
+    if (off) memcpy(c + off, type, 4);
+    tu_write(g_path, c, m->n);
+    free(c);
+    char err[512] = "";
+    model *md = NULL;
+    CHECK(off && model_open(g_path, &md, err, sizeof err) == VKLLM_OK, "%s: %s", what, err);
+    int found = 0;
+    for (size_t i = 0; md && i < md->n_tensors; i++) found += md->tensors[i].dtype == DTYPE_QUANT && md->tensors[i].qtype == *type;
+    CHECK(found == 1, "%s: %d tensors of type %s", what, found, name);
+    model_close(md);
+}
+
 static void patch_u32(const char *what, const img *m, const char *key, uint32_t v, vkllm_status want, const char *s1,
                       const char *s2)
 {
@@ -351,11 +368,19 @@ static void bad_models(const char *good)
         free(m.b);
         return;
     }
-    uint32_t q8 = 8, q4 = 2, i32t = 26, f32v = 6;
-    bad_model("Q8_0 embeddings", &m, tensor_type_off(&m, "token_embd.weight"), &q8, 4, VKLLM_ERR_UNSUPPORTED,
-              "tensor 'token_embd.weight' has type Q8_0", "only F32, F16 and BF16");
-    bad_model("Q4_0 attn_q", &m, tensor_type_off(&m, "blk.0.attn_q.weight"), &q4, 4, VKLLM_ERR_UNSUPPORTED,
-              "tensor 'blk.0.attn_q.weight' has type Q4_0", NULL);
+    uint32_t q8 = 8, q4 = 2, q4k = 12, q8_1 = 9, iq2 = 16, i32t = 26, f32v = 6;
+    /* block types vkllm reads are accepted (the bytes shrink with the type, so the file stays whole) */
+    good_model("Q8_0 embeddings", &m, tensor_type_off(&m, "token_embd.weight"), &q8, "Q8_0");
+    good_model("Q4_0 attn_q", &m, tensor_type_off(&m, "blk.0.attn_q.weight"), &q4, "Q4_0");
+    /* others are refused, naming the type; a block type on a norm too; rows that are no whole block */
+    bad_model("Q8_1 embeddings", &m, tensor_type_off(&m, "token_embd.weight"), &q8_1, 4, VKLLM_ERR_UNSUPPORTED,
+              "tensor 'token_embd.weight' has type Q8_1", "which vkllm does not read");
+    bad_model("IQ2_XXS attn_q", &m, tensor_type_off(&m, "blk.0.attn_q.weight"), &iq2, 4, VKLLM_ERR_FORMAT,
+              "IQ2_XXS", "256");
+    bad_model("Q8_0 norm", &m, tensor_type_off(&m, "blk.0.attn_norm.weight"), &q8, 4, VKLLM_ERR_UNSUPPORTED,
+              "tensor 'blk.0.attn_norm.weight' has type Q8_0", "norms must be");
+    bad_model("Q4_K rows of 64", &m, tensor_type_off(&m, "blk.0.attn_q.weight"), &q4k, 4, VKLLM_ERR_FORMAT,
+              "Q4_K", "256");
     bad_model("I32 attn_norm", &m, tensor_type_off(&m, "blk.1.attn_norm.weight"), &i32t, 4, VKLLM_ERR_UNSUPPORTED,
               "tensor 'blk.1.attn_norm.weight' has type I32", NULL);
     const gguf_tensor *up = gguf_find_tensor(m.g, "blk.1.ffn_up.weight");

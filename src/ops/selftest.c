@@ -82,6 +82,16 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     if (full_size) RUN(check_rope(ctx, &(rope_case){ 512, 32, 128, 128, 10000, ROPE_ADJACENT, 0, 0, false }, seed + 22, R));
     RUN(check_silu_mul(ctx, 14336, 0, false, seed + 40, R));
     RUN(check_get_rows(ctx, 512, 4096, 8, 0, 0, seed + 42, R));
+    /* quantized weights: the decode product of each block type on a
+     * SOLAR-wide row (K 4096), Q4_K and Q6_K (Q4_K_M's) fused as decode runs
+     * them, and a quantized embedding lookup */
+    static const uint32_t qtypes[] = { 8, 2, 3, 6, 7, 10, 11, 12, 13, 14, 20, 23 }; /* ggml ids, model/quant.h */
+    for (unsigned i = 0; i < sizeof qtypes / sizeof qtypes[0]; i++)
+        RUN(check_matmul_quant(ctx, qtypes[i], 1, full_size ? 4096 : 256, 4096, false, false, false, seed + 60 + i, R));
+    RUN(check_matmul_quant(ctx, 12, 1, 1024, 4096, true, true, false, seed + 80, R));
+    RUN(check_matmul_quant(ctx, 14, 1, 1024, 4096, false, true, false, seed + 81, R));
+    RUN(check_matmul_quant(ctx, 14, 1, 512, 4096, false, false, true, seed + 82, R));
+    RUN(check_get_rows_quant(ctx, 12, 512, 4096, 8, seed + 83, R));
     if (full_size) RUN(check_get_rows(ctx, 32000, 4096, 64, 0, 0, seed + 43, R));
     /* one decode token's k row into SOLAR's cache, a prefill block; greedy pick over the vocab */
     RUN(check_kv_store(ctx, 1, 1, 1024, 4096, seed + 46, R));
