@@ -51,9 +51,14 @@ layout(constant_id = MATVEC_SPEC_NORM) const uint NORM = 0;  // 1: x is RMSNorm'
 #if defined(TEXEL)
 layout(binding = MATVEC_BIND_W) uniform usamplerBuffer w_tex;
 #define W_WORD(i) texelFetch(w_tex, int((i) >> 2))[(i) & 3u]
+#define W_TEXEL(t) texelFetch(w_tex, int(t))
 #ifdef GLU
 layout(binding = MATVEC_BIND_W2) uniform usamplerBuffer w2_tex;
 #define W2_WORD(i) texelFetch(w2_tex, int((i) >> 2))[(i) & 3u]
+#define W2_TEXEL(t) texelFetch(w2_tex, int(t))
+#define QTEXEL(t) (qsel == 0u ? W_TEXEL(t) : W2_TEXEL(t))
+#else
+#define QTEXEL(t) W_TEXEL(t)
 #endif
 layout(binding = MATVEC_BIND_X) uniform usamplerBuffer x_tex; // fp32 bits
 #define X4(i) uintBitsToFloat(texelFetch(x_tex, int(i)))

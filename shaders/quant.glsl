@@ -4,8 +4,10 @@
 //
 // The includer defines
 //   QTYPE       the ggml type id (QTYPE_Q4_0, ... below), the variant's -D,
-//   QWORD(i)    the i-th little-endian 32-bit word of the weight binding
-//               (a storage buffer of uint, or a R32UI texel buffer),
+//   QWORD(i)    the i-th little-endian 32-bit word of the weight binding,
+//   QTEXEL(t)   optional: the t-th 16-byte texel (uvec4) of a texel-buffer
+//               binding; the wide code areas are then read a texel at a time
+//               (on CPU devices each fetch is a gather, so fewer is faster),
 // and gets
 //   QK, QBYTES  weights and bytes per block,
 //   dequant32(b, u, w)  the 32 weights of unit u of the block at byte b: a
@@ -51,12 +53,41 @@ float qhalf(uint h)
     return uintBitsToFloat(sign | (uint(msb + 103) << 23) | ((em << (23 - msb)) & 0x7fffffu));
 }
 
+// n (4 or 8) consecutive 32-bit values from even byte offset o
+void qwords(uint o, uint n, out uint w[8])
+{
+#ifdef QTEXEL
+    // the texels the bytes lie in (at most three), then the words shifted
+    // into place by the offset's half-words within the first texel
+    const uint t0 = o >> 4, sh = (o & 15u) >> 1, last = (o + 4u * n - 1u) >> 4;
+    uint h[12];
+    const uvec4 a = QTEXEL(t0);
+    h[0] = a.x, h[1] = a.y, h[2] = a.z, h[3] = a.w;
+    const uvec4 b = last > t0 ? QTEXEL(t0 + 1u) : uvec4(0u);
+    h[4] = b.x, h[5] = b.y, h[6] = b.z, h[7] = b.w;
+    const uvec4 c = last > t0 + 1u ? QTEXEL(t0 + 2u) : uvec4(0u);
+    h[8] = c.x, h[9] = c.y, h[10] = c.z, h[11] = c.w;
+    const uint i0 = sh >> 1;
+    for (uint j = 0u; j < 8u; j++) {
+        if (j >= n) break;
+        w[j] = (sh & 1u) == 0u ? h[i0 + j] : (h[i0 + j] >> 16) | (h[i0 + j + 1u] << 16);
+    }
+#else
+    for (uint j = 0u; j < 8u; j++) {
+        if (j >= n) break;
+        w[j] = q32(o + 4u * j);
+    }
+#endif
+}
+
 // 16 bytes of 4-bit codes at o (even): code e of 32 is the low nibble of
 // byte e (e < 16) or the high nibble of byte e - 16
 void nibbles32(uint o, out uint c[32])
 {
+    uint wv[8];
+    qwords(o, 4u, wv);
     for (uint j = 0u; j < 4u; j++) {
-        const uint v = q32(o + 4u * j);
+        const uint v = wv[j];
         for (uint k = 0u; k < 4u; k++) {
             c[4u * j + k] = (v >> (8u * k)) & 0xfu;
             c[16u + 4u * j + k] = (v >> (8u * k + 4u)) & 0xfu;
@@ -76,8 +107,10 @@ const uint QK = 32u, QBYTES = 34u;
 void dequant32(uint b, uint u, out float w[32])
 {
     const float d = qhalf(q16(b));
+    uint wv[8];
+    qwords(b + 2u, 8u, wv);
     for (uint j = 0u; j < 8u; j++) {
-        const int v = int(q32(b + 2u + 4u * j));
+        const int v = int(wv[j]);
         for (uint k = 0u; k < 4u; k++) {
             precise float p = float(bitfieldExtract(v, int(8u * k), 8)) * d;
             w[4u * j + k] = p;
@@ -155,12 +188,14 @@ void dequant32(uint b, uint u, out float w[32])
 {
     const float d = qhalf(q16(b + 80u)), dmin = qhalf(q16(b + 82u));
     const uint n = u / 4u, shift = 2u * (u % 4u);
+    uint qv[8];
+    qwords(b + 16u + 32u * n, 8u, qv);
     for (uint half_ = 0u; half_ < 2u; half_++) {
         const uint sc = q8(b + 2u * u + half_);
         precise float dl = d * float(sc & 0xfu);
         precise float ml = dmin * float(sc >> 4);
         for (uint j = 0u; j < 4u; j++) {
-            const uint v = q32(b + 16u + 32u * n + 16u * half_ + 4u * j);
+            const uint v = qv[4u * half_ + j];
             for (uint k = 0u; k < 4u; k++) {
                 precise float p = dl * float((v >> (8u * k + shift)) & 3u);
                 precise float s = p - ml;
@@ -187,11 +222,13 @@ void dequant32(uint b, uint u, out float w[32])
 {
     const float d = qhalf(q16(b + 108u));
     const uint n = u / 4u, shift = 2u * (u % 4u);
+    uint qv[8], hv[8];
+    qwords(b + 32u + 32u * n, 8u, qv);
+    qwords(b, 8u, hv);
     for (uint half_ = 0u; half_ < 2u; half_++) {
         precise float dl = d * float(q3_scale(b, 2u * u + half_));
         for (uint j = 0u; j < 4u; j++) {
-            const uint v = q32(b + 32u + 32u * n + 16u * half_ + 4u * j);
-            const uint hm = q32(b + 16u * half_ + 4u * j);
+            const uint v = qv[4u * half_ + j], hm = hv[4u * half_ + j];
             for (uint k = 0u; k < 4u; k++) {
                 int c = int((v >> (8u * k + shift)) & 3u);
                 if (((hm >> (8u * k + u)) & 1u) == 0u) c -= 4;
@@ -230,10 +267,16 @@ void dequant32(uint b, uint u, out float w[32])
     precise float dl = d * float(sc);
     precise float ml = dmin * float(mn);
     const uint shift = (u % 2u) * 4u;
-    for (uint j = 0u; j < 8u; j++) {
-        const uint v = q32(b + QS + 32u * (u / 2u) + 4u * j);
+    uint qv[8];
+    qwords(b + QS + 32u * (u / 2u), 8u, qv);
 #if QTYPE == QTYPE_Q5_K
-        const uint h = q32(b + 16u + 4u * j);
+    uint hv[8];
+    qwords(b + 16u, 8u, hv);
+#endif
+    for (uint j = 0u; j < 8u; j++) {
+        const uint v = qv[j];
+#if QTYPE == QTYPE_Q5_K
+        const uint h = hv[j];
 #endif
         for (uint k = 0u; k < 4u; k++) {
             uint c = (v >> (8u * k + shift)) & 0xfu;
@@ -254,15 +297,21 @@ void dequant32(uint b, uint u, out float w[32])
 const uint QK = 256u, QBYTES = 210u;
 void dequant32(uint b, uint u, out float w[32])
 {
+    uint sw[8]; // the 16 int8 scales
+    qwords(b + 192u, 4u, sw);
     const float d = qhalf(q16(b + 208u));
     const uint n = u / 4u, j = u % 4u;
     const uint lshift = j < 2u ? 0u : 4u, hshift = 2u * j;
+    uint lv[8], hv[8];
+    qwords(b + 64u * n + 32u * (j % 2u), 8u, lv);
+    qwords(b + 128u + 32u * n, 8u, hv);
     for (uint half_ = 0u; half_ < 2u; half_++) {
-        const int sc = bitfieldExtract(int(q8(b + 192u + 8u * n + 2u * j + half_)), 0, 8);
+        const uint si = 8u * n + 2u * j + half_;
+        const int sc = bitfieldExtract(int(sw[si >> 2]), int(8u * (si & 3u)), 8);
         precise float ds = d * float(sc);
         for (uint i = 0u; i < 4u; i++) {
             const uint l = 16u * half_ + 4u * i;
-            const uint lo = q32(b + 64u * n + 32u * (j % 2u) + l), hi = q32(b + 128u + 32u * n + l);
+            const uint lo = lv[l / 4u], hi = hv[l / 4u];
             for (uint k = 0u; k < 4u; k++) {
                 const uint c = ((lo >> (8u * k + lshift)) & 0xfu) | (((hi >> (8u * k + hshift)) & 3u) << 4);
                 precise float p = ds * float(int(c) - 32);
