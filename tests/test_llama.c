@@ -226,23 +226,17 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
  * token at a time, logits within TOL of the reference, greedy tokens equal
  * (or a reference near-tie). Shapes with rows of 256 get the scheme's own
  * block types, smaller rows llama-quantize's fallbacks. */
-static void run_quant(gpu_ctx *ctx, const char *dir, const shape *sh, const char *quant, uint64_t seed)
+static void check_quant_file(gpu_ctx *ctx, const char *path, const char *name, const char *quant, uint64_t seed)
 {
-    char path[1024], err[512];
-    snprintf(path, sizeof path, "%s/%s-%s.gguf", dir, sh->name, quant);
-    gen_params p = sh->p;
-    p.seed = seed;
-    p.quant = quant;
-    if (gen_write_gguf(&p, path, err, sizeof err) != VKLLM_OK) {
-        EXPECT(0, "%s %s: generate: %s", sh->name, quant, err);
-        return;
-    }
-    const uint32_t V = p.n_vocab, P = 11, n_ctx = 64;
+    const shape *sh = &(shape){ .name = name };
+    char err[512];
+    const uint32_t P = 11, n_ctx = 64;
+    loaded g;
+    if (!load(ctx, path, n_ctx, 8, &g)) return;
+    const uint32_t V = g.m->hp.n_vocab;
     int32_t toks[16];
     rng r = { seed ^ 0x9a17 };
     for (uint32_t i = 0; i < P; i++) toks[i] = (int32_t)rng_below(&r, V);
-    loaded g;
-    if (!load(ctx, path, n_ctx, 8, &g)) return;
     int n_quant = 0;
     for (size_t i = 0; i < g.m->n_tensors; i++) n_quant += g.m->tensors[i].dtype == DTYPE_QUANT;
     EXPECT(n_quant > 0, "%s %s: no quantized tensor", sh->name, quant);
@@ -296,6 +290,20 @@ static void run_quant(gpu_ctx *ctx, const char *dir, const shape *sh, const char
     free(one);
     free(rl);
     unload(&g);
+}
+
+static void run_quant(gpu_ctx *ctx, const char *dir, const shape *sh, const char *quant, uint64_t seed)
+{
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/%s-%s.gguf", dir, sh->name, quant);
+    gen_params p = sh->p;
+    p.seed = seed;
+    p.quant = quant;
+    if (gen_write_gguf(&p, path, err, sizeof err) != VKLLM_OK) {
+        EXPECT(0, "%s %s: generate: %s", sh->name, quant, err);
+        return;
+    }
+    check_quant_file(ctx, path, sh->name, quant, seed);
 }
 
 /* A long context against the reference: 300 prompt tokens in blocks of 64,
@@ -376,6 +384,14 @@ int main(int argc, char **argv)
     run_quant(ctx, argv[1], &q256t, "q4_k_m", seed + 300);
     run_quant(ctx, argv[1], &shapes[0], "q4_k_m", seed + 301); /* rows of 64 and 96: Q5_0, Q8_0 */
     run_quant(ctx, argv[1], &shapes[0], "q2_k", seed + 302);   /* IQ4_NL */
+    /* llama.cpp's own quantized files (argv[2]: ../shared/fixtures/quant) */
+    static const char *const fx[] = { "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
+                                      "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "Q4_K_M" };
+    for (unsigned i = 0; argc > 2 && i < sizeof fx / sizeof fx[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/fx256-%s.gguf", argv[2], fx[i]);
+        check_quant_file(ctx, path, "fixture", fx[i], seed + 400 + i);
+    }
     run_long(ctx, argv[1], &shapes[3], seed + 100); /* gqa8-hd64: one kv head, 8 query heads */
     run_long(ctx, argv[1], &shapes[4], seed + 101); /* hd128-tied */
     return harness_finish(ctx, failures);
