@@ -13,16 +13,7 @@
 #include "model/quant.h"
 
 static int failures;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-        }                                                                  \
-    } while (0)
+#include "expect.h"
 
 /* distance in units in the last place between two finite floats */
 static uint64_t ulp_diff(float a, float b)
