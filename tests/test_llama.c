@@ -90,6 +90,35 @@ static int32_t argmax_of(const float *v, uint32_t n)
 #define TOL 1e-3
 #define N_GREEDY 32
 
+/* The reference's n greedy tokens after toks[0..P) against the GPU's
+ * gpu_ids: the number identical from the start (n: all). A divergence
+ * fails unless the reference itself barely prefers its token there (a gap
+ * within TOL of its logit scale). -1 when the reference fails. */
+static int greedy_vs_reference(ref_llama *ref, const int32_t *toks, uint32_t P, const int32_t *gpu_ids, int n,
+                               uint32_t V, const char *label)
+{
+    int32_t ref_ids[32], seq[64];
+    if (n > 32 || P + (uint32_t)n > 64 || ref_llama_reset(ref, 0) != 0 || ref_llama_greedy(ref, toks, P, (uint32_t)n, ref_ids) != 0)
+        return -1;
+    int i = 0;
+    while (i < n && gpu_ids[i] == ref_ids[i]) i++;
+    if (i == n) return n;
+    memcpy(seq, toks, P * 4);
+    memcpy(seq + P, ref_ids, (size_t)i * 4);
+    float *last = malloc((size_t)V * 4);
+    ref_llama_reset(ref, 0);
+    ref_llama_forward(ref, seq, P + (uint32_t)i, NULL, last);
+    double scale = 0;
+    for (uint32_t c = 0; c < V; c++) scale = fmax(scale, fabs(last[c]));
+    double gap = (double)last[ref_ids[i]] - last[gpu_ids[i]];
+    printf("%-12s greedy diverges at %d: gpu %d, ref %d, reference gap %.2e of scale %.2f\n", label, i, gpu_ids[i],
+           ref_ids[i], gap, scale);
+    EXPECT(gap <= TOL * scale, "%s: greedy token %d: gpu %d, reference %d (gap %.3e)", label, i, gpu_ids[i],
+           ref_ids[i], gap);
+    free(last);
+    return i;
+}
+
 typedef struct shape {
     const char *name;
     gen_params p;
@@ -144,35 +173,14 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
         EXPECT(0, "%s: reference forward: %s", sh->name, ref->err);
     }
     /* greedy continuation, on the GPU (argmax on the device, 4 bytes back) and the reference */
-    int32_t gpu_ids[N_GREEDY], ref_ids[N_GREEDY];
+    int32_t gpu_ids[N_GREEDY];
     s = llama_rewind(g.s, 0);
     if (s == VKLLM_OK) s = llama_eval(g.s, toks, P, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[0]);
     for (int i = 1; i < N_GREEDY && s == VKLLM_OK; i++)
         s = llama_eval(g.s, &gpu_ids[i - 1], 1, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[i]);
     EXPECT(s == VKLLM_OK, "%s: greedy: %s", sh->name, gpu_error(ctx));
-    if (ref && s == VKLLM_OK && ref_llama_reset(ref, 0) == 0 && ref_llama_greedy(ref, toks, P, N_GREEDY, ref_ids) == 0) {
-        int i = 0;
-        while (i < N_GREEDY && gpu_ids[i] == ref_ids[i]) i++;
-        if (i < N_GREEDY) {
-            /* accepted only if the reference itself barely prefers its token */
-            int32_t seq[64];
-            memcpy(seq, toks, P * 4);
-            memcpy(seq + P, ref_ids, (size_t)i * 4);
-            float *last = malloc((size_t)V * 4);
-            ref_llama_reset(ref, 0);
-            ref_llama_forward(ref, seq, P + (uint32_t)i, NULL, last);
-            double scale = 0;
-            for (uint32_t c = 0; c < V; c++) scale = fmax(scale, fabs(last[c]));
-            double gap = (double)last[ref_ids[i]] - last[gpu_ids[i]];
-            printf("%-12s greedy diverges at %d: gpu %d, ref %d, reference gap %.2e of scale %.2f\n", sh->name, i,
-                   gpu_ids[i], ref_ids[i], gap, scale);
-            EXPECT(gap <= TOL * scale, "%s: greedy token %d: gpu %d, reference %d (gap %.3e)", sh->name, i,
-                   gpu_ids[i], ref_ids[i], gap);
-            free(last);
-        } else {
-            printf("%-12s greedy %d tokens identical to the reference\n", sh->name, N_GREEDY);
-        }
-    }
+    if (ref && s == VKLLM_OK && greedy_vs_reference(ref, toks, P, gpu_ids, N_GREEDY, V, sh->name) == N_GREEDY)
+        printf("%-12s greedy %d tokens identical to the reference\n", sh->name, N_GREEDY);
     free(rl);
     ref_llama_destroy(ref);
 
@@ -260,28 +268,13 @@ static void check_quant_file(gpu_ctx *ctx, const char *path, const char *name, c
     }
     /* greedy: the GPU's argmax against the reference's */
     enum { NG = 12 };
-    int32_t gpu_ids[NG], ref_ids[NG];
+    int32_t gpu_ids[NG];
     s = llama_rewind(g.s, 0);
     if (s == VKLLM_OK) s = llama_eval(g.s, toks, P, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[0]);
     for (int i = 1; i < NG && s == VKLLM_OK; i++) s = llama_eval(g.s, &gpu_ids[i - 1], 1, LLAMA_OUT_ARGMAX, NULL, &gpu_ids[i]);
-    int same = 0;
-    if (ref && s == VKLLM_OK && ref_llama_reset(ref, 0) == 0 && ref_llama_greedy(ref, toks, P, NG, ref_ids) == 0) {
-        while (same < NG && gpu_ids[same] == ref_ids[same]) same++;
-        if (same < NG) { /* accepted only when the reference itself barely prefers its token */
-            int32_t seq[32];
-            memcpy(seq, toks, P * 4);
-            memcpy(seq + P, ref_ids, (size_t)same * 4);
-            float *last = malloc((size_t)V * 4);
-            ref_llama_reset(ref, 0);
-            ref_llama_forward(ref, seq, P + (uint32_t)same, NULL, last);
-            double scale = 0;
-            for (uint32_t c = 0; c < V; c++) scale = fmax(scale, fabs(last[c]));
-            double gap = (double)last[ref_ids[same]] - last[gpu_ids[same]];
-            EXPECT(gap <= TOL * scale, "%s %s: greedy token %d: gpu %d, reference %d (gap %.3e)", sh->name, quant,
-                   same, gpu_ids[same], ref_ids[same], gap);
-            free(last);
-        }
-    }
+    char label[64];
+    snprintf(label, sizeof label, "%s %s", sh->name, quant);
+    int same = ref && s == VKLLM_OK ? greedy_vs_reference(ref, toks, P, gpu_ids, NG, V, label) : 0;
     EXPECT(s == VKLLM_OK, "%s %s: greedy: %s", sh->name, quant, gpu_error(ctx));
     printf("%-10s %-7s %d quantized tensors: prefill vs decode %.2e, gpu vs reference %.2e, greedy %d/%d identical\n",
            sh->name, quant, n_quant, d_pd, d_ref, same, NG);
