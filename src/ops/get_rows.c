@@ -31,13 +31,7 @@ vkllm_status op_get_rows_wg(gpu_rec *rec, gpu_tensor *table, gpu_binding ids, gp
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "get_rows: %u ids x %u columns exceed a binding", n_ids, n_cols);
     if (wg == 0) wg = GET_ROWS_WG;
     char name[32] = "get_rows";
-    if (qt) { /* get_rows_<type>: the variants of shaders/meson.build */
-        size_t i = 0;
-        for (; qt->name[i] && i + 10 < sizeof name; i++)
-            name[9 + i] = (char)(qt->name[i] >= 'A' && qt->name[i] <= 'Z' ? qt->name[i] + 32 : qt->name[i]);
-        name[8] = '_';
-        name[9 + i] = '\0';
-    }
+    if (qt) op_weight_variant(name, sizeof name, "get_rows", qtype, ""); /* get_rows_<type> */
     gpu_pipeline_desc d = {
         .shader = name, .n_buffers = GET_ROWS_N_BINDINGS, .push_bytes = sizeof(get_rows_push),
         .n_spec = GET_ROWS_N_SPEC, .spec = { [GET_ROWS_SPEC_WG] = wg },

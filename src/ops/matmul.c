@@ -158,6 +158,15 @@ static vkllm_status check_config(gpu_ctx *ctx, const matmul_config *c)
 /* op_matmul_with; with w2 (not NULL) the fused SwiGLU form
  * y = silu(w x) * (w2 x) of the matrix-vector kernel, with norm (not NULL)
  * its fused RMSNorm of x. */
+void op_weight_variant(char *out, size_t len, const char *kernel, uint32_t qtype, const char *suffix)
+{
+    const quant_type *qt = quant_type_of(qtype);
+    char t[16] = "";
+    for (size_t i = 0; qt && qt->name[i] && i + 1 < sizeof t; i++)
+        t[i] = (char)(qt->name[i] >= 'A' && qt->name[i] <= 'Z' ? qt->name[i] + 32 : qt->name[i]);
+    snprintf(out, len, "%s_%s%s", kernel, t, suffix);
+}
+
 uint64_t op_weight_row_bytes(uint32_t qtype, uint32_t K)
 {
     if (!qtype) return 2ull * K;
@@ -263,12 +272,8 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
             { NULL, "matvec_glu", "matvec_glu_texel" }, /* glu needs K % 8 == 0 (checked above) */
         };
         d.shader = variant[w2 != NULL][vec8 + texel];
-        if (qt) { /* blocks: "matvec[_glu]_<type>[_texel]", the variants of shaders/meson.build */
-            char t[16];
-            size_t i = 0;
-            for (; qt->name[i] && i + 1 < sizeof t; i++) t[i] = (char)(qt->name[i] >= 'A' && qt->name[i] <= 'Z' ? qt->name[i] + 32 : qt->name[i]);
-            t[i] = '\0';
-            snprintf(qname, sizeof qname, "matvec%s_%s%s", w2 ? "_glu" : "", t, texel ? "_texel" : "");
+        if (qt) { /* blocks: "matvec[_glu]_<type>[_texel]" */
+            op_weight_variant(qname, sizeof qname, w2 ? "matvec_glu" : "matvec", qtype, texel ? "_texel" : "");
             d.shader = qname;
         }
         /* the scalar kernel binds w, x, y only; the others also w2 and the

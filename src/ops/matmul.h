@@ -20,6 +20,10 @@
  * which the ops read to pick their variant. Errors: INVALID_ARG (a type or
  * K that does not fit), the GPU layer's. */
 vkllm_status op_weight_create(gpu_ctx *ctx, uint32_t qtype, uint32_t N, uint32_t K, gpu_tensor **out);
+/* The name of a block type's shader variant, as shaders/meson.build lists
+ * them: "<kernel>_<type in lower case><suffix>" ("matvec_glu", Q4_K, "_texel"
+ * -> "matvec_glu_q4_k_texel") into out[len]. */
+void op_weight_variant(char *out, size_t len, const char *kernel, uint32_t qtype, const char *suffix);
 /* Bytes of one row of K weights of qtype (0: fp16); 0 when K is not a whole
  * number of blocks or the type unknown. */
 uint64_t op_weight_row_bytes(uint32_t qtype, uint32_t K);
