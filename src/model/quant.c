@@ -152,36 +152,25 @@ static void k4_scale_min(const uint8_t *s, unsigned i, int *sc, int *m)
 
 /* Q4_K: d @0, dmin @2, scales @4, q[128] @16. Weight k: sub-block i = k/32;
  * its nibbles are the low (i even) or high (i odd) halves of bytes
- * 32*(i/2) .. +31. */
-static void deq_q4_k(const uint8_t *b, float *y)
+ * 32*(i/2) .. +31. Q5_K: the same with a high-bit plane qh[32] @16 and q
+ * @48: bit i of qh[l] is the fifth bit (16). */
+static void deq_qx_k(const uint8_t *b, float *y, int bits)
 {
     float d = f16_at(b, 0), dmin = f16_at(b, 2);
+    const uint8_t *qs = b + (bits == 5 ? 48 : 16);
     for (unsigned k = 0; k < 256; k++) {
         unsigned i = k / 32, l = k % 32;
         int sc, m;
         k4_scale_min(b + 4, i, &sc, &m);
-        uint8_t byte = b[16 + 32 * (i / 2) + l];
+        uint8_t byte = qs[32 * (i / 2) + l];
         int q = i % 2 ? byte >> 4 : byte & 0xF;
+        if (bits == 5) q += (b[16 + l] >> i & 1) * 16;
         float d1 = d * (float)sc, m1 = dmin * (float)m;
         y[k] = d1 * (float)q - m1;
     }
 }
-
-/* Q5_K: d @0, dmin @2, scales @4, high-bit plane qh[32] @16, q[128] @48;
- * as Q4_K, plus bit i of qh[l] as the fifth bit (16). */
-static void deq_q5_k(const uint8_t *b, float *y)
-{
-    float d = f16_at(b, 0), dmin = f16_at(b, 2);
-    for (unsigned k = 0; k < 256; k++) {
-        unsigned i = k / 32, l = k % 32;
-        int sc, m;
-        k4_scale_min(b + 4, i, &sc, &m);
-        uint8_t byte = b[48 + 32 * (i / 2) + l];
-        int q = (i % 2 ? byte >> 4 : byte & 0xF) + (b[16 + l] >> i & 1) * 16;
-        float d1 = d * (float)sc, m1 = dmin * (float)m;
-        y[k] = d1 * (float)q - m1;
-    }
-}
+static void deq_q4_k(const uint8_t *b, float *y) { deq_qx_k(b, y, 4); }
+static void deq_q5_k(const uint8_t *b, float *y) { deq_qx_k(b, y, 5); }
 
 /* Q6_K: low nibbles ql[128] @0, high pairs qh[64] @128, int8 scales[16]
  * @192 (one per 16 weights), d @208. Weight k: half n = k/128, quarter
