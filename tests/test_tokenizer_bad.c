@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "model/gguf.h"
+#include "model/json_file.h"
 #include "model_util.h"
 #include "text/tokenizer.h"
 #include "text/tokenizer_internal.h"
@@ -164,6 +165,28 @@ static void hf_cases(void)
     /* the errors */
     hf_case("not JSON", "{\"model\": [", NULL, VKLLM_ERR_FORMAT, "tokenizer.json", "not valid JSON");
     hf_case("empty file", "", NULL, VKLLM_ERR_FORMAT, "tokenizer.json", "not valid JSON");
+    {
+        /* more values than any real tokenizer.json has: refused before cJSON
+         * builds its tree (about 80 bytes a value) */
+        size_t n = JSON_MAX_VALUES + 1;
+        const char *head = "{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[", *tail = "0]}}";
+        char *big = malloc(strlen(head) + 2 * n + strlen(tail) + 1);
+        CHECK(big, "out of memory");
+        char *w = big + strlen(strcpy(big, head));
+        for (size_t i = 0; i < n; i++, w += 2) memcpy(w, "0,", 2);
+        strcpy(w, tail);
+        hf_case("too many values", big, NULL, VKLLM_ERR_FORMAT, "tokenizer.json", "JSON values, more than");
+        /* the count skips strings (escaped quotes too), counts the rest */
+        static const struct { const char *s; size_t want; } counts[] = {
+            { "{}", 2 }, { "{\"a\":1}", 2 }, { "{\"a,[{\":[1,2,3]}", 5 },
+            { "{\"a\\\",[\":{\"b\":[\"\\\\\"]}}", 4 },
+        };
+        for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+            size_t got = json_count_values(counts[i].s, strlen(counts[i].s));
+            EXPECT(got == counts[i].want, "json_count_values(%s) = %zu, want %zu", counts[i].s, got, counts[i].want);
+        }
+        free(big);
+    }
     hf_case("top level array", "[]", NULL, VKLLM_ERR_FORMAT, "tokenizer.json", "top level is not a JSON object");
     hf_case("no model", "{}", NULL, VKLLM_ERR_FORMAT, "tokenizer.json", "'model' is missing");
     hf_case("unigram", "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", NULL, VKLLM_ERR_UNSUPPORTED, "tokenizer.json",

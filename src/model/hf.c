@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/json_file.h"
 #include "model/model_internal.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
@@ -17,34 +18,6 @@
 #define MAX_SHARDS 4096
 
 /* ---------------------------------------------------------------- JSON files */
-
-static vkllm_status read_json(const char *path, size_t max_bytes, cJSON **out, char *err, size_t err_len)
-{
-    *out = NULL;
-    mfile f;
-    vkllm_status st = mfile_open(&f, path, err, err_len);
-    if (st) {
-        mfile_close(&f);
-        return st;
-    }
-    if (f.size > max_bytes) {
-        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %" PRIu64 " bytes, more than the %zu a JSON file may have",
-                        path, f.size, max_bytes);
-    } else {
-        const char *end = NULL;
-        *out = f.size ? cJSON_ParseWithLengthOpts((const char *)f.data, (size_t)f.size, &end, 0) : NULL;
-        if (!*out) {
-            long pos = f.size && end ? (long)(end - (const char *)f.data) : 0;
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: not valid JSON (error near byte %ld)", path, pos);
-        } else if (!cJSON_IsObject(*out)) {
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: the top level is not a JSON object", path);
-            cJSON_Delete(*out);
-            *out = NULL;
-        }
-    }
-    mfile_close(&f);
-    return st;
-}
 
 static const char *json_kind(const cJSON *j)
 {
@@ -386,7 +359,7 @@ vkllm_status hf_load(model *m, const char *dir, char *err, size_t err_len)
                         "folder", dir);
         goto done;
     }
-    if ((st = read_json(cfg_path, CONFIG_MAX_BYTES, &cfg, err, err_len))) goto done;
+    if ((st = json_file_read(cfg_path, CONFIG_MAX_BYTES, JSON_MAX_VALUES, &cfg, err, err_len))) goto done;
     if ((st = parse_config(m, cfg, cfg_path, &head_dim_given, err, err_len))) goto done;
     if (file_exists(single)) { /* transformers prefers the single file too */
         m->shards = calloc(1, sizeof *m->shards);
@@ -397,7 +370,7 @@ vkllm_status hf_load(model *m, const char *dir, char *err, size_t err_len)
         if ((st = open_shard(m, "model.safetensors", NULL, err, err_len))) goto done;
     } else if (file_exists(index)) {
         s.index_path = index;
-        if ((st = read_json(index, INDEX_MAX_BYTES, &idx, err, err_len))) goto done;
+        if ((st = json_file_read(index, INDEX_MAX_BYTES, JSON_MAX_VALUES, &idx, err, err_len))) goto done;
         if ((st = open_index(m, &s, idx, err, err_len))) goto done;
         if (m->n_shards == 0) {
             st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: weight_map is empty", index);
@@ -429,7 +402,7 @@ vkllm_status model_read_config(const char *config_path, model_hparams *hp, int *
     memset(&m, 0, sizeof m);
     cJSON *cfg = NULL;
     int head_dim_given = 0;
-    vkllm_status st = read_json(config_path, CONFIG_MAX_BYTES, &cfg, err, err_len);
+    vkllm_status st = json_file_read(config_path, CONFIG_MAX_BYTES, JSON_MAX_VALUES, &cfg, err, err_len);
     if (!st) st = parse_config(&m, cfg, config_path, &head_dim_given, err, err_len);
     if (!st) st = model_check_hparams(&m.hp, head_dim_given, config_path, err, err_len);
     cJSON_Delete(cfg);

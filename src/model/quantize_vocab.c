@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/json_file.h"
 #include "model/mfile.h"
 #include "model/quantize_model.h"
 
@@ -15,29 +16,6 @@
 
 /* tokenizer.ggml.token_type values */
 enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER_DEFINED = 4, TT_UNUSED = 5, TT_BYTE = 6 };
-
-static vkllm_status read_json(const char *path, cJSON **out, char *err, size_t err_len)
-{
-    *out = NULL;
-    mfile f = { 0 };
-    vkllm_status st = mfile_open(&f, path, err, err_len);
-    if (!st) {
-        const char *end = NULL;
-        if (f.size > JSON_MAX_BYTES)
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %" PRIu64 " bytes, more than the %u a JSON file may have",
-                      path, f.size, JSON_MAX_BYTES);
-        else if (!(*out = f.size ? cJSON_ParseWithLengthOpts((const char *)f.data, (size_t)f.size, &end, 0) : NULL))
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: not valid JSON (error near byte %ld)", path,
-                      f.size && end ? (long)(end - (const char *)f.data) : 0L);
-        else if (!cJSON_IsObject(*out)) {
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: the top level is not a JSON object", path);
-            cJSON_Delete(*out);
-            *out = NULL;
-        }
-    }
-    mfile_close(&f);
-    return st;
-}
 
 static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
 
@@ -249,8 +227,10 @@ vkllm_status qm_vocab_from_hf(const char *dir, uint32_t n_vocab, qm_vocab *v, ch
                   "tokenizer.model alone is not supported)", dir);
         goto done;
     }
-    if ((st = read_json(tj_path, &tj, err, err_len))) goto done;
-    if (stat(cfg_path, &sb) == 0 && (st = read_json(cfg_path, &cfg, err, err_len))) goto done;
+    if ((st = json_file_read(tj_path, JSON_MAX_BYTES, JSON_MAX_VALUES, &tj, err, err_len))) goto done;
+    if (stat(cfg_path, &sb) == 0 &&
+        (st = json_file_read(cfg_path, JSON_MAX_BYTES, JSON_MAX_VALUES, &cfg, err, err_len)))
+        goto done;
     if ((st = check_kind(tj, tj_path, err, err_len))) goto done;
 
     v->n = n_vocab;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/json_file.h"
+
 /* dtype name -> bits per element (the safetensors spec's list) */
 static const struct { const char *name; uint32_t bits; tensor_dtype dtype; } st_dtypes[] = {
     { "F32", 32, DTYPE_F32 },     { "F16", 16, DTYPE_F16 },     { "BF16", 16, DTYPE_BF16 },
@@ -198,6 +200,12 @@ vkllm_status st_open(const char *path, st_file **out, char *err, size_t err_len)
     if (h[0] != '{') {
         st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header does not start with '{' (not a safetensors file?)",
                         path);
+        goto fail;
+    }
+    size_t values = json_count_values(h, (size_t)f->header_len);
+    if (values > JSON_MAX_VALUES) {
+        st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: header has about %zu JSON values, more than the %u allowed", path,
+                  values, JSON_MAX_VALUES);
         goto fail;
     }
     const char *end = NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/json_file.h"
 #include "model/mfile.h"
 #include "text/tokenizer_internal.h"
 
@@ -185,29 +186,6 @@ fail:
 }
 
 /* ---------------------------------------------------------------- HF JSON */
-
-static vkllm_status read_json(const char *path, cJSON **out, char *err, size_t err_len)
-{
-    *out = NULL;
-    mfile f;
-    vkllm_status st = mfile_open(&f, path, err, err_len);
-    if (!st) {
-        const char *end = NULL;
-        if (f.size > JSON_MAX_BYTES)
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: %" PRIu64 " bytes, more than the %u a JSON file may have",
-                          path, f.size, JSON_MAX_BYTES);
-        else if (!(*out = f.size ? cJSON_ParseWithLengthOpts((const char *)f.data, (size_t)f.size, &end, 0) : NULL))
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: not valid JSON (error near byte %ld)", path,
-                          f.size && end ? (long)(end - (const char *)f.data) : 0L);
-        else if (!cJSON_IsObject(*out)) {
-            st = errf(VKLLM_ERR_FORMAT, err, err_len, "%s: the top level is not a JSON object", path);
-            cJSON_Delete(*out);
-            *out = NULL;
-        }
-    }
-    mfile_close(&f);
-    return st;
-}
 
 static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
 
@@ -612,8 +590,9 @@ vkllm_status tok_load_hf(const char *path, tokenizer **out, char *err, size_t er
                       "alone is not supported)", path);
         goto done;
     }
-    if ((st = read_json(json_path, &tj, err, err_len))) goto done;
-    if (is_file(cfg_path) && (st = read_json(cfg_path, &cfg, err, err_len))) goto done;
+    if ((st = json_file_read(json_path, JSON_MAX_BYTES, JSON_MAX_VALUES, &tj, err, err_len))) goto done;
+    if (is_file(cfg_path) && (st = json_file_read(cfg_path, JSON_MAX_BYTES, JSON_MAX_VALUES, &cfg, err, err_len)))
+        goto done;
     st = hf_build(tj, json_path, cfg, cfg_path, out, err, err_len);
 done:
     cJSON_Delete(tj);
