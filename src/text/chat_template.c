@@ -176,67 +176,79 @@ static void render_mistral(sbuf *b, const chat_msg *msgs, size_t n)
     }
 }
 
-/* {% for message in messages %}'<|im_start|>' + role + '\n' + content + '<|im_end|>' + '\n'{% endfor %}
- * {% if add_generation_prompt %}'<|im_start|>assistant\n'{% endif %} */
-static void render_chatml(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+/* The templates that wrap each message in fixed text per role: pre[role] +
+ * content + post[role], then `gen` as the generation prompt. Each line
+ * quotes its model's Jinja:
+ *   ChatML (Qwen, OpenHermes, ...): '<|im_start|>' + role + '\n' + content + '<|im_end|>\n';
+ *     generation prompt '<|im_start|>assistant\n'.
+ *   Zephyr (HuggingFaceH4/zephyr-7b-beta), with HF's trim_blocks: '<|role|>\n' +
+ *     content + eos_token + '\n' (the newline after each {{ }} survives);
+ *     generation prompt '<|assistant|>\n'.
+ *   Phi-3 (microsoft/Phi-3-mini-4k-instruct, the June 2024 template with a
+ *     system role): '<|role|>\n' + content + '<|end|>\n'; generation prompt
+ *     '<|assistant|>\n'. The template's closing eos_token without a generation
+ *     prompt is left out (it would break the prefix property; generation
+ *     stops at '<|end|>' anyway).
+ *   Llama-3 (meta-llama/Meta-Llama-3-8B-Instruct): '<|start_header_id|>' + role +
+ *     '<|end_header_id|>\n\n' + content | trim + '<|eot_id|>'; generation prompt
+ *     '<|start_header_id|>assistant<|end_header_id|>\n\n'. The first bos_token
+ *     ('<|begin_of_text|>') is left to the tokenizer.
+ *   Vicuna v1.1 (lmsys), as llama.cpp writes it: system + '\n\n', then
+ *     'USER: ' + content + '\n' and 'ASSISTANT: ' + content + '</s>\n';
+ *     generation prompt 'ASSISTANT:' (the model writes the space). A reply's
+ *     leading spaces are dropped, so the space is not doubled.
+ *   Alpaca (Stanford): system + '\n\n' (when there is one), then
+ *     '### Instruction:\n' + content + '\n\n' and '### Response:\n' + content +
+ *     eos_token; generation prompt '### Response:\n'. */
+typedef struct wrap_template {
+    chat_template_id id;
+    const char *pre[3], *post[3]; /* by chat_role: system, user, assistant */
+    const char *gen;
+    bool trim;                    /* content | trim (Python's str.strip) */
+    bool reply_lstrip;            /* an assistant message's leading spaces dropped */
+    bool skip_empty_system;       /* an empty system message writes nothing */
+} wrap_template;
+
+static const wrap_template wrap_templates[] = {
+    { CHAT_TEMPLATE_CHATML,
+      { "<|im_start|>system\n", "<|im_start|>user\n", "<|im_start|>assistant\n" },
+      { "<|im_end|>\n", "<|im_end|>\n", "<|im_end|>\n" }, "<|im_start|>assistant\n", false, false, false },
+    { CHAT_TEMPLATE_ZEPHYR, { "<|system|>\n", "<|user|>\n", "<|assistant|>\n" }, { "</s>\n", "</s>\n", "</s>\n" },
+      "<|assistant|>\n", false, false, false },
+    { CHAT_TEMPLATE_PHI3, { "<|system|>\n", "<|user|>\n", "<|assistant|>\n" },
+      { "<|end|>\n", "<|end|>\n", "<|end|>\n" }, "<|assistant|>\n", false, false, false },
+    { CHAT_TEMPLATE_LLAMA3,
+      { "<|start_header_id|>system<|end_header_id|>\n\n", "<|start_header_id|>user<|end_header_id|>\n\n",
+        "<|start_header_id|>assistant<|end_header_id|>\n\n" },
+      { "<|eot_id|>", "<|eot_id|>", "<|eot_id|>" }, "<|start_header_id|>assistant<|end_header_id|>\n\n", true, false,
+      false },
+    { CHAT_TEMPLATE_VICUNA, { "", "USER: ", "ASSISTANT: " }, { "\n\n", "\n", "</s>\n" }, "ASSISTANT:", false, true,
+      false },
+    { CHAT_TEMPLATE_ALPACA, { "", "### Instruction:\n", "### Response:\n" }, { "\n\n", "\n\n", "</s>" },
+      "### Response:\n", false, false, true },
+};
+
+static const wrap_template *wrap_template_of(chat_template_id id)
 {
-    for (size_t i = 0; i < n; i++) {
-        sb_put(b, "<|im_start|>");
-        sb_put(b, role_name(msgs[i].role));
-        sb_put(b, "\n");
-        sb_put(b, msg_text(&msgs[i]));
-        sb_put(b, "<|im_end|>\n");
-    }
-    if (gen) sb_put(b, "<|im_start|>assistant\n");
+    for (size_t i = 0; i < sizeof wrap_templates / sizeof wrap_templates[0]; i++)
+        if (wrap_templates[i].id == id) return &wrap_templates[i];
+    return NULL;
 }
 
-/* Zephyr (HuggingFaceH4/zephyr-7b-beta), with HF's trim_blocks: each
- * message is '<|role|>\n' + content + eos_token + '\n' (the newline after
- * each {{ }} survives); generation prompt '<|assistant|>\n'. */
-static void render_zephyr(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
-{
-    for (size_t i = 0; i < n; i++) {
-        sb_put(b, "<|");
-        sb_put(b, role_name(msgs[i].role));
-        sb_put(b, "|>\n");
-        sb_put(b, msg_text(&msgs[i]));
-        sb_put(b, "</s>\n");
-    }
-    if (gen) sb_put(b, "<|assistant|>\n");
-}
-
-/* Phi-3 (microsoft/Phi-3-mini-4k-instruct, the June 2024 template with a
- * system role): '<|role|>\n' + content + '<|end|>\n' per message;
- * generation prompt '<|assistant|>\n'. The template's closing eos_token
- * without a generation prompt is left out (it would break the prefix
- * property; generation stops at '<|end|>' anyway). */
-static void render_phi3(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
-{
-    for (size_t i = 0; i < n; i++) {
-        sb_put(b, "<|");
-        sb_put(b, role_name(msgs[i].role));
-        sb_put(b, "|>\n");
-        sb_put(b, msg_text(&msgs[i]));
-        sb_put(b, "<|end|>\n");
-    }
-    if (gen) sb_put(b, "<|assistant|>\n");
-}
-
-/* Llama-3 (meta-llama/Meta-Llama-3-8B-Instruct):
- *   '<|start_header_id|>' + role + '<|end_header_id|>\n\n' + content | trim + '<|eot_id|>'
- *   generation prompt '<|start_header_id|>assistant<|end_header_id|>\n\n'
- * The first bos_token ('<|begin_of_text|>') is left to the tokenizer. */
-static void render_llama3(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
+static void render_wrapped(sbuf *b, const wrap_template *w, const chat_msg *msgs, size_t n, bool gen)
 {
     for (size_t i = 0; i < n; i++) {
         const char *t = msg_text(&msgs[i]);
-        sb_put(b, "<|start_header_id|>");
-        sb_put(b, role_name(msgs[i].role));
-        sb_put(b, "<|end_header_id|>\n\n");
-        sb_put_stripped(b, t, strlen(t));
-        sb_put(b, "<|eot_id|>");
+        chat_role r = msgs[i].role;
+        if (r == CHAT_ROLE_SYSTEM && w->skip_empty_system && !*t) continue;
+        if (r == CHAT_ROLE_ASSISTANT && w->reply_lstrip)
+            while (*t == ' ') t++;
+        sb_put(b, w->pre[r]);
+        if (w->trim) sb_put_stripped(b, t, strlen(t));
+        else sb_put(b, t);
+        sb_put(b, w->post[r]);
     }
-    if (gen) sb_put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    if (gen) sb_put(b, w->gen);
 }
 
 /* Gemma (google/gemma-7b-it):
@@ -266,64 +278,6 @@ static void render_gemma(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
         sb_put(b, "<end_of_turn>\n");
     }
     if (gen) sb_put(b, "<start_of_turn>model\n");
-}
-
-/* Vicuna v1.1 (lmsys), as llama.cpp writes it: system + '\n\n', then
- * 'USER: ' + content + '\n' and 'ASSISTANT: ' + content + '</s>\n';
- * generation prompt 'ASSISTANT:' (the model writes the space). A reply's
- * leading spaces are dropped, so the space is not doubled. */
-static void render_vicuna(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *t = msg_text(&msgs[i]);
-        switch (msgs[i].role) {
-        case CHAT_ROLE_SYSTEM:
-            sb_put(b, t);
-            sb_put(b, "\n\n");
-            break;
-        case CHAT_ROLE_USER:
-            sb_put(b, "USER: ");
-            sb_put(b, t);
-            sb_put(b, "\n");
-            break;
-        case CHAT_ROLE_ASSISTANT:
-            while (*t == ' ') t++;
-            sb_put(b, "ASSISTANT: ");
-            sb_put(b, t);
-            sb_put(b, "</s>\n");
-            break;
-        }
-    }
-    if (gen) sb_put(b, "ASSISTANT:");
-}
-
-/* Alpaca (Stanford): system + '\n\n' (when there is one), then
- *   '### Instruction:\n' + content + '\n\n' and '### Response:\n' + content + eos_token
- *   generation prompt '### Response:\n'. */
-static void render_alpaca(sbuf *b, const chat_msg *msgs, size_t n, bool gen)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *t = msg_text(&msgs[i]);
-        switch (msgs[i].role) {
-        case CHAT_ROLE_SYSTEM:
-            if (*t) {
-                sb_put(b, t);
-                sb_put(b, "\n\n");
-            }
-            break;
-        case CHAT_ROLE_USER:
-            sb_put(b, "### Instruction:\n");
-            sb_put(b, t);
-            sb_put(b, "\n\n");
-            break;
-        case CHAT_ROLE_ASSISTANT:
-            sb_put(b, "### Response:\n");
-            sb_put(b, t);
-            sb_put(b, "</s>");
-            break;
-        }
-    }
-    if (gen) sb_put(b, "### Response:\n");
 }
 
 /* ------------------------------------------------------------ API */
@@ -415,19 +369,16 @@ vkllm_status chat_render(chat_template_id id, const chat_msg *msgs, size_t n, bo
         if ((st = check_alternating(msgs, n, "mistral", err, err_len)) != VKLLM_OK) goto fail;
         render_mistral(&b, msgs, n);
         break;
-    case CHAT_TEMPLATE_CHATML: render_chatml(&b, msgs, n, add_generation_prompt); break;
-    case CHAT_TEMPLATE_ZEPHYR: render_zephyr(&b, msgs, n, add_generation_prompt); break;
-    case CHAT_TEMPLATE_VICUNA: render_vicuna(&b, msgs, n, add_generation_prompt); break;
-    case CHAT_TEMPLATE_ALPACA: render_alpaca(&b, msgs, n, add_generation_prompt); break;
     case CHAT_TEMPLATE_GEMMA:
         if ((st = check_alternating(msgs, n, "gemma", err, err_len)) != VKLLM_OK) goto fail;
         render_gemma(&b, msgs, n, add_generation_prompt);
         break;
-    case CHAT_TEMPLATE_PHI3: render_phi3(&b, msgs, n, add_generation_prompt); break;
-    case CHAT_TEMPLATE_LLAMA3: render_llama3(&b, msgs, n, add_generation_prompt); break;
     default:
-        st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: unknown chat template id %d", (int)id);
-        goto fail;
+        if (!wrap_template_of(id)) {
+            st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "chat_render: unknown chat template id %d", (int)id);
+            goto fail;
+        }
+        render_wrapped(&b, wrap_template_of(id), msgs, n, add_generation_prompt);
     }
     if (b.failed) {
         st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "chat_render: out of memory");
