@@ -33,6 +33,30 @@ extern "C" {
 #endif
 #endif
 
+/* Threads. Every function may be called from any thread; what may run at
+ * the same time:
+ *   - Different models (and their sessions) are independent: load, use and
+ *     free them on different threads at once.
+ *   - One model, several sessions: different sessions of one model may be
+ *     used from different threads concurrently (vkllm_session_eval,
+ *     vkllm_generate, vkllm_chat, ...). Their GPU work goes to the model's
+ *     one device queue, submitted in turn inside the library, so they share
+ *     the device's throughput. vkllm_session_create and vkllm_session_free
+ *     may run while other sessions of the model work, and so may the
+ *     model's read-only queries (vkllm_model_get_info, _device, _tokenizer,
+ *     _chat_template, _profile, _tuning, _validation_messages).
+ *   - One session: one thread at a time. Calls on a session must not
+ *     overlap (it may move between threads between calls); its callbacks run
+ *     on the calling thread, and must not call into the same session.
+ *   - vkllm_model_free: only once no call on the model or any of its
+ *     sessions is running and every session is freed.
+ *   - A tokenizer (loaded or a model's) is read-only: any threads at once.
+ *   - The calls without a handle (vkllm_list_devices, vkllm_model_inspect,
+ *     vkllm_quantize, vkllm_selftest, ...) share no state with each other.
+ *   - Error messages go to the caller's buffer, or to the session
+ *     (vkllm_session_error, valid until the session's next call).
+ */
+
 #define VKLLM_VERSION_MAJOR 0
 #define VKLLM_VERSION_MINOR 1
 #define VKLLM_VERSION_PATCH 0
@@ -98,6 +122,10 @@ typedef struct vkllm_device_info {
     uint64_t device_local_bytes;  /* sum of device-local heaps */
     int timestamps;               /* compute queue supports timestamps */
     double timestamp_period_ns;
+    int memory_budget;            /* VK_EXT_memory_budget offered: device_local_free is the driver's budget */
+    uint64_t device_local_free;   /* device-local bytes free now: with memory_budget the sum over device-local
+                                     heaps of budget - usage (what this process may still allocate), else
+                                     device_local_bytes */
 } vkllm_device_info;
 
 /* Lists the Vulkan devices. Fills up to `max` entries of `out` and sets
@@ -292,10 +320,13 @@ typedef struct vkllm_session_options {
 } vkllm_session_options;
 
 /* A session (its own KV cache and buffers) on a loaded model. Several
- * sessions may share a model; they share its device queue, so use one
- * model (and its sessions) from one thread at a time. Errors:
- * OUT_OF_MEMORY, UNSUPPORTED (a context longer than a device buffer allows),
- * INVALID_ARG; `err` says which. */
+ * sessions may share a model, each used from its own thread if wanted (see
+ * "Threads" at the top). Checks first that the session's KV cache and
+ * buffers fit the device memory still free (beside the weights and the
+ * other sessions; the driver's budget where VK_EXT_memory_budget is
+ * offered; $VKLLM_MEMORY_LIMIT). Errors: OUT_OF_MEMORY (with the numbers),
+ * UNSUPPORTED (a context longer than a device buffer allows), INVALID_ARG;
+ * `err` says which. */
 VKLLM_API vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *opts, vkllm_session **out, char *err,
                                   size_t err_len);
 /* Frees the session's KV cache and buffers. NULL is fine. */
