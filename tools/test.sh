@@ -34,9 +34,27 @@ mapfile -t tsan_tests < <(meson test -C build-tsan --list --suite cpu --suite th
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 setarch "$(uname -m)" -R \
     meson test -C build-tsan --print-errorlogs --num-processes 1 "${tsan_tests[@]}"
 
-python3 - <<'PY'
-import json, sys
+# 4. the library with clang too, at -Wall -Wextra -Werror (build-clang/: the
+#    shared and static libvkllm only, no tests)
+if [ ! -f build-clang/build.ninja ]; then
+    CC=clang CXX=clang++ meson setup build-clang -Dwerror=true >/dev/null 2>&1 || echo "clang: meson setup failed"
+fi
+if meson compile -C build-clang vkllm:shared_library vkllm:static_library >build-clang/compile.log 2>&1; then
+    clang_result=OK
+else
+    tail -30 build-clang/compile.log
+    clang_result=FAIL
+fi
+echo "clang build of libvkllm: $clang_result"
+
+CLANG_RESULT=$clang_result python3 - <<'PY'
+import json, os, sys
 passed = failed = 0
+if os.environ.get("CLANG_RESULT") == "OK":
+    passed += 1
+else:
+    failed += 1
+    print("the clang build of libvkllm failed")
 for log in ("build/meson-logs/testlog.json", "build-asan/meson-logs/testlog.json",
             "build-tsan/meson-logs/testlog.json"):
     try:

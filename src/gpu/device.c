@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gpu_internal.h"
+#include "util/plat.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -101,7 +102,17 @@ static void set_err(char *err, size_t n, const char *fmt, ...)
 
 static pthread_once_t volk_once = PTHREAD_ONCE_INIT;
 static VkResult volk_result = VK_ERROR_INITIALIZATION_FAILED;
-static void volk_init_once(void) { volk_result = volkInitialize(); }
+/* The loader library through the platform seam (its name differs per OS),
+ * then volk's loader-level functions from its vkGetInstanceProcAddr. */
+static void volk_init_once(void)
+{
+    void *lib = plat_vulkan_loader();
+    PFN_vkGetInstanceProcAddr gipa = lib ? (PFN_vkGetInstanceProcAddr)plat_library_function(lib, "vkGetInstanceProcAddr")
+                                         : NULL;
+    if (!gipa) return;
+    volkInitializeCustom(gipa);
+    volk_result = VK_SUCCESS;
+}
 
 VkResult gpu_vk_loader(void)
 {
@@ -161,8 +172,9 @@ static vkllm_status create_instance(gpu_ctx *ctx, bool validate, char *err, size
 {
     if (gpu_vk_loader() != VK_SUCCESS) {
         set_err(err, err_len,
-                "no Vulkan loader found (libvulkan.so.1); install one, e.g. "
-                "`apt-get install libvulkan1 mesa-vulkan-drivers`, or your GPU vendor's driver");
+                "no Vulkan loader found (%s); install one, e.g. "
+                "`apt-get install libvulkan1 mesa-vulkan-drivers`, or your GPU vendor's driver",
+                plat_vulkan_loader_names()[0]);
         return VKLLM_ERR_NO_VULKAN;
     }
     const char *exts[4];
