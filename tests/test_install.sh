@@ -51,6 +51,24 @@ if [ -x "$S/embed" ]; then
     fi
 fi
 
+# as a meson subproject: dependency('vkllm', fallback: ['vkllm']) finds what
+# meson.override_dependency declared, and builds only what the program needs
+sub=$S/subproject
+mkdir -p "$sub/subprojects" && ln -s "$(cd "$SRC" && pwd)" "$sub/subprojects/vkllm" && cp "$SRC/examples/embed.c" "$sub/app.c"
+cat >"$sub/meson.build" <<'MESON'
+project('app', 'c', default_options: ['c_std=c11'])
+executable('app', 'app.c', dependencies: dependency('vkllm', fallback: ['vkllm']))
+MESON
+if (cd "$sub" && env -u MESON_BUILD_ROOT -u MESON_SOURCE_ROOT meson setup b --force-fallback-for=vkllm &&
+    ninja -C b app) >"$S/subproject.log" 2>&1; then
+    out=$(env -u LD_LIBRARY_PATH "$sub/b/app" "$S/model.gguf" "Hi there" 2>/dev/null)
+    [ -n "$out" ] && [ "$out" = "$want" ] && ok "meson subproject: dependency('vkllm') builds and answers as the tree's" ||
+        bad "the subproject-built program answers '${out:0:60}'"
+else
+    tail -20 "$S/subproject.log"
+    bad "meson subproject build"
+fi
+
 # a C++ program includes vkllm.h and links the C library
 if command -v c++ >/dev/null; then
     if c++ -std=c++11 -Wall -Wextra -Werror -pedantic "$SRC/tests/cxx_consumer.cpp" $cflags $libs -o "$S/cxx" 2>"$S/cxx.log" &&
