@@ -3,7 +3,8 @@
  * Public C API. Every function returns a vkllm_status; on failure the
  * caller-supplied error buffer (where one is taken) holds one line saying
  * what went wrong and what to do. The library never prints and never exits.
- * No global state: everything lives in objects the caller creates and frees.
+ * No global state: everything lives in objects the caller creates and frees
+ * (the Vulkan loader library alone is opened once per process, thread-safely).
  */
 #ifndef VKLLM_H
 #define VKLLM_H
