@@ -69,6 +69,21 @@ else
     bad "meson subproject build"
 fi
 
+# the Python binding over the installed shared library
+if [ -n "$so" ]; then
+    py=$(VKLLM_LIBRARY="$libdir/libvkllm.so.0.1" PYTHONPATH="$SRC/bindings/python" python3 -c '
+import sys, vkllm
+with vkllm.Model(sys.argv[1], n_ctx=1024) as m:
+    print(m.session(n_ctx=1024).chat([("user", "Hi there")], max_tokens=64).wait(), end="")
+print("\n" + vkllm.library()._name, file=sys.stderr)' "$S/model.gguf" 2>"$S/py.err")
+    if [ "$py" = "$want" ] && grep -q "^$libdir/libvkllm.so.0.1\$" "$S/py.err"; then
+        ok "bindings/python/vkllm.py over the installed library answers as the tree's embed"
+    else
+        cat "$S/py.err"
+        bad "the Python binding over the installed library: '${py:0:60}'"
+    fi
+fi
+
 # a C++ program includes vkllm.h and links the C library
 if command -v c++ >/dev/null; then
     if c++ -std=c++11 -Wall -Wextra -Werror -pedantic "$SRC/tests/cxx_consumer.cpp" $cflags $libs -o "$S/cxx" 2>"$S/cxx.log" &&
