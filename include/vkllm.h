@@ -3,7 +3,8 @@
  * Public C API. Every function returns a vkllm_status; on failure the
  * caller-supplied error buffer (where one is taken) holds one line saying
  * what went wrong and what to do. The library never prints and never exits.
- * No global state: everything lives in objects the caller creates and frees.
+ * No global state: everything lives in objects the caller creates and frees
+ * (the Vulkan loader library alone is opened once per process, thread-safely).
  */
 #ifndef VKLLM_H
 #define VKLLM_H
@@ -14,6 +15,48 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* VKLLM_API marks what libvkllm exports: the library is built with
+ * -fvisibility=hidden, so nothing else is visible to a program linking it.
+ * On Windows it is dllexport while building the DLL (VKLLM_BUILD) and
+ * dllimport for its users unless they link the static library (VKLLM_STATIC). */
+#ifndef VKLLM_API
+#if defined(_WIN32) && !defined(VKLLM_STATIC)
+#ifdef VKLLM_BUILD
+#define VKLLM_API __declspec(dllexport)
+#else
+#define VKLLM_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define VKLLM_API __attribute__((visibility("default")))
+#else
+#define VKLLM_API
+#endif
+#endif
+
+/* Threads. Every function may be called from any thread; what may run at
+ * the same time:
+ *   - Different models (and their sessions) are independent: load, use and
+ *     free them on different threads at once.
+ *   - One model, several sessions: different sessions of one model may be
+ *     used from different threads concurrently (vkllm_session_eval,
+ *     vkllm_generate, vkllm_chat, ...). Their GPU work goes to the model's
+ *     one device queue, submitted in turn inside the library, so they share
+ *     the device's throughput. vkllm_session_create and vkllm_session_free
+ *     may run while other sessions of the model work, and so may the
+ *     model's read-only queries (vkllm_model_get_info, _device, _tokenizer,
+ *     _chat_template, _profile, _tuning, _validation_messages).
+ *   - One session: one thread at a time. Calls on a session must not
+ *     overlap (it may move between threads between calls); its callbacks run
+ *     on the calling thread, and must not call into the same session.
+ *   - vkllm_model_free: only once no call on the model or any of its
+ *     sessions is running and every session is freed.
+ *   - A tokenizer (loaded or a model's) is read-only: any threads at once.
+ *   - The calls without a handle (vkllm_list_devices, vkllm_model_inspect,
+ *     vkllm_quantize, vkllm_selftest, ...) share no state with each other.
+ *   - Error messages go to the caller's buffer, or to the session
+ *     (vkllm_session_error, valid until the session's next call).
+ */
 
 #define VKLLM_VERSION_MAJOR 0
 #define VKLLM_VERSION_MINOR 1
@@ -35,7 +78,7 @@ typedef enum vkllm_status {
 } vkllm_status;
 
 /* Short constant name of a status ("VKLLM_ERR_NO_VULKAN"); never NULL. */
-const char *vkllm_status_name(vkllm_status s);
+VKLLM_API const char *vkllm_status_name(vkllm_status s);
 
 /* ---------------------------------------------------------------- devices */
 
@@ -80,12 +123,16 @@ typedef struct vkllm_device_info {
     uint64_t device_local_bytes;  /* sum of device-local heaps */
     int timestamps;               /* compute queue supports timestamps */
     double timestamp_period_ns;
+    int memory_budget;            /* VK_EXT_memory_budget offered: device_local_free is the driver's budget */
+    uint64_t device_local_free;   /* device-local bytes free now: with memory_budget the sum over device-local
+                                     heaps of budget - usage (what this process may still allocate), else
+                                     device_local_bytes */
 } vkllm_device_info;
 
 /* Lists the Vulkan devices. Fills up to `max` entries of `out` and sets
  * *count to the number of devices found (which may exceed max).
  * Errors: VKLLM_ERR_NO_VULKAN when no loader/driver is present. */
-vkllm_status vkllm_list_devices(vkllm_device_info *out, uint32_t max, uint32_t *count,
+VKLLM_API vkllm_status vkllm_list_devices(vkllm_device_info *out, uint32_t max, uint32_t *count,
                                 char *err, size_t err_len);
 
 /* ---------------------------------------------------------------- bandwidth */
@@ -112,7 +159,7 @@ typedef struct vkllm_bandwidth {
  * copies of the weights (320 MiB in all, more than any GPU's cache holds,
  * as a decode step streams through its layers); `reps` timed runs each (0:
  * 10), after a warm-up. Errors: the device's, OUT_OF_MEMORY. */
-vkllm_status vkllm_measure_bandwidth(const char *device, const uint32_t (*shapes)[2], uint32_t n_shapes, uint32_t reps,
+VKLLM_API vkllm_status vkllm_measure_bandwidth(const char *device, const uint32_t (*shapes)[2], uint32_t n_shapes, uint32_t reps,
                                      vkllm_bandwidth *out, char *err, size_t err_len);
 
 /* ---------------------------------------------------------------- self-check */
@@ -143,7 +190,7 @@ typedef int (*vkllm_check_cb)(const vkllm_check_result *r, void *user);
  * `device_name` (may be NULL) receives the chosen device's name.
  * Returns VKLLM_ERR_CHECK_FAILED if any kernel failed, VKLLM_ERR_VALIDATION
  * if the validation layer spoke, other errors as named. */
-vkllm_status vkllm_selftest(const vkllm_selftest_options *opts, vkllm_check_cb cb, void *user,
+VKLLM_API vkllm_status vkllm_selftest(const vkllm_selftest_options *opts, vkllm_check_cb cb, void *user,
                             char *device_name, size_t device_name_len,
                             char *err, size_t err_len);
 
@@ -185,16 +232,16 @@ typedef struct vkllm_memory {
  * config.json. Maps the file(s) but touches no weight data and no GPU.
  * Errors name the file and the field: VKLLM_ERR_IO, VKLLM_ERR_FORMAT,
  * VKLLM_ERR_UNSUPPORTED (quantized weights, another architecture). */
-vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char *err, size_t err_len);
+VKLLM_API vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char *err, size_t err_len);
 
 /* What a model described by `info` needs for a session of n_ctx positions
  * (0: min(n_ctx_train, 4096)) and prefill blocks of n_batch tokens (0: 256). */
-vkllm_memory vkllm_model_memory(const vkllm_model_info *info, uint32_t n_ctx, uint32_t n_batch);
+VKLLM_API vkllm_memory vkllm_model_memory(const vkllm_model_info *info, uint32_t n_ctx, uint32_t n_batch);
 
 /* The device a context with this selector would use (index or name
  * substring; NULL: $VKLLM_DEVICE, else the best). Creates and destroys a
  * Vulkan device. Errors: VKLLM_ERR_NO_VULKAN, VKLLM_ERR_NO_DEVICE. */
-vkllm_status vkllm_device_choose(const char *device, vkllm_device_info *out, char *err, size_t err_len);
+VKLLM_API vkllm_status vkllm_device_choose(const char *device, vkllm_device_info *out, char *err, size_t err_len);
 
 typedef struct vkllm_model vkllm_model;     /* weights on one device */
 typedef struct vkllm_session vkllm_session; /* one KV cache over a model */
@@ -217,7 +264,7 @@ typedef struct vkllm_load_options {
  * streamed. *out is freed with vkllm_model_free. Errors as
  * vkllm_model_inspect plus the device's (NO_VULKAN, NO_DEVICE,
  * OUT_OF_MEMORY, VULKAN, UNSUPPORTED). */
-vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
+VKLLM_API vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
                               size_t err_len);
 /* A model of a well-known shape ("solar-10.7b", "llama-2-7b", "mistral-7b",
  * "tinyllama-1.1b", "small", "tiny") with seeded random fp16 weights
@@ -225,22 +272,22 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
  * benchmarks (`vkllm bench --synthetic`); its info has format "synthetic".
  * opts as vkllm_model_load (progress unused). Errors: INVALID_ARG for an
  * unknown shape (the message lists the known ones), and the device's. */
-vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *opts, vkllm_model **out, char *err,
+VKLLM_API vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *opts, vkllm_model **out, char *err,
                                    size_t err_len);
 /* Frees the weights and the device. Sessions on it must be freed first. NULL is fine. */
-void vkllm_model_free(vkllm_model *m);
+VKLLM_API void vkllm_model_free(vkllm_model *m);
 /* The loaded model's description. */
-const vkllm_model_info *vkllm_model_get_info(const vkllm_model *m);
+VKLLM_API const vkllm_model_info *vkllm_model_get_info(const vkllm_model *m);
 /* The device it was loaded on. */
-const vkllm_device_info *vkllm_model_device(const vkllm_model *m);
+VKLLM_API const vkllm_device_info *vkllm_model_device(const vkllm_model *m);
 /* With validation on (opts.validate or VKLLM_VALIDATE=1): how many messages
  * the Khronos validation layer has reported on this model's device so far,
  * and the first (*first may be NULL; "" if none). Always 0 otherwise. A
  * debugging aid: any message is a bug in vkllm or the driver. */
-uint32_t vkllm_model_validation_messages(const vkllm_model *m, const char **first);
+VKLLM_API uint32_t vkllm_model_validation_messages(const vkllm_model *m, const char **first);
 /* The device's copy bandwidth as vkllm_measure_bandwidth measures it
  * (bytes read + written per second / 1e9), on a loaded model's device. */
-vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err, size_t err_len);
+VKLLM_API vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err, size_t err_len);
 /* How the load tuned this device's decode kernels: on GPUs it times a
  * few matrix-vector configurations on the model's own weights (well under
  * a second) and keeps the fastest per weight shape; CPU devices keep
@@ -252,7 +299,7 @@ vkllm_status vkllm_model_copy_bandwidth(vkllm_model *m, double *gbps, char *err,
  * by each).
  * snprintf-style: returns the full length, writes at most len bytes (NUL
  * included); m NULL: 0. */
-size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len);
+VKLLM_API size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len);
 /* The device profile: the kernel choices vkllm makes on a device, as one
  * JSON object: "family" ("cpu" or "gpu": whose measured choices),
  * "as_gpu" (VKLLM_AS_GPU=1 gave a CPU device the GPU family), "reads"
@@ -264,8 +311,8 @@ size_t vkllm_model_tuning(const vkllm_model *m, char *buf, size_t len);
  * shape). vkllm_device_profile: what a context on a listed device starts
  * with; vkllm_model_profile: a loaded model's, after the load-time checks
  * and tuning. snprintf-style as vkllm_model_tuning; NULL argument: 0. */
-size_t vkllm_device_profile(const vkllm_device_info *d, char *buf, size_t len);
-size_t vkllm_model_profile(const vkllm_model *m, char *buf, size_t len);
+VKLLM_API size_t vkllm_device_profile(const vkllm_device_info *d, char *buf, size_t len);
+VKLLM_API size_t vkllm_model_profile(const vkllm_model *m, char *buf, size_t len);
 
 typedef struct vkllm_session_options {
     uint32_t n_ctx;     /* KV cache positions; 0: min(n_ctx_train, 4096) */
@@ -274,14 +321,17 @@ typedef struct vkllm_session_options {
 } vkllm_session_options;
 
 /* A session (its own KV cache and buffers) on a loaded model. Several
- * sessions may share a model; they share its device queue, so use one
- * model (and its sessions) from one thread at a time. Errors:
- * OUT_OF_MEMORY, UNSUPPORTED (a context longer than a device buffer allows),
- * INVALID_ARG; `err` says which. */
-vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *opts, vkllm_session **out, char *err,
+ * sessions may share a model, each used from its own thread if wanted (see
+ * "Threads" at the top). Checks first that the session's KV cache and
+ * buffers fit the device memory still free (beside the weights and the
+ * other sessions; the driver's budget where VK_EXT_memory_budget is
+ * offered; $VKLLM_MEMORY_LIMIT). Errors: OUT_OF_MEMORY (with the numbers),
+ * UNSUPPORTED (a context longer than a device buffer allows), INVALID_ARG;
+ * `err` says which. */
+VKLLM_API vkllm_status vkllm_session_create(vkllm_model *m, const vkllm_session_options *opts, vkllm_session **out, char *err,
                                   size_t err_len);
 /* Frees the session's KV cache and buffers. NULL is fine. */
-void vkllm_session_free(vkllm_session *s);
+VKLLM_API void vkllm_session_free(vkllm_session *s);
 
 /* What vkllm_session_eval returns. */
 typedef enum vkllm_logits {
@@ -296,16 +346,16 @@ typedef enum vkllm_logits {
  * Errors (nothing runs): INVALID_ARG for a token outside the vocabulary;
  * OUT_OF_MEMORY "context full" when the tokens don't fit the context.
  * The message is in vkllm_session_error. */
-vkllm_status vkllm_session_eval(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode,
+VKLLM_API vkllm_status vkllm_session_eval(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode,
                                 float *logits, int32_t *argmax);
 /* Positions filled so far. */
-uint32_t vkllm_session_pos(const vkllm_session *s);
-uint32_t vkllm_session_n_ctx(const vkllm_session *s);
+VKLLM_API uint32_t vkllm_session_pos(const vkllm_session *s);
+VKLLM_API uint32_t vkllm_session_n_ctx(const vkllm_session *s);
 /* Forgets positions >= pos (a chat rewinds instead of re-running history);
  * 0 clears. INVALID_ARG if pos is past the filled positions. */
-vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos);
+VKLLM_API vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos);
 /* The last error message on this session ("" if none). */
-const char *vkllm_session_error(const vkllm_session *s);
+VKLLM_API const char *vkllm_session_error(const vkllm_session *s);
 /* One timed dispatch of a step. Strings are static. */
 typedef struct vkllm_profile_entry {
     const char *step;   /* "attn q/k/v", "attention", "ffn down", "output", ... */
@@ -316,7 +366,7 @@ typedef struct vkllm_profile_entry {
 /* Per-dispatch GPU times of the last block run (the session made with
  * max_timed > 0; 0 entries otherwise or where the device has no
  * timestamps): fills up to max entries in recording order, returns how many. */
-uint32_t vkllm_session_profile(const vkllm_session *s, vkllm_profile_entry *out, uint32_t max);
+VKLLM_API uint32_t vkllm_session_profile(const vkllm_session *s, vkllm_profile_entry *out, uint32_t max);
 
 /* ---------------------------------------------------------------- quantize */
 
@@ -363,7 +413,7 @@ typedef struct vkllm_quantize_stats {
  * "q5_0", "q5_1", "q8_0", "q6_k", "iq4_nl", "iq4_xs") and the conversions
  * without quantizing ("f32", "f16", "bf16"). README's Quantization section
  * gives each mix's rule. */
-const char *const *vkllm_quantize_types(void);
+VKLLM_API const char *const *vkllm_quantize_types(void);
 
 /* Writes `out`, a GGUF that llama.cpp loads as one of its own, from `in`: a
  * Hugging Face folder (config.json + safetensors + tokenizer.json; its q/k
@@ -379,7 +429,7 @@ const char *const *vkllm_quantize_types(void);
  * block type vkllm cannot read, another architecture or tokenizer kind),
  * IO (unreadable source, unwritable folder, full disk), FORMAT (malformed
  * source, NaN/Inf weights), OUT_OF_MEMORY. */
-vkllm_status vkllm_quantize(const char *in, const char *out, const vkllm_quantize_options *opt,
+VKLLM_API vkllm_status vkllm_quantize(const char *in, const char *out, const vkllm_quantize_options *opt,
                             vkllm_quantize_stats *stats, char *err, size_t err_len);
 
 /* ---------------------------------------------------------------- text */
@@ -391,14 +441,14 @@ typedef struct vkllm_tokenizer vkllm_tokenizer;
  * BPE (Llama-2, Mistral, SOLAR). *out is freed with vkllm_tokenizer_free.
  * Errors name the file and field: IO, FORMAT, UNSUPPORTED (another
  * tokenizer type, e.g. GGUF "gpt2"). */
-vkllm_status vkllm_tokenizer_load(const char *path, vkllm_tokenizer **out, char *err, size_t err_len);
+VKLLM_API vkllm_status vkllm_tokenizer_load(const char *path, vkllm_tokenizer **out, char *err, size_t err_len);
 /* Frees a tokenizer from vkllm_tokenizer_load (never a model's). NULL is fine. */
-void vkllm_tokenizer_free(vkllm_tokenizer *t);
+VKLLM_API void vkllm_tokenizer_free(vkllm_tokenizer *t);
 
 /* A loaded model's tokenizer (owned by the model), or NULL when its files
  * have none; then vkllm_model_tokenizer_error says why. */
-const vkllm_tokenizer *vkllm_model_tokenizer(const vkllm_model *m);
-const char *vkllm_model_tokenizer_error(const vkllm_model *m);
+VKLLM_API const vkllm_tokenizer *vkllm_model_tokenizer(const vkllm_model *m);
+VKLLM_API const char *vkllm_model_tokenizer_error(const vkllm_model *m);
 
 enum {
     VKLLM_TOKENIZE_BOS = 1u << 0,     /* prepend BOS (if the vocabulary has one) */
@@ -408,25 +458,25 @@ enum {
 /* Encodes len bytes of UTF-8 (invalid bytes fall back to byte pieces).
  * *ids is malloc'd (free with vkllm_free), *n_ids tokens. Errors:
  * INVALID_ARG, OUT_OF_MEMORY. */
-vkllm_status vkllm_tokenize(const vkllm_tokenizer *t, const char *text, size_t len, unsigned flags, int32_t **ids,
+VKLLM_API vkllm_status vkllm_tokenize(const vkllm_tokenizer *t, const char *text, size_t len, unsigned flags, int32_t **ids,
                             size_t *n_ids, char *err, size_t err_len);
 /* Decodes ids to text: *text is malloc'd (free with vkllm_free) and holds *len
  * bytes plus a NUL terminator. The text itself may contain U+0000 (a <0x00>
  * byte piece), so use *len, not strlen; len may be NULL when the caller knows
  * it cannot. Special tokens are skipped. INVALID_ARG names an id out of range. */
-vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, size_t *len,
+VKLLM_API vkllm_status vkllm_detokenize(const vkllm_tokenizer *t, const int32_t *ids, size_t n_ids, char **text, size_t *len,
                               char *err, size_t err_len);
 /* The stored piece of a token ("▁Hello", "<0x0A>", "<s>"), owned by t; NULL if out of range. */
-const char *vkllm_token_piece(const vkllm_tokenizer *t, int32_t id);
+VKLLM_API const char *vkllm_token_piece(const vkllm_tokenizer *t, int32_t id);
 /* Pieces in the vocabulary. */
-uint32_t vkllm_tokenizer_n_vocab(const vkllm_tokenizer *t);
-int32_t vkllm_token_bos(const vkllm_tokenizer *t); /* -1 if none */
-int32_t vkllm_token_eos(const vkllm_tokenizer *t); /* -1 if none */
+VKLLM_API uint32_t vkllm_tokenizer_n_vocab(const vkllm_tokenizer *t);
+VKLLM_API int32_t vkllm_token_bos(const vkllm_tokenizer *t); /* -1 if none */
+VKLLM_API int32_t vkllm_token_eos(const vkllm_tokenizer *t); /* -1 if none */
 /* Whether the vocabulary asks for a BOS at the start of a text. */
-int vkllm_tokenizer_adds_bos(const vkllm_tokenizer *t);
+VKLLM_API int vkllm_tokenizer_adds_bos(const vkllm_tokenizer *t);
 
 /* Frees memory the library returned (ids, text). NULL is fine. */
-void vkllm_free(void *p);
+VKLLM_API void vkllm_free(void *p);
 
 /* ---------------------------------------------------------------- generation */
 
@@ -448,9 +498,9 @@ typedef struct vkllm_sampling {
 
 /* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1.1,
  * repeat_last_n 64, a fixed seed. */
-vkllm_sampling vkllm_sampling_default(void);
+VKLLM_API vkllm_sampling vkllm_sampling_default(void);
 /* temperature 0, no truncation, no penalty. */
-vkllm_sampling vkllm_sampling_greedy(void);
+VKLLM_API vkllm_sampling vkllm_sampling_greedy(void);
 
 /* Called with each generated token and the text it completes (complete
  * UTF-8 only, possibly empty; not NUL-terminated; text is held back while it
@@ -500,7 +550,7 @@ typedef struct vkllm_generate_stats {
  * is empty and stop strings are ignored). Errors: INVALID_ARG (a token out
  * of range, bad sampling), OUT_OF_MEMORY ("context full" when the prompt
  * itself does not fit), VULKAN; message in vkllm_session_error. */
-vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_prompt, const vkllm_generate_options *o,
+VKLLM_API vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_prompt, const vkllm_generate_options *o,
                             vkllm_generate_stats *stats);
 
 /* ---------------------------------------------------------------- chat */
@@ -518,21 +568,21 @@ typedef struct vkllm_message {
  * "phi3", "llama3" (vkllm_chat_template_list). *recognised (may be NULL) is
  * 0 when the model's template is missing or unknown and the default
  * ("solar") is used. */
-const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised);
+VKLLM_API const char *vkllm_model_chat_template(const vkllm_model *m, int *recognised);
 /* The same for a model file (as vkllm_model_inspect takes it) without
  * loading its weights or touching a GPU: *name receives the template's name
  * (static). Errors as vkllm_model_inspect. */
-vkllm_status vkllm_model_inspect_chat_template(const char *path, const char **name, int *recognised, char *err,
+VKLLM_API vkllm_status vkllm_model_inspect_chat_template(const char *path, const char **name, int *recognised, char *err,
                                                size_t err_len);
 /* The i-th known chat template name (i = 0, 1, ...), NULL past the last:
  * the names `name` arguments accept. Static strings. */
-const char *vkllm_chat_template_list(size_t i);
+VKLLM_API const char *vkllm_chat_template_list(size_t i);
 
 /* Renders a conversation with template `name` (NULL: the model's), ending
  * with the assistant prompt when add_generation_prompt; *out malloc'd (free
  * with vkllm_free). BOS is not part of the text. Errors: INVALID_ARG
  * (unknown template name, roles out of order for the template). */
-vkllm_status vkllm_chat_render(const vkllm_model *m, const char *name, const vkllm_message *msgs, size_t n,
+VKLLM_API vkllm_status vkllm_chat_render(const vkllm_model *m, const char *name, const vkllm_message *msgs, size_t n,
                                int add_generation_prompt, char **out, char *err, size_t err_len);
 
 /* One chat turn: renders msgs (the whole conversation so far, ending with
@@ -543,14 +593,14 @@ vkllm_status vkllm_chat_render(const vkllm_model *m, const char *name, const vkl
  * "<|im_end|>") is added to the stop strings. The caller appends the reply
  * (collected from on_token) as an assistant message for the next turn.
  * Needs the model's tokenizer (UNSUPPORTED without). */
-vkllm_status vkllm_chat(vkllm_session *s, const char *name, const vkllm_message *msgs, size_t n,
+VKLLM_API vkllm_status vkllm_chat(vkllm_session *s, const char *name, const vkllm_message *msgs, size_t n,
                         const vkllm_generate_options *o, vkllm_generate_stats *stats);
 
 /* The text that starts the next turn in template `name` (NULL: the model's),
  * where vkllm_chat stops generating ("### User:", "<|im_end|>", "[INST]"):
  * for callers that render (vkllm_chat_render), tokenize and vkllm_generate
  * themselves. Static string; NULL for an unknown template name. */
-const char *vkllm_chat_end_of_turn(const vkllm_model *m, const char *name);
+VKLLM_API const char *vkllm_chat_end_of_turn(const vkllm_model *m, const char *name);
 
 #ifdef __cplusplus
 }

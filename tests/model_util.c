@@ -1,4 +1,6 @@
 /* Helpers for the model-file tests; see model_util.h. */
+/* nftw (XSI): the scratch folders are removed with it */
+#define _XOPEN_SOURCE 700
 #include "model_util.h"
 
 #include "model/gguf.h"

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "term.h"
 #include "cli_line.h"
 #include "cli_talk.h"
 
@@ -367,7 +367,7 @@ int cmd_chat(int argc, char **argv)
         goto out;
     }
     if (cs.t.o.system && !conv_push(&cs.c, VKLLM_ROLE_SYSTEM, cs.t.o.system)) goto out;
-    cs.tty = isatty(0);
+    cs.tty = term_isatty(0);
     cs.in = line_open(cs.tty);
     if (!cs.in) goto out;
     if (cs.tty && !cs.t.o.quiet) fprintf(stderr, "(/help for commands, Ctrl-D or /quit to leave)\n");

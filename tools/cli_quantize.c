@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "term.h"
 #include "vkllm.h"
 
 static void usage(FILE *f)
@@ -48,17 +48,12 @@ static int print_tensor(const vkllm_quantize_tensor *t, void *user)
 
 /* Ctrl-C: the library cancels at its next chunk and removes its temporary file */
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static int progress(uint64_t done, uint64_t total, void *user)
 {
     (void)user;
     if (interrupted) return 1;
-    if (total == 0 || !isatty(2)) return 0;
+    if (total == 0 || !term_isatty(2)) return 0;
     const int width = 40;
     int filled = (int)(done * width / total);
     fprintf(stderr, "\rquantizing [%.*s%*s] %3d%%  %.2f / %.2f GB", filled, "########################################",
@@ -100,8 +95,7 @@ int cmd_quantize(int argc, char **argv)
     }
     if (o.dry_run) o.on_tensor = print_tensor;
     else o.progress = progress;
-    signal(SIGINT, on_sigint);
-    signal(SIGTERM, on_sigint);
+    term_catch_interrupt(&interrupted, true);
     vkllm_quantize_stats st;
     char err[1024] = "", a[32], b[32];
     struct timespec t0, t1;

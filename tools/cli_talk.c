@@ -4,31 +4,20 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli_talk.h"
+#include "term.h"
 
 /* ------------------------------------------------------------ Ctrl-C */
 
 volatile sig_atomic_t talk_interrupted;
 
-static void on_sigint(int sig)
-{
-    (void)sig;
-    talk_interrupted = 1;
-}
-
-void talk_catch_sigint(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-}
+void talk_catch_sigint(void) { term_catch_interrupt(&talk_interrupted, false); }
 
 static double now_s(void)
 {
@@ -406,7 +395,7 @@ static int on_prefill(uint32_t done, uint32_t total, void *user)
     r->prefill_total = total;
     if (r->t->o.verbose) {
         fprintf(stderr, "prompt: %u/%u tokens\n", done, total);
-    } else if (!r->t->o.quiet && isatty(2) && total > r->t->n_batch && done < total) {
+    } else if (!r->t->o.quiet && term_isatty(2) && total > r->t->n_batch && done < total) {
         fprintf(stderr, "\r[prompt %u/%u]", done, total);
         r->progress_shown = 1;
     }

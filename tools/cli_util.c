@@ -1,9 +1,9 @@
 /* Output helpers shared by the CLI's commands. */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "term.h"
 
 void json_str(const char *s)
 {
@@ -55,7 +55,7 @@ int cli_parse_u32(const char *s, uint32_t *out)
 int cli_progress(uint64_t done, uint64_t total, void *user)
 {
     (void)user;
-    if (!isatty(2) || total == 0) return 0;
+    if (!term_isatty(2) || total == 0) return 0;
     const int width = 40;
     int filled = (int)(done * width / total);
     /* units that show the numbers moving: MB below 10 GB, kB below 10 MB */

@@ -11,6 +11,8 @@ pkgs=(gcc pkg-config python3 meson ninja-build glslang-tools libvulkan-dev libvu
 if [ "${VKLLM_SETUP_TESTS:-0}" = 1 ]; then # tools/test.sh: what only the tests use
     # `vkllm serve`'s tests: curl, the openai npm client, headless chromium, libFuzzer (clang)
     pkgs+=(curl nodejs chromium clang libclang-rt-dev)
+    # the C++ consumer of vkllm.h (tests/cxx_consumer.cpp)
+    pkgs+=(g++)
     # npm comes with some nodejs builds (NodeSource) and is its own package in Debian's
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

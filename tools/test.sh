@@ -4,7 +4,13 @@
 #      on a machine without a GPU — with the validation layer on; CPU tests);
 #   2. the CPU-only tests again under ASan + UBSan (build-asan/), and the
 #      end-to-end API tests (suite "api": forward pass, generation, the CLI
-#      and the embedding example on lavapipe) with leak checking.
+#      and the embedding example on lavapipe) with leak checking;
+#   3. under ThreadSanitizer (build-tsan/): the threaded test (four sessions
+#      of one model generating at once, two models loading at once) and the
+#      CPU-only tests (the quantizer's row workers), less the two
+#      single-threaded speed tests (sampler, tokenizer_speed), which TSan only
+#      slows down. No suppressions are needed: lavapipe and the validation
+#      layer are not instrumented, so TSan checks vkllm's own accesses.
 # Ends with one line "N passed, N failed"; exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +23,40 @@ fi
 ninja -C build-asan >/dev/null || exit 1
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C build-asan --suite cpu --suite api --print-errorlogs --num-processes 1
 
-python3 - <<'PY'
-import json, sys
+if [ ! -f build-tsan/build.ninja ]; then
+    meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dwerror=true >/dev/null || exit 1
+fi
+ninja -C build-tsan >/dev/null || exit 1
+mapfile -t tsan_tests < <(meson test -C build-tsan --list --suite cpu --suite threads 2>/dev/null | grep '^vkllm:' |
+    sed 's|.* / ||' | grep -vx -e sampler -e tokenizer_speed)
+# setarch -R: no address-space randomisation, which TSan's fixed shadow
+# layout cannot always live with (high vm.mmap_rnd_bits on newer kernels)
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 setarch "$(uname -m)" -R \
+    meson test -C build-tsan --print-errorlogs --num-processes 1 "${tsan_tests[@]}"
+
+# 4. the library with clang too, at -Wall -Wextra -Werror (build-clang/: the
+#    shared and static libvkllm only, no tests)
+if [ ! -f build-clang/build.ninja ]; then
+    CC=clang CXX=clang++ meson setup build-clang -Dwerror=true >/dev/null 2>&1 || echo "clang: meson setup failed"
+fi
+if meson compile -C build-clang vkllm:shared_library vkllm:static_library >build-clang/compile.log 2>&1; then
+    clang_result=OK
+else
+    tail -30 build-clang/compile.log
+    clang_result=FAIL
+fi
+echo "clang build of libvkllm: $clang_result"
+
+CLANG_RESULT=$clang_result python3 - <<'PY'
+import json, os, sys
 passed = failed = 0
-for log in ("build/meson-logs/testlog.json", "build-asan/meson-logs/testlog.json"):
+if os.environ.get("CLANG_RESULT") == "OK":
+    passed += 1
+else:
+    failed += 1
+    print("the clang build of libvkllm failed")
+for log in ("build/meson-logs/testlog.json", "build-asan/meson-logs/testlog.json",
+            "build-tsan/meson-logs/testlog.json"):
     try:
         lines = open(log).read().splitlines()
     except OSError:

@@ -75,6 +75,8 @@ static void print_device_json(const vkllm_device_info *d, int last)
                d->heap_device_local[h] ? "true" : "false");
     printf("], \"timestamps\": %s, \"timestamp_period_ns\": %g", d->timestamps ? "true" : "false",
            d->timestamp_period_ns);
+    printf(", \"memory_budget\": %s, \"device_local_free\": %llu", d->memory_budget ? "true" : "false",
+           (unsigned long long)d->device_local_free);
     char profile[4096];
     vkllm_device_profile(d, profile, sizeof profile);
     printf(", \"profile\": %s}%s\n", profile, last ? "" : ",");
@@ -90,6 +92,9 @@ static void print_device_text(const vkllm_device_info *d)
         printf("%sheap %u: %.1f GiB%s", h ? ", " : "", h, (double)d->heap_size[h] / (1 << 30),
                d->heap_device_local[h] ? " local" : "");
     printf(")\n");
+    if (d->memory_budget)
+        printf("  free now        %.1f GiB device-local (VK_EXT_memory_budget)\n",
+               (double)d->device_local_free / (1 << 30));
     printf("  fp16 / int8     arithmetic %s / %s, storage %s / %s\n", d->fp16_arith ? "yes" : "no",
            d->int8_arith ? "yes" : "no", d->storage16 ? "yes" : "no", d->storage8 ? "yes" : "no");
     printf("  subgroups       size %u (%u..%u%s), arithmetic %s, shuffle %s\n", d->subgroup_size, d->subgroup_min,

@@ -17,6 +17,7 @@ typedef struct desc_pool {
 
 struct gpu_rec {
     gpu_ctx *ctx;
+    VkCommandPool pool;        /* its own: a pool is externally synchronized, and sessions record on their own threads */
     VkCommandBuffer cmd;
     VkFence fence;
     desc_pool *pools;
@@ -42,22 +43,27 @@ vkllm_status gpu_rec_begin(gpu_ctx *ctx, uint32_t max_timed, gpu_rec **out)
     if (!rec) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
     rec->ctx = ctx;
     *out = rec; /* half-built recordings are destroyed by gpu_rec_destroy */
+    VkCommandPoolCreateInfo pci = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .queueFamilyIndex = ctx->queue_family,
+    };
+    VK_TRY(ctx, ctx->vk.vkCreateCommandPool(ctx->dev, &pci, NULL, &rec->pool));
     VkCommandBufferAllocateInfo cai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = ctx->cmd_pool,
+        .commandPool = rec->pool,
         .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
         .commandBufferCount = 1,
     };
-    VK_TRY(ctx, vkAllocateCommandBuffers(ctx->dev, &cai, &rec->cmd));
+    VK_TRY(ctx, ctx->vk.vkAllocateCommandBuffers(ctx->dev, &cai, &rec->cmd));
     VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
-    VK_TRY(ctx, vkCreateFence(ctx->dev, &fci, NULL, &rec->fence));
+    VK_TRY(ctx, ctx->vk.vkCreateFence(ctx->dev, &fci, NULL, &rec->fence));
     if (max_timed && ctx->ts_valid_bits) {
         VkQueryPoolCreateInfo qci = {
             .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
             .queryType = VK_QUERY_TYPE_TIMESTAMP,
             .queryCount = 2 * max_timed,
         };
-        VK_TRY(ctx, vkCreateQueryPool(ctx->dev, &qci, NULL, &rec->queries));
+        VK_TRY(ctx, ctx->vk.vkCreateQueryPool(ctx->dev, &qci, NULL, &rec->queries));
         rec->labels = calloc(max_timed, sizeof *rec->labels);
         rec->us = calloc(max_timed, sizeof *rec->us);
         rec->tags = calloc(max_timed, sizeof *rec->tags);
@@ -65,8 +71,8 @@ vkllm_status gpu_rec_begin(gpu_ctx *ctx, uint32_t max_timed, gpu_rec **out)
         rec->max_timed = max_timed;
     }
     VkCommandBufferBeginInfo bi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
-    VK_TRY(ctx, vkBeginCommandBuffer(rec->cmd, &bi));
-    if (rec->queries) vkCmdResetQueryPool(rec->cmd, rec->queries, 0, 2 * max_timed);
+    VK_TRY(ctx, ctx->vk.vkBeginCommandBuffer(rec->cmd, &bi));
+    if (rec->queries) ctx->vk.vkCmdResetQueryPool(rec->cmd, rec->queries, 0, 2 * max_timed);
     return VKLLM_OK;
 }
 
@@ -77,12 +83,13 @@ void gpu_rec_destroy(gpu_rec *rec)
     while (rec->pools) {
         desc_pool *p = rec->pools;
         rec->pools = p->next;
-        vkDestroyDescriptorPool(ctx->dev, p->pool, NULL);
+        ctx->vk.vkDestroyDescriptorPool(ctx->dev, p->pool, NULL);
         free(p);
     }
-    if (rec->queries) vkDestroyQueryPool(ctx->dev, rec->queries, NULL);
-    if (rec->fence) vkDestroyFence(ctx->dev, rec->fence, NULL);
-    if (rec->cmd) vkFreeCommandBuffers(ctx->dev, ctx->cmd_pool, 1, &rec->cmd);
+    if (rec->queries) ctx->vk.vkDestroyQueryPool(ctx->dev, rec->queries, NULL);
+    if (rec->fence) ctx->vk.vkDestroyFence(ctx->dev, rec->fence, NULL);
+    if (rec->cmd) ctx->vk.vkFreeCommandBuffers(ctx->dev, rec->pool, 1, &rec->cmd);
+    if (rec->pool) ctx->vk.vkDestroyCommandPool(ctx->dev, rec->pool, NULL);
     free(rec->labels);
     free(rec->tags);
     free(rec->us);
@@ -105,7 +112,7 @@ static vkllm_status alloc_set(gpu_rec *rec, VkDescriptorSetLayout layout, VkDesc
             .poolSizeCount = 2,
             .pPoolSizes = sizes,
         };
-        VkResult r = vkCreateDescriptorPool(ctx->dev, &dpci, NULL, &p->pool);
+        VkResult r = ctx->vk.vkCreateDescriptorPool(ctx->dev, &dpci, NULL, &p->pool);
         if (r != VK_SUCCESS) {
             free(p);
             VK_TRY(ctx, r);
@@ -119,7 +126,7 @@ static vkllm_status alloc_set(gpu_rec *rec, VkDescriptorSetLayout layout, VkDesc
         .descriptorSetCount = 1,
         .pSetLayouts = &layout,
     };
-    VK_TRY(ctx, vkAllocateDescriptorSets(ctx->dev, &dsai, set));
+    VK_TRY(ctx, ctx->vk.vkAllocateDescriptorSets(ctx->dev, &dsai, set));
     rec->pools->used++;
     return VKLLM_OK;
 }
@@ -202,16 +209,16 @@ vkllm_status gpu_dispatch(gpu_rec *rec, gpu_pipeline *p, const gpu_binding *b, u
             .pTexelBufferView = texel ? &views[i] : NULL,
         };
     }
-    vkUpdateDescriptorSets(ctx->dev, n_b, writes, 0, NULL);
+    ctx->vk.vkUpdateDescriptorSets(ctx->dev, n_b, writes, 0, NULL);
 
     bool timed = rec->queries && rec->n_timed < rec->max_timed;
-    if (timed) vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries, 2 * rec->n_timed);
-    vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
-    vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
-    if (p->desc.push_bytes) vkCmdPushConstants(rec->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p->desc.push_bytes, push);
-    vkCmdDispatch(rec->cmd, gx, gy, gz);
+    if (timed) ctx->vk.vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries, 2 * rec->n_timed);
+    ctx->vk.vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+    ctx->vk.vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
+    if (p->desc.push_bytes) ctx->vk.vkCmdPushConstants(rec->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p->desc.push_bytes, push);
+    ctx->vk.vkCmdDispatch(rec->cmd, gx, gy, gz);
     if (timed) {
-        vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries, 2 * rec->n_timed + 1);
+        ctx->vk.vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries, 2 * rec->n_timed + 1);
         rec->tags[rec->n_timed] = rec->tag ? rec->tag : "";
         rec->labels[rec->n_timed++] = label ? label : p->shader_name;
     }
@@ -220,6 +227,7 @@ vkllm_status gpu_dispatch(gpu_rec *rec, gpu_pipeline *p, const gpu_binding *b, u
 
 void gpu_barrier(gpu_rec *rec)
 {
+    gpu_ctx *ctx = rec->ctx;
     if (rec->status != VKLLM_OK || rec->ended) return;
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -228,7 +236,7 @@ void gpu_barrier(gpu_rec *rec)
                          VK_ACCESS_TRANSFER_WRITE_BIT,
     };
     VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
-    vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+    ctx->vk.vkCmdPipelineBarrier(rec->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
 vkllm_status gpu_rec_copy(gpu_rec *rec, gpu_binding dst, gpu_binding src, uint64_t bytes)
@@ -243,7 +251,7 @@ vkllm_status gpu_rec_copy(gpu_rec *rec, gpu_binding dst, gpu_binding src, uint64
         s = gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "copy of %llu bytes exceeds its bindings", (unsigned long long)bytes);
     if (s != VKLLM_OK) return rec_status(rec, s);
     VkBufferCopy region = { .srcOffset = soff, .dstOffset = doff, .size = bytes };
-    vkCmdCopyBuffer(rec->cmd, sb, db, 1, &region);
+    ctx->vk.vkCmdCopyBuffer(rec->cmd, sb, db, 1, &region);
     return VKLLM_OK;
 }
 
@@ -257,12 +265,13 @@ vkllm_status gpu_rec_fill(gpu_rec *rec, gpu_binding dst, uint64_t bytes, uint32_
     if (s != VKLLM_OK) return rec_status(rec, s);
     if (bytes > range) bytes = range;
     bytes &= ~(uint64_t)3;
-    if (bytes) vkCmdFillBuffer(rec->cmd, db, off, bytes, pattern);
+    if (bytes) ctx->vk.vkCmdFillBuffer(rec->cmd, db, off, bytes, pattern);
     return VKLLM_OK;
 }
 
 vkllm_status gpu_rec_end(gpu_rec *rec)
 {
+    gpu_ctx *ctx = rec->ctx;
     if (rec->status != VKLLM_OK) { /* the first error, whatever failed after it */
         gpu_fail(rec->ctx, rec->status, "%s", rec->err);
         return rec->status;
@@ -275,9 +284,9 @@ vkllm_status gpu_rec_end(gpu_rec *rec)
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
     };
-    vkCmdPipelineBarrier(rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+    ctx->vk.vkCmdPipelineBarrier(rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-    VkResult r = vkEndCommandBuffer(rec->cmd);
+    VkResult r = ctx->vk.vkEndCommandBuffer(rec->cmd);
     if (r != VK_SUCCESS)
         return rec_status(rec, gpu_vk_fail(rec->ctx, r, "vkEndCommandBuffer(rec->cmd)", __FILE__, __LINE__));
     rec->ended = true;
@@ -294,14 +303,19 @@ vkllm_status gpu_rec_submit(gpu_rec *rec)
         .commandBufferCount = 1,
         .pCommandBuffers = &rec->cmd,
     };
-    VK_TRY(ctx, vkQueueSubmit(ctx->queue, 1, &si, rec->fence));
-    VK_TRY(ctx, vkWaitForFences(ctx->dev, 1, &rec->fence, VK_TRUE, UINT64_MAX));
-    VK_TRY(ctx, vkResetFences(ctx->dev, 1, &rec->fence));
+    /* the queue is shared by every session of the context: submits take
+     * turns; the wait is on this recording's own fence, outside the lock */
+    pthread_mutex_lock(&ctx->lock);
+    VkResult sr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, rec->fence);
+    pthread_mutex_unlock(&ctx->lock);
+    VK_TRY(ctx, sr);
+    VK_TRY(ctx, ctx->vk.vkWaitForFences(ctx->dev, 1, &rec->fence, VK_TRUE, UINT64_MAX));
+    VK_TRY(ctx, ctx->vk.vkResetFences(ctx->dev, 1, &rec->fence));
     rec->have_times = false;
     if (rec->queries && rec->n_timed) {
         uint64_t *ts = malloc(2 * rec->n_timed * sizeof *ts);
         if (!ts) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
-        VkResult r = vkGetQueryPoolResults(ctx->dev, rec->queries, 0, 2 * rec->n_timed, 2 * rec->n_timed * sizeof *ts,
+        VkResult r = ctx->vk.vkGetQueryPoolResults(ctx->dev, rec->queries, 0, 2 * rec->n_timed, 2 * rec->n_timed * sizeof *ts,
                                            ts, sizeof *ts, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
         if (r == VK_SUCCESS) {
             uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;

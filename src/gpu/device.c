@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gpu_internal.h"
+#include "util/plat.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -27,11 +28,16 @@ const char *gpu_vk_result_name(VkResult r)
     }
 }
 
+/* The GPU layer's last error, per thread: sessions of one model fail on
+ * their own threads without overwriting each other's message. */
+static _Thread_local char tls_err[1024];
+
 vkllm_status gpu_fail(gpu_ctx *ctx, vkllm_status s, const char *fmt, ...)
 {
+    (void)ctx;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    vsnprintf(tls_err, sizeof tls_err, fmt, ap);
     va_end(ap);
     return s;
 }
@@ -49,7 +55,11 @@ vkllm_status gpu_vk_fail(gpu_ctx *ctx, VkResult r, const char *expr, const char 
     return gpu_fail(ctx, s, "%s:%d: %s failed: %s%s", file, line, expr, gpu_vk_result_name(r), hint);
 }
 
-const char *gpu_error(const gpu_ctx *ctx) { return ctx->err; }
+const char *gpu_error(const gpu_ctx *ctx)
+{
+    (void)ctx;
+    return tls_err;
+}
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx) { return &ctx->info; }
 
 struct ops_profile *gpu_ops_profile(const gpu_ctx *ctx) { return ctx->profile; }
@@ -60,8 +70,22 @@ void gpu_set_ops_profile(gpu_ctx *ctx, struct ops_profile *p)
     ctx->profile = p;
 }
 
-uint32_t gpu_validation_count(const gpu_ctx *ctx) { return ctx->val_count; }
-const char *gpu_validation_first(const gpu_ctx *ctx) { return ctx->val_first; }
+uint32_t gpu_validation_count(const gpu_ctx *ctx)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&ctx->val_lock);
+    uint32_t n = ctx->val_count;
+    pthread_mutex_unlock((pthread_mutex_t *)&ctx->val_lock);
+    return n;
+}
+
+const char *gpu_validation_first(const gpu_ctx *ctx)
+{
+    /* written once, with the first message, and never again */
+    pthread_mutex_lock((pthread_mutex_t *)&ctx->val_lock);
+    const char *first = ctx->val_first;
+    pthread_mutex_unlock((pthread_mutex_t *)&ctx->val_lock);
+    return first;
+}
 bool gpu_validation_enabled(const gpu_ctx *ctx) { return ctx->validate; }
 
 static void set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -78,7 +102,23 @@ static void set_err(char *err, size_t n, const char *fmt, ...)
 
 static pthread_once_t volk_once = PTHREAD_ONCE_INIT;
 static VkResult volk_result = VK_ERROR_INITIALIZATION_FAILED;
-static void volk_init_once(void) { volk_result = volkInitialize(); }
+/* The loader library through the platform seam (its name differs per OS),
+ * then volk's loader-level functions from its vkGetInstanceProcAddr. */
+static void volk_init_once(void)
+{
+    void *lib = plat_vulkan_loader();
+    PFN_vkGetInstanceProcAddr gipa = lib ? (PFN_vkGetInstanceProcAddr)plat_library_function(lib, "vkGetInstanceProcAddr")
+                                         : NULL;
+    if (!gipa) return;
+    volkInitializeCustom(gipa);
+    volk_result = VK_SUCCESS;
+}
+
+VkResult gpu_vk_loader(void)
+{
+    pthread_once(&volk_once, volk_init_once);
+    return volk_result;
+}
 
 static bool env_true(const char *name)
 {
@@ -120,19 +160,21 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityF
     (void)type;
     gpu_ctx *ctx = user;
     if (sev < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
+    pthread_mutex_lock(&ctx->val_lock);
     if (ctx->val_count++ == 0)
         snprintf(ctx->val_first, sizeof ctx->val_first, "%s", data && data->pMessage ? data->pMessage : "?");
+    pthread_mutex_unlock(&ctx->val_lock);
     return VK_FALSE;
 }
 
 /* Creates the instance (and messenger when validating) into ctx. */
 static vkllm_status create_instance(gpu_ctx *ctx, bool validate, char *err, size_t err_len)
 {
-    pthread_once(&volk_once, volk_init_once);
-    if (volk_result != VK_SUCCESS) {
+    if (gpu_vk_loader() != VK_SUCCESS) {
         set_err(err, err_len,
-                "no Vulkan loader found (libvulkan.so.1); install one, e.g. "
-                "`apt-get install libvulkan1 mesa-vulkan-drivers`, or your GPU vendor's driver");
+                "no Vulkan loader found (%s); install one, e.g. "
+                "`apt-get install libvulkan1 mesa-vulkan-drivers`, or your GPU vendor's driver",
+                plat_vulkan_loader_names()[0]);
         return VKLLM_ERR_NO_VULKAN;
     }
     const char *exts[4];
@@ -200,10 +242,13 @@ static vkllm_status create_instance(gpu_ctx *ctx, bool validate, char *err, size
         set_err(err, err_len, "vkCreateInstance failed: %s", gpu_vk_result_name(r));
         return VKLLM_ERR_NO_VULKAN;
     }
-    volkLoadInstance(ctx->instance);
+    /* this instance's functions, in the context (never volk's globals) */
+#define GPU_INST_LOAD(name) ctx->vki.name = (PFN_##name)vkGetInstanceProcAddr(ctx->instance, #name);
+    GPU_INST_FNS(GPU_INST_LOAD)
+#undef GPU_INST_LOAD
     ctx->validate = validate;
     if (validate) {
-        r = vkCreateDebugUtilsMessengerEXT(ctx->instance, &mci, NULL, &ctx->messenger);
+        r = ctx->vki.vkCreateDebugUtilsMessengerEXT(ctx->instance, &mci, NULL, &ctx->messenger);
         if (r != VK_SUCCESS) {
             set_err(err, err_len, "vkCreateDebugUtilsMessengerEXT failed: %s", gpu_vk_result_name(r));
             return VKLLM_ERR_VULKAN;
@@ -224,6 +269,8 @@ static bool has_device_ext(VkExtensionProperties *e, uint32_t n, const char *nam
 typedef struct device_exts {
     bool subgroup_size_control_ext; /* VK_EXT_subgroup_size_control (pre-1.3) */
     bool coopmat_nv;
+    bool memory_budget;       /* VK_EXT_memory_budget */
+    bool portability_subset;  /* VK_KHR_portability_subset (MoltenVK): must be enabled when listed */
 } device_exts;
 
 static vkllm_device_type map_type(VkPhysicalDeviceType t)
@@ -239,16 +286,16 @@ static vkllm_device_type map_type(VkPhysicalDeviceType t)
 
 /* Fills `info` for one physical device; returns false if it can't run vkllm
  * at all (no Vulkan 1.2 or no compute queue). */
-static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info *info, device_exts *ext)
+static void query_device(const gpu_inst_fns *vi, VkPhysicalDevice pd, uint32_t index, vkllm_device_info *info, device_exts *ext)
 {
     memset(info, 0, sizeof *info);
     memset(ext, 0, sizeof *ext);
     info->index = index;
 
     uint32_t n_ext = 0;
-    vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, NULL);
+    vi->vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, NULL);
     VkExtensionProperties *exts = calloc(n_ext ? n_ext : 1, sizeof *exts);
-    if (exts) vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, exts);
+    if (exts) vi->vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, exts);
     else n_ext = 0;
 
     VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2 };
@@ -257,14 +304,16 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT };
     VkPhysicalDeviceDriverProperties drv = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES };
     VkPhysicalDeviceProperties props0;
-    vkGetPhysicalDeviceProperties(pd, &props0);
+    vi->vkGetPhysicalDeviceProperties(pd, &props0);
     bool v13 = props0.apiVersion >= VK_API_VERSION_1_3;
     ext->subgroup_size_control_ext = !v13 && has_device_ext(exts, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     ext->coopmat_nv = has_device_ext(exts, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    ext->memory_budget = has_device_ext(exts, n_ext, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    ext->portability_subset = has_device_ext(exts, n_ext, "VK_KHR_portability_subset");
     p2.pNext = &sg;
     sg.pNext = &drv;
     if (v13 || ext->subgroup_size_control_ext) drv.pNext = &sgc;
-    vkGetPhysicalDeviceProperties2(pd, &p2);
+    vi->vkGetPhysicalDeviceProperties2(pd, &p2);
     const VkPhysicalDeviceProperties *p = &p2.properties;
 
     snprintf(info->name, sizeof info->name, "%s", p->deviceName);
@@ -288,7 +337,7 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
 
     VkPhysicalDeviceMaintenance3Properties m3 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES };
     VkPhysicalDeviceProperties2 pm = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3 };
-    vkGetPhysicalDeviceProperties2(pd, &pm);
+    vi->vkGetPhysicalDeviceProperties2(pd, &pm);
     info->max_memory_allocation_size = m3.maxMemoryAllocationSize;
 
     /* features: 1.1 (16-bit storage) and 1.2 (fp16/int8 arithmetic, 8-bit storage) */
@@ -300,7 +349,7 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
     if (p->apiVersion >= VK_API_VERSION_1_2) {
         f11.pNext = &f12;
         if (v13 || ext->subgroup_size_control_ext) f12.pNext = &fsc;
-        vkGetPhysicalDeviceFeatures2(pd, &f2);
+        vi->vkGetPhysicalDeviceFeatures2(pd, &f2);
     }
     info->fp16_arith = f12.shaderFloat16;
     info->int8_arith = f12.shaderInt8;
@@ -315,12 +364,12 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
     /* tensor cores as the matmul_coopmat kernel uses them: 16x16x16, fp16
      * A and B, fp32 C and D, subgroup scope, with fp16 arithmetic types */
     info->coopmat_nv = 0;
-    if (ext->coopmat_nv && info->fp16_arith && vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
+    if (ext->coopmat_nv && info->fp16_arith && vi->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
         uint32_t n_cm = 0;
-        vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n_cm, NULL);
+        vi->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n_cm, NULL);
         VkCooperativeMatrixPropertiesNV *cm = calloc(n_cm ? n_cm : 1, sizeof *cm);
         for (uint32_t i = 0; cm && i < n_cm; i++) cm[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
-        if (cm && vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n_cm, cm) == VK_SUCCESS)
+        if (cm && vi->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n_cm, cm) == VK_SUCCESS)
             for (uint32_t i = 0; i < n_cm; i++)
                 if (cm[i].MSize == 16 && cm[i].NSize == 16 && cm[i].KSize == 16 &&
                     cm[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV && cm[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
@@ -330,20 +379,28 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
         free(cm);
     }
 
-    VkPhysicalDeviceMemoryProperties mp;
-    vkGetPhysicalDeviceMemoryProperties(pd, &mp);
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT budget = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT };
+    VkPhysicalDeviceMemoryProperties2 mp2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
+                                              .pNext = ext->memory_budget ? &budget : NULL };
+    vi->vkGetPhysicalDeviceMemoryProperties2(pd, &mp2);
+    const VkPhysicalDeviceMemoryProperties mp = mp2.memoryProperties;
     info->n_heaps = mp.memoryHeapCount < VKLLM_MAX_HEAPS ? mp.memoryHeapCount : VKLLM_MAX_HEAPS;
+    info->memory_budget = ext->memory_budget;
     for (uint32_t i = 0; i < info->n_heaps; i++) {
         info->heap_size[i] = mp.memoryHeaps[i].size;
         info->heap_device_local[i] = (mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0;
         if (info->heap_device_local[i]) info->device_local_bytes += mp.memoryHeaps[i].size;
+        if (info->heap_device_local[i] && ext->memory_budget && budget.heapBudget[i] > budget.heapUsage[i])
+            info->device_local_free += budget.heapBudget[i] - budget.heapUsage[i];
     }
+    if (!ext->memory_budget) info->device_local_free = info->device_local_bytes;
 
     uint32_t n_qf = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(pd, &n_qf, NULL);
+    vi->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n_qf, NULL);
     VkQueueFamilyProperties *qf = calloc(n_qf ? n_qf : 1, sizeof *qf);
     if (qf) {
-        vkGetPhysicalDeviceQueueFamilyProperties(pd, &n_qf, qf);
+        vi->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n_qf, qf);
         for (uint32_t i = 0; i < n_qf; i++)
             if ((qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && qf[i].timestampValidBits > 0) info->timestamps = 1;
     }
@@ -352,13 +409,13 @@ static void query_device(VkPhysicalDevice pd, uint32_t index, vkllm_device_info 
 }
 
 /* A compute queue family, preferring one without graphics; -1 if none. */
-static int pick_queue_family(VkPhysicalDevice pd)
+static int pick_queue_family(const gpu_inst_fns *vi, VkPhysicalDevice pd)
 {
     uint32_t n = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
+    vi->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
     VkQueueFamilyProperties *qf = calloc(n ? n : 1, sizeof *qf);
     if (!qf) return -1;
-    vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, qf);
+    vi->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, qf);
     int best = -1;
     for (uint32_t i = 0; i < n; i++) {
         if (!(qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
@@ -406,8 +463,8 @@ static bool all_digits(const char *s)
 
 static void destroy_instance(gpu_ctx *ctx)
 {
-    if (ctx->messenger) vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, NULL);
-    if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
+    if (ctx->messenger) ctx->vki.vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, NULL);
+    if (ctx->instance) ctx->vki.vkDestroyInstance(ctx->instance, NULL);
     ctx->messenger = VK_NULL_HANDLE;
     ctx->instance = VK_NULL_HANDLE;
 }
@@ -416,7 +473,7 @@ static vkllm_status enumerate(gpu_ctx *ctx, VkPhysicalDevice **pds, uint32_t *n,
 {
     *pds = NULL;
     *n = 0;
-    VkResult r = vkEnumeratePhysicalDevices(ctx->instance, n, NULL);
+    VkResult r = ctx->vki.vkEnumeratePhysicalDevices(ctx->instance, n, NULL);
     if (r != VK_SUCCESS) {
         set_err(err, err_len, "vkEnumeratePhysicalDevices failed: %s", gpu_vk_result_name(r));
         return VKLLM_ERR_VULKAN;
@@ -427,7 +484,7 @@ static vkllm_status enumerate(gpu_ctx *ctx, VkPhysicalDevice **pds, uint32_t *n,
         set_err(err, err_len, "out of host memory listing devices");
         return VKLLM_ERR_OUT_OF_MEMORY;
     }
-    r = vkEnumeratePhysicalDevices(ctx->instance, n, *pds);
+    r = ctx->vki.vkEnumeratePhysicalDevices(ctx->instance, n, *pds);
     if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
         set_err(err, err_len, "vkEnumeratePhysicalDevices failed: %s", gpu_vk_result_name(r));
         return VKLLM_ERR_VULKAN;
@@ -450,7 +507,7 @@ vkllm_status gpu_list_devices(vkllm_device_info *out, uint32_t max, uint32_t *co
     s = enumerate(&tmp, &pds, &n, err, err_len);
     if (s == VKLLM_OK) {
         device_exts ext;
-        for (uint32_t i = 0; i < n && i < max; i++) query_device(pds[i], i, &out[i], &ext);
+        for (uint32_t i = 0; i < n && i < max; i++) query_device(&tmp.vki, pds[i], i, &out[i], &ext);
         *count = n;
     }
     free(pds);
@@ -476,12 +533,12 @@ static vkllm_status choose_device(gpu_ctx *ctx, const char *sel, device_exts *ex
     vkllm_device_info info;
     device_exts e;
     for (uint32_t i = 0; i < n; i++) {
-        query_device(pds[i], i, &info, &e);
+        query_device(&ctx->vki, pds[i], i, &info, &e);
         bool match;
         if (sel && *sel) match = all_digits(sel) ? (uint32_t)atoi(sel) == i : contains_nocase(info.name, sel);
         else match = true;
         if (!match) continue;
-        if (info.api_version < VK_API_VERSION_1_2 || pick_queue_family(pds[i]) < 0) {
+        if (info.api_version < VK_API_VERSION_1_2 || pick_queue_family(&ctx->vki, pds[i]) < 0) {
             if (sel && *sel) {
                 set_err(err, err_len, "device %u (%s) supports Vulkan %u.%u; vkllm needs 1.2 with a compute queue",
                         i, info.name, VK_API_VERSION_MAJOR(info.api_version), VK_API_VERSION_MINOR(info.api_version));
@@ -509,7 +566,7 @@ static vkllm_status choose_device(gpu_ctx *ctx, const char *sel, device_exts *ex
         return VKLLM_ERR_NO_DEVICE;
     }
     ctx->phys = pds[best];
-    ctx->queue_family = (uint32_t)pick_queue_family(ctx->phys);
+    ctx->queue_family = (uint32_t)pick_queue_family(&ctx->vki, ctx->phys);
     free(pds);
     return VKLLM_OK;
 }
@@ -549,8 +606,11 @@ static vkllm_status create_device(gpu_ctx *ctx, const device_exts *ext, char *er
         *tail = &fsc;
         tail = &fsc.pNext;
     }
-    const char *exts[4];
+    const char *exts[6];
     uint32_t n_ext = 0;
+    /* the specification requires enabling it where a device lists it (MoltenVK) */
+    if (ext->portability_subset) exts[n_ext++] = "VK_KHR_portability_subset";
+    if (ext->memory_budget) exts[n_ext++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
     if (in->subgroup_size_control && ext->subgroup_size_control_ext)
         exts[n_ext++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
     if (ext->coopmat_nv) {
@@ -573,27 +633,85 @@ static vkllm_status create_device(gpu_ctx *ctx, const device_exts *ext, char *er
         .enabledExtensionCount = n_ext,
         .ppEnabledExtensionNames = exts,
     };
-    VkResult r = vkCreateDevice(ctx->phys, &dci, NULL, &ctx->dev);
+    VkResult r = ctx->vki.vkCreateDevice(ctx->phys, &dci, NULL, &ctx->dev);
     if (r != VK_SUCCESS) {
         set_err(err, err_len, "vkCreateDevice on %s failed: %s", in->name, gpu_vk_result_name(r));
         return r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY ? VKLLM_ERR_OUT_OF_MEMORY
                                                                                         : VKLLM_ERR_VULKAN;
     }
-    vkGetDeviceQueue(ctx->dev, ctx->queue_family, 0, &ctx->queue);
+    ctx->has_budget = ext->memory_budget;
+    gpu_volk_device_table(&ctx->vk, ctx->dev, ctx->vki.vkGetDeviceProcAddr);
+    ctx->vk.vkGetDeviceQueue(ctx->dev, ctx->queue_family, 0, &ctx->queue);
     uint32_t n_qf = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &n_qf, NULL);
+    ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &n_qf, NULL);
     VkQueueFamilyProperties *qf = calloc(n_qf ? n_qf : 1, sizeof *qf);
     if (qf) {
-        vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &n_qf, qf);
+        ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &n_qf, qf);
         ctx->ts_valid_bits = qf[ctx->queue_family].timestampValidBits;
         free(qf);
     }
-    vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->mem_props);
+    ctx->vki.vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->mem_props);
     VkPhysicalDeviceProperties props;
-    vkGetPhysicalDeviceProperties(ctx->phys, &props);
+    ctx->vki.vkGetPhysicalDeviceProperties(ctx->phys, &props);
     memcpy(ctx->max_groups, props.limits.maxComputeWorkGroupCount, sizeof ctx->max_groups);
     return VKLLM_OK;
 }
+
+/* "512M", "2G", "1048576": bytes, with an optional K/M/G (binary) suffix. */
+static bool parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s) return false;
+    unsigned shift = 0;
+    switch (toupper((unsigned char)*end)) {
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'B') end++;
+    if (*end == 'B') end++;
+    if (*end || v > (UINT64_MAX >> shift)) return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+uint64_t gpu_mem_free(gpu_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    uint64_t used = ctx->allocated, total = ctx->info.device_local_bytes;
+    pthread_mutex_unlock(&ctx->lock);
+    uint64_t free_b = total > used ? total - used : 0;
+    if (ctx->has_budget) { /* what the driver says this process may still allocate now */
+        VkPhysicalDeviceMemoryBudgetPropertiesEXT b = {
+            .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT };
+        VkPhysicalDeviceMemoryProperties2 mp2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
+                                                  .pNext = &b };
+        ctx->vki.vkGetPhysicalDeviceMemoryProperties2(ctx->phys, &mp2);
+        uint64_t budget_free = 0;
+        for (uint32_t i = 0; i < mp2.memoryProperties.memoryHeapCount && i < VK_MAX_MEMORY_HEAPS; i++)
+            if ((mp2.memoryProperties.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+                b.heapBudget[i] > b.heapUsage[i])
+                budget_free += b.heapBudget[i] - b.heapUsage[i];
+        if (budget_free < free_b) free_b = budget_free;
+    }
+    if (ctx->mem_limit) {
+        uint64_t lim = ctx->mem_limit > used ? ctx->mem_limit - used : 0;
+        if (lim < free_b) free_b = lim;
+    }
+    return free_b;
+}
+
+uint64_t gpu_mem_used(gpu_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    uint64_t used = ctx->allocated;
+    pthread_mutex_unlock(&ctx->lock);
+    return used;
+}
+
+uint64_t gpu_mem_limit(const gpu_ctx *ctx) { return ctx->mem_limit; }
 
 vkllm_status gpu_ctx_create(const gpu_opts *opts, gpu_ctx **out, char *err, size_t err_len)
 {
@@ -603,6 +721,14 @@ vkllm_status gpu_ctx_create(const gpu_opts *opts, gpu_ctx **out, char *err, size
     if (!ctx) {
         set_err(err, err_len, "out of host memory");
         return VKLLM_ERR_OUT_OF_MEMORY;
+    }
+    pthread_mutex_init(&ctx->lock, NULL);
+    pthread_mutex_init(&ctx->val_lock, NULL);
+    const char *limit = getenv("VKLLM_MEMORY_LIMIT");
+    if (limit && *limit && !parse_bytes(limit, &ctx->mem_limit)) {
+        set_err(err, err_len, "VKLLM_MEMORY_LIMIT=%s: not a size (bytes, or a number with K, M or G)", limit);
+        gpu_ctx_destroy(ctx);
+        return VKLLM_ERR_INVALID_ARG;
     }
     bool validate = o.validate || env_true("VKLLM_VALIDATE");
     const char *sel = o.device && *o.device ? o.device : getenv("VKLLM_DEVICE");
@@ -623,7 +749,7 @@ vkllm_status gpu_ctx_create(const gpu_opts *opts, gpu_ctx **out, char *err, size
         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
         .queueFamilyIndex = ctx->queue_family,
     };
-    VkResult r = vkCreateCommandPool(ctx->dev, &pci, NULL, &ctx->cmd_pool);
+    VkResult r = ctx->vk.vkCreateCommandPool(ctx->dev, &pci, NULL, &ctx->cmd_pool);
     if (r != VK_SUCCESS) {
         set_err(err, err_len, "vkCreateCommandPool failed: %s", gpu_vk_result_name(r));
         s = VKLLM_ERR_VULKAN;
@@ -631,7 +757,7 @@ vkllm_status gpu_ctx_create(const gpu_opts *opts, gpu_ctx **out, char *err, size
     }
     s = gpu_staging_create(ctx, o.staging_bytes ? o.staging_bytes : 32ull << 20);
     if (s != VKLLM_OK) {
-        set_err(err, err_len, "%s", ctx->err);
+        set_err(err, err_len, "%s", gpu_error(ctx));
         goto fail;
     }
     *out = ctx;
@@ -645,13 +771,15 @@ void gpu_ctx_destroy(gpu_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->dev) {
-        vkDeviceWaitIdle(ctx->dev);
+        ctx->vk.vkDeviceWaitIdle(ctx->dev);
         gpu_pipelines_destroy(ctx);
         gpu_staging_destroy(ctx);
-        if (ctx->cmd_pool) vkDestroyCommandPool(ctx->dev, ctx->cmd_pool, NULL);
-        vkDestroyDevice(ctx->dev, NULL);
+        if (ctx->cmd_pool) ctx->vk.vkDestroyCommandPool(ctx->dev, ctx->cmd_pool, NULL);
+        ctx->vk.vkDestroyDevice(ctx->dev, NULL);
     }
     destroy_instance(ctx);
     free(ctx->profile);
+    pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->val_lock);
     free(ctx);
 }

@@ -49,7 +49,9 @@ vkllm_status gpu_ctx_create(const gpu_opts *opts, gpu_ctx **out, char *err, size
  * Tensors and recordings must be destroyed first. */
 void gpu_ctx_destroy(gpu_ctx *ctx);
 
-/* The last error message set on this context ("" if none). */
+/* The last error message the GPU layer set on the calling thread ("" if
+ * none): errors are per thread, so sessions of one context on different
+ * threads keep their own. Read it right after the failing call. */
 const char *gpu_error(const gpu_ctx *ctx);
 /* Sets the context's error message (printf-style) and returns `s`. */
 vkllm_status gpu_fail(gpu_ctx *ctx, vkllm_status s, const char *fmt, ...)
@@ -58,6 +60,15 @@ vkllm_status gpu_fail(gpu_ctx *ctx, vkllm_status s, const char *fmt, ...)
 /* The largest chunk a tensor may have on this context (bytes): what one
  * shader binding can cover. */
 uint64_t gpu_max_chunk_bytes(const gpu_ctx *ctx);
+
+/* Device-local memory: what the fit checks may still plan with (the heaps
+ * less what this context has allocated; with VK_EXT_memory_budget at most
+ * what the driver's budget says is free now; at most $VKLLM_MEMORY_LIMIT
+ * less what is allocated, where that is set), what this context has
+ * allocated, and the limit (0: none). Thread-safe. */
+uint64_t gpu_mem_free(gpu_ctx *ctx);
+uint64_t gpu_mem_used(gpu_ctx *ctx);
+uint64_t gpu_mem_limit(const gpu_ctx *ctx);
 
 /* The chosen device's properties and capabilities. */
 const vkllm_device_info *gpu_info(const gpu_ctx *ctx);

@@ -2,9 +2,38 @@
 #ifndef VKLLM_GPU_INTERNAL_H
 #define VKLLM_GPU_INTERNAL_H
 
+#include <pthread.h>
 #include <volk.h>
 
 #include "gpu.h"
+
+/* No Vulkan function pointer is global mutable state. volk loads the
+ * loader-level functions (vkGetInstanceProcAddr, vkCreateInstance,
+ * vkEnumerateInstance*) once, under pthread_once (gpu_vk_loader); instance
+ * functions live in each context's gpu_inst_fns (from vkGetInstanceProcAddr
+ * of its own instance) and device functions in its VolkDeviceTable (from
+ * vkGetDeviceProcAddr of its own device). volk's global instance and device
+ * pointers are never loaded: tests/test_vk_globals.sh checks that src/gpu
+ * references none of them. */
+typedef struct gpu_inst_fns {
+#define GPU_INST_FNS(X)                                                                      \
+    X(vkDestroyInstance) X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties)     \
+    X(vkGetPhysicalDeviceProperties2) X(vkGetPhysicalDeviceFeatures2)                        \
+    X(vkGetPhysicalDeviceMemoryProperties) X(vkGetPhysicalDeviceMemoryProperties2)           \
+    X(vkGetPhysicalDeviceQueueFamilyProperties) X(vkEnumerateDeviceExtensionProperties)      \
+    X(vkCreateDevice) X(vkGetDeviceProcAddr) X(vkCreateDebugUtilsMessengerEXT)              \
+    X(vkDestroyDebugUtilsMessengerEXT) X(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
+#define GPU_INST_FIELD(name) PFN_##name name;
+    GPU_INST_FNS(GPU_INST_FIELD)
+#undef GPU_INST_FIELD
+} gpu_inst_fns;
+
+/* The Vulkan loader, loaded once per process (thread-safe); VK_SUCCESS or
+ * why not. */
+VkResult gpu_vk_loader(void);
+/* volk's device table for `dev`, through the given vkGetDeviceProcAddr
+ * (volk_impl.c: volk's own generator with a per-context loader function). */
+void gpu_volk_device_table(struct VolkDeviceTable *table, VkDevice dev, PFN_vkGetDeviceProcAddr gdpa);
 
 #define GPU_STAGING_SLOTS 4
 
@@ -20,6 +49,17 @@ typedef struct gpu_slot {
 
 struct gpu_ctx {
     VkInstance instance;
+    gpu_inst_fns vki;           /* this instance's functions */
+    struct VolkDeviceTable vk;  /* this device's functions */
+    /* Held around what sessions of one model share: the queue (every
+     * vkQueueSubmit), the staging ring (a whole upload or download), the
+     * pipeline cache, lazily made texel views of shared tensors and the
+     * memory count. Never held while waiting for a recording's fence. */
+    pthread_mutex_t lock;
+    pthread_mutex_t val_lock;   /* the validation counters (the messenger calls from any thread) */
+    bool has_budget;            /* VK_EXT_memory_budget enabled */
+    uint64_t allocated;         /* device-local bytes allocated now (under lock) */
+    uint64_t mem_limit;         /* $VKLLM_MEMORY_LIMIT, 0: none */
     VkDebugUtilsMessengerEXT messenger;
     VkPhysicalDevice phys;
     VkDevice dev;
@@ -37,6 +77,7 @@ struct gpu_ctx {
     VkDeviceMemory staging_mem;
     uint8_t *staging_map;
     uint64_t slot_bytes;
+    uint64_t staging_dev_bytes; /* device-local part of it (in allocated), on devices whose host memory is */
     gpu_slot slots[GPU_STAGING_SLOTS];
     uint32_t next_slot;
 
@@ -47,7 +88,6 @@ struct gpu_ctx {
     bool validate;
     uint32_t val_count;
     char val_first[1024];
-    char err[1024];
 };
 
 struct gpu_tensor {
@@ -57,7 +97,8 @@ struct gpu_tensor {
     VkBuffer *buf;              /* [n_chunks] */
     VkDeviceMemory *mem;        /* [n_chunks] */
     void *map;                  /* mapped tensors (one chunk, host-visible): the bytes; else NULL */
-    VkBufferView *views;        /* [n_chunks], made on first use as a texel buffer; else NULL */
+    VkBufferView *views;        /* [n_chunks], made on first use as a texel buffer (under ctx->lock); else NULL */
+    uint64_t dev_bytes;         /* device-local bytes allocated for it (in ctx->allocated) */
     uint32_t format;            /* the caller's tag (gpu_tensor_set_format) */
 };
 

@@ -20,9 +20,11 @@ int gpu_find_memory_type(const gpu_ctx *ctx, uint32_t type_bits, VkMemoryPropert
 }
 
 /* One VkBuffer with its own memory. */
+/* One VkBuffer with its own memory; device-local bytes are added to
+ * ctx->allocated and to *counted (may be NULL). */
 static vkllm_status create_buffer(gpu_ctx *ctx, uint64_t bytes, VkBufferUsageFlags usage,
                                   VkMemoryPropertyFlags need, VkMemoryPropertyFlags want,
-                                  VkBuffer *buf, VkDeviceMemory *mem)
+                                  VkBuffer *buf, VkDeviceMemory *mem, uint64_t *counted)
 {
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
@@ -30,9 +32,9 @@ static vkllm_status create_buffer(gpu_ctx *ctx, uint64_t bytes, VkBufferUsageFla
         .usage = usage,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
-    VK_TRY(ctx, vkCreateBuffer(ctx->dev, &bci, NULL, buf));
+    VK_TRY(ctx, ctx->vk.vkCreateBuffer(ctx->dev, &bci, NULL, buf));
     VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(ctx->dev, *buf, &req);
+    ctx->vk.vkGetBufferMemoryRequirements(ctx->dev, *buf, &req);
     int type = gpu_find_memory_type(ctx, req.memoryTypeBits, need, want);
     if (type < 0)
         return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "device %s has no memory type with flags 0x%x for a buffer",
@@ -42,7 +44,7 @@ static vkllm_status create_buffer(gpu_ctx *ctx, uint64_t bytes, VkBufferUsageFla
         .allocationSize = req.size,
         .memoryTypeIndex = (uint32_t)type,
     };
-    VkResult r = vkAllocateMemory(ctx->dev, &mai, NULL, mem);
+    VkResult r = ctx->vk.vkAllocateMemory(ctx->dev, &mai, NULL, mem);
     if (r != VK_SUCCESS) {
         *mem = VK_NULL_HANDLE;
         if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
@@ -51,7 +53,13 @@ static vkllm_status create_buffer(gpu_ctx *ctx, uint64_t bytes, VkBufferUsageFla
                             (double)bytes / (1 << 20), ctx->info.name);
         VK_TRY(ctx, r);
     }
-    VK_TRY(ctx, vkBindBufferMemory(ctx->dev, *buf, *mem, 0));
+    if (ctx->mem_props.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) {
+        pthread_mutex_lock(&ctx->lock);
+        ctx->allocated += req.size;
+        pthread_mutex_unlock(&ctx->lock);
+        if (counted) *counted += req.size;
+    }
+    VK_TRY(ctx, ctx->vk.vkBindBufferMemory(ctx->dev, *buf, *mem, 0));
     return VKLLM_OK;
 }
 
@@ -96,7 +104,7 @@ vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, g
         vkllm_status s = create_buffer(ctx, n,
                                        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
                                            VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                       VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, &t->buf[i], &t->mem[i]);
+                                       VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, &t->buf[i], &t->mem[i], &t->dev_bytes);
         if (s != VKLLM_OK) {
             gpu_tensor_destroy(ctx, t);
             return s;
@@ -120,9 +128,9 @@ vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor *
                       VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                           VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                       VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                      VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &t->buf[0], &t->mem[0]);
+                      VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &t->buf[0], &t->mem[0], &t->dev_bytes);
     VkResult r = VK_SUCCESS;
-    if (s == VKLLM_OK && (r = vkMapMemory(ctx->dev, t->mem[0], 0, VK_WHOLE_SIZE, 0, &t->map)) != VK_SUCCESS)
+    if (s == VKLLM_OK && (r = ctx->vk.vkMapMemory(ctx->dev, t->mem[0], 0, VK_WHOLE_SIZE, 0, &t->map)) != VK_SUCCESS)
         s = gpu_vk_fail(ctx, r, "vkMapMemory", __FILE__, __LINE__);
     if (s != VKLLM_OK) {
         gpu_tensor_destroy(ctx, t);
@@ -135,7 +143,19 @@ vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor *
 
 void *gpu_tensor_map(const gpu_tensor *t) { return t ? t->map : NULL; }
 
+static vkllm_status tensor_view_locked(gpu_ctx *ctx, gpu_tensor *t, uint32_t chunk, VkBufferView *out);
+
+/* Weight tensors are shared by the sessions of a context, which may record
+ * at once: views are made under the context's lock. */
 vkllm_status gpu_tensor_view(gpu_ctx *ctx, gpu_tensor *t, uint32_t chunk, VkBufferView *out)
+{
+    pthread_mutex_lock(&ctx->lock);
+    vkllm_status s = tensor_view_locked(ctx, t, chunk, out);
+    pthread_mutex_unlock(&ctx->lock);
+    return s;
+}
+
+static vkllm_status tensor_view_locked(gpu_ctx *ctx, gpu_tensor *t, uint32_t chunk, VkBufferView *out)
 {
     if (chunk >= t->n_chunks)
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "texel view of chunk %u of a tensor with %u", chunk, t->n_chunks);
@@ -153,7 +173,7 @@ vkllm_status gpu_tensor_view(gpu_ctx *ctx, gpu_tensor *t, uint32_t chunk, VkBuff
             .offset = 0,
             .range = bytes,
         };
-        VK_TRY(ctx, vkCreateBufferView(ctx->dev, &ci, NULL, &t->views[chunk]));
+        VK_TRY(ctx, ctx->vk.vkCreateBufferView(ctx->dev, &ci, NULL, &t->views[chunk]));
     }
     *out = t->views[chunk];
     return VKLLM_OK;
@@ -165,10 +185,13 @@ void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t)
 {
     if (!t) return;
     for (uint32_t i = 0; i < t->n_chunks; i++) {
-        if (t->views && t->views[i]) vkDestroyBufferView(ctx->dev, t->views[i], NULL);
-        if (t->buf && t->buf[i]) vkDestroyBuffer(ctx->dev, t->buf[i], NULL);
-        if (t->mem && t->mem[i]) vkFreeMemory(ctx->dev, t->mem[i], NULL);
+        if (t->views && t->views[i]) ctx->vk.vkDestroyBufferView(ctx->dev, t->views[i], NULL);
+        if (t->buf && t->buf[i]) ctx->vk.vkDestroyBuffer(ctx->dev, t->buf[i], NULL);
+        if (t->mem && t->mem[i]) ctx->vk.vkFreeMemory(ctx->dev, t->mem[i], NULL);
     }
+    pthread_mutex_lock(&ctx->lock);
+    ctx->allocated -= t->dev_bytes;
+    pthread_mutex_unlock(&ctx->lock);
     free(t->views);
     free(t->buf);
     free(t->mem);
@@ -222,10 +245,10 @@ vkllm_status gpu_staging_create(gpu_ctx *ctx, uint64_t bytes)
     vkllm_status s = create_buffer(ctx, ctx->slot_bytes * GPU_STAGING_SLOTS,
                                    VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                                    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                                   VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &ctx->staging_buf, &ctx->staging_mem);
+                                   VK_MEMORY_PROPERTY_HOST_CACHED_BIT, &ctx->staging_buf, &ctx->staging_mem, &ctx->staging_dev_bytes);
     if (s != VKLLM_OK) return s;
     void *map;
-    VK_TRY(ctx, vkMapMemory(ctx->dev, ctx->staging_mem, 0, VK_WHOLE_SIZE, 0, &map));
+    VK_TRY(ctx, ctx->vk.vkMapMemory(ctx->dev, ctx->staging_mem, 0, VK_WHOLE_SIZE, 0, &map));
     ctx->staging_map = map;
     VkCommandBufferAllocateInfo cai = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -235,8 +258,8 @@ vkllm_status gpu_staging_create(gpu_ctx *ctx, uint64_t bytes)
     };
     VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
     for (int i = 0; i < GPU_STAGING_SLOTS; i++) {
-        VK_TRY(ctx, vkAllocateCommandBuffers(ctx->dev, &cai, &ctx->slots[i].cmd));
-        VK_TRY(ctx, vkCreateFence(ctx->dev, &fci, NULL, &ctx->slots[i].fence));
+        VK_TRY(ctx, ctx->vk.vkAllocateCommandBuffers(ctx->dev, &cai, &ctx->slots[i].cmd));
+        VK_TRY(ctx, ctx->vk.vkCreateFence(ctx->dev, &fci, NULL, &ctx->slots[i].fence));
     }
     return VKLLM_OK;
 }
@@ -244,11 +267,13 @@ vkllm_status gpu_staging_create(gpu_ctx *ctx, uint64_t bytes)
 void gpu_staging_destroy(gpu_ctx *ctx)
 {
     for (int i = 0; i < GPU_STAGING_SLOTS; i++) {
-        if (ctx->slots[i].fence) vkDestroyFence(ctx->dev, ctx->slots[i].fence, NULL);
-        if (ctx->slots[i].cmd) vkFreeCommandBuffers(ctx->dev, ctx->cmd_pool, 1, &ctx->slots[i].cmd);
+        if (ctx->slots[i].fence) ctx->vk.vkDestroyFence(ctx->dev, ctx->slots[i].fence, NULL);
+        if (ctx->slots[i].cmd) ctx->vk.vkFreeCommandBuffers(ctx->dev, ctx->cmd_pool, 1, &ctx->slots[i].cmd);
     }
-    if (ctx->staging_buf) vkDestroyBuffer(ctx->dev, ctx->staging_buf, NULL);
-    if (ctx->staging_mem) vkFreeMemory(ctx->dev, ctx->staging_mem, NULL);
+    if (ctx->staging_buf) ctx->vk.vkDestroyBuffer(ctx->dev, ctx->staging_buf, NULL);
+    if (ctx->staging_mem) ctx->vk.vkFreeMemory(ctx->dev, ctx->staging_mem, NULL);
+    ctx->allocated -= ctx->staging_dev_bytes;
+    ctx->staging_dev_bytes = 0;
 }
 
 /* Waits for a slot's copy; for a download, moves its bytes to the host. */
@@ -256,8 +281,8 @@ static vkllm_status slot_wait(gpu_ctx *ctx, uint32_t i)
 {
     gpu_slot *sl = &ctx->slots[i];
     if (!sl->busy) return VKLLM_OK;
-    VK_TRY(ctx, vkWaitForFences(ctx->dev, 1, &sl->fence, VK_TRUE, UINT64_MAX));
-    VK_TRY(ctx, vkResetFences(ctx->dev, 1, &sl->fence));
+    VK_TRY(ctx, ctx->vk.vkWaitForFences(ctx->dev, 1, &sl->fence, VK_TRUE, UINT64_MAX));
+    VK_TRY(ctx, ctx->vk.vkResetFences(ctx->dev, 1, &sl->fence));
     sl->busy = false;
     if (sl->read_dst) {
         memcpy(sl->read_dst, ctx->staging_map + (uint64_t)i * ctx->slot_bytes, sl->read_bytes);
@@ -305,30 +330,30 @@ static vkllm_status transfer(gpu_ctx *ctx, gpu_tensor *t, uint64_t offset, void 
             .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
             .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
         };
-        VK_TRY(ctx, vkBeginCommandBuffer(sl->cmd, &bi));
+        VK_TRY(ctx, ctx->vk.vkBeginCommandBuffer(sl->cmd, &bi));
         VkBufferCopy region = {
             .srcOffset = up ? slot_off : in_chunk,
             .dstOffset = up ? in_chunk : slot_off,
             .size = n,
         };
-        if (up) vkCmdCopyBuffer(sl->cmd, ctx->staging_buf, t->buf[c], 1, &region);
-        else vkCmdCopyBuffer(sl->cmd, t->buf[c], ctx->staging_buf, 1, &region);
+        if (up) ctx->vk.vkCmdCopyBuffer(sl->cmd, ctx->staging_buf, t->buf[c], 1, &region);
+        else ctx->vk.vkCmdCopyBuffer(sl->cmd, t->buf[c], ctx->staging_buf, 1, &region);
         /* make the copy visible: to later shaders (upload) or to the host (download) */
         VkMemoryBarrier mb = {
             .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
             .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
             .dstAccessMask = up ? (VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT) : VK_ACCESS_HOST_READ_BIT,
         };
-        vkCmdPipelineBarrier(sl->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+        ctx->vk.vkCmdPipelineBarrier(sl->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
                              up ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0,
                              NULL, 0, NULL);
-        VK_TRY(ctx, vkEndCommandBuffer(sl->cmd));
+        VK_TRY(ctx, ctx->vk.vkEndCommandBuffer(sl->cmd));
         VkSubmitInfo si = {
             .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
             .commandBufferCount = 1,
             .pCommandBuffers = &sl->cmd,
         };
-        VK_TRY(ctx, vkQueueSubmit(ctx->queue, 1, &si, sl->fence));
+        VK_TRY(ctx, ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, sl->fence));
         sl->busy = true;
         if (!up) {
             sl->read_dst = h;
@@ -341,14 +366,21 @@ static vkllm_status transfer(gpu_ctx *ctx, gpu_tensor *t, uint64_t offset, void 
     return drain(ctx);
 }
 
+/* The staging ring is the context's: one transfer at a time, whole. */
 vkllm_status gpu_upload(gpu_ctx *ctx, gpu_tensor *t, uint64_t offset, const void *src, uint64_t bytes)
 {
-    return transfer(ctx, t, offset, (void *)src, bytes, true);
+    pthread_mutex_lock(&ctx->lock);
+    vkllm_status s = transfer(ctx, t, offset, (void *)src, bytes, true);
+    pthread_mutex_unlock(&ctx->lock);
+    return s;
 }
 
 vkllm_status gpu_download(gpu_ctx *ctx, gpu_tensor *t, uint64_t offset, void *dst, uint64_t bytes)
 {
-    return transfer(ctx, t, offset, dst, bytes, false);
+    pthread_mutex_lock(&ctx->lock);
+    vkllm_status s = transfer(ctx, t, offset, dst, bytes, false);
+    pthread_mutex_unlock(&ctx->lock);
+    return s;
 }
 
 vkllm_status gpu_fill(gpu_ctx *ctx, gpu_tensor *t, uint32_t pattern)

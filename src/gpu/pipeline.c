@@ -25,10 +25,10 @@ static bool same_desc(const gpu_pipeline *p, const gpu_pipeline_desc *d)
 static void pipeline_destroy(gpu_ctx *ctx, gpu_pipeline *p)
 {
     if (!p) return;
-    if (p->pipeline) vkDestroyPipeline(ctx->dev, p->pipeline, NULL);
-    if (p->layout) vkDestroyPipelineLayout(ctx->dev, p->layout, NULL);
-    if (p->set_layout) vkDestroyDescriptorSetLayout(ctx->dev, p->set_layout, NULL);
-    if (p->module) vkDestroyShaderModule(ctx->dev, p->module, NULL);
+    if (p->pipeline) ctx->vk.vkDestroyPipeline(ctx->dev, p->pipeline, NULL);
+    if (p->layout) ctx->vk.vkDestroyPipelineLayout(ctx->dev, p->layout, NULL);
+    if (p->set_layout) ctx->vk.vkDestroyDescriptorSetLayout(ctx->dev, p->set_layout, NULL);
+    if (p->module) ctx->vk.vkDestroyShaderModule(ctx->dev, p->module, NULL);
     free(p);
 }
 
@@ -40,7 +40,7 @@ static vkllm_status pipeline_build(gpu_ctx *ctx, gpu_pipeline *p, const gpu_spir
         .codeSize = spv->bytes,
         .pCode = spv->words,
     };
-    VK_TRY(ctx, vkCreateShaderModule(ctx->dev, &smci, NULL, &p->module));
+    VK_TRY(ctx, ctx->vk.vkCreateShaderModule(ctx->dev, &smci, NULL, &p->module));
 
     VkDescriptorSetLayoutBinding binds[GPU_MAX_BINDINGS];
     for (uint32_t i = 0; i < d->n_buffers; i++)
@@ -56,7 +56,7 @@ static vkllm_status pipeline_build(gpu_ctx *ctx, gpu_pipeline *p, const gpu_spir
         .bindingCount = d->n_buffers,
         .pBindings = binds,
     };
-    VK_TRY(ctx, vkCreateDescriptorSetLayout(ctx->dev, &dslci, NULL, &p->set_layout));
+    VK_TRY(ctx, ctx->vk.vkCreateDescriptorSetLayout(ctx->dev, &dslci, NULL, &p->set_layout));
     VkPushConstantRange pcr = { .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = d->push_bytes };
     VkPipelineLayoutCreateInfo plci = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -65,7 +65,7 @@ static vkllm_status pipeline_build(gpu_ctx *ctx, gpu_pipeline *p, const gpu_spir
         .pushConstantRangeCount = d->push_bytes ? 1 : 0,
         .pPushConstantRanges = &pcr,
     };
-    VK_TRY(ctx, vkCreatePipelineLayout(ctx->dev, &plci, NULL, &p->layout));
+    VK_TRY(ctx, ctx->vk.vkCreatePipelineLayout(ctx->dev, &plci, NULL, &p->layout));
 
     VkSpecializationMapEntry entries[GPU_MAX_SPEC];
     for (uint32_t i = 0; i < d->n_spec; i++)
@@ -93,11 +93,23 @@ static vkllm_status pipeline_build(gpu_ctx *ctx, gpu_pipeline *p, const gpu_spir
         },
         .layout = p->layout,
     };
-    VK_TRY(ctx, vkCreateComputePipelines(ctx->dev, VK_NULL_HANDLE, 1, &cpci, NULL, &p->pipeline));
+    VK_TRY(ctx, ctx->vk.vkCreateComputePipelines(ctx->dev, VK_NULL_HANDLE, 1, &cpci, NULL, &p->pipeline));
     return VKLLM_OK;
 }
 
+static vkllm_status pipeline_get_locked(gpu_ctx *ctx, const gpu_pipeline_desc *desc, gpu_pipeline **out);
+
+/* The cache is shared by the sessions of a context: looked up and filled
+ * under its lock (a pipeline is built once, by whichever thread asks first). */
 vkllm_status gpu_pipeline_get(gpu_ctx *ctx, const gpu_pipeline_desc *desc, gpu_pipeline **out)
+{
+    pthread_mutex_lock(&ctx->lock);
+    vkllm_status s = pipeline_get_locked(ctx, desc, out);
+    pthread_mutex_unlock(&ctx->lock);
+    return s;
+}
+
+static vkllm_status pipeline_get_locked(gpu_ctx *ctx, const gpu_pipeline_desc *desc, gpu_pipeline **out)
 {
     *out = NULL;
     for (gpu_pipeline *p = ctx->pipelines; p; p = p->next)

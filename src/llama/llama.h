@@ -59,11 +59,15 @@ llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint64_t weight_b
  * fp32 norm weights. */
 uint64_t llama_weight_bytes(const model *m);
 
-/* Checks llama_mem_needed against the device's memory. VKLLM_ERR_OUT_OF_MEMORY
+/* Checks llama_mem_needed against the device's free memory (gpu_mem_free). VKLLM_ERR_OUT_OF_MEMORY
  * with the numbers and a hint ("needs 22.3 GiB, device X has 16.0 GiB; ...")
  * when it does not fit. */
 vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint64_t weight_bytes, uint32_t n_ctx,
                               uint32_t n_batch);
+/* The same for one more session (its KV cache and activations) on a
+ * context that already holds weights and maybe other sessions: against
+ * what is free now (gpu_mem_free). */
+vkllm_status llama_check_session_fits(gpu_ctx *ctx, const model_hparams *hp, uint32_t n_ctx, uint32_t n_batch);
 
 /* Upload progress: bytes done of total; return non-zero to cancel
  * (the load then fails with VKLLM_ERR_INVALID_ARG "cancelled"). */

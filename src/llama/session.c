@@ -106,6 +106,10 @@ vkllm_status llama_session_create(llama_weights *w, const llama_session_opts *op
     if (o.n_batch > 65535) o.n_batch = 65535;
     uint64_t out_cap = chunk / (4ull * hp->n_vocab);
     if (out_cap == 0) return gpu_fail(ctx, VKLLM_ERR_UNSUPPORTED, "one row of logits exceeds a device buffer");
+    /* as the model's load does: refuse what does not fit rather than
+     * overcommit the device (checked against what is free now) */
+    vkllm_status fit = llama_check_session_fits(ctx, hp, o.n_ctx, o.n_batch);
+    if (fit != VKLLM_OK) return fit;
 
     llama_session *s = calloc(1, sizeof *s);
     if (!s) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");

@@ -54,20 +54,48 @@ vkllm_status llama_check_fits(gpu_ctx *ctx, const model_hparams *hp, bool tied, 
 {
     const vkllm_device_info *info = gpu_info(ctx);
     llama_mem m = llama_mem_needed(hp, tied, weight_bytes, n_ctx, n_batch);
-    if (m.total <= info->device_local_bytes) return VKLLM_OK;
+    const uint64_t avail = gpu_mem_free(ctx); /* the budget where the driver reports one */
+    if (m.total <= avail) return VKLLM_OK;
     uint64_t kv_per_pos = n_ctx ? m.kv_cache / n_ctx : 0;
     const char *hint = "use another device (`vkllm devices` lists them)";
     char ctx_hint[160] = "";
-    if (m.weights + m.activations < info->device_local_bytes && kv_per_pos) {
-        uint64_t fit = (info->device_local_bytes - m.weights - m.activations) / kv_per_pos;
+    if (m.weights + m.activations < avail && kv_per_pos) {
+        uint64_t fit = (avail - m.weights - m.activations) / kv_per_pos;
         snprintf(ctx_hint, sizeof ctx_hint, "a context of at most %llu positions (--ctx) fits; or ",
                  (unsigned long long)fit);
     }
     return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY,
                     "the model needs %.1f GiB (weights %.1f GiB, KV cache %.1f GiB for %u positions, "
-                    "activations %.2f GiB) but device %s has %.1f GiB; %s%s",
+                    "activations %.2f GiB) but device %s has %.1f GiB%s; %s%s",
                     m.total / GIB, m.weights / GIB, m.kv_cache / GIB, n_ctx, m.activations / GIB, info->name,
-                    info->device_local_bytes / GIB, ctx_hint, hint);
+                    avail / GIB, avail < info->device_local_bytes ? " free" : "", ctx_hint, hint);
+}
+
+/* "1.5 GiB" or "12.3 MiB" */
+static const char *size_str(uint64_t b, char *buf, size_t len)
+{
+    if (b >= (1ull << 30)) snprintf(buf, len, "%.2f GiB", b / GIB);
+    else snprintf(buf, len, "%.1f MiB", b / (GIB / 1024));
+    return buf;
+}
+
+vkllm_status llama_check_session_fits(gpu_ctx *ctx, const model_hparams *hp, uint32_t n_ctx, uint32_t n_batch)
+{
+    llama_mem m = llama_mem_needed(hp, false, 1, n_ctx, n_batch);
+    const uint64_t need = m.kv_cache + m.activations, avail = gpu_mem_free(ctx);
+    if (need <= avail) return VKLLM_OK;
+    uint64_t kv_per_pos = n_ctx ? m.kv_cache / n_ctx : 0;
+    char ctx_hint[160] = "";
+    if (m.activations < avail && kv_per_pos)
+        snprintf(ctx_hint, sizeof ctx_hint, "a context of at most %llu positions fits; or ",
+                 (unsigned long long)((avail - m.activations) / kv_per_pos));
+    char b[5][32];
+    return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY,
+                    "a session of %u positions needs %s (KV cache %s, activations %s) but device %s has %s free "
+                    "(%s in use by this model and its sessions%s); %sfree other sessions",
+                    n_ctx, size_str(need, b[0], 32), size_str(m.kv_cache, b[1], 32), size_str(m.activations, b[2], 32),
+                    gpu_info(ctx)->name, size_str(avail, b[3], 32), size_str(gpu_mem_used(ctx), b[4], 32),
+                    gpu_mem_limit(ctx) ? ", VKLLM_MEMORY_LIMIT set" : "", ctx_hint);
 }
 
 /* ------------------------------------------------------------ upload */

@@ -2,16 +2,14 @@
 #include "model/gguf_write.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "util/errf.h"
+#include "util/plat.h"
 
 #define WBUF_BYTES (4u << 20)
 
@@ -138,13 +136,7 @@ uint64_t gguf_writer_file_size(const gguf_writer *w)
 
 static void out_flush(gguf_writer *w)
 {
-    size_t o = 0;
-    while (o < w->buf_n && !w->err_no) {
-        ssize_t k = write(w->fd, w->buf + o, w->buf_n - o);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) w->err_no = k < 0 ? errno : EIO;
-        else o += (size_t)k;
-    }
+    if (w->buf_n && !w->err_no) w->err_no = plat_write_all(w->fd, w->buf, w->buf_n);
     w->buf_n = 0;
 }
 
@@ -177,19 +169,18 @@ static vkllm_status write_error(gguf_writer *w, char *err, size_t err_len)
 
 static void remove_tmp(gguf_writer *w)
 {
-    if (w->fd >= 0) close(w->fd);
+    plat_close(w->fd);
     w->fd = -1;
-    if (w->tmp_path) unlink(w->tmp_path);
+    if (w->tmp_path) remove(w->tmp_path);
 }
 
 vkllm_status gguf_writer_open(gguf_writer *w, const char *path, int overwrite, char *err, size_t err_len)
 {
     if (!path || !*path) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "no output path given");
-    struct stat sb;
-    if (!overwrite && lstat(path, &sb) == 0)
+    if (!overwrite && plat_path_exists(path))
         return errf(VKLLM_ERR_INVALID_ARG, err, err_len,
                     "%s already exists; refusing to replace it (ask to overwrite: vkllm quantize --force)", path);
-    if (overwrite && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    if (overwrite && plat_path_kind(path) == PLAT_DIR)
         return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "%s is a folder, not a file name", path);
     size_t n = strlen(path) + 16;
     w->overwrite = overwrite;
@@ -198,16 +189,16 @@ vkllm_status gguf_writer_open(gguf_writer *w, const char *path, int overwrite, c
     w->buf = malloc(WBUF_BYTES);
     if (w->oom || !w->path || !w->tmp_path || !w->buf)
         return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory writing %s", path);
-    /* a name nobody else holds; O_EXCL makes the claim, mode 0666 & ~umask as a plain create */
-    uint64_t seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)w;
+    /* a name nobody else holds; plat_create_new (O_EXCL) makes the claim */
+    uint64_t seed = plat_process_id() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)w;
+    int e = 0;
     for (int attempt = 0; attempt < 100; attempt++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         snprintf(w->tmp_path, n, "%s.tmp-%06" PRIx64, path, (seed >> 40) & 0xffffff);
-        w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (w->fd >= 0 || errno != EEXIST) break;
+        e = plat_create_new(w->tmp_path, &w->fd);
+        if (e != EEXIST) break;
     }
-    if (w->fd < 0) {
-        int e = errno;
+    if (e) {
         free(w->tmp_path);
         w->tmp_path = NULL;
         return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot create the output file: %s", path, strerror(e));
@@ -248,9 +239,8 @@ vkllm_status gguf_writer_commit(gguf_writer *w, char *err, size_t err_len)
     if (w->fd < 0) return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "gguf_writer_commit: the file is not open");
     vkllm_status st = VKLLM_OK;
     out_flush(w);
-    if (!w->err_no && fsync(w->fd) != 0 && errno != EINVAL) w->err_no = errno;
-    if (!w->err_no && close(w->fd) != 0) w->err_no = errno ? errno : EIO;
-    else if (w->err_no) close(w->fd);
+    if (!w->err_no) w->err_no = plat_sync_close(w->fd);
+    else plat_close(w->fd);
     w->fd = -1;
     if (w->err_no) {
         st = write_error(w, err, err_len);
@@ -259,13 +249,13 @@ vkllm_status gguf_writer_commit(gguf_writer *w, char *err, size_t err_len)
                   " (a bug in the writer's caller)", w->path, w->pos, w->size);
     } else if (!w->overwrite) {
         /* link fails if the path appeared meanwhile: never replace what we were told to keep */
-        if (link(w->tmp_path, w->path) == 0) {
-            unlink(w->tmp_path);
-        } else if (errno == EEXIST) {
+        int le = plat_link_new(w->tmp_path, w->path);
+        if (le == 0) {
+            remove(w->tmp_path);
+        } else if (le == EEXIST) {
             st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "%s appeared while writing; refusing to replace it", w->path);
         } else { /* a file system without hard links */
-            struct stat sb;
-            if (lstat(w->path, &sb) == 0)
+            if (plat_path_exists(w->path))
                 st = errf(VKLLM_ERR_INVALID_ARG, err, err_len, "%s appeared while writing; refusing to replace it",
                           w->path);
             else if (rename(w->tmp_path, w->path) != 0)
@@ -276,7 +266,7 @@ vkllm_status gguf_writer_commit(gguf_writer *w, char *err, size_t err_len)
         int e = errno;
         st = errf(VKLLM_ERR_IO, err, err_len, "%s: cannot rename %s to it: %s", w->path, w->tmp_path, strerror(e));
     }
-    if (st) unlink(w->tmp_path);
+    if (st) remove(w->tmp_path);
     free(w->tmp_path);
     w->tmp_path = NULL; /* renamed or removed: nothing left to clean up */
     return st;

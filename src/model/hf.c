@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "util/plat.h"
 
 #include "model/json_file.h"
 #include "model/model_internal.h"
@@ -245,11 +245,7 @@ static vkllm_status hf_lookup(void *ctx, const char *canon, raw_tensor *out, int
     return VKLLM_OK;
 }
 
-static int file_exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
+static int file_exists(const char *p) { return plat_path_kind(p) != PLAT_MISSING; }
 
 static vkllm_status open_shard(model *m, const char *name, const char *named_by, char *err, size_t err_len)
 {

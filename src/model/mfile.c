@@ -1,20 +1,19 @@
 /* Read-only file mapping and error formatting for the model readers. */
 #include "model/mfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "util/plat.h"
 
 const char *path_basename(const char *path)
 {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
+    const char *base = path;
+    for (const char *s = path; *s; s++)
+        if (PLAT_IS_SEP(*s)) base = s + 1;
+    return base;
 }
 
 char *path_join(const char *dir, const char *name)
@@ -24,7 +23,7 @@ char *path_join(const char *dir, const char *name)
     if (!p) return NULL;
     memcpy(p, dir, a);
     size_t n = a;
-    if (a && dir[a - 1] != '/') p[n++] = '/';
+    if (a && !PLAT_IS_SEP(dir[a - 1])) p[n++] = PLAT_PATH_SEP;
     memcpy(p + n, name, b + 1);
     return p;
 }
@@ -34,42 +33,24 @@ vkllm_status mfile_open(mfile *f, const char *path, char *err, size_t err_len)
     memset(f, 0, sizeof *f);
     f->path = strdup(path);
     if (!f->path) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return errf(VKLLM_ERR_IO, err, err_len, "%s: not a regular file", path);
-    }
-    f->size = (uint64_t)st.st_size;
-    if (f->size > (uint64_t)SIZE_MAX) {
-        close(fd);
-        return errf(VKLLM_ERR_IO, err, err_len, "%s: file too large to map", path);
-    }
-    if (f->size == 0) { /* mmap refuses length 0; the readers report "too short" */
-        close(fd);
+    const char *step;
+    const void *data;
+    int e = plat_map_file(path, &data, &f->size, &step);
+    if (e == 0) {
+        f->data = data; /* NULL when empty: the readers report "too short" */
         return VKLLM_OK;
     }
-    void *p = mmap(NULL, (size_t)f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (p == MAP_FAILED)
-        return errf(VKLLM_ERR_IO, err, err_len, "%s: mmap of %llu bytes failed: %s", path,
-                          (unsigned long long)f->size, strerror(e));
-    f->data = p;
-    return VKLLM_OK;
+    if (!strcmp(step, "type")) return errf(VKLLM_ERR_IO, err, err_len, "%s: not a regular file", path);
+    if (!strcmp(step, "map"))
+        return errf(VKLLM_ERR_IO, err, err_len, "%s: mapping %llu bytes failed: %s", path, (unsigned long long)f->size,
+                    strerror(e));
+    return errf(VKLLM_ERR_IO, err, err_len, "%s: cannot %s: %s", path, step, strerror(e));
 }
 
 void mfile_close(mfile *f)
 {
     if (!f) return;
-    if (f->data) munmap((void *)f->data, (size_t)f->size);
+    plat_unmap_file(f->data, f->size);
     free(f->path);
     memset(f, 0, sizeof *f);
 }

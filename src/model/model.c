@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "util/plat.h"
 
 #include "model/model_internal.h"
 #include "model/quant.h"
@@ -337,11 +337,11 @@ vkllm_status model_open(const char *path, model **out, char *err, size_t err_len
         return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
     }
     vkllm_status st;
-    struct stat sb;
     size_t n = strlen(path);
-    if (stat(path, &sb) != 0) {
+    const plat_kind kind = plat_path_kind(path);
+    if (kind == PLAT_MISSING) {
         st = errf(VKLLM_ERR_IO, err, err_len, "%s: cannot open: %s", path, strerror(errno));
-    } else if (S_ISDIR(sb.st_mode)) {
+    } else if (kind == PLAT_DIR) {
         st = hf_load(m, path, err, err_len);
     } else if (strcmp(path_basename(path), "config.json") == 0) {
         char *dir = strdup(path);

@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "util/plat.h"
 
 #include "model/model.h"
 #include "model/quant.h"
@@ -176,11 +175,7 @@ static vkllm_status add_model_tensors(qm_source *s, const model *m, char *err, s
     return VKLLM_OK;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
+static int is_dir(const char *p) { return plat_path_kind(p) == PLAT_DIR; }
 
 static int starts_gguf(const char *p)
 {
@@ -505,8 +500,7 @@ vkllm_status quantize_model(const char *in, const char *out, const vkllm_quantiz
     }
     if (qs) file_type = qs->file_type;
     if (!opt->dry_run) { /* before reading the whole source: an output we must not replace */
-        struct stat sb;
-        if (!opt->overwrite && lstat(out, &sb) == 0)
+        if (!opt->overwrite && plat_path_exists(out))
             return errf(VKLLM_ERR_INVALID_ARG, err, err_len,
                         "%s already exists; refusing to replace it (ask to overwrite: vkllm quantize --force)", out);
     }
@@ -531,8 +525,7 @@ vkllm_status quantize_model(const char *in, const char *out, const vkllm_quantiz
         total += s.t[i].bytes;
         n_quant += !is_plain(s.t[i].type);
     }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint32_t n_threads = opt->n_threads ? opt->n_threads : cores > 0 ? (uint32_t)cores : 1;
+    uint32_t n_threads = opt->n_threads ? opt->n_threads : plat_cpu_count();
     if (n_threads > MAX_THREADS) n_threads = MAX_THREADS;
     for (size_t i = 0; i < s.n && opt->on_tensor; i++) {
         const qm_tensor *t = &s.t[i];

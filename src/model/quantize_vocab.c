@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "util/plat.h"
 
 #include "model/json_file.h"
 #include "model/mfile.h"
@@ -191,9 +191,8 @@ static vkllm_status read_template(const char *dir, const cJSON *cfg, qm_vocab *v
     }
     char *p = path_join(dir, "chat_template.jinja"); /* transformers >= 4.43 keeps it in its own file */
     if (!p) return errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
-    struct stat sb;
     vkllm_status st = VKLLM_OK;
-    if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    if (plat_path_kind(p) == PLAT_FILE) {
         mfile f = { 0 };
         st = mfile_open(&f, p, err, err_len);
         if (!st && f.size > JSON_MAX_BYTES)
@@ -216,19 +215,18 @@ vkllm_status qm_vocab_from_hf(const char *dir, uint32_t n_vocab, qm_vocab *v, ch
     piece_map map = { 0 };
     char *buf = NULL;
     vkllm_status st = VKLLM_OK;
-    struct stat sb;
     if (!tj_path || !cfg_path) {
         st = errf(VKLLM_ERR_OUT_OF_MEMORY, err, err_len, "out of memory");
         goto done;
     }
-    if (stat(tj_path, &sb) != 0) {
+    if (plat_path_kind(tj_path) == PLAT_MISSING) {
         st = errf(VKLLM_ERR_IO, err, err_len,
                   "%s: no tokenizer.json in the model folder; the GGUF needs the vocabulary (a SentencePiece "
                   "tokenizer.model alone is not supported)", dir);
         goto done;
     }
     if ((st = json_file_read(tj_path, JSON_MAX_BYTES, JSON_MAX_VALUES, &tj, err, err_len))) goto done;
-    if (stat(cfg_path, &sb) == 0 &&
+    if (plat_path_kind(cfg_path) != PLAT_MISSING &&
         (st = json_file_read(cfg_path, JSON_MAX_BYTES, JSON_MAX_VALUES, &cfg, err, err_len)))
         goto done;
     if ((st = check_kind(tj, tj_path, err, err_len))) goto done;

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "util/plat.h"
 
 #include "model/json_file.h"
 #include "model/mfile.h"
@@ -549,17 +549,9 @@ fail:
     return st;
 }
 
-static bool is_dir(const char *path)
-{
-    struct stat s;
-    return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
-}
+static bool is_dir(const char *path) { return plat_path_kind(path) == PLAT_DIR; }
 
-static bool is_file(const char *path)
-{
-    struct stat s;
-    return stat(path, &s) == 0 && S_ISREG(s.st_mode);
-}
+static bool is_file(const char *path) { return plat_path_kind(path) == PLAT_FILE; }
 
 vkllm_status tok_load_hf(const char *path, tokenizer **out, char *err, size_t err_len)
 {
