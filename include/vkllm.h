@@ -230,10 +230,8 @@ typedef struct vkllm_load_options {
  * converted to fp16). Host memory use stays bounded: the file is mapped and
  * streamed. *out is freed with vkllm_model_free. Errors as
  * vkllm_model_inspect plus the device's (NO_VULKAN, NO_DEVICE,
- * OUT_OF_MEMORY, VULKAN, UNSUPPORTED). */
-vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
-                              size_t err_len);
-/* With opts->quant (quantize on load): the model's matrices are quantized
+ * OUT_OF_MEMORY, VULKAN, UNSUPPORTED).
+ * With opts->quant (quantize on load): the model's matrices are quantized
  * while they stream to the device, on a thread per core overlapped with the
  * upload, through a few buffers of 8 MiB (never the whole model in host
  * memory, never a file); the weights are those `vkllm quantize` writes for
@@ -243,6 +241,8 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
  * unknown type (the message lists the valid ones), UNSUPPORTED for a model
  * that is already quantized (load it without quant), FORMAT for a NaN/Inf
  * weight. */
+vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
+                              size_t err_len);
 /* A model of a well-known shape ("solar-10.7b", "llama-2-7b", "mistral-7b",
  * "tinyllama-1.1b", "small", "tiny") with seeded random fp16 weights
  * written directly on the device: no file, no download, no upload. For
