@@ -1,12 +1,12 @@
 /* Quantize on load (vkllm_load_options.quant, model_plan_quant, the
  * quantizing upload of src/llama/weights_quant.c) against `vkllm quantize`:
- *   - for generated F16 / BF16 / F32 models (GGUF and HF folder, tied and untied,
- *     rows of 256 and the fallbacks of smaller rows) the weights on the
- *     device are byte for byte those of the file vkllm_quantize writes for
- *     the same source and type (an HF folder's q/k rows in its own order:
- *     compared through the permutation), and so are the logits (GGUF:
- *     bit-identical; HF: the same weights in the other RoPE pairing, equal
- *     within float rounding of the attention sums);
+ *   - for generated F16 / BF16 / F32 models (GGUF and HF folder, tied and
+ *     untied, rows of 256, the fallbacks of smaller rows, rows no block type
+ *     fits) the weights on the device are byte for byte those of the file
+ *     vkllm_quantize writes for the same source and type (an HF folder's q/k
+ *     rows in its own order: compared through the permutation), and so are
+ *     the logits (GGUF: bit-identical; HF: the same weights in the other RoPE
+ *     pairing, equal within float rounding of the attention sums);
  *   - the logits equal the CPU reference forward pass on the file's
  *     dequantized weights (tests/test_llama.c's tolerance);
  *   - the description (vkllm_model_inspect_quant, vkllm_model_get_info) is
@@ -361,10 +361,14 @@ int main(int argc, char **argv)
                         .dtype = DTYPE_BF16, .seed = seed + 1 };
     gen_params small = { BASE, .n_layer = 2, .n_embd = 64, .n_ff = 96, .n_head = 4, .n_head_kv = 2, .dtype = DTYPE_F32,
                          .seed = seed + 2 }; /* rows of 64 and 96: Q5_0 / Q8_0 / IQ4_NL fallbacks */
+    gen_params mixed = { BASE, .n_layer = 2, .n_embd = 96, .n_ff = 80, .n_head = 3, .n_head_kv = 1, .dtype = DTYPE_F16,
+                         .seed = seed + 3 }; /* ffn_down's rows of 80: no block type fits, kept F16 */
+    char *mixed_gguf = tu_path(dir, "mixed.gguf");
     char *big_gguf = tu_path(dir, "big.gguf"), *big_hf = tu_path(dir, "big-hf"), *tied_gguf = tu_path(dir, "tied.gguf"),
          *small_hf = tu_path(dir, "small-hf");
     if (gen_write_gguf(&big, big_gguf, err, sizeof err) || gen_write_hf(&big, big_hf, err, sizeof err) ||
-        gen_write_gguf(&tied, tied_gguf, err, sizeof err) || gen_write_hf(&small, small_hf, err, sizeof err)) {
+        gen_write_gguf(&tied, tied_gguf, err, sizeof err) || gen_write_hf(&small, small_hf, err, sizeof err) ||
+        gen_write_gguf(&mixed, mixed_gguf, err, sizeof err)) {
         printf("FAIL generate: %s\n", err);
         return 1;
     }
@@ -373,6 +377,7 @@ int main(int argc, char **argv)
     check_case(ctx, dir, tied_gguf, "bf16-tied", "q5_k_s", seed + 13);
     check_case(ctx, dir, small_hf, "f32-small-hf", "q4_k_m", seed + 14);
     check_case(ctx, dir, small_hf, "f32-small-hf", "q8_0", seed + 15);
+    check_case(ctx, dir, mixed_gguf, "f16-mixed", "q4_k_m", seed + 16);
     check_api(dir, big_gguf, "q4_0");
     check_stream(big_gguf, "q4_k_m");
     char *quantized = tu_path(dir, "f16-gguf-q4_k_m.gguf");
@@ -382,6 +387,7 @@ int main(int argc, char **argv)
     free(big_hf);
     free(tied_gguf);
     free(small_hf);
+    free(mixed_gguf);
     tu_rmtree(dir);
     return harness_finish(ctx, tu_failures);
 }
