@@ -4,8 +4,9 @@
  *   - blocks of 32: the scale from the extreme value (Q8_0, Q4_0, Q5_0) or
  *     from min and max (Q4_1, Q5_1);
  *   - K-quants: per sub-block a least-squares search over candidate scales
- *     (fit_scale_min_lanes for the types with a minimum, fit_scale_signed /
- *     fit_scale_signed_iter for the symmetric ones), then the sub-block scales
+ *     (fit_scale_min_lanes for the types with a minimum,
+ *     fit_scale_signed_lanes / fit_scale_signed_iter for the symmetric ones),
+ *     then the sub-block scales
  *     themselves quantized against the block's largest, and every weight
  *     re-rounded with the scales as they will be read back;
  *   - IQ4: a search over scales for the non-uniform table.
@@ -74,17 +75,17 @@ typedef float vfl __attribute__((vector_size(4 * FIT_LANES)));
 typedef int32_t vil __attribute__((vector_size(4 * FIT_LANES)));
 static vfl vsel(vil m, vfl a, vfl b) { return (vfl)(((vil)a & m) | ((vil)b & ~m)); } /* m ? a : b, per lane */
 static vfl vsplat(float f) { return (vfl){ 0 } + f; }
-/* clampi(nearest(v), 0, hi) per lane, as a float: adding and subtracting
+/* clampi(nearest(v), lo, hi) per lane, as a float: adding and subtracting
  * 1.5 * 2^23 rounds to the nearest integer, ties to even, exactly as lrintf
  * for |v| < 2^22 (beyond, both clamp to the same level); NaN and values past
- * int's range give 0 (lrintf's INT_MIN there, clamped) */
-static vfl vlevel(vfl v, vfl hi)
+ * int's range give lo (lrintf's INT_MIN there, clamped) */
+static vfl vlevel(vfl v, vfl lo, vfl hi)
 {
     vfl r = (v + 12582912.0f) - 12582912.0f;
-    r = vsel(r < 0.0f, vsplat(0), r);
+    r = vsel(r < lo, lo, r);
     r = vsel(r > hi, hi, r);
     vfl a = (vfl)((vil)v & 0x7fffffff);
-    return vsel(a < 2147483648.0f, r, vsplat(0));
+    return vsel(a < 2147483648.0f, r, lo);
 }
 
 static void fit_scale_min_lanes(int n, int nmax, const float *x, const float *w, uint8_t *L, float *scale_out,
@@ -107,7 +108,7 @@ static void fit_scale_min_lanes(int n, int nmax, const float *x, const float *w,
     vfl iscale = vsel(live, fmax / vsel(live, mx - mn, one), zero);
     vfl scale = vsel(live, one / vsel(live, iscale, one), zero), best = zero;
     for (int i = 0; i < n; i++) {
-        vfl l = vlevel(iscale * (xt[i] - mn), fmax);
+        vfl l = vlevel(iscale * (xt[i] - mn), zero, fmax);
         lt[i] = l;
         vfl diff = scale * l + mn - xt[i];
         best += wt[i] * (mad ? (vfl)((vil)diff & 0x7fffffff) : diff * diff);
@@ -116,7 +117,7 @@ static void fit_scale_min_lanes(int n, int nmax, const float *x, const float *w,
         vfl sum_l = zero, sum_l2 = zero, sum_xl = zero, err = zero;
         iscale = vsel(live, (rmin + rdelta * (float)is + (float)nmax) / vsel(live, mx - mn, one), zero);
         for (int i = 0; i < n; i++) {
-            vfl l = vlevel(iscale * (xt[i] - mn), fmax);
+            vfl l = vlevel(iscale * (xt[i] - mn), zero, fmax);
             at[i] = l;
             sum_l += wt[i] * l;
             sum_l2 += wt[i] * (l * l);
@@ -150,36 +151,51 @@ static void fit_scale_min_lanes(int n, int nmax, const float *x, const float *w,
 
 /* Symmetric quants L[i] - nmax in -nmax..nmax-1 with x ~ scale*(L - nmax),
  * weighted by x^2: the scale that maps the extreme value to -nmax, then
- * 18 nearby ones, keeping the rounding with the best least-squares fit. */
-static float fit_scale_signed(int n, int nmax, const float *x, uint8_t *L)
+ * 18 nearby ones, keeping the rounding with the best least-squares fit.
+ * FIT_LANES groups at once, one per lane, as fit_scale_min_lanes (groups of
+ * n at x + n*j, quants to L + n*j, scales to scale_out[j]). */
+static void fit_scale_signed_lanes(int n, int nmax, const float *x, uint8_t *L, float *scale_out)
 {
-    float amax, m = extreme(x, n, &amax);
-    if (amax < EPS) {
-        memset(L, 0, (size_t)n);
-        return 0;
+    enum { J = FIT_LANES };
+    vfl xt[32], lt[32], at[32]; /* [i], lane j: x, best quants, candidate quants (signed) of group j */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < J; j++) xt[i][j] = x[n * j + i];
+    const vfl zero = vsplat(0), one = vsplat(1), lo = vsplat((float)-nmax), hi = vsplat((float)(nmax - 1));
+    vfl m = zero, amax = zero; /* extreme(): the element of the largest magnitude, the first of equals */
+    for (int i = 0; i < n; i++) {
+        vfl a = (vfl)((vil)xt[i] & 0x7fffffff);
+        vil gt = a > amax;
+        amax = vsel(gt, a, amax);
+        m = vsel(gt, xt[i], m);
     }
-    float best = 0, scale = 0;
+    const vil live = ~(amax < EPS);
+    vfl best = zero, scale = zero;
+    for (int i = 0; i < n; i++) lt[i] = zero;
     for (int is = 0; is <= 18; is++) {
         int step = is == 0 ? 0 : is <= 9 ? is - 10 : is - 9; /* 0 first, then -9..-1, 1..9 */
-        float iscale = -((float)nmax + 0.1f * (float)step) / m;
-        float sumlx = 0, suml2 = 0;
+        vfl iscale = vsel(live, -((float)nmax + 0.1f * (float)step) / vsel(live, m, one), zero);
+        vfl sumlx = zero, suml2 = zero;
         for (int i = 0; i < n; i++) {
-            int l = clampi(nearest(iscale * x[i]), -nmax, nmax - 1);
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * (float)l;
-            suml2 += w * (float)(l * l);
+            vfl l = vlevel(iscale * xt[i], lo, hi), w = xt[i] * xt[i];
+            at[i] = l;
+            sumlx += w * xt[i] * l;
+            suml2 += w * (l * l);
         }
-        if (step == 0 || (suml2 > 0 && sumlx * sumlx > best * suml2)) {
-            for (int i = 0; i < n; i++) L[i] = (uint8_t)(nmax + clampi(nearest(iscale * x[i]), -nmax, nmax - 1));
-            scale = suml2 > 0 ? sumlx / suml2 : 0;
-            best = scale * sumlx;
-        }
+        vil has = suml2 > 0.0f;
+        vil take = step == 0 ? ~(vil){ 0 } : has & (sumlx * sumlx > best * suml2);
+        vfl sc = vsel(has, sumlx / vsel(has, suml2, one), zero);
+        for (int i = 0; i < n; i++) lt[i] = vsel(take, at[i], lt[i]);
+        scale = vsel(take, sc, scale);
+        best = vsel(take, sc * sumlx, best);
     }
-    return scale;
+    for (int j = 0; j < J; j++) {
+        for (int i = 0; i < n; i++) L[n * j + i] = (uint8_t)(live[j] ? (int)lt[i][j] + nmax : 0);
+        scale_out[j] = live[j] ? scale[j] : 0;
+    }
 }
 
-/* As fit_scale_signed, but improving the rounding one weight at a time (up to
- * five sweeps): each quant moves to the value the least-squares fit of the
+/* As fit_scale_signed_lanes for one group, but improving the rounding one
+ * weight at a time (up to five sweeps): each quant moves to the value the least-squares fit of the
  * others asks for, when that lowers the error. */
 static float fit_scale_signed_iter(int n, int nmax, const float *x, uint8_t *L)
 {
@@ -479,8 +495,8 @@ static void q6_k(const float *x, uint8_t *b)
 {
     uint8_t L[256];
     float sc[16], amax = 0, max_scale = 0;
+    for (int h = 0; h < 16; h += FIT_LANES) fit_scale_signed_lanes(16, 32, x + 16 * h, L + 16 * h, sc + h);
     for (int j = 0; j < 16; j++) {
-        sc[j] = fit_scale_signed(16, 32, x + 16 * j, L + 16 * j);
         if (fabsf(sc[j]) > amax) {
             amax = fabsf(sc[j]);
             max_scale = sc[j];
