@@ -6,9 +6,9 @@
  *   - K-quants: per sub-block a least-squares search over candidate scales
  *     (fit_scale_min_lanes for the types with a minimum,
  *     fit_scale_signed_lanes / fit_scale_signed_iter for the symmetric ones),
- *     then the sub-block scales
- *     themselves quantized against the block's largest, and every weight
- *     re-rounded with the scales as they will be read back;
+ *     then the sub-block scales themselves quantized against the block's
+ *     largest, and every weight re-rounded with the scales as they will be
+ *     read back;
  *   - IQ4: a search over scales for the non-uniform table.
  * One deliberate difference from llama.cpp: Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 round
  * the weights against the scale (and minimum) as stored in fp16, not the
