@@ -234,6 +234,16 @@ typedef struct vkllm_memory {
  * VKLLM_ERR_UNSUPPORTED (quantized weights, another architecture). */
 VKLLM_API vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char *err, size_t err_len);
 
+/* As vkllm_model_inspect, describing the model as vkllm_model_load with
+ * opts.quant = quant would load it: tensor_types, device_weight_bytes and
+ * decode_bytes_per_token of the quantized matrices (so vkllm_model_memory
+ * says what quantize on load needs); file_bytes and the tensor counts stay
+ * the file's. quant NULL: vkllm_model_inspect. Errors as vkllm_model_inspect,
+ * plus INVALID_ARG (unknown type, listing the valid ones) and UNSUPPORTED
+ * (an already quantized model). */
+VKLLM_API vkllm_status vkllm_model_inspect_quant(const char *path, const char *quant, vkllm_model_info *info,
+                                                 char *err, size_t err_len);
+
 /* What a model described by `info` needs for a session of n_ctx positions
  * (0: min(n_ctx_train, 4096)) and prefill blocks of n_batch tokens (0: 256). */
 VKLLM_API vkllm_memory vkllm_model_memory(const vkllm_model_info *info, uint32_t n_ctx, uint32_t n_batch);
@@ -255,6 +265,10 @@ typedef struct vkllm_load_options {
     uint32_t n_ctx;             /* context the first session will use, for the fit check (0: default) */
     vkllm_progress_cb progress; /* may be NULL */
     void *progress_user;
+    const char *quant;          /* quantize on load: a scheme of vkllm_quantize_types() but "f32", "f16",
+                                   "bf16" ("q4_k_m", "Q8_0", ...; case-insensitive) for an F32/F16/BF16
+                                   model, whose matrices get the types `vkllm quantize` would give them;
+                                   NULL: the weights as the file has them */
 } vkllm_load_options;
 
 /* Opens `path` (as vkllm_model_inspect), checks that weights + a session of
@@ -263,9 +277,19 @@ typedef struct vkllm_load_options {
  * converted to fp16). Host memory use stays bounded: the file is mapped and
  * streamed. *out is freed with vkllm_model_free. Errors as
  * vkllm_model_inspect plus the device's (NO_VULKAN, NO_DEVICE,
- * OUT_OF_MEMORY, VULKAN, UNSUPPORTED). */
+ * OUT_OF_MEMORY, VULKAN, UNSUPPORTED).
+ * With opts->quant (quantize on load): the model's matrices are quantized
+ * while they stream to the device, on a thread per core overlapped with the
+ * upload, through a few buffers of 8 MiB (never the whole model in host
+ * memory, never a file); the weights are those `vkllm quantize` writes for
+ * the same source and type (an HF folder's q/k rows stay in their order, the
+ * RoPE pairing follows them), the fit check uses their quantized size, and
+ * vkllm_model_get_info describes them. Errors also: INVALID_ARG for an
+ * unknown type (the message lists the valid ones), UNSUPPORTED for a model
+ * that is already quantized (load it without quant), FORMAT for a NaN/Inf
+ * weight. */
 VKLLM_API vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
-                              size_t err_len);
+                                        size_t err_len);
 /* A model of a well-known shape ("solar-10.7b", "llama-2-7b", "mistral-7b",
  * "tinyllama-1.1b", "small", "tiny") with seeded random fp16 weights
  * written directly on the device: no file, no download, no upload. For

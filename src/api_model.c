@@ -54,7 +54,8 @@ static void fill_tensor_types(const model *m, char *out, size_t len)
         }
         /* bits 0..4: the dtypes; 8 + id: a block type */
         const model_tensor *t = &m->tensors[i];
-        kinds[k].types |= t->dtype == DTYPE_QUANT ? 1u << (8 + t->qtype) : 1u << t->dtype;
+        uint32_t qt = t->load_qtype ? t->load_qtype : t->dtype == DTYPE_QUANT ? t->qtype : 0;
+        kinds[k].types |= qt ? 1u << (8 + qt) : 1u << t->dtype;
     }
     size_t at = 0;
     out[0] = '\0';
@@ -91,7 +92,7 @@ static void fill_info(const model *m, vkllm_model_info *info)
     info->decode_bytes_per_token = info->device_weight_bytes;
     if (!m->tied_embeddings) { /* the embedding table: one row per token */
         const model_tensor *e = m->tok_embd;
-        uint64_t eb = e->dtype == DTYPE_QUANT ? (e->n_bytes + 15) / 16 * 16 : e->rows * e->cols * 2;
+        uint64_t eb = llama_matrix_device_bytes(e);
         info->decode_bytes_per_token -= eb - eb / e->rows;
     }
 }
@@ -109,6 +110,12 @@ static model_hparams hparams_of(const vkllm_model_info *info)
 
 vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char *err, size_t err_len)
 {
+    return vkllm_model_inspect_quant(path, NULL, info, err, err_len);
+}
+
+vkllm_status vkllm_model_inspect_quant(const char *path, const char *quant, vkllm_model_info *info, char *err,
+                                       size_t err_len)
+{
     if (!path || !info) {
         api_set_err(err, err_len, "vkllm_model_inspect: NULL argument");
         return VKLLM_ERR_INVALID_ARG;
@@ -116,6 +123,10 @@ vkllm_status vkllm_model_inspect(const char *path, vkllm_model_info *info, char 
     model *m;
     vkllm_status s = model_open(path, &m, err, err_len);
     if (s != VKLLM_OK) return s;
+    if (quant && (s = model_plan_quant(m, quant, err, err_len)) != VKLLM_OK) {
+        model_close(m);
+        return s;
+    }
     fill_info(m, info);
     model_close(m);
     return VKLLM_OK;
@@ -164,6 +175,10 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
     model *m;
     vkllm_status s = model_open(path, &m, err, err_len);
     if (s != VKLLM_OK) return s;
+    if (o.quant && (s = model_plan_quant(m, o.quant, err, err_len)) != VKLLM_OK) {
+        model_close(m);
+        return s;
+    }
     vkllm_model *vm = calloc(1, sizeof *vm);
     if (!vm) {
         model_close(m);

@@ -67,6 +67,29 @@ expect "unknown type" 1 "unknown quantization type 'q4_k_x' \(known: q2_k, .*iq4
 expect "quantized source refused" 1 "already quantized \(tensor '.*' is Q[0-9]_K\).*--allow-requantize" -- \
     "$vkllm" quantize -m "$fx/fx256-Q4_K_M.gguf" -o "$scratch/x.gguf" --type q4_0
 check "nothing written for refusals" test ! -e "$scratch/x.gguf"
+
+# quantize on load (--quant of run, chat, bench, info, serve): what it needs, and its flag errors
+types_mem() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["tensor_types"], d["device_weight_bytes"], d["memory"]["total"])'; }
+want=$("$vkllm" info -m "$fx/fx256-Q4_K_M.gguf" --json | types_mem)
+got=$("$vkllm" info -m "$src" --quant Q4_K_M --json | types_mem)
+check "info --quant: the types and memory of llama-quantize's Q4_K_M file ($want)" test "$got" = "$want"
+expect "info --quant says so" 0 "^quantize +on load to q4_k_m: 420.8 KiB of weights on the device" -- \
+    "$vkllm" info -m "$src" --quant q4_k_m
+expect "info --quant unknown type" 2 "^vkllm info: --quant: unknown type 'q4_k_x' \(valid: q2_k, q3_k_s, .*, iq4_xs\)$" -- \
+    "$vkllm" info -m "$src" --quant q4_k_x
+expect "info --quant of a quantized file" 1 "is already quantized \(tensor '.*' is Q[0-9]_K\).*without a quantization type" -- \
+    "$vkllm" info -m "$fx/fx256-Q4_K_M.gguf" --quant q4_k_m
+expect "run --quant unknown type" 2 "^vkllm run: --quant: unknown type 'q9'" -- "$vkllm" run -m "$src" -p hi --quant q9
+expect "run --quant without a value" 2 "unknown or incomplete option --quant" -- "$vkllm" run -m "$src" -p hi --quant
+expect "chat --quant f16" 2 "unknown type 'f16' \(a model loads as fp16 without --quant\)" -- \
+    "$vkllm" chat -m "$src" --quant f16
+expect "bench --quant needs a model" 2 "--quant quantizes a model file while it loads: give -m MODEL" -- \
+    "$vkllm" bench --quant q4_k_m
+expect "bench --quant unknown type" 2 "^vkllm bench: --quant: unknown type 'x'" -- "$vkllm" bench -m "$src" --quant x
+expect "serve --quant unknown type" 2 "^vkllm serve: --quant: unknown type 'q4'" -- "$vkllm" serve -m "$src" --quant q4
+for cmd in run chat bench info serve; do
+    expect "$cmd --help lists --quant" 0 "--quant TYPE" -- "$vkllm" $cmd --help
+done
 expect "--allow-requantize" 0 "^wrote " -- \
     "$vkllm" quantize -m "$fx/fx256-Q4_K_M.gguf" -o "$scratch/x.gguf" --type q4_0 --allow-requantize
 expect "missing source" 1 "no-such-model.gguf: cannot open" -- \

@@ -65,6 +65,16 @@ class Models(unittest.TestCase):
         with self.assertRaises(ZeroDivisionError):  # an exception in the callback cancels and comes back
             vkllm.Model(MODEL, progress=lambda d, t: 1 / 0)
 
+    def test_quantize_on_load(self):
+        with self.assertRaises(vkllm.InvalidArgument) as e:
+            vkllm.Model(MODEL, quant="q9_z")
+        self.assertIn("q4_k_m", e.exception.message)  # the message lists the valid types
+        m = vkllm.Model(MODEL, quant="q8_0", validate=True)
+        try:
+            self.assertLess(m.info["device_weight_bytes"], self.model.info["device_weight_bytes"])
+        finally:
+            m.close()
+
     def test_tokenize(self):
         ids = self.model.tokenize("Hello world")
         tok = self.model.tokenizer

@@ -18,6 +18,15 @@ int cli_parse_u32(const char *s, uint32_t *out);
 /* A progress bar on stderr for model loading, drawn only when stderr is a terminal. */
 int cli_progress(uint64_t done, uint64_t total, void *user);
 
+/* --quant (quantize on load): the help line, and the check of its value
+ * before anything loads: 1 if `type` is one of vkllm_quantize_types()'s
+ * block schemes (case-insensitive); else prints "vkllm CMD: --quant: unknown
+ * type ..." with the valid ones and returns 0 (the command exits 2). */
+#define CLI_QUANT_HELP \
+    "  --quant TYPE          quantize an F16/BF16/F32 model while it loads, as `vkllm quantize`\n" \
+    "                        would (q4_k_m, q8_0, ...; no file written; `vkllm quantize --help`)\n"
+int cli_quant_ok(const char *cmd, const char *type);
+
 /* Before freeing a model: reports validation-layer messages (when
  * validation is on); returns 1 if there were any (the command then fails). */
 int cli_validation_failed(const vkllm_model *m, const char *cmd);

@@ -12,6 +12,7 @@
 
 typedef struct bench_opts {
     const char *model, *synthetic, *device;
+    const char *quant; /* --quant: quantize -m's model while it loads */
     uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg, depth[MAX_SIZES], n_depth;
     uint32_t reps, n_batch;
     int json, bandwidth, profile;
@@ -55,7 +56,7 @@ static int parse_sizes(const char *s, uint32_t *out, uint32_t *n) { return parse
 static void usage(void)
 {
     printf("usage: vkllm bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-d N,N] [-r N] [--json]\n"
-           "                   [--device SEL] [--batch N] [--profile]\n"
+           "                   [--device SEL] [--batch N] [--profile] [--quant TYPE]\n"
            "       vkllm bench --bandwidth [--device SEL] [-r N] [--json]\n"
            "  pp N: N prompt tokens in one call (blocks of --batch), tokens/s\n"
            "  tg N: N tokens generated one at a time (greedy, argmax on the GPU), tokens/s\n"
@@ -66,6 +67,7 @@ static void usage(void)
            "  the measured copy bandwidth (and of the bandwidth limit: copy GB/s / bytes per token)\n"
            "  --synthetic SHAPE: random fp16 weights made on the device, no file:\n"
            "      solar-10.7b, llama-2-7b, mistral-7b, tinyllama-1.1b, small, tiny (default)\n"
+           "  --quant TYPE: quantize -m's F16/BF16/F32 model while it loads (q4_k_m, q8_0, ...)\n"
            "  --bandwidth: copy bandwidth and the matrix-vector kernel on SOLAR's shapes\n"
            "  --profile: per-op GPU time of one decode step and one prefill of the first -p size,\n"
            "      and the decode kernels' tuning at load (GPUs; VKLLM_TUNE=0 off, =1 on CPUs too)\n"
@@ -80,6 +82,10 @@ static int parse(int argc, char **argv, bench_opts *o)
         if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && v) o->model = argv[++i];
         else if (strcmp(a, "--synthetic") == 0 && v) o->synthetic = argv[++i];
         else if (strcmp(a, "--device") == 0 && v) o->device = argv[++i];
+        else if (strcmp(a, "--quant") == 0 && v) {
+            if (!cli_quant_ok("bench", v)) return 2;
+            o->quant = argv[++i];
+        }
         else if ((strcmp(a, "-p") == 0 || strcmp(a, "--n-prompt") == 0) && v) ok = parse_sizes(argv[++i], o->pp, &o->n_pp);
         else if ((strcmp(a, "-n") == 0 || strcmp(a, "--n-gen") == 0) && v) ok = parse_sizes(argv[++i], o->tg, &o->n_tg);
         else if ((strcmp(a, "-d") == 0 || strcmp(a, "--depth") == 0) && v) {
@@ -100,6 +106,10 @@ static int parse(int argc, char **argv, bench_opts *o)
             fprintf(stderr, "vkllm bench: %s wants a positive number (or a list like 128,512), got '%s'\n", a, argv[i]);
             return 2;
         }
+    }
+    if (o->quant && !o->model) {
+        fprintf(stderr, "vkllm bench: --quant quantizes a model file while it loads: give -m MODEL\n");
+        return 2;
     }
     if (o->model && o->synthetic) {
         fprintf(stderr, "vkllm bench: give -m MODEL or --synthetic SHAPE, not both\n");
@@ -232,7 +242,7 @@ int cmd_bench(int argc, char **argv)
     vkllm_session *s = NULL;
     result res[2 * MAX_SIZES * MAX_SIZES];
     uint32_t n_res = 0;
-    vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress };
+    vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress, .quant = o.quant };
     double t0 = now_s();
     vkllm_status st = o.synthetic ? vkllm_model_synthetic(o.synthetic, &lo, &m, err, sizeof err)
                                   : vkllm_model_load(o.model, &lo, &m, err, sizeof err);

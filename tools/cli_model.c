@@ -33,12 +33,16 @@ static void json_kv_u(const char *k, unsigned long long v, int comma)
 
 int cmd_info(int argc, char **argv)
 {
-    const char *path = NULL, *device = NULL;
+    const char *path = NULL, *device = NULL, *quant = NULL;
     uint32_t n_ctx = 0;
     int json = 0;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--model") == 0) && i + 1 < argc) path = argv[++i];
         else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
+        else if (strcmp(argv[i], "--quant") == 0 && i + 1 < argc) {
+            if (!cli_quant_ok("info", argv[++i])) return 2;
+            quant = argv[i];
+        }
         else if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) {
             if (!cli_parse_u32(argv[++i], &n_ctx) || n_ctx == 0) {
@@ -46,11 +50,13 @@ int cmd_info(int argc, char **argv)
                 return 2;
             }
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: vkllm info -m MODEL [--ctx N] [--device SEL] [--json]\n"
+            printf("usage: vkllm info -m MODEL [--ctx N] [--device SEL] [--quant TYPE] [--json]\n"
                    "  describes a model (.gguf file or Hugging Face folder): format, hparams,\n"
                    "  tensors, parameters, its tokenizer (type, vocabulary, BOS/EOS) and chat template,\n"
                    "  and the device memory a session of N positions needs (default: the trained\n"
                    "  context, at most 4096) on the chosen device, with the largest context that fits\n"
+                   "  --quant TYPE: the weight types, memory and fit of the model as `--quant TYPE`\n"
+                   "      (quantize on load) would load it\n"
                    "  --json: the same as one JSON object\n");
             return 0;
         } else {
@@ -64,7 +70,7 @@ int cmd_info(int argc, char **argv)
     }
     vkllm_model_info mi;
     char err[1024], tok_err[1024] = "", dev_err[1024] = "";
-    vkllm_status s = vkllm_model_inspect(path, &mi, err, sizeof err);
+    vkllm_status s = vkllm_model_inspect_quant(path, quant, &mi, err, sizeof err);
     if (s != VKLLM_OK) {
         fprintf(stderr, "vkllm info: %s\n", err);
         return 1;
@@ -110,6 +116,11 @@ int cmd_info(int argc, char **argv)
         printf(", ");
         json_kv_u("n_params", mi.n_params, 1);
         json_kv_u("file_bytes", mi.file_bytes, 1);
+        printf("\"quant\": ");
+        if (quant) json_str(quant);
+        else printf("null");
+        printf(", ");
+        json_kv_u("device_weight_bytes", mi.device_weight_bytes, 1);
         printf("\"tokenizer\": ");
         if (tok) {
             printf("{\"type\": \"sentencepiece-bpe\", ");
@@ -170,6 +181,9 @@ int cmd_info(int argc, char **argv)
     if (mi.tensor_types[0]) printf("weight types   %s\n", mi.tensor_types);
     printf("parameters     %.3f B (%llu)\n", mi.n_params / 1e9, (unsigned long long)mi.n_params);
     printf("weight bytes   %s in the file\n", cli_bytes(mi.file_bytes, b1, sizeof b1));
+    if (quant)
+        printf("quantize       on load to %s: %s of weights on the device (types above)\n", quant,
+               cli_bytes(mi.device_weight_bytes, b1, sizeof b1));
     if (tok) {
         int32_t bos = vkllm_token_bos(tok), eos = vkllm_token_eos(tok);
         printf("tokenizer      SentencePiece BPE, %u pieces, BOS %d", vkllm_tokenizer_n_vocab(tok), bos);

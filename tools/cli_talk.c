@@ -45,6 +45,7 @@ static const char *const talk_help =
     "  --batch N             prompt tokens per block (default 64 on CPU devices, else 256);\n"
     "                        Ctrl-C during a prompt waits for the current block only\n"
     "  --device SEL          device index or name substring\n"
+    CLI_QUANT_HELP
     "  -q, --quiet           no progress bar, notes or speed line\n"
     "  -v, --verbose         also the device, template, context, seed, warm-up time and prompt progress\n"
     "The speed line excludes first-use shader compilation: the kernels of a decode step and of a\n"
@@ -119,7 +120,10 @@ int talk_parse(const char *cmd, int argc, char **argv, talk_opts *o)
         else if (strcmp(a, "--system") == 0 && v) o->system = v;
         else if (strcmp(a, "--template") == 0 && v) o->template_name = v;
         else if (strcmp(a, "--device") == 0 && v) o->device = v;
-        else if (strcmp(a, "--stop") == 0 && v) {
+        else if (strcmp(a, "--quant") == 0 && v) {
+            if (!cli_quant_ok(cmd, v)) return 2;
+            o->quant = v;
+        } else if (strcmp(a, "--stop") == 0 && v) {
             ok = o->n_stop < MAX_STOPS && *v;
             want = "a non-empty string (at most 16 --stop)";
             if (ok) o->stops[o->n_stop++] = v;
@@ -244,7 +248,7 @@ int talk_prepare(talk *t)
 {
     const talk_opts *o = &t->o;
     char err[1024];
-    if (vkllm_model_inspect(o->model, &t->info, err, sizeof err) != VKLLM_OK) {
+    if (vkllm_model_inspect_quant(o->model, o->quant, &t->info, err, sizeof err) != VKLLM_OK) {
         fprintf(stderr, "vkllm %s: %s\n", t->cmd, err);
         return 0;
     }
@@ -309,7 +313,8 @@ int talk_load(talk *t)
 {
     const talk_opts *o = &t->o;
     char err[1024];
-    vkllm_load_options lo = { .device = o->device, .n_ctx = o->n_ctx, .progress = load_progress, .progress_user = t };
+    vkllm_load_options lo = { .device = o->device, .n_ctx = o->n_ctx, .progress = load_progress, .progress_user = t,
+                              .quant = o->quant };
     vkllm_status st = vkllm_model_load(o->model, &lo, &t->m, err, sizeof err);
     if (st != VKLLM_OK) {
         if (talk_interrupted) fprintf(stderr, "\nvkllm %s: loading interrupted\n", t->cmd);

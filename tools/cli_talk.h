@@ -12,6 +12,7 @@
 
 typedef struct talk_opts {
     const char *model, *device, *prompt, *prompt_file, *system, *template_name;
+    const char *quant;      /* --quant: quantize on load; NULL: none */
     const char *stops[MAX_STOPS];
     size_t n_stop;
     uint32_t n_ctx, n_batch, max_tokens;

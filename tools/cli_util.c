@@ -1,5 +1,8 @@
 /* Output helpers shared by the CLI's commands. */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -74,4 +77,21 @@ int cli_validation_failed(const vkllm_model *m, const char *cmd)
     uint32_t n = m ? vkllm_model_validation_messages(m, &first) : 0;
     if (n) fprintf(stderr, "vkllm %s: the Vulkan validation layer reported %u message(s); first: %s\n", cmd, n, first);
     return n != 0;
+}
+
+static int is_plain_type(const char *t) { return !strcmp(t, "f32") || !strcmp(t, "f16") || !strcmp(t, "bf16"); }
+
+int cli_quant_ok(const char *cmd, const char *type)
+{
+    char list[512];
+    size_t at = 0;
+    list[0] = '\0';
+    for (const char *const *n = vkllm_quantize_types(); *n; n++) {
+        if (is_plain_type(*n)) continue;
+        if (strcasecmp(*n, type) == 0) return 1;
+        if (at < sizeof list) at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", at ? ", " : "", *n);
+    }
+    fprintf(stderr, "vkllm %s: --quant: unknown type '%s'%s (valid: %s)\n", cmd, type,
+            is_plain_type(type) ? " (a model loads as fp16 without --quant)" : "", list);
+    return 0;
 }

@@ -39,6 +39,7 @@ static void usage(FILE *f)
             "  version, -v, --version  the version\n"
             "\n"
             "MODEL is a .gguf file or a Hugging Face folder (config.json + *.safetensors).\n"
+            "--quant TYPE (run, chat, bench, info, serve): quantize an F16/BF16/F32 MODEL while it loads.\n"
             "`vkllm help COMMAND` or `vkllm COMMAND --help` shows each command's options.\n"
             "\n"
             "environment: VKLLM_DEVICE (device choice), VKLLM_VALIDATE=1 (validation layer)\n",

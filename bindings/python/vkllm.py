@@ -114,7 +114,7 @@ _PREFILL = _c.CFUNCTYPE(_int, _u32, _u32, _c.c_void_p)
 
 class _LoadOptions(_c.Structure):
     _fields_ = [("device", _c.c_char_p), ("validate", _int), ("n_ctx", _u32), ("progress", _PROGRESS),
-                ("progress_user", _c.c_void_p)]
+                ("progress_user", _c.c_void_p), ("quant", _c.c_char_p)]
 
 
 class _SessionOptions(_c.Structure):
@@ -314,15 +314,17 @@ class Tokenizer:
 
 class Model:
     """Weights on one device (vkllm_model_load). Model(path, device=None, n_ctx=0, validate=False,
-    progress=None): progress(done_bytes, total_bytes) is called during the upload; a true return cancels."""
+    progress=None, quant=None): progress(done_bytes, total_bytes) is called during the upload; a true return
+    cancels. quant: quantize an F16/BF16/F32 model while it loads ("q4_k_m", "q8_0", ...)."""
 
-    def __init__(self, path, device=None, n_ctx=0, validate=False, progress=None):
+    def __init__(self, path, device=None, n_ctx=0, validate=False, progress=None, quant=None):
         self._lib = library()
         self._h = None
         opts, self._keep = _padded(_LoadOptions)
         opts.device = device.encode() if isinstance(device, str) else (str(device).encode() if device is not None else None)
         opts.validate = 1 if validate else 0
         opts.n_ctx = n_ctx
+        opts.quant = quant.encode() if quant else None
         failure = []
         if progress is not None:
             def cb(done, total, _user):

@@ -58,6 +58,9 @@ llama_mem llama_mem_needed(const model_hparams *hp, bool tied, uint64_t weight_b
  * quantized matrices in their blocks (padded to whole 16-byte texels),
  * fp32 norm weights. */
 uint64_t llama_weight_bytes(const model *m);
+/* The device bytes of one matrix of m: fp16, its blocks, or the blocks of
+ * its load_qtype (quantize on load), padded as llama_weight_bytes says. */
+uint64_t llama_matrix_device_bytes(const model_tensor *t);
 
 /* Checks llama_mem_needed against the device's free memory (gpu_mem_free). VKLLM_ERR_OUT_OF_MEMORY
  * with the numbers and a hint ("needs 22.3 GiB, device X has 16.0 GiB; ...")
@@ -75,7 +78,9 @@ typedef int (*llama_progress_cb)(uint64_t done, uint64_t total, void *user);
 
 /* Uploads every weight of `m` (F16 as is, BF16 and F32 converted to fp16 on
  * the way, through a bounded host buffer: host memory use does not grow
- * with the model). `m` must outlive nothing: the weights keep no pointer
+ * with the model; a matrix with a load_qtype (model_plan_quant) quantized
+ * on all cores while the previous chunks upload, through 32 MiB of
+ * buffers). Errors also FORMAT for a planned row holding NaN/Inf. `m` must outlive nothing: the weights keep no pointer
  * into it. Does not check the fit (call llama_check_fits first for a
  * friendly message). Errors: OUT_OF_MEMORY, UNSUPPORTED (a row wider than a
  * buffer), VULKAN; the context's error says which. */

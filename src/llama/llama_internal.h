@@ -44,4 +44,29 @@ void llama_weights_tune(llama_weights *w);
 /* Bytes of the per-block activation buffers for blocks of n_batch tokens. */
 uint64_t llama_act_bytes(const model_hparams *hp, uint32_t n_batch);
 
+/* ------------------------------------------------------------ quantize on load (weights_quant.c) */
+
+/* Quantizes matrices planned by model_plan_quant on a thread per core, in
+ * chunks of whole rows, into QS_SLOTS buffers of 8 MiB: while the loading
+ * thread uploads one chunk, the threads fill the next ones (and the loading
+ * thread helps when it has to wait). */
+typedef struct qstream qstream;
+/* Starts on ts[0..n) (load_qtype set; ts must outlive the stream), to be
+ * consumed in this order, in chunks of at most chunk_bytes (0: 8 MiB; at
+ * least one row). OUT_OF_MEMORY is the only error. */
+vkllm_status qstream_start(const model_tensor *const *ts, size_t n, uint64_t chunk_bytes, qstream **out);
+/* The next chunk, which must be of t: waits until it is quantized, then
+ * *data holds *bytes bytes that belong at byte *offset of t's blocks; valid
+ * until qstream_release. 0: a row held NaN/Inf (qstream_bad_row), or t is
+ * not the tensor next in order. */
+int qstream_next(qstream *q, const model_tensor *t, const void **data, uint64_t *bytes, uint64_t *offset);
+/* The chunk from qstream_next was uploaded: its buffer may be refilled. */
+void qstream_release(qstream *q);
+/* 1 with the tensor and row that held NaN/Inf, if one did. */
+int qstream_bad_row(const qstream *q, const model_tensor **t, uint64_t *row);
+/* Worker threads running (the loading thread is one more). */
+uint32_t qstream_threads(const qstream *q);
+/* Stops and joins the threads, frees everything; NULL is fine. */
+void qstream_stop(qstream *q);
+
 #endif

@@ -1,6 +1,7 @@
 /* Weights on the device: what a model needs, the fit check, and the upload
  * (F16 straight from the mapped file, BF16 / F32 converted to fp16 through a
- * bounded host buffer). */
+ * bounded host buffer, matrices planned for quantize on load quantized by
+ * weights_quant.c's threads on the way). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,9 @@ static uint64_t mat_bytes(uint64_t rows, uint64_t cols) { return rows * cols * 2
 
 /* device bytes of one matrix: its blocks padded to whole words (the kernels
  * read 32-bit words), or fp16 */
-static uint64_t matrix_device_bytes(const model_tensor *t)
+uint64_t llama_matrix_device_bytes(const model_tensor *t)
 {
+    if (t->load_qtype) return (t->load_bytes + 15) / 16 * 16;
     return t->dtype == DTYPE_QUANT ? (t->n_bytes + 15) / 16 * 16 : t->rows * t->cols * 2;
 }
 
@@ -29,7 +31,7 @@ uint64_t llama_weight_bytes(const model *m)
     uint64_t b = 0;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
-        b += t->n_dims == 2 ? matrix_device_bytes(t) : 4 * t->rows * t->cols;
+        b += t->n_dims == 2 ? llama_matrix_device_bytes(t) : 4 * t->rows * t->cols;
     }
     return b;
 }
@@ -106,6 +108,7 @@ typedef struct upload {
     uint64_t done, total;
     llama_progress_cb progress;
     void *user;
+    qstream *qs; /* the planned matrices being quantized (quantize on load); NULL: none */
 } upload;
 
 static vkllm_status report(upload *u, uint64_t bytes)
@@ -159,10 +162,46 @@ static vkllm_status upload_blocks(upload *u, const model_tensor *t, gpu_tensor *
     return s;
 }
 
+/* A matrix planned for quantize on load: its blocks as qstream's threads
+ * make them, chunk by chunk, uploaded while they make the next ones. */
+static vkllm_status upload_quantizing(upload *u, const model_tensor *t, gpu_tensor **out)
+{
+    vkllm_status s = op_weight_create(u->ctx, t->load_qtype, (uint32_t)t->rows, (uint32_t)t->cols, out);
+    if (s != VKLLM_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", gpu_error(u->ctx));
+        return gpu_fail(u->ctx, s, "%s: %s", t->name, why);
+    }
+    for (uint64_t done = 0; done < t->load_bytes && s == VKLLM_OK;) {
+        const void *data;
+        uint64_t bytes, offset;
+        if (!qstream_next(u->qs, t, &data, &bytes, &offset)) {
+            const model_tensor *bt;
+            uint64_t row;
+            if (qstream_bad_row(u->qs, &bt, &row))
+                return gpu_fail(u->ctx, VKLLM_ERR_FORMAT, "tensor '%s' row %llu holds NaN or Inf; refusing to "
+                                "quantize a broken model", bt->name, (unsigned long long)row);
+            return gpu_fail(u->ctx, VKLLM_ERR_INVALID_ARG, "%s: quantized out of order (a bug in vkllm)", t->name);
+        }
+        s = gpu_upload(u->ctx, *out, offset, data, bytes);
+        qstream_release(u->qs);
+        done += bytes;
+        if (s == VKLLM_OK) s = report(u, bytes);
+    }
+    uint64_t pad = gpu_tensor_bytes(*out) - t->load_bytes; /* as upload_blocks */
+    if (s == VKLLM_OK && pad) {
+        static const uint8_t zeros[16];
+        s = gpu_upload(u->ctx, *out, t->load_bytes, zeros, pad);
+        if (s == VKLLM_OK) s = report(u, pad);
+    }
+    return s;
+}
+
 /* A matrix [rows][cols] as an fp16 device tensor whose chunks hold whole rows
  * (or, quantized, its blocks). */
 static vkllm_status upload_matrix(upload *u, const model_tensor *t, gpu_tensor **out)
 {
+    if (t->load_qtype) return upload_quantizing(u, t, out);
     if (t->dtype == DTYPE_QUANT) return upload_blocks(u, t, out);
     const uint64_t n = t->rows * t->cols, bytes = n * 2;
     vkllm_status s = gpu_tensor_create(u->ctx, bytes, t->cols * 2, out);
@@ -229,7 +268,28 @@ vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb 
     w->pairing = m->rope_pairing;
     u.total = llama_weight_bytes(m);
 
-    vkllm_status s = upload_matrix(&u, m->tok_embd, &w->tok_embd);
+    /* quantize on load: the planned matrices in the order the uploads below take them */
+    const model_tensor **planned = malloc((3 + 7 * (size_t)hp->n_layer) * sizeof *planned);
+    size_t n_planned = 0;
+    if (!planned) {
+        free(u.buf);
+        llama_weights_free(w);
+        return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    }
+    const model_tensor *first[] = { m->tok_embd, w->tied ? NULL : m->output };
+    for (size_t i = 0; i < 2; i++)
+        if (first[i] && first[i]->load_qtype) planned[n_planned++] = first[i];
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
+        const model_layer *ml = &m->layers[l];
+        const model_tensor *ts[] = { ml->wq, ml->wk, ml->wv, ml->wo, ml->w_gate, ml->w_up, ml->w_down };
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+            if (ts[i]->load_qtype) planned[n_planned++] = ts[i];
+    }
+    vkllm_status s = VKLLM_OK;
+    if (n_planned && qstream_start(planned, n_planned, 0, &u.qs) != VKLLM_OK)
+        s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory for the quantizing buffers");
+
+    if (s == VKLLM_OK) s = upload_matrix(&u, m->tok_embd, &w->tok_embd);
     if (s == VKLLM_OK) s = upload_vector(&u, m->output_norm, &w->output_norm);
     if (s == VKLLM_OK && !w->tied) s = upload_matrix(&u, m->output, &w->output);
     for (uint32_t l = 0; l < hp->n_layer && s == VKLLM_OK; l++) {
@@ -245,6 +305,8 @@ vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb 
         if (s == VKLLM_OK) s = upload_matrix(&u, ml->w_up, &L->w_up);
         if (s == VKLLM_OK) s = upload_matrix(&u, ml->w_down, &L->w_down);
     }
+    qstream_stop(u.qs);
+    free(planned);
     free(u.buf);
     if (s != VKLLM_OK) {
         llama_weights_free(w);

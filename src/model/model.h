@@ -81,6 +81,9 @@ typedef struct model_tensor {
     const void *data;                 /* into the mapped file, read-only; may be unaligned */
     const char *file;                 /* path of the file holding it (owned by the model) */
     uint64_t file_offset;             /* where data starts in that file */
+    uint32_t load_qtype;              /* quantize on load (model_plan_quant): the block type this F32/F16/BF16
+                                         matrix becomes on the device; 0: loaded as the file has it */
+    uint64_t load_bytes;              /* load_qtype: rows * quant_bytes(cols) of that type; else 0 */
 } model_tensor;
 
 typedef struct model_layer {
@@ -130,6 +133,24 @@ void model_close(model *m);
  * model_open checks it, without any weights: for tools that describe a model
  * and for tests. *tied receives tie_word_embeddings. Errors as model_open. */
 vkllm_status model_read_config(const char *config_path, model_hparams *hp, int *tied, char *err, size_t err_len);
+
+/* Quantize on load: gives every weight matrix of m the block type the
+ * scheme `type` (a name of quant_schemes(), case-insensitive: "q4_k_m",
+ * "Q8_0") gives it, the rule `vkllm quantize` follows (quant_scheme_tensor),
+ * in its load_qtype / load_bytes; norms stay F32, a matrix whose rows no
+ * block type fits stays fp16. The file is not touched: the loader
+ * quantizes the rows as they stream to the device (model_quant_rows).
+ * Errors: INVALID_ARG for an unknown type (the message lists the valid
+ * ones), UNSUPPORTED for a model that is already quantized (quantizing
+ * blocks again loses quality; such a file loads as it is without a type). */
+vkllm_status model_plan_quant(model *m, const char *type, char *err, size_t err_len);
+
+/* Rows [r0, r1) of a planned matrix t (t->load_qtype set) quantized into dst
+ * ((r1 - r0) * quant_bytes(t->cols) bytes), through scratch[t->cols]
+ * floats; the same values `vkllm quantize` writes for them. Returns 1, or 0
+ * when a row holds NaN or Inf (then *bad_row is that row and dst is not
+ * complete). Thread-safe for distinct dst and scratch. */
+int model_quant_rows(const model_tensor *t, uint64_t r0, uint64_t r1, float *scratch, void *dst, uint64_t *bad_row);
 
 /* The table entry with canonical name `name`, or NULL. "output.weight" of a
  * tied model resolves to token_embd.weight. */

@@ -109,6 +109,19 @@ const quant_scheme *quant_schemes(unsigned *n);
 uint32_t quant_scheme_type(const quant_scheme *s, quant_role role, uint32_t layer, uint32_t n_layer, uint64_t cols,
                            uint32_t n_head, uint32_t n_head_kv);
 
+/* The role of the weight matrix with GGUF name `name` ("token_embd.weight",
+ * "output.weight", "blk.3.attn_v.weight", ...), its layer in *layer (0 for
+ * the embeddings and output); -1 for any other name. */
+int quant_tensor_role(const char *name, uint32_t *layer);
+/* What `vkllm quantize` and quantize-on-load both give a tensor: for a weight
+ * matrix named as quant_tensor_role knows (2-D, rows of `cols` weights) of a
+ * model of n_layer layers (tied: the embeddings serve as the output, so they
+ * get the output's type), *type = the scheme's block type, or 0 when no
+ * block type fits a row (kept F16, as llama-quantize does); returns 1.
+ * Returns 0 (and leaves *type) for any other tensor: kept as it is. */
+int quant_scheme_tensor(const quant_scheme *s, const char *name, uint64_t cols, int tied, uint32_t n_layer,
+                        uint32_t n_head, uint32_t n_head_kv, uint32_t *type);
+
 /* Quantizes n_blocks * t->block weights from src into n_blocks blocks of
  * type t at dst (see quantize.c for the algorithms). Non-finite inputs give
  * unspecified (but in-range) blocks; the caller refuses them first. */

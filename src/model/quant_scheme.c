@@ -1,6 +1,8 @@
 /* Quantization schemes (llama-quantize's file types): see quant.h for the
  * rule of each mix. */
 #include <ctype.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "model/quant.h"
 
@@ -71,4 +73,38 @@ uint32_t quant_scheme_type(const quant_scheme *s, quant_role role, uint32_t laye
         if (cols % 32) return 0;
     }
     return t;
+}
+
+int quant_tensor_role(const char *name, uint32_t *layer)
+{
+    static const struct { const char *suffix; quant_role role; } L[] = {
+        { "attn_q", QROLE_ATTN_Q },       { "attn_k", QROLE_ATTN_K },     { "attn_v", QROLE_ATTN_V },
+        { "attn_output", QROLE_ATTN_OUTPUT }, { "ffn_gate", QROLE_FFN_GATE }, { "ffn_up", QROLE_FFN_UP },
+        { "ffn_down", QROLE_FFN_DOWN },
+    };
+    *layer = 0;
+    if (strcmp(name, "token_embd.weight") == 0) return QROLE_TOKEN_EMBD;
+    if (strcmp(name, "output.weight") == 0) return QROLE_OUTPUT;
+    unsigned l;
+    int n = 0;
+    char mid[32];
+    if (sscanf(name, "blk.%u.%31[a-z_].weight%n", &l, mid, &n) != 2 || name[n]) return -1;
+    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+        if (strcmp(mid, L[i].suffix) == 0) {
+            *layer = l;
+            return (int)L[i].role;
+        }
+    return -1;
+}
+
+int quant_scheme_tensor(const quant_scheme *s, const char *name, uint64_t cols, int tied, uint32_t n_layer,
+                        uint32_t n_head, uint32_t n_head_kv, uint32_t *type)
+{
+    uint32_t layer;
+    int role = quant_tensor_role(name, &layer);
+    if (role < 0) return 0;
+    /* tied: the embeddings are the output matrix too, quantized as it is (llama.cpp's rule) */
+    quant_role r = role == QROLE_TOKEN_EMBD && tied ? QROLE_OUTPUT : (quant_role)role;
+    *type = quant_scheme_type(s, r, layer, n_layer, cols, n_head, n_head_kv);
+    return 1;
 }

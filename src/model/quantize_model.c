@@ -86,29 +86,6 @@ static void source_close(qm_source *s)
     memset(s, 0, sizeof *s);
 }
 
-/* the scheme's role of a tensor from its GGUF name; -1: not a weight matrix vkllm knows */
-static int tensor_role(const char *name, uint32_t *layer)
-{
-    static const struct { const char *suffix; quant_role role; } L[] = {
-        { "attn_q", QROLE_ATTN_Q },       { "attn_k", QROLE_ATTN_K },     { "attn_v", QROLE_ATTN_V },
-        { "attn_output", QROLE_ATTN_OUTPUT }, { "ffn_gate", QROLE_FFN_GATE }, { "ffn_up", QROLE_FFN_UP },
-        { "ffn_down", QROLE_FFN_DOWN },
-    };
-    *layer = 0;
-    if (strcmp(name, "token_embd.weight") == 0) return QROLE_TOKEN_EMBD;
-    if (strcmp(name, "output.weight") == 0) return QROLE_OUTPUT;
-    unsigned l;
-    int n = 0;
-    char mid[32];
-    if (sscanf(name, "blk.%u.%31[a-z_].weight%n", &l, mid, &n) != 2 || name[n]) return -1;
-    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
-        if (strcmp(mid, L[i].suffix) == 0) {
-            *layer = l;
-            return (int)L[i].role;
-        }
-    return -1;
-}
-
 static int is_quantized(uint32_t t) { return !is_plain(t); }
 
 /* A GGUF source's first quantized tensor, or NULL. */
@@ -168,7 +145,7 @@ static vkllm_status add_model_tensors(qm_source *s, const model *m, char *err, s
         t->src_bytes = mt->n_bytes;
         if (m->rope_pairing == ROPE_ROTATE_HALF) {
             uint32_t layer;
-            int role = tensor_role(t->name, &layer);
+            int role = quant_tensor_role(t->name, &layer);
             t->perm_heads = role == QROLE_ATTN_Q ? m->hp.n_head : role == QROLE_ATTN_K ? m->hp.n_head_kv : 0;
         }
     }
@@ -235,14 +212,11 @@ static void plan(qm_source *s, const quant_scheme *qs, uint32_t plain)
     for (size_t i = 0; i < s->n; i++) {
         qm_tensor *t = &s->t[i];
         uint32_t layer;
-        int role = tensor_role(t->name, &layer);
         if (t->n_dims == 1) t->type = T_F32; /* norms */
-        else if (role < 0) t->type = t->src_type; /* a tensor vkllm does not know: as it is */
+        else if (quant_tensor_role(t->name, &layer) < 0) t->type = t->src_type; /* a tensor vkllm does not know: as it is */
         else if (!qs) t->type = plain;
         else {
-            /* tied: the embeddings are the output matrix too, quantized as it is (llama.cpp's rule) */
-            quant_role r = role == QROLE_TOKEN_EMBD && tied ? QROLE_OUTPUT : (quant_role)role;
-            t->type = quant_scheme_type(qs, r, layer, s->n_layer, t->cols, s->n_head, s->n_head_kv);
+            quant_scheme_tensor(qs, t->name, t->cols, tied, s->n_layer, s->n_head, s->n_head_kv, &t->type);
             if (!t->type) t->type = T_F16; /* rows not a multiple of 32: llama-quantize keeps F16 too */
         }
         t->bytes = row_bytes(t->type, t->cols) * t->rows;

@@ -27,6 +27,7 @@ int cmd_serve(int argc, char **argv);
 
 typedef struct serve_opts {
     const char *model_path, *host, *api_key, *template_name, *alias, *device;
+    const char *quant; /* --quant: quantize on load; NULL: none */
     uint32_t port, parallel, queue, n_ctx, timeout_s;
     size_t max_body;
     int quiet;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../cli.h" /* cli_quant_ok, CLI_QUANT_HELP */
 #include "serve.h"
 
 double serve_now(void)
@@ -36,6 +37,7 @@ static void usage(FILE *f)
             "  --max-body BYTES      largest request body (default 1048576); larger get 413\n"
             "  --timeout S           close connections idle (or this slow) for S seconds (default 30)\n"
             "  --device SEL          Vulkan device index or name substring (default: $VKLLM_DEVICE, else best)\n"
+            CLI_QUANT_HELP
             "  -q, --quiet           no line per request on stderr\n"
             "  -h, --help            this text\n"
             "SIGINT / SIGTERM: stop accepting, end running generations at their next token\n"
@@ -85,6 +87,10 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         else if (!strcmp(a, "--template")) o->template_name = v;
         else if (!strcmp(a, "--alias")) o->alias = v;
         else if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--quant")) {
+            if (!cli_quant_ok("serve", v)) return 2;
+            o->quant = v;
+        }
         else if (!strcmp(a, "--port")) ok = parse_num(v, 65535, &n), o->port = (uint32_t)n;
         else if (!strcmp(a, "--parallel")) ok = parse_num(v, 256, &n) && n > 0, o->parallel = (uint32_t)n;
         else if (!strcmp(a, "--queue")) ok = parse_num(v, 100000, &n), o->queue = (uint32_t)n;
@@ -149,7 +155,7 @@ static void *load_main(void *arg)
     loader *l = arg;
     server *srv = l->srv;
     vkllm_load_options lo = { .device = srv->o.device, .n_ctx = srv->o.n_ctx, .progress = load_progress,
-                              .progress_user = srv };
+                              .progress_user = srv, .quant = srv->o.quant };
     double t0 = serve_now();
     vkllm_status s = vkllm_model_load(srv->o.model_path, &lo, &srv->model, l->err, sizeof l->err);
     if (s == VKLLM_OK && !(srv->tok = vkllm_model_tokenizer(srv->model))) {

@@ -1,0 +1,393 @@
+/* Quantize on load (vkllm_load_options.quant, model_plan_quant, the
+ * quantizing upload of src/llama/weights_quant.c) against `vkllm quantize`:
+ *   - for generated F16 / BF16 / F32 models (GGUF and HF folder, tied and
+ *     untied, rows of 256, the fallbacks of smaller rows, rows no block type
+ *     fits) the weights on the device are byte for byte those of the file
+ *     vkllm_quantize writes for the same source and type (an HF folder's q/k
+ *     rows in its own order: compared through the permutation), and so are
+ *     the logits (GGUF: bit-identical; HF: the same weights in the other RoPE
+ *     pairing, equal within float rounding of the attention sums);
+ *   - the logits equal the CPU reference forward pass on the file's
+ *     dequantized weights (tests/test_llama.c's tolerance);
+ *   - the description (vkllm_model_inspect_quant, vkllm_model_get_info) is
+ *     the quantized file's: same types, same device bytes, so the same fit;
+ *   - the chunk stream gives every row exactly once, in order, with many
+ *     more chunks than buffers;
+ *   - refused: an unknown type (the message lists the valid ones), an
+ *     already quantized source, a NaN weight (named with its row).
+ * argv[1]: a scratch folder. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen.h"
+#include "harness.h"
+#include "llama/llama_internal.h"
+#include "model/model.h"
+#include "model/quant.h"
+#include "model_util.h"
+#include "ref_llama.h"
+#include "util/rng.h"
+
+#define TOL 1e-3    /* GPU vs CPU reference, relative to the largest |logit| (test_llama.c) */
+/* HF: the same weights (checked byte for byte) in the other RoPE pairing, so
+ * the attention sums run in another order; a K/V value near an fp16
+ * rounding boundary may then round the other way: test_llama.c's GGUF vs HF
+ * tolerance */
+#define TOL_HF TOL
+#define P 9         /* prompt tokens */
+#define N_CTX 32
+
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (!(e <= d)) d = e; /* NaN propagates */
+        if (fabs(b[i]) > m) m = fabs(b[i]);
+    }
+    return m > 0 ? d / m : d;
+}
+
+typedef struct loaded {
+    model *m;
+    llama_weights *w;
+    llama_session *s;
+} loaded;
+
+/* Opens path (quantized on load to `quant` when not NULL) and loads it. */
+static int load(gpu_ctx *ctx, const char *path, const char *quant, loaded *out)
+{
+    char err[512];
+    memset(out, 0, sizeof *out);
+    if (model_open(path, &out->m, err, sizeof err) != VKLLM_OK ||
+        (quant && model_plan_quant(out->m, quant, err, sizeof err) != VKLLM_OK)) {
+        EXPECT(0, "open %s (%s): %s", path, quant ? quant : "as is", err);
+        return 0;
+    }
+    llama_session_opts o = { .n_ctx = N_CTX, .n_batch = 4 };
+    if (llama_weights_load(ctx, out->m, NULL, NULL, &out->w) != VKLLM_OK ||
+        llama_session_create(out->w, &o, &out->s) != VKLLM_OK) {
+        EXPECT(0, "load %s (%s): %s", path, quant ? quant : "as is", gpu_error(ctx));
+        return 0;
+    }
+    return 1;
+}
+
+static void unload(loaded *l)
+{
+    llama_session_free(l->s);
+    llama_weights_free(l->w);
+    model_close(l->m);
+}
+
+/* GGUF row r of a q/k matrix of `heads` heads holds HF row hf_row(r) (llama.cpp's permutation) */
+static uint64_t hf_row(uint64_t rows, uint32_t heads, uint64_t r)
+{
+    uint64_t hd = rows / heads, h = r / hd, w = r % hd;
+    return h * hd + (w % 2) * (hd / 2) + w / 2;
+}
+
+/* The device bytes of `a` (the file's tensor) and `b` (quantized on load)
+ * row by row; perm_heads: b's rows are in HF order. 1 if identical. */
+static int same_rows(gpu_ctx *ctx, gpu_tensor *a, gpu_tensor *b, const model_tensor *mt, uint32_t perm_heads,
+                     const char *label)
+{
+    uint64_t na = gpu_tensor_bytes(a), nb = gpu_tensor_bytes(b);
+    uint8_t *da = malloc(na), *db = malloc(nb);
+    int ok = na == nb && da && db && gpu_download(ctx, a, 0, da, na) == VKLLM_OK && gpu_download(ctx, b, 0, db, nb) == VKLLM_OK;
+    EXPECT(ok, "%s %s: device sizes %llu vs %llu, or a download failed", label, mt->name, (unsigned long long)na,
+           (unsigned long long)nb);
+    const uint64_t rb = na / mt->rows; /* padding (< 16 bytes) lies past the last row */
+    for (uint64_t r = 0; ok && r < mt->rows; r++) {
+        uint64_t rs = perm_heads ? hf_row(mt->rows, perm_heads, r) : r;
+        if (memcmp(da + r * rb, db + rs * rb, rb) != 0) {
+            EXPECT(0, "%s %s: row %llu differs from the file's", label, mt->name, (unsigned long long)r);
+            ok = 0;
+        }
+    }
+    free(da);
+    free(db);
+    return ok;
+}
+
+/* Every weight tensor of f (the file) against q (quantized on load); returns the number compared. */
+static int compare_weights(gpu_ctx *ctx, const loaded *f, const loaded *q, const char *label)
+{
+    const int hf = q->m->rope_pairing == ROPE_ROTATE_HALF;
+    int n = 0;
+    n += same_rows(ctx, f->w->tok_embd, q->w->tok_embd, f->m->tok_embd, 0, label);
+    n += same_rows(ctx, f->w->output_norm, q->w->output_norm, f->m->output_norm, 0, label);
+    if (!f->w->tied) n += same_rows(ctx, f->w->output, q->w->output, f->m->output, 0, label);
+    for (uint32_t l = 0; l < f->m->hp.n_layer; l++) {
+        const llama_layer *a = &f->w->layers[l], *b = &q->w->layers[l];
+        const model_layer *ml = &f->m->layers[l];
+        n += same_rows(ctx, a->attn_norm, b->attn_norm, ml->attn_norm, 0, label);
+        n += same_rows(ctx, a->wq, b->wq, ml->wq, hf ? f->m->hp.n_head : 0, label);
+        n += same_rows(ctx, a->wk, b->wk, ml->wk, hf ? f->m->hp.n_head_kv : 0, label);
+        n += same_rows(ctx, a->wv, b->wv, ml->wv, 0, label);
+        n += same_rows(ctx, a->wo, b->wo, ml->wo, 0, label);
+        n += same_rows(ctx, a->ffn_norm, b->ffn_norm, ml->ffn_norm, 0, label);
+        n += same_rows(ctx, a->w_gate, b->w_gate, ml->w_gate, 0, label);
+        n += same_rows(ctx, a->w_up, b->w_up, ml->w_up, 0, label);
+        n += same_rows(ctx, a->w_down, b->w_down, ml->w_down, 0, label);
+    }
+    return n;
+}
+
+/* src quantized to `quant` by vkllm_quantize (into dir) and on load: same
+ * weights, same logits, the reference's logits, the same description. */
+static void check_case(gpu_ctx *ctx, const char *dir, const char *src, const char *label, const char *quant,
+                       uint64_t seed)
+{
+    char file[1024], err[1024];
+    snprintf(file, sizeof file, "%s/%s-%s.gguf", dir, label, quant);
+    vkllm_quantize_options qo = { .type = quant, .overwrite = 1 };
+    vkllm_status st = vkllm_quantize(src, file, &qo, NULL, err, sizeof err);
+    EXPECT(st == VKLLM_OK, "%s %s: vkllm_quantize: %s", label, quant, err);
+    if (st != VKLLM_OK) return;
+    loaded f, q;
+    if (!load(ctx, file, NULL, &f)) return;
+    if (!load(ctx, src, quant, &q)) {
+        unload(&f);
+        return;
+    }
+    int n_quant = 0;
+    for (size_t i = 0; i < q.m->n_tensors; i++) n_quant += q.m->tensors[i].load_qtype != 0;
+    EXPECT(n_quant > 0, "%s %s: nothing planned for quantizing", label, quant);
+    EXPECT(llama_weights_bytes(f.w) == llama_weights_bytes(q.w), "%s %s: %llu device bytes, the file's %llu", label,
+           quant, (unsigned long long)llama_weights_bytes(q.w), (unsigned long long)llama_weights_bytes(f.w));
+    int n_same = compare_weights(ctx, &f, &q, label);
+
+    const uint32_t V = f.m->hp.n_vocab;
+    int32_t toks[P];
+    rng r = { seed };
+    for (int i = 0; i < P; i++) toks[i] = (int32_t)rng_below(&r, V);
+    float *lf = malloc((size_t)P * V * 4), *lq = malloc((size_t)P * V * 4), *lr = malloc((size_t)P * V * 4);
+    st = llama_eval(f.s, toks, P, LLAMA_OUT_ALL, lf, NULL);
+    if (st == VKLLM_OK) st = llama_eval(q.s, toks, P, LLAMA_OUT_ALL, lq, NULL);
+    EXPECT(st == VKLLM_OK, "%s %s: eval: %s", label, quant, gpu_error(ctx));
+    const int hf = q.m->rope_pairing == ROPE_ROTATE_HALF;
+    double d_file = rel_diff(lq, lf, (size_t)P * V), d_ref = -1;
+    if (hf) EXPECT(d_file < TOL_HF, "%s %s: logits vs the file's: rel diff %.3e", label, quant, d_file);
+    else EXPECT(memcmp(lq, lf, (size_t)P * V * 4) == 0, "%s %s: logits not bit-identical to the file's (rel diff %.3e)",
+                label, quant, d_file);
+    ref_llama *ref = ref_llama_create(f.m, N_CTX, err, sizeof err); /* the file's dequantized weights */
+    EXPECT(ref, "%s %s: reference: %s", label, quant, err);
+    if (ref && ref_llama_forward(ref, toks, P, lr, NULL) == 0) {
+        d_ref = rel_diff(lq, lr, (size_t)P * V);
+        EXPECT(d_ref < TOL, "%s %s: quantized on load vs the reference: rel diff %.3e", label, quant, d_ref);
+    }
+    ref_llama_destroy(ref);
+
+    /* the description, and so the fit check: the quantized file's */
+    vkllm_model_info a, b;
+    st = vkllm_model_inspect(file, &a, err, sizeof err);
+    if (st == VKLLM_OK) st = vkllm_model_inspect_quant(src, quant, &b, err, sizeof err);
+    EXPECT(st == VKLLM_OK, "%s %s: inspect: %s", label, quant, err);
+    if (st == VKLLM_OK) {
+        EXPECT(a.device_weight_bytes == b.device_weight_bytes && a.decode_bytes_per_token == b.decode_bytes_per_token,
+               "%s %s: device bytes %llu / %llu per token, the file's %llu / %llu", label, quant,
+               (unsigned long long)b.device_weight_bytes, (unsigned long long)b.decode_bytes_per_token,
+               (unsigned long long)a.device_weight_bytes, (unsigned long long)a.decode_bytes_per_token);
+        /* (an HF folder's norms are listed as the folder has them, F16; the file holds them as F32) */
+        EXPECT(hf || strcmp(a.tensor_types, b.tensor_types) == 0, "%s %s: types '%s', the file's '%s'", label, quant,
+               b.tensor_types, a.tensor_types);
+        EXPECT(b.file_bytes != a.file_bytes, "%s %s: file_bytes should stay the source's", label, quant);
+    }
+    printf("%-14s %-7s %2d quantized on load, %d tensors identical to the file's, logits vs file %.2e%s, vs reference "
+           "%.2e\n", label, quant, n_quant, n_same, d_file, hf ? "" : " (bit-identical required)", d_ref);
+    free(lf);
+    free(lq);
+    free(lr);
+    unload(&q);
+    unload(&f);
+}
+
+/* The public API: vkllm_load_options.quant gives what loading the file gives. */
+static void check_api(const char *dir, const char *src, const char *quant)
+{
+    char file[1024], err[1024];
+    snprintf(file, sizeof file, "%s/api-%s.gguf", dir, quant);
+    vkllm_quantize_options qo = { .type = quant, .overwrite = 1 };
+    vkllm_status st = vkllm_quantize(src, file, &qo, NULL, err, sizeof err);
+    vkllm_load_options lo = { .validate = 1, .n_ctx = N_CTX };
+    vkllm_model *mf = NULL, *mq = NULL;
+    if (st == VKLLM_OK) st = vkllm_model_load(file, &lo, &mf, err, sizeof err);
+    lo.quant = quant;
+    if (st == VKLLM_OK) st = vkllm_model_load(src, &lo, &mq, err, sizeof err);
+    EXPECT(st == VKLLM_OK, "api %s: %s", quant, err);
+    vkllm_session *sf = NULL, *sq = NULL;
+    vkllm_session_options so = { .n_ctx = N_CTX };
+    if (st == VKLLM_OK) st = vkllm_session_create(mf, &so, &sf, err, sizeof err);
+    if (st == VKLLM_OK) st = vkllm_session_create(mq, &so, &sq, err, sizeof err);
+    if (st == VKLLM_OK) {
+        const vkllm_model_info *a = vkllm_model_get_info(mf), *b = vkllm_model_get_info(mq);
+        EXPECT(strcmp(a->tensor_types, b->tensor_types) == 0 && a->device_weight_bytes == b->device_weight_bytes,
+               "api %s: info '%s' %llu, the file's '%s' %llu", quant, b->tensor_types,
+               (unsigned long long)b->device_weight_bytes, a->tensor_types, (unsigned long long)a->device_weight_bytes);
+        const uint32_t V = a->n_vocab;
+        int32_t toks[P] = { 1, 5, 9, 200, 17, 3, 250, 4, 99 };
+        float *lf = malloc((size_t)V * 4), *lq = malloc((size_t)V * 4);
+        st = vkllm_session_eval(sf, toks, P, VKLLM_LOGITS_LAST, lf, NULL);
+        if (st == VKLLM_OK) st = vkllm_session_eval(sq, toks, P, VKLLM_LOGITS_LAST, lq, NULL);
+        EXPECT(st == VKLLM_OK, "api %s: eval failed", quant);
+        EXPECT(st != VKLLM_OK || memcmp(lf, lq, (size_t)V * 4) == 0, "api %s: logits differ from the file's", quant);
+        free(lf);
+        free(lq);
+        EXPECT(vkllm_model_validation_messages(mq, NULL) == 0, "api %s: validation messages", quant);
+    }
+    vkllm_session_free(sf);
+    vkllm_session_free(sq);
+    vkllm_model_free(mf);
+    vkllm_model_free(mq);
+    printf("api            %-7s vkllm_model_load(.quant) == the file vkllm_quantize wrote\n", quant);
+}
+
+/* The chunk stream on its own, in chunks of a few rows: many more chunks
+ * than buffers, and rows that span tensors' ends. */
+static void check_stream(const char *src, const char *quant)
+{
+    char err[512];
+    model *m;
+    if (model_open(src, &m, err, sizeof err) != VKLLM_OK || model_plan_quant(m, quant, err, sizeof err) != VKLLM_OK) {
+        EXPECT(0, "stream: %s", err);
+        return;
+    }
+    const model_tensor *ts[64];
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_tensors && n < 64; i++)
+        if (m->tensors[i].load_qtype) ts[n++] = &m->tensors[i];
+    qstream *q;
+    vkllm_status st = qstream_start(ts, n, 1000, &q);
+    EXPECT(st == VKLLM_OK, "stream: start");
+    size_t n_chunks = 0;
+    for (size_t i = 0; st == VKLLM_OK && i < n; i++) {
+        uint8_t *want = malloc(ts[i]->load_bytes), *got = calloc(1, ts[i]->load_bytes);
+        float *scratch = malloc(ts[i]->cols * sizeof *scratch);
+        uint64_t bad = 0, at = 0;
+        EXPECT(model_quant_rows(ts[i], 0, ts[i]->rows, scratch, want, &bad), "stream: %s: rows", ts[i]->name);
+        while (at < ts[i]->load_bytes) {
+            const void *data;
+            uint64_t bytes, offset;
+            if (!qstream_next(q, ts[i], &data, &bytes, &offset)) {
+                EXPECT(0, "stream: %s: no chunk at byte %llu", ts[i]->name, (unsigned long long)at);
+                break;
+            }
+            EXPECT(offset == at && offset + bytes <= ts[i]->load_bytes, "stream: %s: chunk at %llu, want %llu",
+                   ts[i]->name, (unsigned long long)offset, (unsigned long long)at);
+            if (offset + bytes <= ts[i]->load_bytes) memcpy(got + offset, data, bytes);
+            qstream_release(q);
+            at = offset + bytes;
+            n_chunks++;
+        }
+        EXPECT(memcmp(want, got, ts[i]->load_bytes) == 0, "stream: %s: blocks differ from model_quant_rows'",
+               ts[i]->name);
+        free(want);
+        free(got);
+        free(scratch);
+    }
+    const void *data;
+    uint64_t bytes, offset;
+    EXPECT(!qstream_next(q, ts[0], &data, &bytes, &offset), "stream: a chunk past the end");
+    printf("stream         %-7s %zu tensors in %zu chunks on %u threads + the caller\n", quant, n, n_chunks,
+           qstream_threads(q));
+    qstream_stop(q);
+    model_close(m);
+}
+
+static void check_refusals(const char *dir, const char *src, const char *quantized)
+{
+    char err[1024];
+    vkllm_load_options lo = { .validate = 1, .quant = "q4_k_q" };
+    vkllm_model *m = NULL;
+    vkllm_model_info info;
+    tu_expect("unknown type", vkllm_model_load(src, &lo, &m, err, sizeof err), err, VKLLM_ERR_INVALID_ARG,
+              "unknown quantization type 'q4_k_q'", "q4_k_m", "q8_0", "iq4_xs", NULL);
+    EXPECT(!m, "unknown type: a model came back");
+    lo.quant = "f16";
+    tu_expect("f16 is no quantization", vkllm_model_load(src, &lo, &m, err, sizeof err), err, VKLLM_ERR_INVALID_ARG,
+              "unknown quantization type 'f16'", NULL);
+    tu_expect("inspect: unknown type", vkllm_model_inspect_quant(src, "q3", &info, err, sizeof err), err,
+              VKLLM_ERR_INVALID_ARG, "'q3'", "q3_k_m", NULL);
+    lo.quant = "Q4_K_M";
+    tu_expect("already quantized", vkllm_model_load(quantized, &lo, &m, err, sizeof err), err, VKLLM_ERR_UNSUPPORTED,
+              "is already quantized", "without a quantization type", NULL);
+    tu_expect("inspect: already quantized", vkllm_model_inspect_quant(quantized, "q8_0", &info, err, sizeof err), err,
+              VKLLM_ERR_UNSUPPORTED, "is already quantized", NULL);
+
+    /* a NaN in row 7 of blk.1.ffn_up.weight */
+    char *bad = tu_path(dir, "nan.gguf");
+    model *mo;
+    const model_tensor *t = NULL;
+    if (tu_copy(src, bad) && model_open(bad, &mo, err, sizeof err) == VKLLM_OK) {
+        t = model_find(mo, "blk.1.ffn_up.weight");
+        uint64_t at = t ? t->file_offset + (7 * t->cols + 3) * 2 : 0;
+        model_close(mo);
+        size_t n;
+        uint8_t *bytes = t ? tu_read(bad, &n) : NULL;
+        if (bytes && at + 2 <= n) {
+            bytes[at] = 0x00, bytes[at + 1] = 0x7e; /* fp16 NaN */
+            tu_write(bad, bytes, n);
+        }
+        free(bytes);
+    }
+    EXPECT(t, "nan: no blk.1.ffn_up.weight to spoil");
+    lo.quant = "q4_k_m";
+    tu_expect("NaN weight", vkllm_model_load(bad, &lo, &m, err, sizeof err), err, VKLLM_ERR_FORMAT,
+              "tensor 'blk.1.ffn_up.weight' row 7 holds NaN or Inf", NULL);
+    EXPECT(!m, "NaN weight: a model came back");
+    free(bad);
+    printf("refusals       unknown type, f16, already quantized, NaN weight\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        printf("usage: test_quant_load SCRATCH_DIR\n");
+        return 2;
+    }
+    gpu_ctx *ctx = harness_ctx();
+    uint64_t seed = harness_seed();
+    const char *dir = argv[1];
+    if (!tu_scratch(dir)) return 2;
+    char err[512];
+#define BASE .rope_theta = 10000.0, .rms_eps = 1e-5, .n_ctx = 64, .n_vocab = 300
+    /* rows of 256: the schemes' own types (use_more_bits gives attn_v / ffn_down Q6_K in the last layer) */
+    gen_params big = { BASE, .n_layer = 3, .n_embd = 256, .n_ff = 512, .n_head = 4, .n_head_kv = 2, .dtype = DTYPE_F16,
+                       .seed = seed };
+    gen_params tied = { BASE, .n_layer = 2, .n_embd = 256, .n_ff = 256, .n_head = 2, .n_head_kv = 1, .tied = 1,
+                        .dtype = DTYPE_BF16, .seed = seed + 1 };
+    gen_params small = { BASE, .n_layer = 2, .n_embd = 64, .n_ff = 96, .n_head = 4, .n_head_kv = 2, .dtype = DTYPE_F32,
+                         .seed = seed + 2 }; /* rows of 64 and 96: Q5_0 / Q8_0 / IQ4_NL fallbacks */
+    gen_params mixed = { BASE, .n_layer = 2, .n_embd = 96, .n_ff = 80, .n_head = 3, .n_head_kv = 1, .dtype = DTYPE_F16,
+                         .seed = seed + 3 }; /* ffn_down's rows of 80: no block type fits, kept F16 */
+    char *mixed_gguf = tu_path(dir, "mixed.gguf");
+    char *big_gguf = tu_path(dir, "big.gguf"), *big_hf = tu_path(dir, "big-hf"), *tied_gguf = tu_path(dir, "tied.gguf"),
+         *small_hf = tu_path(dir, "small-hf");
+    if (gen_write_gguf(&big, big_gguf, err, sizeof err) || gen_write_hf(&big, big_hf, err, sizeof err) ||
+        gen_write_gguf(&tied, tied_gguf, err, sizeof err) || gen_write_hf(&small, small_hf, err, sizeof err) ||
+        gen_write_gguf(&mixed, mixed_gguf, err, sizeof err)) {
+        printf("FAIL generate: %s\n", err);
+        return 1;
+    }
+    check_case(ctx, dir, big_gguf, "f16-gguf", "q4_k_m", seed + 10);
+    check_case(ctx, dir, big_hf, "f16-hf", "q4_k_m", seed + 12);
+    check_case(ctx, dir, tied_gguf, "bf16-tied", "q5_k_s", seed + 13);
+    check_case(ctx, dir, small_hf, "f32-small-hf", "q4_k_m", seed + 14);
+    check_case(ctx, dir, small_hf, "f32-small-hf", "q8_0", seed + 15);
+    check_case(ctx, dir, mixed_gguf, "f16-mixed", "q4_k_m", seed + 16);
+    check_api(dir, big_gguf, "q4_0");
+    check_stream(big_gguf, "q4_k_m");
+    char *quantized = tu_path(dir, "f16-gguf-q4_k_m.gguf");
+    check_refusals(dir, big_gguf, quantized);
+    free(quantized);
+    free(big_gguf);
+    free(big_hf);
+    free(tied_gguf);
+    free(small_hf);
+    free(mixed_gguf);
+    tu_rmtree(dir);
+    return harness_finish(ctx, tu_failures);
+}
