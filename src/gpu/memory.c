@@ -106,6 +106,23 @@ vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, g
     return VKLLM_OK;
 }
 
+vkllm_status gpu_scratch(gpu_ctx *ctx, uint64_t bytes, gpu_tensor **out)
+{
+    *out = NULL;
+    if (!ctx->scratch) {
+        if (bytes > ctx->max_chunk)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "gpu_scratch: %llu bytes exceed one buffer (%llu)",
+                            (unsigned long long)bytes, (unsigned long long)ctx->max_chunk);
+        vkllm_status s = gpu_tensor_create(ctx, bytes, bytes, &ctx->scratch);
+        if (s != VKLLM_OK) return s;
+    }
+    if (gpu_tensor_bytes(ctx->scratch) < bytes)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "gpu_scratch: %llu bytes asked, the context's scratch has %llu",
+                        (unsigned long long)bytes, (unsigned long long)gpu_tensor_bytes(ctx->scratch));
+    *out = ctx->scratch;
+    return VKLLM_OK;
+}
+
 vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor **out)
 {
     *out = NULL;
