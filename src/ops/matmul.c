@@ -200,10 +200,13 @@ vkllm_status op_weight_create(gpu_ctx *ctx, uint32_t qtype, uint32_t N, uint32_t
 /* The tiled kernel's tiles on quantized weights: k slices of one 32-weight
  * unit (each of the first bn * bk / 32 invocations decodes one unit per
  * slice), the fp16 kernel's tile and register blocks otherwise. */
-static matmul_config quant_tile(uint32_t M)
+static matmul_config quant_tile(gpu_ctx *ctx, uint32_t M)
 {
-    return M <= 32 ? (matmul_config){ .wg = 128, .bm = 32, .bn = 64, .bk = 32, .tm = 2, .tn = 8 }
-                   : (matmul_config){ .wg = 128, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 8 };
+    const matmul_config big = { .wg = 128, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 8 };
+    /* 64-row tiles of x need 18 KiB; Vulkan promises 16 */
+    if (M <= 32 || MATMUL_SHARED_BYTES(&big) > gpu_info(ctx)->max_shared_memory)
+        return (matmul_config){ .wg = 128, .bm = 32, .bn = 64, .bk = 32, .tm = 2, .tn = 8 };
+    return big;
 }
 
 /* Quantized weights. Below the profile's quant_prefill_m the matrix-vector
@@ -221,7 +224,7 @@ static matmul_config pick_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32
         op_weight_variant(name, sizeof name, "matmul_coopmat", qtype, "");
         if (p->coopmat && p->coopmat_quant && gpu_shader_available(name))
             return (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128 };
-        return quant_tile(M);
+        return quant_tile(ctx, M);
     }
     matmul_config c = matmul_pick(ctx, M, N, K);
     if (c.kind != MATMUL_MATVEC) c = pick(p, M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM, 1, 32);

@@ -12,7 +12,7 @@
  * get the usual shape of such kernels (not all measured yet). */
 /* M from which CPU devices take the quantized prefill path (measured on
  * lavapipe, docs/PERFORMANCE.md) */
-#define QUANT_PREFILL_M_CPU 9
+#define QUANT_PREFILL_M_CPU 8
 
 static ops_profile profile_of_family(const vkllm_device_info *info, ops_family family)
 {
@@ -41,6 +41,8 @@ static ops_profile profile_of_family(const vkllm_device_info *info, ops_family f
     const char *qp = getenv("VKLLM_QUANT_PREFILL");
     if (qp && !strcmp(qp, "matvec")) p.quant_prefill_m = UINT32_MAX;
     if (qp && (!strcmp(qp, "tiles") || !strcmp(qp, "dequant"))) p.quant_dequant = !strcmp(qp, "dequant");
+    const char *qm = getenv("VKLLM_QUANT_PREFILL_M"); /* and from which M */
+    if (qm && atoi(qm) >= 1 && !(qp && !strcmp(qp, "matvec"))) p.quant_prefill_m = (uint32_t)atoi(qm);
     return p;
 }
 
