@@ -18,6 +18,12 @@
 // VEC == 1: any K; w read as 32-bit words, one half each (rows may start
 //           mid-word), x as float.
 // Halves are converted to float on load (unpackHalf2x16): no fp16 arithmetic.
+// QTYPE (a ggml block type id, shaders/quant.glsl; K % 32 == 0, BK % 32 == 0):
+//   w holds blocks of that type, [n_rows][K / QK] (one chunk), read as 32-bit
+//   words. The w slice is staged by decoding it: each of BN * BK / 32
+//   invocations decodes one 32-weight unit (dequant32, the decode kernel's
+//   exact fp32 values) straight into shared memory, so a weight is decoded
+//   once per BM rows of x; x and the tile loop are VEC 8's.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #define PUSH_MATMUL
@@ -36,7 +42,12 @@ layout(constant_id = MATMUL_SPEC_TM) const uint TM = 4;   // register block per 
 layout(constant_id = MATMUL_SPEC_TN) const uint TN = 4;
 layout(constant_id = MATMUL_SPEC_ACC) const uint ACC = 0;  // 1: y += the product (a fused residual add)
 
-#if VEC == 8
+#if defined(QTYPE)
+layout(std430, binding = MATMUL_BIND_W) readonly buffer WQ { uint wq[]; };
+#define QWORD(i) wq[i]
+#include "quant.glsl"
+layout(std430, binding = MATMUL_BIND_X) readonly buffer X { vec4 x[]; };
+#elif VEC == 8
 layout(std430, binding = MATMUL_BIND_W) readonly buffer W { uvec4 w[]; };
 layout(std430, binding = MATMUL_BIND_X) readonly buffer X { vec4 x[]; };
 #else
@@ -68,7 +79,26 @@ void main()
 
     for (uint k0 = 0; k0 < pc.K; k0 += BK) {
         // ---- stage w[n0 .. n0+BN)[k0 .. k0+BK) and x[m0 .. m0+BM)[k0 .. k0+BK)
-#if VEC == 8
+#if defined(QTYPE)
+        const uint K4 = pc.K / 4, U = pc.K / 32u, row_bytes = pc.K / QK * QBYTES;
+        for (uint i = tid; i < BN * (BK / 32u); i += WG) {
+            const uint r = i / (BK / 32u), q = i % (BK / 32u);
+            const uint n = n0 + r, k32 = k0 / 32u + q; // the unit: weights 32 k32 .. + 31 of row n
+            if (n < pc.n_rows && k32 < U) {
+                float wv[32];
+                dequant32(n * row_bytes + (k32 / (QK / 32u)) * QBYTES, k32 % (QK / 32u), wv);
+                for (uint e = 0u; e < 8u; e++)
+                    ws[r * LD + 8u * q + e] = vec4(wv[4u * e], wv[4u * e + 1u], wv[4u * e + 2u], wv[4u * e + 3u]);
+            } else {
+                for (uint e = 0u; e < 8u; e++) ws[r * LD + 8u * q + e] = vec4(0.0);
+            }
+        }
+        for (uint i = tid; i < BM * (BK / 4); i += WG) {
+            const uint r = i / (BK / 4), q = i % (BK / 4);
+            const uint m = m0 + r, k4 = k0 / 4 + q;
+            xs[r * LD + q] = (m < pc.M && k4 < K4) ? x[m * K4 + k4] : vec4(0.0);
+        }
+#elif VEC == 8
         const uint K8 = pc.K / 8, K4 = pc.K / 4;
         for (uint i = tid; i < BN * (BK / 8); i += WG) {
             const uint r = i / (BK / 8), q = i % (BK / 8);

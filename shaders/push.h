@@ -86,6 +86,21 @@ PUSH_BEGIN(matmul_push)
 PUSH_END(matmul_push)
 #endif
 
+/* ---- dequant: out[r][k] = half(w[row_begin + r][k]) for r < n_rows, k < K;
+ * w: quantized blocks (one chunk), out: fp16 [n_rows][K] */
+#define DEQUANT_SPEC_WG 0
+#define DEQUANT_N_SPEC 1
+#define DEQUANT_BIND_W 0
+#define DEQUANT_BIND_OUT 1
+#define DEQUANT_N_BINDINGS 2
+#if !defined(VKLLM_GLSL) || defined(PUSH_DEQUANT)
+PUSH_BEGIN(dequant_push)
+    U32 K;
+    U32 n_rows;
+    U32 row_begin;
+PUSH_END(dequant_push)
+#endif
+
 /* ---- rope: y = x rotated; x, y: fp32 [n_tok][n_head][head_dim] (y may be x),
  * pos: int32 [n_tok]; the first n_rot dims of each head rotate, pair i by
  * angle pos * theta_base^(-2i/n_rot); the other head_dim - n_rot dims are

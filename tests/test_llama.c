@@ -230,19 +230,20 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
 }
 
 /* A quantized GGUF (the generator's quantizer, scheme `quant`) against the
- * CPU reference on its dequantized weights: prefill in blocks of 8 == one
- * token at a time, logits within TOL of the reference, greedy tokens equal
+ * CPU reference on its dequantized weights: prefill in blocks of 16 (the
+ * quantized prefill path, src/ops/matmul.c's pick_quant) and 3 (the
+ * matrix-vector kernel) == one token at a time, logits within TOL of the reference, greedy tokens equal
  * (or a reference near-tie). Shapes with rows of 256 get the scheme's own
  * block types, smaller rows llama-quantize's fallbacks. */
 static void check_quant_file(gpu_ctx *ctx, const char *path, const char *name, const char *quant, uint64_t seed)
 {
     const shape *sh = &(shape){ .name = name };
     char err[512];
-    const uint32_t P = 11, n_ctx = 64;
+    const uint32_t P = 19, n_ctx = 64;
     loaded g;
-    if (!load(ctx, path, n_ctx, 8, &g)) return;
+    if (!load(ctx, path, n_ctx, 16, &g)) return;
     const uint32_t V = g.m->hp.n_vocab;
-    int32_t toks[16];
+    int32_t toks[19];
     rng r = { seed ^ 0x9a17 };
     for (uint32_t i = 0; i < P; i++) toks[i] = (int32_t)rng_below(&r, V);
     int n_quant = 0;

@@ -1,25 +1,59 @@
 /* The quantized-weight kernels (every ggml block type vkllm reads) against
  * the CPU dequantizer: matrix-vector products at awkward row counts, decode
  * and small batches, y +=, the fused RMSNorm and SwiGLU forms, and embedding
- * rows, bit for bit. Random blocks: every code bit random, scales 2^-12..1. */
+ * rows, bit for bit. Random blocks: every code bit random, scales 2^-12..1.
+ * Prefill blocks (M from the profile's quant_prefill_m) take the device's
+ * prefill path; both prefill paths, the tiled kernel decoding weight tiles
+ * into shared memory and the decode into the fp16 scratch, also run
+ * explicitly, on whole weights and on weights split into small chunks (and
+ * so a scratch of a few rows). */
 #include <stdio.h>
 
 #include "harness.h"
 #include "model/quant.h"
 #include "ops/matmul.h"
 
+static const uint32_t types[] = { QTYPE_Q8_0, QTYPE_Q4_0, QTYPE_Q4_1, QTYPE_Q5_0, QTYPE_Q5_1, QTYPE_Q2_K,
+                                  QTYPE_Q3_K, QTYPE_Q4_K, QTYPE_Q5_K, QTYPE_Q6_K, QTYPE_IQ4_NL, QTYPE_IQ4_XS };
+#define N_TYPES (sizeof types / sizeof types[0])
+
+typedef struct pshape { uint32_t M, N, kb, k; bool acc; } pshape; /* K: kb blocks, or k weights */
+
+/* the prefill paths at awkward shapes (M, N not multiples of the tiles; K
+ * not a multiple of the tile's k for blocks of 32), explicitly */
+static int prefill_paths(gpu_ctx *ctx, const pshape *shapes, unsigned n_shapes, uint64_t seed)
+{
+    int failures = 0;
+    for (unsigned ti = 0; ti < N_TYPES; ti++) {
+        const quant_type *t = quant_type_of(types[ti]);
+        for (unsigned si = 0; si < n_shapes; si++) {
+            const uint32_t M = shapes[si].M, K = shapes[si].k ? shapes[si].k : shapes[si].kb * t->block;
+            const matmul_config cfgs[] = {
+                { .wg = 128, .bm = 32, .bn = 64, .bk = 32, .tm = 2, .tn = 8 },  /* tiled, k slices of one unit */
+                { .wg = 128, .bm = 32, .bn = 32, .bk = 64, .tm = 2, .tn = 4 },  /* two units per slice */
+                { .kind = MATMUL_DEQUANT, .wg = 64 },
+            };
+            for (unsigned ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
+                vkllm_check_result r;
+                vkllm_status s = check_matmul_quant_with(ctx, &cfgs[ci], t->id, M, shapes[si].N, K, false, false, shapes[si].acc, seed + 64 * ti + 8 * si + ci, &r);
+                failures += harness_report(ctx, s, &r);
+            }
+        }
+    }
+    return failures;
+}
+
 int main(void)
 {
     gpu_ctx *ctx = harness_ctx();
     uint64_t seed = harness_seed();
-    static const uint32_t types[] = { QTYPE_Q8_0, QTYPE_Q4_0, QTYPE_Q4_1, QTYPE_Q5_0, QTYPE_Q5_1, QTYPE_Q2_K,
-                                      QTYPE_Q3_K, QTYPE_Q4_K, QTYPE_Q5_K, QTYPE_Q6_K, QTYPE_IQ4_NL, QTYPE_IQ4_XS };
-    /* M, N, K in blocks, glu, norm, acc */
+    /* M, N, K in blocks, glu, norm, acc; M 9 and up: prefill blocks */
     static const struct { uint32_t M, N, kb; bool glu, norm, acc; } shapes[] = {
         { 1, 37, 3, 0, 0, 0 }, { 3, 70, 2, 0, 0, 1 }, { 1, 19, 2, 0, 1, 0 }, { 2, 33, 1, 1, 1, 0 }, { 11, 9, 2, 0, 0, 0 },
+        { 64, 70, 3, 0, 0, 0 }, { 33, 65, 2, 0, 0, 1 }, { 9, 130, 1, 0, 1, 0 },
     };
     int failures = 0;
-    for (unsigned ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+    for (unsigned ti = 0; ti < N_TYPES; ti++) {
         const quant_type *t = quant_type_of(types[ti]);
         for (unsigned si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             vkllm_check_result r;
@@ -31,5 +65,15 @@ int main(void)
         vkllm_status s = check_get_rows_quant(ctx, t->id, 29, 2 * t->block, 7, seed + 16 * ti + 15, &r);
         failures += harness_report(ctx, s, &r);
     }
-    return harness_finish(ctx, failures);
+    static const pshape whole[] = { { 37, 70, 3, 0, 0 }, { 65, 33, 2, 0, 1 } };
+    failures += prefill_paths(ctx, whole, 2, seed + 1000);
+    failures = harness_finish(ctx, failures) ? failures + !failures : 0;
+    /* weights in chunks of 16 KiB (x and y still fit one: 12 x 256 and
+     * 12 x 300 floats): 300 rows of 84 to 272 bytes make 2 to 5 chunks, the
+     * kernels run chunk by chunk, and the scratch holds 32 fp16 rows of 256,
+     * so the weights decode in pieces too */
+    gpu_ctx *small = harness_ctx_chunked(16384);
+    static const pshape split[] = { { 12, 300, 0, 256, 0 }, { 12, 300, 0, 256, 1 } };
+    failures += prefill_paths(small, split, 2, seed + 2000);
+    return harness_finish(small, failures);
 }

@@ -772,6 +772,7 @@ void gpu_ctx_destroy(gpu_ctx *ctx)
     if (!ctx) return;
     if (ctx->dev) {
         ctx->vk.vkDeviceWaitIdle(ctx->dev);
+        gpu_tensor_destroy(ctx, ctx->scratch);
         gpu_pipelines_destroy(ctx);
         gpu_staging_destroy(ctx);
         if (ctx->cmd_pool) ctx->vk.vkDestroyCommandPool(ctx->dev, ctx->cmd_pool, NULL);

@@ -119,6 +119,13 @@ uint32_t gpu_tensor_n_chunks(const gpu_tensor *t);
 uint64_t gpu_tensor_chunk_offset(const gpu_tensor *t, uint32_t chunk); /* first byte, in the tensor */
 uint64_t gpu_tensor_chunk_bytes(const gpu_tensor *t, uint32_t chunk);
 
+/* The context's scratch tensor: device-local, one chunk of `bytes`, made
+ * on the first call and destroyed with the context; a later call asking
+ * for more than the first made fails (INVALID_ARG), so callers always ask
+ * for the same size. For an op that stages data between two of its own
+ * dispatches; it puts barriers around every use (recordings share it). */
+vkllm_status gpu_scratch(gpu_ctx *ctx, uint64_t bytes, gpu_tensor **out);
+
 /* Host -> device and device -> host through the fixed-size staging ring;
  * byte ranges may cross chunks. Both wait until the copy is done. */
 vkllm_status gpu_upload(gpu_ctx *ctx, gpu_tensor *t, uint64_t offset, const void *src, uint64_t bytes);

@@ -84,6 +84,7 @@ struct gpu_ctx {
     gpu_pipeline *pipelines;    /* cache, singly linked */
 
     struct ops_profile *profile; /* gpu_ops_profile: owned, opaque here */
+    gpu_tensor *scratch;         /* gpu_scratch: owned, made on first use */
 
     bool validate;
     uint32_t val_count;

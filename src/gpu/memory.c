@@ -114,6 +114,34 @@ vkllm_status gpu_tensor_create(gpu_ctx *ctx, uint64_t bytes, uint64_t granule, g
     return VKLLM_OK;
 }
 
+vkllm_status gpu_scratch(gpu_ctx *ctx, uint64_t bytes, gpu_tensor **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&ctx->lock);
+    gpu_tensor *have = ctx->scratch;
+    pthread_mutex_unlock(&ctx->lock);
+    if (!have) {
+        /* made outside the lock (gpu_tensor_create takes it); a thread that
+         * loses the race to install its scratch frees it */
+        if (bytes > ctx->max_chunk)
+            return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "gpu_scratch: %llu bytes exceed one buffer (%llu)",
+                            (unsigned long long)bytes, (unsigned long long)ctx->max_chunk);
+        gpu_tensor *made = NULL;
+        vkllm_status s = gpu_tensor_create(ctx, bytes, bytes, &made);
+        if (s != VKLLM_OK) return s;
+        pthread_mutex_lock(&ctx->lock);
+        if (!ctx->scratch) ctx->scratch = made, made = NULL;
+        have = ctx->scratch;
+        pthread_mutex_unlock(&ctx->lock);
+        gpu_tensor_destroy(ctx, made);
+    }
+    if (gpu_tensor_bytes(have) < bytes)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "gpu_scratch: %llu bytes asked, the context's scratch has %llu",
+                        (unsigned long long)bytes, (unsigned long long)gpu_tensor_bytes(have));
+    *out = have;
+    return VKLLM_OK;
+}
+
 vkllm_status gpu_tensor_create_mapped(gpu_ctx *ctx, uint64_t bytes, gpu_tensor **out)
 {
     *out = NULL;

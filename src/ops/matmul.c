@@ -197,15 +197,49 @@ vkllm_status op_weight_create(gpu_ctx *ctx, uint32_t qtype, uint32_t N, uint32_t
     return s;
 }
 
-/* The matrix-vector kernel for quantized weights at any M: NM columns of x
- * per workgroup (more only re-read the same weights from cache) */
-static matmul_config quant_config(const ops_profile *p, const matmul_config *cfg, uint32_t M)
+/* The tiled kernel's tiles on quantized weights: k slices of one 32-weight
+ * unit (each of the first bn * bk / 32 invocations decodes one unit per
+ * slice), the fp16 kernel's tile and register blocks otherwise. */
+static matmul_config quant_tile(gpu_ctx *ctx, uint32_t M)
 {
-    if (cfg->kind == MATMUL_MATVEC) return *cfg;
-    matmul_config c = pick(p, M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM, 1, 32);
-    c.acc = cfg->acc;
+    const matmul_config big = { .wg = 128, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 8 };
+    /* 64-row tiles of x need 18 KiB; Vulkan promises 16 */
+    if (M <= 32 || MATMUL_SHARED_BYTES(&big) > gpu_info(ctx)->max_shared_memory)
+        return (matmul_config){ .wg = 128, .bm = 32, .bn = 64, .bk = 32, .tm = 2, .tn = 8 };
+    return big;
+}
+
+/* Quantized weights. Below the profile's quant_prefill_m the matrix-vector
+ * kernel (NM columns of x per workgroup; more only re-read the same weights
+ * from cache); from it, the prefill path: the matrix decoded into the
+ * context's fp16 scratch and the fp16 kernels (quant_dequant), or the
+ * tensor-core or tiled kernels decoding weight tiles into shared memory. A
+ * fused norm needs the matrix-vector kernel (or the scratch's fp16 one). */
+static matmul_config pick_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32_t N, uint32_t K, bool norm)
+{
+    const ops_profile *p = ops_profile_of(ctx);
+    char name[64];
+    if (M >= p->quant_prefill_m && p->quant_dequant) return (matmul_config){ .kind = MATMUL_DEQUANT, .wg = 64 };
+    if (M >= p->quant_prefill_m && !norm) {
+        op_weight_variant(name, sizeof name, "matmul_coopmat", qtype, "");
+        if (p->coopmat && p->coopmat_quant && gpu_shader_available(name))
+            return (matmul_config){ .kind = MATMUL_COOPMAT, .wg = 128 };
+        return quant_tile(ctx, M);
+    }
+    matmul_config c = matmul_pick(ctx, M, N, K);
+    if (c.kind != MATMUL_MATVEC) c = pick(p, M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM, 1, 32);
     return c;
 }
+
+matmul_config matmul_pick_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32_t N, uint32_t K, bool norm)
+{
+    return qtype ? pick_quant(ctx, qtype, M, N, K, norm) : matmul_pick(ctx, M, N, K);
+}
+
+/* The context's scratch for MATMUL_DEQUANT: fp16 rows of one weight at a
+ * time, as many as fit (a matrix larger than it is decoded and multiplied
+ * in pieces of rows) */
+#define MATMUL_SCRATCH_BYTES (32ull << 20)
 
 static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu_tensor *w, gpu_tensor *w2,
                                   const matmul_norm *norm, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
@@ -216,8 +250,24 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
     const uint32_t qtype = gpu_tensor_format(w);
     const quant_type *qt = qtype ? quant_type_of(qtype) : NULL;
     const uint64_t row_bytes = op_weight_row_bytes(qtype, K);
-    const matmul_config qcfg = quant_config(ops_profile_of(ctx), cfg_in, M);
-    const matmul_config *cfg = qt ? &qcfg : cfg_in;
+    /* MATMUL_DEQUANT: the fp16 kernel of the context's choice reads the
+     * weight decoded into the scratch (wk), a piece of rows at a time */
+    const bool deq = cfg_in->kind == MATMUL_DEQUANT;
+    matmul_config inner = { 0 };
+    gpu_tensor *wk = w;
+    if (deq) {
+        if (!qt || w2)
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: decoding into the scratch needs quantized weights%s",
+                                w2 ? " and no second weight" : "");
+        inner = pick(ops_profile_of(ctx), M, N, K);
+        inner.acc = cfg_in->acc;
+        uint64_t sb = gpu_max_chunk_bytes(ctx) < MATMUL_SCRATCH_BYTES ? gpu_max_chunk_bytes(ctx) : MATMUL_SCRATCH_BYTES;
+        if (gpu_rec_note(rec, gpu_scratch(ctx, sb / 16 * 16, &wk))) return gpu_rec_status(rec);
+        if (gpu_tensor_bytes(wk) < 2ull * K)
+            return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: a row of K %u does not fit the scratch", K);
+    }
+    const matmul_config *cfg = deq ? &inner : cfg_in;
+    const quant_type *kq = deq ? NULL : qt; /* the block type the kernel reads (NULL: fp16) */
     char qname[64]; /* a quantized variant's name, for the pipeline description */
     if (M == 0 || N == 0 || K == 0)
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: empty shape M %u N %u K %u", M, N, K);
@@ -233,6 +283,14 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: x (%llu bytes) or y (%llu bytes) too small for M %u N %u K %u",
                         (unsigned long long)gpu_binding_bytes(x), (unsigned long long)gpu_binding_bytes(y), M, N, K);
     if (gpu_rec_note(rec, check_config(ctx, cfg))) return gpu_rec_status(rec);
+    if (kq && cfg->kind == MATMUL_TILED && cfg->bk % 32)
+        return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: tiles of quantized weights need bk %% 32 == 0 (bk %u)",
+                            cfg->bk);
+    if (kq && cfg->kind == MATMUL_COOPMAT) {
+        op_weight_variant(qname, sizeof qname, "matmul_coopmat", qtype, "");
+        if (!gpu_shader_available(qname))
+            return gpu_rec_fail(rec, VKLLM_ERR_UNSUPPORTED, "matmul: no tensor-core kernel for %s weights", qt->name);
+    }
     if (w2) {
         bool same = gpu_tensor_bytes(w2) == gpu_tensor_bytes(w) && gpu_tensor_n_chunks(w2) == gpu_tensor_n_chunks(w);
         for (uint32_t c = 0; same && c < gpu_tensor_n_chunks(w); c++)
@@ -244,13 +302,13 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
     if (norm && (cfg->kind != MATMUL_MATVEC || K % 8 || gpu_binding_bytes(norm->w) < 4ull * K))
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                         "matmul norm: needs the matrix-vector kernel, K %% 8 == 0 and a weight of K %u floats", K);
-    if (cfg->kind != MATMUL_TILED && (M + cfg->nm - 1) / cfg->nm > 65535)
+    if (cfg->kind == MATMUL_MATVEC && (M + cfg->nm - 1) / cfg->nm > 65535)
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: M %u needs more than 65535 workgroups", M);
 
     const bool vec8 = K % 8 == 0; /* rows start on 16-byte boundaries: uvec4 loads (blocks: always) */
     bool texel = cfg->texel && vec8;
-    for (uint32_t c = 0; texel && c < gpu_tensor_n_chunks(w); c++)
-        texel = gpu_tensor_chunk_bytes(w, c) / 16 <= gpu_max_texels(ctx); /* else storage-buffer loads */
+    for (uint32_t c = 0; texel && c < gpu_tensor_n_chunks(wk); c++)
+        texel = gpu_tensor_chunk_bytes(wk, c) / 16 <= gpu_max_texels(ctx); /* else storage-buffer loads */
     /* x as texels too: a whole single-chunk tensor */
     texel = texel && !x.offset && !x.range && gpu_tensor_bytes(x.t) / 16 <= gpu_max_texels(ctx);
     /* and the norm's weight */
@@ -263,6 +321,10 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
         d.n_spec = cfg->bk ? MATMUL_N_SPEC_TC : MATMUL_N_SPEC; /* only ACC and TC_BK are used */
         d.spec[MATMUL_SPEC_ACC] = cfg->acc != 0;
         if (cfg->bk) d.spec[MATMUL_SPEC_TC_BK] = cfg->bk;
+        if (kq) { /* blocks: "matmul_coopmat_<type>" (the plain kernel, k slices of 32; named above) */
+            d.shader = qname;
+            d.n_spec = MATMUL_N_SPEC;
+        }
     } else if (cfg->kind == MATMUL_MATVEC) {
         /* the variant: SwiGLU's two weights or one; uvec4 loads (K % 8 == 0)
          * through texel fetches or storage buffers, or scalar loads */
@@ -272,7 +334,7 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
             { NULL, "matvec_glu", "matvec_glu_texel" }, /* glu needs K % 8 == 0 (checked above) */
         };
         d.shader = variant[w2 != NULL][vec8 + texel];
-        if (qt) { /* blocks: "matvec[_glu]_<type>[_texel]" */
+        if (kq) { /* blocks: "matvec[_glu]_<type>[_texel]" */
             op_weight_variant(qname, sizeof qname, w2 ? "matvec_glu" : "matvec", qtype, texel ? "_texel" : "");
             d.shader = qname;
         }
@@ -293,6 +355,10 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
         d.spec[MATVEC_SPEC_NORM] = norm != NULL;
     } else {
         d.shader = vec8 ? "matmul" : "matmul_scalar";
+        if (kq) { /* blocks: "matmul_<type>" */
+            op_weight_variant(qname, sizeof qname, "matmul", qtype, "");
+            d.shader = qname;
+        }
         d.n_spec = MATMUL_N_SPEC;
         d.spec[MATMUL_SPEC_WG] = cfg->wg;
         d.spec[MATMUL_SPEC_BM] = cfg->bm;
@@ -304,12 +370,27 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
     }
     /* the label in timings: the kernel, and what is fused into it */
     static const char *const kind_label[] = { [MATMUL_TILED] = "matmul", [MATMUL_MATVEC] = "matvec",
-                                              [MATMUL_COOPMAT] = "matmul_coopmat" };
+                                              [MATMUL_COOPMAT] = "matmul_coopmat", [MATMUL_DEQUANT] = "matmul" };
     static const char *const fused_label[2][2] = { /* [glu][norm] */
         { NULL, "matvec+norm" }, { "matvec_glu", "matvec_glu+norm" },
     };
     const char *label = w2 || norm ? fused_label[w2 != NULL][norm != NULL] : kind_label[cfg->kind];
     gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
+    /* MATMUL_DEQUANT: the decoder, blocks -> fp16 rows of the scratch */
+    gpu_pipeline *dp = NULL;
+    bool dtexel = false;
+    if (deq) {
+        dtexel = ops_profile_of(ctx)->texel_reads;
+        for (uint32_t c = 0; dtexel && c < gpu_tensor_n_chunks(w); c++)
+            dtexel = gpu_tensor_chunk_bytes(w, c) / 16 <= gpu_max_texels(ctx);
+        op_weight_variant(qname, sizeof qname, "dequant", qtype, dtexel ? "_texel" : "");
+        gpu_pipeline_desc dd = { .shader = qname, .n_buffers = DEQUANT_N_BINDINGS, .push_bytes = sizeof(dequant_push),
+                                 .n_spec = DEQUANT_N_SPEC, .spec = { [DEQUANT_SPEC_WG] = 64 },
+                                 .texel_mask = dtexel ? BINDING_BIT(DEQUANT_BIND_W) : 0 };
+        dp = gpu_rec_pipeline(rec, &dd);
+    }
+    /* rows of the scratch: whole texels of fp16 rows */
+    const uint64_t piece = deq ? gpu_tensor_bytes(wk) / (2ull * K) : UINT32_MAX;
 
     for (uint32_t c = 0; c < gpu_tensor_n_chunks(w); c++) {
         uint64_t off = gpu_tensor_chunk_offset(w, c), bytes = gpu_tensor_chunk_bytes(w, c);
@@ -318,24 +399,37 @@ static vkllm_status matmul_record(gpu_rec *rec, const matmul_config *cfg_in, gpu
             return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
                             "matmul: chunk %u of w splits a row of %llu bytes (create w with granule K*2)", c,
                             (unsigned long long)row_bytes);
-        matmul_push pc = {
-            .K = K, .M = M, .n_rows = (uint32_t)(bytes / row_bytes),
-            .row_offset = (uint32_t)(off / row_bytes), .y_stride = N, .eps = norm ? norm->eps : 0.0f,
-        };
-        /* workgroups: matvec, one per `rows` rows (z: m); tiled, one per
-         * tile. Counts past 65535 spill into y; the shaders skip the extra. */
-        uint64_t groups = cfg->kind == MATMUL_MATVEC    ? (pc.n_rows + cfg->rows - 1) / cfg->rows
-                          : cfg->kind == MATMUL_COOPMAT ? (uint64_t)((pc.n_rows + 63) / 64) * ((M + 63) / 64)
-                                                        : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
-        uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
-        uint64_t gy = (groups + gx - 1) / gx;
-        if (gy > 65535) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
-        gpu_binding b[MATVEC_N_BINDINGS] = { /* MATMUL_BIND_W, X, Y are the same slots */
-            [MATVEC_BIND_W] = gpu_bind_chunk(w, c), [MATVEC_BIND_X] = x, [MATVEC_BIND_Y] = y,
-            [MATVEC_BIND_W2] = w2 ? gpu_bind_chunk(w2, c) : x, [MATVEC_BIND_NORM] = norm ? norm->w : x,
-        };
-        uint32_t gz = cfg->kind != MATMUL_TILED ? (M + cfg->nm - 1) / cfg->nm : 1;
-        gpu_dispatch(rec, p, b, d.n_buffers, &pc, gx, (uint32_t)gy, gz, label);
+        const uint32_t chunk_rows = (uint32_t)(bytes / row_bytes);
+        for (uint32_t r0 = 0; r0 < chunk_rows; r0 += (uint32_t)piece) {
+            matmul_push pc = {
+                .K = K, .M = M, .n_rows = chunk_rows - r0 < piece ? chunk_rows - r0 : (uint32_t)piece,
+                .row_offset = (uint32_t)(off / row_bytes) + r0, .y_stride = N, .eps = norm ? norm->eps : 0.0f,
+            };
+            if (deq) {
+                dequant_push dpc = { .K = K, .n_rows = pc.n_rows, .row_begin = r0 };
+                uint64_t dg = ((uint64_t)pc.n_rows * (K / 32) + 63) / 64;
+                uint32_t dgx = dg < 65535 ? (uint32_t)dg : 65535;
+                gpu_binding db[DEQUANT_N_BINDINGS] = { [DEQUANT_BIND_W] = gpu_bind_chunk(w, c),
+                                                       [DEQUANT_BIND_OUT] = gpu_bind(wk) };
+                gpu_barrier(rec); /* earlier reads of the scratch (other matmuls, pieces) -> overwritten here */
+                gpu_dispatch(rec, dp, db, DEQUANT_N_BINDINGS, &dpc, dgx, (uint32_t)((dg + dgx - 1) / dgx), 1, "dequant");
+                gpu_barrier(rec); /* the decoded rows -> read by the fp16 kernel below */
+            }
+            /* workgroups: matvec, one per `rows` rows (z: m); tiled, one per
+             * tile. Counts past 65535 spill into y; the shaders skip the extra. */
+            uint64_t groups = cfg->kind == MATMUL_MATVEC    ? (pc.n_rows + cfg->rows - 1) / cfg->rows
+                              : cfg->kind == MATMUL_COOPMAT ? (uint64_t)((pc.n_rows + 63) / 64) * ((M + 63) / 64)
+                                                            : (uint64_t)((pc.n_rows + cfg->bn - 1) / cfg->bn) * ((M + cfg->bm - 1) / cfg->bm);
+            uint32_t gx = groups < 65535 ? (uint32_t)groups : 65535;
+            uint64_t gy = (groups + gx - 1) / gx;
+            if (gy > 65535) return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG, "matmul: %llu workgroups", (unsigned long long)groups);
+            gpu_binding b[MATVEC_N_BINDINGS] = { /* MATMUL_BIND_W, X, Y are the same slots */
+                [MATVEC_BIND_W] = deq ? gpu_bind(wk) : gpu_bind_chunk(w, c), [MATVEC_BIND_X] = x, [MATVEC_BIND_Y] = y,
+                [MATVEC_BIND_W2] = w2 ? gpu_bind_chunk(w2, c) : x, [MATVEC_BIND_NORM] = norm ? norm->w : x,
+            };
+            uint32_t gz = cfg->kind == MATMUL_MATVEC ? (M + cfg->nm - 1) / cfg->nm : 1;
+            gpu_dispatch(rec, p, b, d.n_buffers, &pc, gx, (uint32_t)gy, gz, label);
+        }
     }
     return gpu_rec_status(rec);
 }
@@ -393,20 +487,20 @@ bool matmul_norm_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 vkllm_status op_matmul_norm(gpu_rec *rec, gpu_tensor *w, const matmul_norm *norm, gpu_binding x, gpu_binding y,
                             uint32_t M, uint32_t N, uint32_t K)
 {
-    matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
+    matmul_config c = matmul_pick_quant(gpu_rec_ctx(rec), gpu_tensor_format(w), M, N, K, true);
     return matmul_record(rec, &c, w, NULL, norm, x, y, M, N, K);
 }
 
 vkllm_status op_matmul(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N, uint32_t K)
 {
-    matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
+    matmul_config c = matmul_pick_quant(gpu_rec_ctx(rec), gpu_tensor_format(w), M, N, K, false);
     return op_matmul_with(rec, &c, w, x, y, M, N, K);
 }
 
 vkllm_status op_matmul_acc(gpu_rec *rec, gpu_tensor *w, gpu_binding x, gpu_binding y, uint32_t M, uint32_t N,
                            uint32_t K)
 {
-    matmul_config c = matmul_pick(gpu_rec_ctx(rec), M, N, K);
+    matmul_config c = matmul_pick_quant(gpu_rec_ctx(rec), gpu_tensor_format(w), M, N, K, false);
     c.acc = 1;
     return op_matmul_with(rec, &c, w, x, y, M, N, K);
 }
@@ -547,6 +641,17 @@ int matmul_verify_coopmat(gpu_ctx *ctx)
         if (ok && !mask) bk = coopmat_bk[v]; /* the first that passed, until timings choose */
         if (ok) mask |= 1u << v;
     }
+    /* the quantized-weight kernels (matmul_coopmat.comp's QTYPE variants):
+     * blocks of 32 and of 256, partial tiles, y += */
+    bool q_ok = mask != 0;
+    static const uint32_t qtypes[] = { QTYPE_Q8_0, QTYPE_Q4_K, QTYPE_Q6_K };
+    for (unsigned i = 0; q_ok && i < sizeof qtypes / sizeof qtypes[0]; i++) {
+        const matmul_config c = { .kind = MATMUL_COOPMAT, .wg = 128 };
+        vkllm_check_result r;
+        vkllm_status s = check_matmul_quant_with(ctx, &c, qtypes[i], 70, 130, 512, false, false, i == 1, 0x90 + i, &r);
+        q_ok = s == VKLLM_OK && r.passed;
+    }
+    p->coopmat_quant = q_ok;
     p->coopmat_checked = true;
     p->coopmat_passed = mask;
     p->coopmat_bk = bk;

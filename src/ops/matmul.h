@@ -47,6 +47,8 @@ enum {
     MATMUL_TILED = 0,  /* matmul.comp: shared-memory tiles, register blocks (GPUs, prefill) */
     MATMUL_MATVEC = 1, /* matvec.comp: lanes split k, subgroup reduction (decode; CPUs always) */
     MATMUL_COOPMAT = 2, /* matmul_coopmat(_prefetch).comp: NVIDIA tensor cores, 64x64 tiles (prefill) */
+    MATMUL_DEQUANT = 3, /* quantized weights: dequant.comp decodes them into the context's fp16
+                           scratch, then the fp16 kernel matmul_pick chooses (prefill, CPU devices) */
 };
 
 /* An RMSNorm folded into the matrix-vector kernel: the product reads x as
@@ -99,6 +101,13 @@ typedef struct matmul_config {
 
 /* The configuration op_matmul uses on this context for this shape. */
 matmul_config matmul_pick(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
+/* The configuration op_matmul (norm false) and op_matmul_norm (norm true)
+ * use for weights of ggml type qtype (0: fp16, = matmul_pick): for
+ * quantized weights at M from the profile's quant_prefill_m, MATMUL_DEQUANT
+ * or the tiled / tensor-core kernels that decode weight tiles into shared
+ * memory (the QTYPE variants of matmul.comp, matmul_coopmat.comp); below
+ * it the matrix-vector kernel. */
+matmul_config matmul_pick_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32_t N, uint32_t K, bool norm);
 /* The same for a device described by `info`, as its profile starts
  * (ops_profile_for: no VKLLM_AS_GPU, nothing tuned; tests use it to run
  * another device type's configuration). */
@@ -208,6 +217,12 @@ vkllm_status check_matmul_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t 
  * quantized table bit for bit. */
 vkllm_status check_matmul_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32_t N, uint32_t K, bool glu, bool norm,
                                 bool acc, uint64_t seed, vkllm_check_result *out);
+/* The same with an explicit configuration (cfg NULL: the op's choice;
+ * with cfg, glu and norm must be false). MATMUL_DEQUANT's fp16 scratch is
+ * checked against the reference's weights rounded to fp16 (what it
+ * multiplies), the tensor cores with their tolerance. */
+vkllm_status check_matmul_quant_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t qtype, uint32_t M, uint32_t N,
+                                     uint32_t K, bool glu, bool norm, bool acc, uint64_t seed, vkllm_check_result *out);
 vkllm_status check_get_rows_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t n_rows, uint32_t n_cols, uint32_t n_ids,
                                   uint64_t seed, vkllm_check_result *out);
 

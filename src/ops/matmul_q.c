@@ -49,6 +49,7 @@ static void fill_blocks(rng *r, const quant_type *t, uint8_t *b, uint64_t n_bloc
 static uint64_t padded(uint64_t bytes) { return (bytes + 15) / 16 * 16; }
 
 typedef struct qmm_args {
+    const matmul_config *cfg; /* NULL: the op's choice */
     uint32_t qtype, M, N, K;
     bool glu, norm, acc;
     float eps;
@@ -66,7 +67,11 @@ static void record_qmm(gpu_rec *rec, const check_buf *b, const void *arg)
     gpu_binding x = gpu_bind(b[QM_X].t), y = gpu_bind(b[QM_Y].t);
     if (a->glu) op_matmul_glu(rec, b[QM_W].t, b[QM_W2].t, a->norm ? &mn : NULL, x, y, a->M, a->N, a->K);
     else if (a->norm) op_matmul_norm(rec, b[QM_W].t, &mn, x, y, a->M, a->N, a->K);
-    else if (a->acc) op_matmul_acc(rec, b[QM_W].t, x, y, a->M, a->N, a->K);
+    else if (a->cfg) {
+        matmul_config c = *a->cfg;
+        c.acc = a->acc;
+        op_matmul_with(rec, &c, b[QM_W].t, x, y, a->M, a->N, a->K);
+    } else if (a->acc) op_matmul_acc(rec, b[QM_W].t, x, y, a->M, a->N, a->K);
     else op_matmul(rec, b[QM_W].t, x, y, a->M, a->N, a->K);
 }
 
@@ -75,12 +80,22 @@ static double silu_d(double g) { return g / (1.0 + exp(-g)); }
 vkllm_status check_matmul_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32_t N, uint32_t K, bool glu, bool norm,
                                 bool acc, uint64_t seed, vkllm_check_result *out)
 {
+    return check_matmul_quant_with(ctx, NULL, qtype, M, N, K, glu, norm, acc, seed, out);
+}
+
+vkllm_status check_matmul_quant_with(gpu_ctx *ctx, const matmul_config *cfg, uint32_t qtype, uint32_t M, uint32_t N,
+                                     uint32_t K, bool glu, bool norm, bool acc, uint64_t seed, vkllm_check_result *out)
+{
     const quant_type *t = quant_type_of(qtype);
-    check_begin(out, "matvec_q", "%s M %u N %u K %u%s%s%s", t ? t->name : "?", M, N, K, glu ? " glu" : "",
-                norm ? " norm" : "", acc ? " y+=" : "");
-    if (!t || K % t->block || (glu && acc))
+    /* the kernel that runs: glu stays on the matrix-vector kernel */
+    const uint32_t kind = cfg ? cfg->kind : glu ? MATMUL_MATVEC : matmul_pick_quant(ctx, qtype, M, N, K, norm).kind;
+    static const char *const kname[] = { [MATMUL_TILED] = "matmul_q", [MATMUL_MATVEC] = "matvec_q",
+                                         [MATMUL_COOPMAT] = "matmul_coopmat_q", [MATMUL_DEQUANT] = "dequant+matmul" };
+    check_begin(out, kind < 4 ? kname[kind] : "matmul_q?", "%s M %u N %u K %u%s%s%s", t ? t->name : "?", M, N, K,
+                glu ? " glu" : "", norm ? " norm" : "", acc ? " y+=" : "");
+    if (!t || K % t->block || (glu && acc) || (cfg && (glu || norm)))
         return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "check_matmul_quant: type %u with K %u%s", qtype, K,
-                        glu && acc ? " (glu does not accumulate)" : "");
+                        glu && acc ? " (glu does not accumulate)" : cfg && (glu || norm) ? " (glu, norm: the op's choice only)" : "");
     const uint64_t wbytes = quant_bytes(t, (uint64_t)N * K), nb = (uint64_t)N * K / t->block;
     const size_t nx = (size_t)M * K, ny = (size_t)M * N;
     check_host h = { 0 };
@@ -98,6 +113,8 @@ vkllm_status check_matmul_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32
         fill_blocks(&r, t, w2, nb);
         quant_dequantize(t, w, wf, nb);
         quant_dequantize(t, w2, wf2, nb);
+        if (kind == MATMUL_DEQUANT) /* the fp16 kernel multiplies the weights rounded to fp16 */
+            for (size_t i = 0; i < (size_t)N * K; i++) wf[i] = half_to_float(float_to_half(wf[i]));
         check_fill_f32(&r, x, nx, -1.0f, 1.0f);
         check_fill_f32(&r, g, K, 0.5f, 1.5f);
         check_fill_f32(&r, y0, ny, -4.0f, 4.0f);
@@ -125,7 +142,13 @@ vkllm_status check_matmul_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32
                 }
             }
         }
-        qmm_args a = { .qtype = qtype, .M = M, .N = N, .K = K, .glu = glu, .norm = norm, .acc = acc, .eps = 1e-5f };
+        if (kind == MATMUL_COOPMAT) /* w = hi + lo in fp16: lo loses up to 2^-25 absolute (subnormal) */
+            for (uint32_t m = 0; m < M; m++) {
+                double xs = 0;
+                for (uint32_t k = 0; k < K; k++) xs += fabs((double)x[(size_t)m * K + k]);
+                for (uint32_t n = 0; n < N; n++) scale[(size_t)m * N + n] += xs * ldexp(1, -25) * 65536.0;
+            }
+        qmm_args a = { .cfg = cfg, .qtype = qtype, .M = M, .N = N, .K = K, .glu = glu, .norm = norm, .acc = acc, .eps = 1e-5f };
         uint64_t row = quant_bytes(t, K), gran = row;
         while (gran % 16) gran += row;
         check_buf b[QM_N] = {
@@ -139,7 +162,8 @@ vkllm_status check_matmul_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32
     }
     /* fp32 accumulation of K products in a different order than the
      * reference's double sum; the norm adds a rounding of 1/rms */
-    if (s == VKLLM_OK) check_compare(got, want, scale, ny, 1e-6, 2e-6 + (norm ? 1e-6 : 0), "y", out);
+    if (s == VKLLM_OK)
+        check_compare(got, want, scale, ny, 1e-6, kind == MATMUL_COOPMAT ? 1.0 / 65536 : 2e-6 + (norm ? 1e-6 : 0), "y", out);
     check_host_free(&h);
     return s;
 }

@@ -10,6 +10,10 @@
  * blocks, the fused SwiGLU kernel did not measure faster, and one subgroup
  * per workgroup with whole rows of keys keeps its few threads busy. GPUs
  * get the usual shape of such kernels (not all measured yet). */
+/* M from which CPU devices take the quantized prefill path (measured on
+ * lavapipe, docs/PERFORMANCE.md) */
+#define QUANT_PREFILL_M_CPU 8
+
 static ops_profile profile_of_family(const vkllm_device_info *info, ops_family family)
 {
     const bool cpu = family == OPS_FAMILY_CPU;
@@ -25,7 +29,20 @@ static ops_profile profile_of_family(const vkllm_device_info *info, ops_family f
         .attn_max_ranges = cpu ? 1 : 64,
         .tune_at_load = !cpu,
         .coopmat = info->coopmat_nv && info->subgroup_size == 32 && gpu_shader_available("matmul_coopmat"),
+        /* quantized prefill (docs/PERFORMANCE.md, "Quantized prefill"): on
+         * lavapipe decoding the matrix once into fp16 and running the fp16
+         * matrix-vector kernel beats decoding tiles in the tiled kernel;
+         * GPUs decode tiles into shared memory (not measured yet) */
+        .quant_prefill_m = QUANT_PREFILL_M_CPU,
+        .quant_dequant = cpu,
     };
+    if (!cpu) p.quant_prefill_m = 9; /* where fp16 leaves the matrix-vector kernel (MATMUL_MAX_NM + 1) */
+    /* VKLLM_QUANT_PREFILL (a measuring aid): matvec, tiles or dequant for every device */
+    const char *qp = getenv("VKLLM_QUANT_PREFILL");
+    if (qp && !strcmp(qp, "matvec")) p.quant_prefill_m = UINT32_MAX;
+    if (qp && (!strcmp(qp, "tiles") || !strcmp(qp, "dequant"))) p.quant_dequant = !strcmp(qp, "dequant");
+    const char *qm = getenv("VKLLM_QUANT_PREFILL_M"); /* and from which M */
+    if (qm && atoi(qm) >= 1 && !(qp && !strcmp(qp, "matvec"))) p.quant_prefill_m = (uint32_t)atoi(qm);
     return p;
 }
 
@@ -91,12 +108,14 @@ size_t ops_profile_json(const ops_profile *p, char *buf, size_t len)
         p->coopmat ? "tensor cores" : p->matvec_prefill ? "matvec" : "tiled");
     OUT(", \"fuse_norm\": %s, \"fuse_glu\": %s, \"attention_subgroup_splits\": %u, \"attention_max_ranges\": %u",
         B(p->fuse_norm), B(p->fuse_glu), p->attn_subgroup_splits, p->attn_max_ranges);
+    OUT(", \"quant_prefill\": {\"from_m\": %u, \"path\": \"%s\"}", p->quant_prefill_m,
+        p->quant_prefill_m == UINT32_MAX ? "matvec" : p->quant_dequant ? "dequant" : "tiles");
     OUT(", \"tune_at_load\": %s, \"tensor_cores\": {\"usable\": %s, \"checked\": %s, \"passed\": [", B(p->tune_at_load),
         B(p->coopmat), B(p->coopmat_checked));
     static const uint32_t bk[OPS_COOPMAT_VARIANTS] = { 0, 16, 32, 64 };
     for (uint32_t v = 0, n = 0; v < OPS_COOPMAT_VARIANTS; v++)
         if (p->coopmat_passed >> v & 1) OUT("%s%u", n++ ? ", " : "", bk[v]);
-    OUT("], \"bk_in_use\": %u}, \"matvec_tuned\": [", p->coopmat_bk);
+    OUT("], \"bk_in_use\": %u, \"quantized\": %s}, \"matvec_tuned\": [", p->coopmat_bk, B(p->coopmat_quant));
     for (uint32_t i = 0; i < p->n_matvec; i++) {
         const ops_matvec_choice *c = &p->matvec[i];
         OUT("%s{\"N\": %u, \"K\": %u, \"glu\": %s, \"wg\": %u, \"rows\": %u, \"r\": %u, \"texel\": %s}", i ? ", " : "",

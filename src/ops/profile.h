@@ -46,6 +46,10 @@ typedef struct ops_profile {
     bool matvec_prefill; /* prefill blocks on the matrix-vector kernel too (else tiled matrix-matrix) */
     bool fuse_norm;      /* RMSNorm folded into the matrix-vector projections after it */
     bool fuse_glu;       /* SwiGLU's gate, up and silu * up in one matrix-vector pass */
+    /* prefill on quantized weights */
+    uint32_t quant_prefill_m; /* from this M, quantized weights leave the matrix-vector kernel for: */
+    bool quant_dequant;  /* the matrix decoded into fp16 scratch, then the fp16 kernel (MATMUL_DEQUANT);
+                            else the tiled / tensor-core kernels decode tiles into shared memory */
     /* attention split */
     uint32_t attn_subgroup_splits; /* subgroups of a workgroup sharing its keys (1: one subgroup) */
     uint32_t attn_max_ranges;      /* key ranges across workgroups, merged after (1: whole rows) */
@@ -58,6 +62,7 @@ typedef struct ops_profile {
     bool coopmat_checked;  /* matmul_verify_coopmat ran on this context */
     uint32_t coopmat_passed; /* bit v: variant v passed its check */
     uint32_t coopmat_bk;   /* the k slice of the variant in use */
+    bool coopmat_quant;    /* the quantized-weight tensor-core kernels passed their check too */
 } ops_profile;
 
 /* The profile a device described by `info` starts with: its family from

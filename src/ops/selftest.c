@@ -92,6 +92,21 @@ vkllm_status selftest_run(gpu_ctx *ctx, bool full_size, uint64_t seed, vkllm_che
     RUN(check_matmul_quant(ctx, 14, 1, 1024, 4096, false, true, false, seed + 81, R));
     RUN(check_matmul_quant(ctx, 14, 1, 512, 4096, false, false, true, seed + 82, R));
     RUN(check_get_rows_quant(ctx, 12, 512, 4096, 8, seed + 83, R));
+    /* quantized prefill: a 64-token block of each type on the device's
+     * prefill path, the tiled kernel that decodes weight tiles into shared
+     * memory on Q4_K and Q6_K explicitly (awkward edges, y +=), and the
+     * tensor-core kernel on every type where the device has one */
+    for (unsigned i = 0; i < sizeof qtypes / sizeof qtypes[0]; i++)
+        RUN(check_matmul_quant(ctx, qtypes[i], 64, 256, 4096, false, false, false, seed + 84 + i, R));
+    const matmul_config qtile = { .wg = 128, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 8 };
+    RUN(check_matmul_quant_with(ctx, &qtile, 12, 70, 130, 512, false, false, true, seed + 96, R));
+    RUN(check_matmul_quant_with(ctx, &qtile, 14, 70, 130, 512, false, false, false, seed + 97, R));
+    if (ops_profile_of(ctx)->coopmat) {
+        const matmul_config qtc = { .kind = MATMUL_COOPMAT, .wg = 128 };
+        for (unsigned i = 0; i < sizeof qtypes / sizeof qtypes[0]; i++)
+            RUN(check_matmul_quant_with(ctx, &qtc, qtypes[i], 70, 130, 512, false, false, i == 0, seed + 98 + i, R));
+        RUN(check_matmul_quant_with(ctx, &qtc, 12, 128, 512, 4096, false, false, false, seed + 110, R));
+    }
     if (full_size) RUN(check_get_rows(ctx, 32000, 4096, 64, 0, 0, seed + 43, R));
     /* one decode token's k row into SOLAR's cache, a prefill block; greedy pick over the vocab */
     RUN(check_kv_store(ctx, 1, 1, 1024, 4096, seed + 46, R));
