@@ -160,6 +160,7 @@ vkllm_status gpu_tensor_view(gpu_ctx *ctx, gpu_tensor *t, uint32_t chunk, VkBuff
 }
 
 uint64_t gpu_max_texels(const gpu_ctx *ctx) { return ctx->info.max_texel_buffer_elements; }
+uint64_t gpu_storage_offset_align(const gpu_ctx *ctx) { return ctx->storage_align; }
 
 void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t)
 {
