@@ -288,6 +288,7 @@ typedef enum vkllm_logits {
     VKLLM_LOGITS_LAST = 0,   /* logits[n_vocab] of the last token */
     VKLLM_LOGITS_ALL = 1,    /* logits[n][n_vocab] of every token */
     VKLLM_LOGITS_ARGMAX = 2, /* none: only the argmax, computed on the GPU (4 bytes read back) */
+    VKLLM_LOGITS_NONE = 3,   /* nothing at all (vkllm_batch_eval only: a prompt chunk before its last) */
 } vkllm_logits;
 
 /* Runs n tokens at the next positions of the session (prefill in blocks,
@@ -306,6 +307,53 @@ uint32_t vkllm_session_n_ctx(const vkllm_session *s);
 vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos);
 /* The last error message on this session ("" if none). */
 const char *vkllm_session_error(const vkllm_session *s);
+/* Several sequences in one step (continuous batching). A batch runs one
+ * forward pass over the tokens of several sessions of one model: every
+ * weight is read once per step for all of them (on a memory-bound GPU, N
+ * decoding sequences cost about what one does), while each session keeps
+ * its own KV cache, positions and history, and attention of each token sees
+ * only its own session's earlier tokens. A step may mix one-token decode
+ * rows with a prompt chunk of another session (chunked prefill). Results
+ * equal running each session alone, within fp32 rounding (the kernels may
+ * sum in another order for another number of rows).
+ * The batch holds the step's activation buffers for up to max_rows tokens
+ * from up to max_seqs sessions (1 <= max_seqs <= max_rows <= 65535). Use
+ * it, its model and the sessions from one thread at a time. Errors:
+ * INVALID_ARG, UNSUPPORTED (buffers above the device's limit),
+ * OUT_OF_MEMORY; `err` says which. */
+typedef struct vkllm_batch vkllm_batch;
+vkllm_status vkllm_batch_create(vkllm_model *m, uint32_t max_rows, uint32_t max_seqs, vkllm_batch **out, char *err,
+                                size_t err_len);
+/* NULL is fine. Sessions stay as they are. */
+void vkllm_batch_free(vkllm_batch *b);
+
+/* One session's part of a step: n tokens (1 .. the session's n_batch) at
+ * its next positions. mode: VKLLM_LOGITS_LAST (logits[n_vocab] of the last
+ * token), VKLLM_LOGITS_ARGMAX or VKLLM_LOGITS_NONE (ALL is refused). */
+typedef struct vkllm_batch_seq {
+    vkllm_session *session;
+    const int32_t *tokens;
+    uint32_t n;
+    vkllm_logits mode;
+    float *logits;  /* [n_vocab] for LAST; else unused (may be NULL) */
+    int32_t argmax; /* out: the last token's argmax (LAST, ARGMAX); -1 when no sequence of the step wanted output */
+} vkllm_batch_seq;
+
+/* Runs one step over seqs[0 .. n_seq): each session advances by its n (as
+ * vkllm_session_eval of those tokens would). Everything is checked before
+ * anything runs; errors (nothing runs, no session changes): INVALID_ARG for
+ * n_seq 0 or above max_seqs, more than max_rows tokens in all, a session
+ * of another model or given twice, no tokens or more than the session's
+ * n_batch, a token outside the vocabulary, a bad mode or missing logits
+ * buffer; OUT_OF_MEMORY "context full" for a session whose context the
+ * tokens don't fit (the message names the sequence); VULKAN from the
+ * device. The message is in vkllm_batch_error. */
+vkllm_status vkllm_batch_eval(vkllm_batch *b, vkllm_batch_seq *seqs, uint32_t n_seq);
+/* The last error message of this batch ("" if none). */
+const char *vkllm_batch_error(const vkllm_batch *b);
+uint32_t vkllm_batch_max_rows(const vkllm_batch *b);
+uint32_t vkllm_batch_max_seqs(const vkllm_batch *b);
+
 /* One timed dispatch of a step. Strings are static. */
 typedef struct vkllm_profile_entry {
     const char *step;   /* "attn q/k/v", "attention", "ffn down", "output", ... */
