@@ -530,6 +530,16 @@ typedef struct vkllm_generate_options {
      * evaluated, and they stay in the cache. May be NULL (the prompt then
      * runs in one call). Gets `user` too. */
     int (*on_prefill)(uint32_t done, uint32_t total, void *user);
+    /* When set, every evaluation of the generation (prompt blocks and
+     * decode steps) runs through this instead of vkllm_session_eval, with
+     * the same contract (n tokens at s's next positions, mode LAST or
+     * ARGMAX, logits / *argmax filled as vkllm_session_eval fills them): a
+     * server runs several sessions' steps as one vkllm_batch_eval this way.
+     * On a failure generation stops with its status and the message
+     * "evaluation failed (STATUS)" (the callback keeps its own). May be
+     * NULL. Gets `user` too. */
+    vkllm_status (*eval)(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode, float *logits,
+                         int32_t *argmax, void *user);
 } vkllm_generate_options;
 
 typedef struct vkllm_generate_stats {
