@@ -28,9 +28,12 @@ static void run_step(server *srv)
     vkllm_batch_seq seqs[256];
     slot *who[256];
     uint32_t n = 0, rows = 0;
-    for (uint32_t i = 0; i < srv->n_slots && n < 256; i++) {
-        slot *s = &srv->slots[i];
-        if (!s->posted) continue;
+    const uint32_t max_rows = vkllm_batch_max_rows(srv->batch);
+    /* every posted row that fits, from a slot that moves each step (fair
+     * when prompt chunks do not all fit); the rest wait for the next step */
+    for (uint32_t k = 0; k < srv->n_slots && n < 256; k++) {
+        slot *s = &srv->slots[(k + srv->steps) % srv->n_slots];
+        if (!s->posted || rows + s->row.n > max_rows) continue;
         s->posted = 0;
         who[n] = s;
         seqs[n++] = s->row;
@@ -421,8 +424,10 @@ int serve_slots_start(server *srv, char *err, size_t err_len)
         srv->n_ctx = vkllm_session_n_ctx(s->sess);
         srv->chunk = srv->o.prefill_chunk < srv->n_ctx ? srv->o.prefill_chunk : srv->n_ctx;
         if (i == 0) {
-            vkllm_status bs = vkllm_batch_create(srv->model, srv->o.parallel * srv->chunk, srv->o.parallel,
-                                                 &srv->batch, err, err_len);
+            /* a decode token of every slot and some prompt chunks a step */
+            uint32_t rows = srv->o.parallel * srv->chunk, cap = srv->o.parallel + 4 * srv->chunk;
+            vkllm_status bs = vkllm_batch_create(srv->model, rows < cap ? rows : cap, srv->o.parallel, &srv->batch,
+                                                 err, err_len);
             if (bs == VKLLM_OK && pthread_create(&srv->step_tid, NULL, step_thread, srv) != 0) {
                 snprintf(err, err_len, "cannot start the step thread");
                 pthread_mutex_lock(&srv->mu);
