@@ -536,8 +536,11 @@ typedef struct vkllm_generate_options {
      * ARGMAX, logits / *argmax filled as vkllm_session_eval fills them): a
      * server runs several sessions' steps as one vkllm_batch_eval this way.
      * On a failure generation stops with its status and the message
-     * "evaluation failed (STATUS)" (the callback keeps its own). May be
-     * NULL. Gets `user` too. */
+     * "evaluation failed (STATUS)" (the callback keeps its own). With it,
+     * generation touches the device only through the callback, so
+     * generations on different sessions of one model may run on several
+     * threads when the callbacks hand their work to one thread (as `vkllm
+     * serve` does). May be NULL. Gets `user` too. */
     vkllm_status (*eval)(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode, float *logits,
                          int32_t *argmax, void *user);
 } vkllm_generate_options;
