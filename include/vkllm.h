@@ -49,8 +49,11 @@ extern "C" {
  *   - One session: one thread at a time. Calls on a session must not
  *     overlap (it may move between threads between calls); its callbacks run
  *     on the calling thread, and must not call into the same session.
+ *   - A batch (vkllm_batch_*): like a session, one thread at a time; while
+ *     vkllm_batch_eval runs, its sessions are not used elsewhere. Batches
+ *     and other sessions of the model may run on other threads meanwhile.
  *   - vkllm_model_free: only once no call on the model or any of its
- *     sessions is running and every session is freed.
+ *     sessions is running and every session and batch is freed.
  *   - A tokenizer (loaded or a model's) is read-only: any threads at once.
  *   - The calls without a handle (vkllm_list_devices, vkllm_model_inspect,
  *     vkllm_quantize, vkllm_selftest, ...) share no state with each other.
@@ -362,6 +365,7 @@ typedef enum vkllm_logits {
     VKLLM_LOGITS_LAST = 0,   /* logits[n_vocab] of the last token */
     VKLLM_LOGITS_ALL = 1,    /* logits[n][n_vocab] of every token */
     VKLLM_LOGITS_ARGMAX = 2, /* none: only the argmax, computed on the GPU (4 bytes read back) */
+    VKLLM_LOGITS_NONE = 3,   /* nothing at all (vkllm_batch_eval only: a prompt chunk before its last) */
 } vkllm_logits;
 
 /* Runs n tokens at the next positions of the session (prefill in blocks,
@@ -380,6 +384,55 @@ VKLLM_API uint32_t vkllm_session_n_ctx(const vkllm_session *s);
 VKLLM_API vkllm_status vkllm_session_rewind(vkllm_session *s, uint32_t pos);
 /* The last error message on this session ("" if none). */
 VKLLM_API const char *vkllm_session_error(const vkllm_session *s);
+/* Several sequences in one step (continuous batching). A batch runs one
+ * forward pass over the tokens of several sessions of one model: every
+ * weight is read once per step for all of them (on a memory-bound GPU, N
+ * decoding sequences cost about what one does), while each session keeps
+ * its own KV cache, positions and history, and attention of each token sees
+ * only its own session's earlier tokens. A step may mix one-token decode
+ * rows with a prompt chunk of another session (chunked prefill). Results
+ * equal running each session alone, within fp32 rounding (the kernels may
+ * sum in another order for another number of rows).
+ * The batch holds the step's activation buffers for up to max_rows tokens
+ * from up to max_seqs sessions (1 <= max_seqs <= max_rows <= 65535). A
+ * batch is used by one thread at a time, and so are its sessions while
+ * vkllm_batch_eval runs; other sessions and batches of the model may run on
+ * other threads meanwhile (see "Threads" above). Errors:
+ * INVALID_ARG, UNSUPPORTED (buffers above the device's limit),
+ * OUT_OF_MEMORY; `err` says which. */
+typedef struct vkllm_batch vkllm_batch;
+VKLLM_API vkllm_status vkllm_batch_create(vkllm_model *m, uint32_t max_rows, uint32_t max_seqs, vkllm_batch **out,
+                                          char *err, size_t err_len);
+/* NULL is fine. Sessions stay as they are. */
+VKLLM_API void vkllm_batch_free(vkllm_batch *b);
+
+/* One session's part of a step: n tokens (1 .. the session's n_batch) at
+ * its next positions. mode: VKLLM_LOGITS_LAST (logits[n_vocab] of the last
+ * token), VKLLM_LOGITS_ARGMAX or VKLLM_LOGITS_NONE (ALL is refused). */
+typedef struct vkllm_batch_seq {
+    vkllm_session *session;
+    const int32_t *tokens;
+    uint32_t n;
+    vkllm_logits mode;
+    float *logits;  /* [n_vocab] for LAST; else unused (may be NULL) */
+    int32_t argmax; /* out: the last token's argmax (LAST, ARGMAX); -1 when no sequence of the step wanted output */
+} vkllm_batch_seq;
+
+/* Runs one step over seqs[0 .. n_seq): each session advances by its n (as
+ * vkllm_session_eval of those tokens would). Everything is checked before
+ * anything runs; errors (nothing runs, no session changes): INVALID_ARG for
+ * n_seq 0 or above max_seqs, more than max_rows tokens in all, a session
+ * of another model or given twice, no tokens or more than the session's
+ * n_batch, a token outside the vocabulary, a bad mode or missing logits
+ * buffer; OUT_OF_MEMORY "context full" for a session whose context the
+ * tokens don't fit (the message names the sequence); VULKAN from the
+ * device. The message is in vkllm_batch_error. */
+VKLLM_API vkllm_status vkllm_batch_eval(vkllm_batch *b, vkllm_batch_seq *seqs, uint32_t n_seq);
+/* The last error message of this batch ("" if none). */
+VKLLM_API const char *vkllm_batch_error(const vkllm_batch *b);
+VKLLM_API uint32_t vkllm_batch_max_rows(const vkllm_batch *b);
+VKLLM_API uint32_t vkllm_batch_max_seqs(const vkllm_batch *b);
+
 /* One timed dispatch of a step. Strings are static. */
 typedef struct vkllm_profile_entry {
     const char *step;   /* "attn q/k/v", "attention", "ffn down", "output", ... */
@@ -556,6 +609,19 @@ typedef struct vkllm_generate_options {
      * evaluated, and they stay in the cache. May be NULL (the prompt then
      * runs in one call). Gets `user` too. */
     int (*on_prefill)(uint32_t done, uint32_t total, void *user);
+    /* When set, every evaluation of the generation (prompt blocks and
+     * decode steps) runs through this instead of vkllm_session_eval, with
+     * the same contract (n tokens at s's next positions, mode LAST or
+     * ARGMAX, logits / *argmax filled as vkllm_session_eval fills them): a
+     * server runs several sessions' steps as one vkllm_batch_eval this way.
+     * On a failure generation stops with its status and the message
+     * "evaluation failed (STATUS)" (the callback keeps its own). With it,
+     * generation touches the device only through the callback, so
+     * generations on different sessions of one model may run on several
+     * threads when the callbacks hand their work to one thread (as `vkllm
+     * serve` does). May be NULL. Gets `user` too. */
+    vkllm_status (*eval)(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode, float *logits,
+                         int32_t *argmax, void *user);
 } vkllm_generate_options;
 
 typedef struct vkllm_generate_stats {

@@ -102,6 +102,16 @@ static int text_emit(text_out *t, int32_t token, size_t n)
 
 /* ------------------------------------------------------------ generate */
 
+/* vkllm_session_eval, or the caller's o->eval in its place. */
+static vkllm_status gen_eval(vkllm_session *s, const vkllm_generate_options *o, const int32_t *tokens, uint32_t n,
+                             vkllm_logits mode, float *logits, int32_t *argmax)
+{
+    if (!o->eval) return vkllm_session_eval(s, tokens, n, mode, logits, argmax);
+    vkllm_status st = o->eval(s, tokens, n, mode, logits, argmax, o->user);
+    if (st != VKLLM_OK) snprintf(s->err, sizeof s->err, "evaluation failed (%s)", vkllm_status_name(st));
+    return st;
+}
+
 /* Evaluates the n prompt tokens after the cached prefix: in one call, or,
  * with o->on_prefill, block by block (the session's n_batch), asking after
  * each whether to go on. Blocks before the last need no logits: only the
@@ -113,7 +123,7 @@ static vkllm_status eval_prompt(vkllm_session *s, const int32_t *tokens, uint32_
     *done = 0;
     *stopped = 0;
     if (!o->on_prefill) {
-        vkllm_status st = vkllm_session_eval(s, tokens, n, mode, logits, next);
+        vkllm_status st = gen_eval(s, o, tokens, n, mode, logits, next);
         if (st == VKLLM_OK) *done = n;
         return st;
     }
@@ -121,7 +131,7 @@ static vkllm_status eval_prompt(vkllm_session *s, const int32_t *tokens, uint32_
     while (*done < n) {
         const uint32_t nb = n - *done < block ? n - *done : block;
         const int last = *done + nb == n;
-        vkllm_status st = vkllm_session_eval(s, tokens + *done, nb, last ? mode : VKLLM_LOGITS_ARGMAX,
+        vkllm_status st = gen_eval(s, o, tokens + *done, nb, last ? mode : VKLLM_LOGITS_ARGMAX,
                                              last ? logits : NULL, last ? next : NULL);
         if (st != VKLLM_OK) return st;
         *done += nb;
@@ -250,7 +260,7 @@ vkllm_status vkllm_generate(vkllm_session *s, const int32_t *prompt, size_t n_pr
             stats->reason = VKLLM_STOP_CONTEXT_FULL;
             break;
         }
-        st = vkllm_session_eval(s, &t, 1, argmax_only ? VKLLM_LOGITS_ARGMAX : VKLLM_LOGITS_LAST, logits, &next);
+        st = gen_eval(s, &o, &t, 1, argmax_only ? VKLLM_LOGITS_ARGMAX : VKLLM_LOGITS_LAST, logits, &next);
     }
     stats->gen_s = now_s() - t0;
     if (st == VKLLM_OK && stats->reason != VKLLM_STOP_STRING && tok) {

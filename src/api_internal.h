@@ -33,6 +33,13 @@ struct vkllm_session {
     char err[1024];
 };
 
+struct vkllm_batch {
+    vkllm_model *m;
+    llama_batch *b;
+    llama_batch_seq *seqs;    /* [max_seqs]: a step's, for llama_batch_eval */
+    char err[1024];
+};
+
 /* Copies msg into the caller's error buffer (if any). */
 static inline void api_set_err(char *err, size_t len, const char *msg)
 {

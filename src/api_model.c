@@ -328,6 +328,85 @@ vkllm_status vkllm_session_eval(vkllm_session *s, const int32_t *tokens, uint32_
     return st;
 }
 
+/* ------------------------------------------------------------ batch */
+
+vkllm_status vkllm_batch_create(vkllm_model *m, uint32_t max_rows, uint32_t max_seqs, vkllm_batch **out, char *err,
+                                size_t err_len)
+{
+    if (!m || !out) {
+        api_set_err(err, err_len, "vkllm_batch_create: NULL argument");
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    vkllm_batch *b = calloc(1, sizeof *b);
+    if (b) b->seqs = calloc(max_seqs ? max_seqs : 1, sizeof *b->seqs);
+    if (!b || !b->seqs) {
+        free(b);
+        api_set_err(err, err_len, "out of host memory");
+        return VKLLM_ERR_OUT_OF_MEMORY;
+    }
+    b->m = m;
+    vkllm_status s = llama_batch_create(m->w, max_rows, max_seqs, &b->b);
+    if (s != VKLLM_OK) {
+        api_set_err(err, err_len, gpu_error(m->ctx));
+        vkllm_batch_free(b);
+        return s;
+    }
+    *out = b;
+    return VKLLM_OK;
+}
+
+void vkllm_batch_free(vkllm_batch *b)
+{
+    if (!b) return;
+    llama_batch_free(b->b);
+    free(b->seqs);
+    free(b);
+}
+
+uint32_t vkllm_batch_max_rows(const vkllm_batch *b) { return b ? llama_batch_max_rows(b->b) : 0; }
+uint32_t vkllm_batch_max_seqs(const vkllm_batch *b) { return b ? llama_batch_max_seqs(b->b) : 0; }
+const char *vkllm_batch_error(const vkllm_batch *b) { return b ? b->err : ""; }
+
+vkllm_status vkllm_batch_eval(vkllm_batch *b, vkllm_batch_seq *seqs, uint32_t n_seq)
+{
+    if (!b) return VKLLM_ERR_INVALID_ARG;
+    const uint32_t max = llama_batch_max_seqs(b->b);
+    if (!seqs || n_seq == 0 || n_seq > max) {
+        snprintf(b->err, sizeof b->err, "vkllm_batch_eval: %u sequences; give 1 .. %u (the batch's max_seqs)", n_seq,
+                 max);
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    for (uint32_t j = 0; j < n_seq; j++) {
+        const vkllm_batch_seq *q = &seqs[j];
+        if (!q->session || q->session->m != b->m) {
+            snprintf(b->err, sizeof b->err,
+                     "vkllm_batch_eval: sequence %u has %s; every session must be on the batch's model", j,
+                     q->session ? "a session of another model" : "no session");
+            return VKLLM_ERR_INVALID_ARG;
+        }
+        if (q->mode != VKLLM_LOGITS_LAST && q->mode != VKLLM_LOGITS_ARGMAX && q->mode != VKLLM_LOGITS_NONE) {
+            snprintf(b->err, sizeof b->err,
+                     "vkllm_batch_eval: sequence %u asks for logits mode %d; a batch gives LAST, ARGMAX or NONE", j,
+                     (int)q->mode);
+            return VKLLM_ERR_INVALID_ARG;
+        }
+        b->seqs[j] = (llama_batch_seq){ q->session->s, q->tokens, q->n, (llama_out)q->mode, q->logits, -1 };
+    }
+    vkllm_status st = llama_batch_eval(b->b, b->seqs, n_seq);
+    if (st != VKLLM_OK) {
+        snprintf(b->err, sizeof b->err, "%s", llama_batch_error(b->b));
+        return st;
+    }
+    for (uint32_t j = 0; j < n_seq; j++) {
+        vkllm_session *s = seqs[j].session;
+        uint32_t end = llama_session_pos(s->s);
+        memcpy(s->tokens + end - seqs[j].n, seqs[j].tokens, (size_t)seqs[j].n * sizeof *seqs[j].tokens);
+        seqs[j].argmax = b->seqs[j].argmax;
+    }
+    return VKLLM_OK;
+}
+
 uint32_t vkllm_session_pos(const vkllm_session *s) { return llama_session_pos(s->s); }
 uint32_t vkllm_session_n_ctx(const vkllm_session *s) { return llama_session_n_ctx(s->s); }
 

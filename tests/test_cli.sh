@@ -72,6 +72,10 @@ expect "bench profile: tuning (CPUs: off)" 0 "^(not tuned on a CPU device|decode
 expect "bench profile: VKLLM_TUNE=1 tunes" 0 "^\| 32000 x 256 \| [0-9]+ \| " -- env VKLLM_TUNE=1 "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
 expect "bench profile: VKLLM_TUNE=0" 0 "^not tuned \(VKLLM_TUNE=0\)" -- env VKLLM_TUNE=0 "$vkllm" bench --synthetic tiny -p 8 -n 2 -r 1 --profile
 expect "bench bandwidth" 0 "^\| matvec 32000 x 4096 fp16 \| [0-9.]+ \| [0-9.]+ \|" -- "$vkllm" bench --bandwidth -r 1
+check_par='import json,sys; d=json.load(sys.stdin); t=[(x["test"],x["parallel"]) for x in d]; assert t==[("tg3",1),("tg3 x2",2),("tg3 x3",3)], t; assert all(abs(x["aggregate_tokens_per_s"]-x["parallel"]*x["tokens_per_s"])<1e-2*x["aggregate_tokens_per_s"] for x in d), d; print("parallel ok")'
+expect "bench parallel json" 0 "^parallel ok" -- sh -c "'$vkllm' bench --synthetic tiny -n 3 -r 1 --parallel 1,2,3 --json | python3 -c '$check_par'"
+expect "bench parallel table" 0 "^\| tg3 x2 \| [0-9.]+ \| .* \| [0-9.]+ \|$" -- "$vkllm" bench --synthetic tiny -n 3 -r 1 --parallel 2
+expect "bench parallel too many" 2 "at most 64 sequences" -- "$vkllm" bench --parallel 65 -n 1
 expect "bench depth" 0 '"test": "tg2 @ d16"' -- "$vkllm" bench --synthetic tiny -n 2 -d 0,16 -r 1 --json
 expect "bench unknown shape" 1 "unknown synthetic model 'gpt-5'; known: solar-10.7b" -- "$vkllm" bench --synthetic gpt-5
 expect "bench bad size" 2 "wants a positive number" -- "$vkllm" bench -p 0

@@ -104,6 +104,15 @@ if [ -n "$so" ]; then
     n=$(printf '%s\n' "$syms" | grep -c '^vkllm_')
     [ -z "$others" ] && [ "$n" -gt 40 ] && printf '%s\n' "$syms" | grep -qx vkllm_model_load &&
         ok "nm -D: $n symbols, all vkllm_*" || bad "nm -D exports more than vkllm_* ($n vkllm_*): $(echo $others | head -c 300)"
+    # every function the header declares is exported (a declaration without
+    # VKLLM_API would link statically but not against the shared library)
+    hdr=$D$prefix/include/vkllm.h
+    declared=$(tr '\n' ' ' <"$hdr" | grep -oE '[A-Za-z_][A-Za-z0-9_ *]*[ *]vkllm_[a-z0-9_]+\(' |
+               grep -vE '^\s*(typedef|return)' | grep -oE 'vkllm_[a-z0-9_]+\($' | tr -d '(' | sort -u)
+    missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$syms" | sort -u))
+    nd=$(printf '%s\n' "$declared" | grep -c .)
+    [ "$nd" -gt 40 ] && [ -z "$missing" ] && ok "all $nd functions of vkllm.h exported" ||
+        bad "vkllm.h declares functions the shared library does not export ($nd found): $(echo $missing | head -c 300)"
     soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\].*/\1/p')
     [[ "$soname" == libvkllm.so.* ]] && [ -e "$libdir/$soname" ] && ok "soname $soname" || bad "soname '$soname'"
 fi

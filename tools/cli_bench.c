@@ -13,7 +13,7 @@
 typedef struct bench_opts {
     const char *model, *synthetic, *device;
     const char *quant; /* --quant: quantize -m's model while it loads */
-    uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg, depth[MAX_SIZES], n_depth;
+    uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg, depth[MAX_SIZES], n_depth, par[MAX_SIZES], n_par;
     uint32_t reps, n_batch;
     int json, bandwidth, profile;
 } bench_opts;
@@ -21,7 +21,9 @@ typedef struct bench_opts {
 typedef struct result {
     char test[32];
     uint32_t n_tokens;
-    double median, lo, hi; /* tokens/s */
+    uint32_t parallel;     /* tg: sequences decoding together, one batched step each token */
+    double median, lo, hi; /* tokens/s (tg: of each sequence) */
+    double aggregate;      /* tg: median tokens/s of all sequences together */
     double weight_gbps, pct_copy, pct_limit; /* tg only */
 } result;
 
@@ -56,10 +58,13 @@ static int parse_sizes(const char *s, uint32_t *out, uint32_t *n) { return parse
 static void usage(void)
 {
     printf("usage: vkllm bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-d N,N] [-r N] [--json]\n"
-           "                   [--device SEL] [--batch N] [--profile] [--quant TYPE]\n"
+           "                   [--device SEL] [--batch N] [--parallel N,N] [--profile] [--quant TYPE]\n"
            "       vkllm bench --bandwidth [--device SEL] [-r N] [--json]\n"
            "  pp N: N prompt tokens in one call (blocks of --batch), tokens/s\n"
            "  tg N: N tokens generated one at a time (greedy, argmax on the GPU), tokens/s\n"
+           "  --parallel N: each tg with N sequences decoding together, one batched step (every\n"
+           "      weight read once) per token of all of them: tokens/s of each sequence and the\n"
+           "      aggregate of all (default 1)\n"
            "  -d N: run each test after N tokens already in the context (\"tg128 @ d4096\"): the\n"
            "      cost of attention over a long context (default 0)\n"
            "  each test runs once to warm up, then -r times (default 5): median and min..max\n"
@@ -91,6 +96,7 @@ static int parse(int argc, char **argv, bench_opts *o)
         else if ((strcmp(a, "-d") == 0 || strcmp(a, "--depth") == 0) && v) {
             ok = parse_list(argv[++i], o->depth, &o->n_depth, 1);
         } else if ((strcmp(a, "-r") == 0 || strcmp(a, "--repetitions") == 0) && v) ok = cli_parse_u32(argv[++i], &o->reps) && o->reps > 0;
+        else if (strcmp(a, "--parallel") == 0 && v) ok = parse_sizes(argv[++i], o->par, &o->n_par);
         else if (strcmp(a, "--batch") == 0 && v) ok = cli_parse_u32(argv[++i], &o->n_batch) && o->n_batch > 0;
         else if (strcmp(a, "--json") == 0) o->json = 1;
         else if (strcmp(a, "--bandwidth") == 0) o->bandwidth = 1;
@@ -219,6 +225,52 @@ static vkllm_status run_test(vkllm_session *s, uint32_t n_vocab, int is_pp, uint
     return st;
 }
 
+/* tg n with the P sessions ss[] decoding together: one vkllm_batch_eval of
+ * P rows per token. Tokens/s of each sequence (and their aggregate). */
+static vkllm_status run_tg_parallel(vkllm_batch *b, vkllm_session **ss, uint32_t P, uint32_t n_vocab, uint32_t n,
+                                    uint32_t depth, uint32_t reps, result *out, char *err, size_t err_len)
+{
+    int32_t *toks = malloc((size_t)(depth ? depth : 1) * sizeof *toks), tok[MAX_SIZES * 8];
+    vkllm_batch_seq *seq = malloc(P * sizeof *seq);
+    double *tps = malloc((reps + 1) * sizeof *tps);
+    vkllm_status st = toks && seq && tps ? VKLLM_OK : VKLLM_ERR_OUT_OF_MEMORY;
+    if (st != VKLLM_OK) snprintf(err, err_len, "out of host memory");
+    for (uint32_t i = 0; i < depth && toks; i++) toks[i] = (int32_t)((i * 7919u + 1) % n_vocab);
+    for (uint32_t r = 0; r <= reps && st == VKLLM_OK; r++) { /* run 0: warm-up */
+        for (uint32_t j = 0; j < P && st == VKLLM_OK; j++) {
+            st = vkllm_session_rewind(ss[j], 0);
+            int32_t ignore;
+            if (st == VKLLM_OK && depth) /* the context to start from, not timed */
+                st = vkllm_session_eval(ss[j], toks, depth, VKLLM_LOGITS_ARGMAX, NULL, &ignore);
+            if (st != VKLLM_OK) snprintf(err, err_len, "%s", vkllm_session_error(ss[j]));
+            tok[j] = (int32_t)((1 + j) % n_vocab);
+        }
+        double t0 = now_s();
+        for (uint32_t i = 0; i < n && st == VKLLM_OK; i++) {
+            for (uint32_t j = 0; j < P; j++) seq[j] = (vkllm_batch_seq){ ss[j], &tok[j], 1, VKLLM_LOGITS_ARGMAX, NULL, -1 };
+            st = vkllm_batch_eval(b, seq, P);
+            if (st != VKLLM_OK) snprintf(err, err_len, "%s", vkllm_batch_error(b));
+            for (uint32_t j = 0; j < P && st == VKLLM_OK; j++) tok[j] = seq[j].argmax;
+        }
+        tps[r] = n / (now_s() - t0);
+    }
+    if (st == VKLLM_OK) {
+        qsort(tps + 1, reps, sizeof *tps, cmp_double);
+        if (depth) snprintf(out->test, sizeof out->test, "tg%u x%u @ d%u", n, P, depth);
+        else snprintf(out->test, sizeof out->test, "tg%u x%u", n, P);
+        out->n_tokens = n;
+        out->parallel = P;
+        out->median = reps % 2 ? tps[1 + reps / 2] : 0.5 * (tps[reps / 2] + tps[1 + reps / 2]);
+        out->lo = tps[1];
+        out->hi = tps[reps];
+        out->aggregate = out->median * P;
+    }
+    free(toks);
+    free(seq);
+    free(tps);
+    return st;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bench_opts o = { .reps = 5 };
@@ -231,6 +283,13 @@ int cmd_bench(int argc, char **argv)
         o.tg[o.n_tg++] = 128;
     }
     if (!o.n_depth) o.depth[o.n_depth++] = 0;
+    if (!o.n_par) o.par[o.n_par++] = 1;
+    uint32_t max_par = 1;
+    for (uint32_t i = 0; i < o.n_par; i++) max_par = o.par[i] > max_par ? o.par[i] : max_par;
+    if (max_par > 64) {
+        fprintf(stderr, "vkllm bench: --parallel %u: at most 64 sequences\n", max_par);
+        return 2;
+    }
     uint32_t n_ctx = 1, max_depth = 0;
     for (uint32_t i = 0; i < o.n_depth; i++) max_depth = o.depth[i] > max_depth ? o.depth[i] : max_depth;
     for (uint32_t i = 0; i < o.n_pp; i++) n_ctx = o.pp[i] > n_ctx ? o.pp[i] : n_ctx;
@@ -239,8 +298,9 @@ int cmd_bench(int argc, char **argv)
 
     char err[1024];
     vkllm_model *m = NULL;
-    vkllm_session *s = NULL;
-    result res[2 * MAX_SIZES * MAX_SIZES];
+    vkllm_session *s = NULL, *par_s[64] = { 0 };
+    vkllm_batch *batch = NULL;
+    static result res[(1 + MAX_SIZES) * MAX_SIZES * MAX_SIZES]; /* pp and tg x parallel, per depth */
     uint32_t n_res = 0;
     vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress, .quant = o.quant };
     double t0 = now_s();
@@ -261,18 +321,33 @@ int cmd_bench(int argc, char **argv)
     st = vkllm_model_copy_bandwidth(m, &copy_gbps, err, sizeof err);
     vkllm_session_options so = { .n_ctx = n_ctx, .n_batch = o.n_batch };
     if (st == VKLLM_OK) st = vkllm_session_create(m, &so, &s, err, sizeof err);
+    par_s[0] = s;
+    for (uint32_t j = 1; j < max_par && st == VKLLM_OK; j++) st = vkllm_session_create(m, &so, &par_s[j], err, sizeof err);
+    if (st == VKLLM_OK && max_par > 1) st = vkllm_batch_create(m, max_par, max_par, &batch, err, sizeof err);
     for (uint32_t d = 0; d < o.n_depth && st == VKLLM_OK; d++) {
         for (uint32_t i = 0; i < o.n_pp && st == VKLLM_OK; i++)
             st = run_test(s, mi->n_vocab, 1, o.pp[i], o.depth[d], o.reps, &res[n_res++]);
         for (uint32_t i = 0; i < o.n_tg && st == VKLLM_OK; i++) {
-            result *r = &res[n_res++];
-            st = run_test(s, mi->n_vocab, 0, o.tg[i], o.depth[d], o.reps, r);
-            r->weight_gbps = r->median * per_token / 1e9;
-            r->pct_copy = copy_gbps > 0 ? 100 * r->weight_gbps / copy_gbps : 0;
+            for (uint32_t k = 0; k < o.n_par && st == VKLLM_OK; k++) {
+                result *r = &res[n_res++];
+                if (o.par[k] == 1) { /* one sequence: the session's own decode step */
+                    st = run_test(s, mi->n_vocab, 0, o.tg[i], o.depth[d], o.reps, r);
+                    r->parallel = 1;
+                    r->aggregate = r->median;
+                } else {
+                    st = run_tg_parallel(batch, par_s, o.par[k], mi->n_vocab, o.tg[i], o.depth[d], o.reps, r, err,
+                                         sizeof err);
+                }
+                /* a step reads the weights once, for all of its sequences */
+                r->weight_gbps = r->median * per_token / 1e9;
+                r->pct_copy = copy_gbps > 0 ? 100 * r->weight_gbps / copy_gbps : 0;
+            }
         }
     }
     if (st != VKLLM_OK) {
-        fprintf(stderr, "vkllm bench: %s\n", s ? vkllm_session_error(s) : err);
+        fprintf(stderr, "vkllm bench: %s\n", s && *vkllm_session_error(s) ? vkllm_session_error(s) : err);
+        for (uint32_t j = 1; j < max_par; j++) vkllm_session_free(par_s[j]);
+        vkllm_batch_free(batch);
         vkllm_session_free(s);
         vkllm_model_free(m);
         return 1;
@@ -289,7 +364,9 @@ int cmd_bench(int argc, char **argv)
             json_str(dev->name);
             printf(", \"copy_gbps\": %.2f", copy_gbps);
             if (res[i].test[0] == 't')
-                printf(", \"weight_gbps\": %.2f, \"pct_copy_bandwidth\": %.1f", res[i].weight_gbps, res[i].pct_copy);
+                printf(", \"weight_gbps\": %.2f, \"pct_copy_bandwidth\": %.1f, \"parallel\": %u, "
+                       "\"aggregate_tokens_per_s\": %.3f",
+                       res[i].weight_gbps, res[i].pct_copy, res[i].parallel, res[i].aggregate);
             printf("}%s\n", i + 1 < n_res ? "," : "");
         }
         printf("]\n");
@@ -298,13 +375,20 @@ int cmd_bench(int argc, char **argv)
                cli_bytes(mem.weights, b, sizeof b), load_s);
         printf("device: %s (%s); copy bandwidth %.1f GB/s -> tg limit %.1f t/s (%.2f GB read per token)\n\n", dev->name,
                cli_device_type(dev->type), copy_gbps, copy_gbps * 1e9 / per_token, per_token / 1e9);
-        printf("| test | t/s (median) | min .. max | weight GB/s | %% of copy BW |\n|---|---:|---:|---:|---:|\n");
+        printf("| test | t/s (median) | min .. max | weight GB/s | %% of copy BW | aggregate t/s |\n"
+               "|---|---:|---:|---:|---:|---:|\n");
         for (uint32_t i = 0; i < n_res; i++) {
             printf("| %s | %.2f | %.2f .. %.2f |", res[i].test, res[i].median, res[i].lo, res[i].hi);
-            if (res[i].test[0] == 't') printf(" %.1f | %.1f |\n", res[i].weight_gbps, res[i].pct_copy);
-            else printf(" | |\n");
+            if (res[i].test[0] == 't')
+                printf(" %.1f | %.1f | %.2f |\n", res[i].weight_gbps, res[i].pct_copy, res[i].aggregate);
+            else printf(" | | |\n");
         }
+        if (max_par > 1)
+            printf("\ntg N xP: P sequences decoding together (one batched step per token); t/s of each "
+                   "sequence, aggregate of all\n");
     }
+    for (uint32_t j = 1; j < max_par; j++) vkllm_session_free(par_s[j]);
+    vkllm_batch_free(batch);
     vkllm_session_free(s);
     s = NULL;
     if (o.profile && !o.json) {

@@ -654,6 +654,7 @@ static vkllm_status create_device(gpu_ctx *ctx, const device_exts *ext, char *er
     VkPhysicalDeviceProperties props;
     ctx->vki.vkGetPhysicalDeviceProperties(ctx->phys, &props);
     memcpy(ctx->max_groups, props.limits.maxComputeWorkGroupCount, sizeof ctx->max_groups);
+    ctx->storage_align = props.limits.minStorageBufferOffsetAlignment ? props.limits.minStorageBufferOffsetAlignment : 1;
     return VKLLM_OK;
 }
 

@@ -145,6 +145,10 @@ typedef struct gpu_binding {
  * past the chunk's end. Ops check their shapes against it. */
 uint64_t gpu_binding_bytes(gpu_binding b);
 
+/* The multiple a storage binding's offset must be on this device
+ * (minStorageBufferOffsetAlignment; a power of two, at most 256). */
+uint64_t gpu_storage_offset_align(const gpu_ctx *ctx);
+
 /* Whole (single-chunk) tensor as a binding. */
 static inline gpu_binding gpu_bind(gpu_tensor *t) { return (gpu_binding){ t, 0, 0, 0 }; }
 static inline gpu_binding gpu_bind_chunk(gpu_tensor *t, uint32_t c) { return (gpu_binding){ t, c, 0, 0 }; }

@@ -71,6 +71,7 @@ struct gpu_ctx {
     vkllm_device_info info;
     uint64_t max_chunk;         /* largest chunk a tensor may have, bytes */
     uint32_t max_groups[3];     /* maxComputeWorkGroupCount */
+    uint64_t storage_align;     /* minStorageBufferOffsetAlignment */
 
     /* staging ring: one host-visible buffer cut into GPU_STAGING_SLOTS slots */
     VkBuffer staging_buf;

@@ -208,6 +208,7 @@ static vkllm_status tensor_view_locked(gpu_ctx *ctx, gpu_tensor *t, uint32_t chu
 }
 
 uint64_t gpu_max_texels(const gpu_ctx *ctx) { return ctx->info.max_texel_buffer_elements; }
+uint64_t gpu_storage_offset_align(const gpu_ctx *ctx) { return ctx->storage_align; }
 
 void gpu_tensor_destroy(gpu_ctx *ctx, gpu_tensor *t)
 {

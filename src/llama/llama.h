@@ -131,6 +131,7 @@ typedef enum llama_out {
     LLAMA_OUT_LAST = 0,   /* logits of the last token only */
     LLAMA_OUT_ALL = 1,    /* logits of every token */
     LLAMA_OUT_ARGMAX = 2, /* only the argmax of the last token (computed on the GPU) */
+    LLAMA_OUT_NONE = 3,   /* nothing (llama_batch_eval only: a prompt chunk before its last) */
 } llama_out;
 
 /* Runs n tokens at positions pos .. pos + n - 1 (blocks of n_batch), adding
@@ -141,6 +142,45 @@ typedef enum llama_out {
  * when pos + n > n_ctx; VULKAN from the device. */
 vkllm_status llama_eval(llama_session *s, const int32_t *tokens, uint32_t n, llama_out mode, float *logits,
                         int32_t *argmax);
+
+/* Several sequences in one step (continuous batching). A batch holds the
+ * activation buffers of up to max_rows rows from up to max_seqs sessions of
+ * one llama_weights; each step is one forward pass over all of their rows:
+ * the matrix kernels see every row at once (each weight is read once per
+ * step, not once per sequence), the KV cache writes and attention run per
+ * sequence against that session's own cache, at that session's positions.
+ * Recordings are cached per (sessions, rows of each, output): a decode step
+ * of the same sessions replays one command buffer. */
+typedef struct llama_batch llama_batch;
+
+/* Errors: INVALID_ARG (max_seqs 0 or above max_rows, max_rows above 65535),
+ * UNSUPPORTED (buffers above the device's limit), OUT_OF_MEMORY, VULKAN. */
+vkllm_status llama_batch_create(llama_weights *w, uint32_t max_rows, uint32_t max_seqs, llama_batch **out);
+void llama_batch_free(llama_batch *b);
+uint32_t llama_batch_max_rows(const llama_batch *b);
+uint32_t llama_batch_max_seqs(const llama_batch *b);
+
+/* One sequence's part of a step: n tokens (at most its session's n_batch)
+ * at the session's next positions. mode: LAST (logits [n_vocab] of the last
+ * token into `logits`), ARGMAX or NONE. */
+typedef struct llama_batch_seq {
+    llama_session *s;
+    const int32_t *tokens;
+    uint32_t n;
+    llama_out mode;
+    float *logits;
+    int32_t argmax; /* out: the last token's argmax (LAST, ARGMAX); -1 when no sequence wanted output */
+} llama_batch_seq;
+
+/* Runs one step over seqs[0 .. n_seq): each session advances by its n.
+ * Everything is checked before anything runs: INVALID_ARG for no or too
+ * many sequences or rows, a session of another model or given twice, a
+ * token outside the vocabulary, ALL mode, a missing logits buffer;
+ * OUT_OF_MEMORY "context full" for a sequence that does not fit its
+ * context. VULKAN from the device. The message is in gpu_error of the
+ * weights' context (llama_batch_error). */
+vkllm_status llama_batch_eval(llama_batch *b, llama_batch_seq *seqs, uint32_t n_seq);
+const char *llama_batch_error(const llama_batch *b);
 
 /* The error message of the last failure. */
 const char *llama_session_error(const llama_session *s);

@@ -2,16 +2,20 @@
  *
  *   serve_main.c     options, loading, signals, start and stop
  *   serve_http.c     routes (libmicrohttpd callbacks), responses, SSE, metrics
- *   serve_slots.c    slots (one session each), the queue, the GPU turn lock,
+ *   serve_slots.c    slots (one session each), the queue, the batched steps,
  *                    the generation of one job
  *   serve_request.c  request bodies to generation requests (fuzzed)
  *   serve_page.html  the chat page at GET / (embedded at build time)
  *
  * Threads: libmicrohttpd runs one thread per connection; each slot has a
- * worker thread with its own vkllm_session. Slots take turns on the model's
- * one device queue through a fair (ticket) lock handed over after every
- * token, so concurrent streams advance together. One mutex (srv.mu) guards
- * the queue, the slots, every job's state and the metrics. */
+ * worker thread with its own vkllm_session. The slots' generations share
+ * the device through batched steps: each evaluation a slot's generation
+ * needs (a decode token, or a chunk of at most --prefill-chunk prompt
+ * tokens) is posted as a row of the next step; the step thread runs the
+ * step (one vkllm_batch_eval over every posted row: the weights are read
+ * once for all slots) as soon as every generating slot has posted (or a few
+ * milliseconds after the first row came), and hands each slot its result. One mutex (srv.mu) guards the queue, the slots, every job's state
+ * and the metrics; gpu_mu guards the step state. */
 #ifndef VKLLM_SERVE_H
 #define VKLLM_SERVE_H
 
@@ -28,7 +32,7 @@ int cmd_serve(int argc, char **argv);
 typedef struct serve_opts {
     const char *model_path, *host, *api_key, *template_name, *alias, *device;
     const char *quant; /* --quant: quantize on load; NULL: none */
-    uint32_t port, parallel, queue, n_ctx, timeout_s;
+    uint32_t port, parallel, queue, n_ctx, timeout_s, prefill_chunk;
     size_t max_body;
     int quiet;
 } serve_opts;
@@ -68,6 +72,10 @@ typedef struct slot {
     pthread_cond_t cv;     /* a job was assigned, or quit */
     job *job;              /* running, NULL when idle */
     int32_t *tokens;       /* [n_ctx] what the cache holds (best guess), for choosing a slot */
+    /* its row of the next step (under srv.gpu_mu) */
+    vkllm_batch_seq row;
+    int posted, row_done;
+    vkllm_status row_st;
     size_t n_tokens;
     uint64_t last_used;    /* order of last assignment, least recent first on ties */
     int thread_started;
@@ -96,10 +104,19 @@ struct server {
     uint32_t active_responses; /* generation responses not yet completed */
     pthread_cond_t idle_cv;    /* active_responses or a slot changed */
 
-    /* the GPU turn: a ticket lock */
+    /* batched steps (serve_slots.c), under gpu_mu */
     pthread_mutex_t gpu_mu;
     pthread_cond_t gpu_cv;
-    uint64_t gpu_next, gpu_serving;
+    vkllm_batch *batch;     /* n_slots x chunk rows */
+    uint32_t chunk;         /* prompt tokens one slot adds to a step */
+    uint32_t n_generating;  /* slots inside a generation */
+    uint32_t n_posted;      /* their rows waiting for the next step */
+    double first_post_t;    /* when the first row waiting now was posted */
+    double step_end_t;      /* when the last step ended */
+    pthread_t step_tid;     /* the step thread: the only one using the device */
+    int step_started, steps_quit;
+    char step_err[512];     /* the last failed step's message */
+    uint64_t steps, step_rows, step_seqs; /* metrics */
 
     /* metrics (under mu) */
     uint64_t status_count[SERVE_N_STATUS];

@@ -222,11 +222,14 @@ static cJSON *completion_json(server *srv, const job *j)
 
 char *serve_metrics_text(server *srv)
 {
-    size_t cap = 4096;
+    size_t cap = 8192;
     char *b = malloc(cap);
     if (!b) return NULL;
     size_t n = 0;
 #define P(...) n += (size_t)snprintf(b + n, n < cap ? cap - n : 0, __VA_ARGS__)
+    pthread_mutex_lock(&srv->gpu_mu); /* not nested with mu */
+    unsigned long long steps = srv->steps, step_rows = srv->step_rows, step_seqs = srv->step_seqs;
+    pthread_mutex_unlock(&srv->gpu_mu);
     pthread_mutex_lock(&srv->mu);
     uint32_t busy = 0;
     for (uint32_t i = 0; i < srv->n_slots; i++) busy += srv->slots[i].job != NULL;
@@ -255,6 +258,12 @@ char *serve_metrics_text(server *srv)
       srv->n_slots);
     P("# HELP vkllm_tokens_per_second Tokens generated per second over the last seconds, all slots together.\n"
       "# TYPE vkllm_tokens_per_second gauge\nvkllm_tokens_per_second %.3f\n", rate);
+    P("# HELP vkllm_batch_steps_total Batched device steps (one forward pass over the rows of every slot "
+      "that had one).\n# TYPE vkllm_batch_steps_total counter\nvkllm_batch_steps_total %llu\n", steps);
+    P("# HELP vkllm_batch_sequences_total Slot rows summed over steps (over steps: sequences per step).\n"
+      "# TYPE vkllm_batch_sequences_total counter\nvkllm_batch_sequences_total %llu\n", step_seqs);
+    P("# HELP vkllm_batch_tokens_total Tokens summed over steps (decode tokens and prompt chunks).\n"
+      "# TYPE vkllm_batch_tokens_total counter\nvkllm_batch_tokens_total %llu\n", step_rows);
     P("# HELP vkllm_model_loaded 1 once the model is loaded.\n# TYPE vkllm_model_loaded gauge\n"
       "vkllm_model_loaded %d\n", atomic_load(&srv->loaded));
     pthread_mutex_unlock(&srv->mu);

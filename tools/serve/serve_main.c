@@ -28,8 +28,10 @@ static void usage(FILE *f)
             "  --port N              port (default 8080; 0: any free port, printed at start)\n"
             "  --api-key KEY         require 'Authorization: Bearer KEY' on /v1 routes\n"
             "                        (default: $VKLLM_API_KEY; none: no key needed)\n"
-            "  --parallel N          slots: requests generated at once, each with its own KV cache\n"
-            "                        (default 4)\n"
+            "  --parallel N          slots: requests generated at once, each with its own KV cache,\n"
+            "                        all decoding together in one batched step per token (default 4)\n"
+            "  --prefill-chunk N     prompt tokens a slot adds to one step: a long prompt goes in\n"
+            "                        chunks beside the other slots' decode tokens (default 64)\n"
             "  --queue N             requests that may wait for a slot; more get 503 (default 16)\n"
             "  --ctx N               context of each slot in tokens (default: the model's, at most 4096)\n"
             "  --template NAME       chat template: solar, llama2, mistral, chatml (default: the model's)\n"
@@ -64,7 +66,7 @@ static int parse_num(const char *s, unsigned long long max, unsigned long long *
 /* 0: parsed; else the exit code. */
 static int parse_opts(int argc, char **argv, serve_opts *o)
 {
-    *o = (serve_opts){ .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue = 16, .timeout_s = 30,
+    *o = (serve_opts){ .host = "127.0.0.1", .port = 8080, .parallel = 4, .queue = 16, .timeout_s = 30, .prefill_chunk = 64,
                        .max_body = 1 << 20 };
     const char *env_key = getenv("VKLLM_API_KEY");
     if (env_key && *env_key) o->api_key = env_key;
@@ -93,6 +95,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         }
         else if (!strcmp(a, "--port")) ok = parse_num(v, 65535, &n), o->port = (uint32_t)n;
         else if (!strcmp(a, "--parallel")) ok = parse_num(v, 256, &n) && n > 0, o->parallel = (uint32_t)n;
+        else if (!strcmp(a, "--prefill-chunk")) ok = parse_num(v, 4096, &n) && n > 0, o->prefill_chunk = (uint32_t)n;
         else if (!strcmp(a, "--queue")) ok = parse_num(v, 100000, &n), o->queue = (uint32_t)n;
         else if (!strcmp(a, "--ctx")) ok = parse_num(v, 1u << 24, &n) && n > 0, o->n_ctx = (uint32_t)n;
         else if (!strcmp(a, "--timeout")) ok = parse_num(v, 86400, &n) && n > 0, o->timeout_s = (uint32_t)n;

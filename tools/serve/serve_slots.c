@@ -1,4 +1,4 @@
-/* `vkllm serve`: slots, the queue, the GPU turn lock and the generation of
+/* `vkllm serve`: slots, the queue, the batched steps and the generation of
  * one job (serve.h says who locks what). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,23 +6,105 @@
 
 #include "serve.h"
 
-/* ------------------------------------------------------------ GPU turns */
+/* ------------------------------------------------------------ batched steps */
 
-/* Tickets: whoever asked first runs first, so a slot that hands the queue
- * over after a token gets it back only after every waiting slot had a turn. */
-static void gpu_lock(server *srv)
+/* How long a posted row waits for the generating slots that have not
+ * posted yet (sampling, streaming out the last token) before the step runs
+ * without them: short against a step (tens of ms and up). */
+#define STEP_WAIT_S 0.005
+
+static void abs_time_after(double s, struct timespec *ts)
 {
-    pthread_mutex_lock(&srv->gpu_mu);
-    uint64_t ticket = srv->gpu_next++;
-    while (srv->gpu_serving != ticket) pthread_cond_wait(&srv->gpu_cv, &srv->gpu_mu);
-    pthread_mutex_unlock(&srv->gpu_mu);
+    clock_gettime(CLOCK_REALTIME, ts);
+    long ns = ts->tv_nsec + (long)(s * 1e9);
+    ts->tv_sec += ns / 1000000000L;
+    ts->tv_nsec = ns % 1000000000L;
 }
 
-static void gpu_unlock(server *srv)
+/* Runs the step of every posted row (the step thread, under gpu_mu, which
+ * it releases while the device works). */
+static void run_step(server *srv)
+{
+    vkllm_batch_seq seqs[256];
+    slot *who[256];
+    uint32_t n = 0, rows = 0;
+    const uint32_t max_rows = vkllm_batch_max_rows(srv->batch);
+    /* every posted row that fits, from a slot that moves each step (fair
+     * when prompt chunks do not all fit); the rest wait for the next step */
+    for (uint32_t k = 0; k < srv->n_slots && n < 256; k++) {
+        slot *s = &srv->slots[(k + srv->steps) % srv->n_slots];
+        if (!s->posted || rows + s->row.n > max_rows) continue;
+        s->posted = 0;
+        who[n] = s;
+        seqs[n++] = s->row;
+        rows += s->row.n;
+    }
+    srv->n_posted -= n;
+    pthread_mutex_unlock(&srv->gpu_mu);
+    vkllm_status st = vkllm_batch_eval(srv->batch, seqs, n);
+    pthread_mutex_lock(&srv->gpu_mu);
+    if (st != VKLLM_OK) snprintf(srv->step_err, sizeof srv->step_err, "%s", vkllm_batch_error(srv->batch));
+    for (uint32_t j = 0; j < n; j++) {
+        who[j]->row = seqs[j];
+        who[j]->row_st = st;
+        who[j]->row_done = 1;
+    }
+    srv->steps++;
+    srv->step_rows += rows;
+    srv->step_seqs += n;
+    srv->step_end_t = serve_now();
+    pthread_cond_broadcast(&srv->gpu_cv);
+}
+
+/* Posts one row of slot sl and returns when the step thread has run it. */
+static vkllm_status step_row(server *srv, slot *sl, vkllm_batch_seq *row)
 {
     pthread_mutex_lock(&srv->gpu_mu);
-    srv->gpu_serving++;
+    sl->row = *row;
+    sl->posted = 1;
+    sl->row_done = 0;
+    if (srv->n_posted++ == 0) srv->first_post_t = serve_now();
     pthread_cond_broadcast(&srv->gpu_cv);
+    while (!sl->row_done) pthread_cond_wait(&srv->gpu_cv, &srv->gpu_mu);
+    *row = sl->row;
+    vkllm_status st = sl->row_st;
+    pthread_mutex_unlock(&srv->gpu_mu);
+    return st;
+}
+
+/* The step thread: runs a step once every generating slot has posted its
+ * row, or STEP_WAIT_S after the first row was posted (or the last step
+ * ended, whichever is later); the only thread that uses the device. */
+static void *step_thread(void *arg)
+{
+    server *srv = arg;
+    pthread_mutex_lock(&srv->gpu_mu);
+    while (!srv->steps_quit) {
+        if (srv->n_posted == 0) {
+            pthread_cond_wait(&srv->gpu_cv, &srv->gpu_mu);
+            continue;
+        }
+        double since = srv->step_end_t > srv->first_post_t ? srv->step_end_t : srv->first_post_t;
+        double left = since + STEP_WAIT_S - serve_now();
+        if (srv->n_posted < srv->n_generating && left > 0) {
+            struct timespec ts;
+            abs_time_after(left, &ts);
+            pthread_cond_timedwait(&srv->gpu_cv, &srv->gpu_mu, &ts);
+            continue;
+        }
+        run_step(srv);
+    }
+    pthread_mutex_unlock(&srv->gpu_mu);
+    return NULL;
+}
+
+/* Enters or leaves a generation: the steps wait for the rows of the slots
+ * inside one. */
+static void generating(server *srv, int delta)
+{
+    pthread_mutex_lock(&srv->gpu_mu);
+    srv->n_generating = (uint32_t)((int)srv->n_generating + delta);
+    pthread_cond_broadcast(&srv->gpu_cv); /* a step waiting for this slot's row may run now */
     pthread_mutex_unlock(&srv->gpu_mu);
 }
 
@@ -195,11 +277,28 @@ static int on_token(int32_t token, const char *text, size_t len, void *user)
     }
     int stop = j->cancelled || srv->stopping;
     pthread_mutex_unlock(&srv->mu);
-    if (token >= 0 && !stop) { /* let the other slots run a token */
-        gpu_unlock(srv);
-        gpu_lock(srv);
-    }
     return stop;
+}
+
+/* vkllm_generate's evaluations, as rows of the batched steps: a decode
+ * token, or the prompt in chunks of srv->chunk (each its own step, beside
+ * the other slots' decode rows, so a long prompt does not stall them). */
+static vkllm_status slot_eval(vkllm_session *s, const int32_t *tokens, uint32_t n, vkllm_logits mode, float *logits,
+                              int32_t *argmax, void *user)
+{
+    run_ctx *c = user;
+    if (mode != VKLLM_LOGITS_LAST && mode != VKLLM_LOGITS_ARGMAX) return VKLLM_ERR_INVALID_ARG;
+    vkllm_batch_seq row = { 0 };
+    for (uint32_t done = 0; done < n;) {
+        uint32_t take = n - done < c->srv->chunk ? n - done : c->srv->chunk;
+        int last = done + take == n;
+        row = (vkllm_batch_seq){ s, tokens + done, take, last ? mode : VKLLM_LOGITS_NONE, last ? logits : NULL, -1 };
+        vkllm_status st = step_row(c->srv, c->sl, &row);
+        if (st != VKLLM_OK) return st;
+        done += take;
+    }
+    if (argmax) *argmax = row.argmax;
+    return VKLLM_OK;
 }
 
 static void run_job(server *srv, slot *sl, job *j)
@@ -219,14 +318,14 @@ static void run_job(server *srv, slot *sl, job *j)
     run_ctx c = { srv, sl, j };
     vkllm_generate_options go = {
         .sampling = j->req.sampling, .max_tokens = j->req.max_tokens, .stop = stops, .n_stop = n_stop,
-        .on_token = on_token, .user = &c,
+        .on_token = on_token, .user = &c, .eval = slot_eval,
     };
     vkllm_generate_stats st = { 0 };
     vkllm_status s = VKLLM_ERR_OUT_OF_MEMORY;
     if (stops && !cancelled) {
-        gpu_lock(srv);
+        generating(srv, +1);
         s = vkllm_generate(sl->sess, j->ids, j->n_ids, &go, &st);
-        gpu_unlock(srv);
+        generating(srv, -1);
     }
     free(stops);
 
@@ -237,8 +336,13 @@ static void run_job(server *srv, slot *sl, job *j)
     } else if (cancelled) {
         serve_error_set(&j->error, 499, "invalid_request_error", NULL, "client_closed", "the client went away");
     } else if (s != VKLLM_OK || j->oom) {
+        char why[512];
+        pthread_mutex_lock(&srv->gpu_mu);
+        const char *se = vkllm_session_error(sl->sess);
+        snprintf(why, sizeof why, "%s", strncmp(se, "evaluation failed", 17) == 0 && *srv->step_err ? srv->step_err : se);
+        pthread_mutex_unlock(&srv->gpu_mu);
         serve_error_set(&j->error, 500, "server_error", NULL, NULL, "generation failed: %s",
-                        s != VKLLM_OK ? vkllm_session_error(sl->sess) : "out of host memory");
+                        s != VKLLM_OK ? why : "out of host memory");
         vkllm_session_rewind(sl->sess, 0);
         sl->n_tokens = 0;
     }
@@ -302,7 +406,7 @@ int serve_slots_start(server *srv, char *err, size_t err_len)
         snprintf(err, err_len, "out of host memory");
         return 0;
     }
-    vkllm_session_options so = { .n_ctx = srv->o.n_ctx };
+    vkllm_session_options so = { .n_ctx = srv->o.n_ctx, .n_batch = srv->o.prefill_chunk };
     for (uint32_t i = 0; i < srv->o.parallel; i++) {
         slot *s = &srv->slots[i];
         s->index = (int)i;
@@ -318,6 +422,30 @@ int serve_slots_start(server *srv, char *err, size_t err_len)
             return 0;
         }
         srv->n_ctx = vkllm_session_n_ctx(s->sess);
+        srv->chunk = srv->o.prefill_chunk < srv->n_ctx ? srv->o.prefill_chunk : srv->n_ctx;
+        if (i == 0) {
+            /* a decode token of every slot and some prompt chunks a step */
+            uint32_t rows = srv->o.parallel * srv->chunk, cap = srv->o.parallel + 4 * srv->chunk;
+            vkllm_status bs = vkllm_batch_create(srv->model, rows < cap ? rows : cap, srv->o.parallel, &srv->batch,
+                                                 err, err_len);
+            if (bs == VKLLM_OK && pthread_create(&srv->step_tid, NULL, step_thread, srv) != 0) {
+                snprintf(err, err_len, "cannot start the step thread");
+                pthread_mutex_lock(&srv->mu);
+                srv->n_slots = i + 1;
+                pthread_mutex_unlock(&srv->mu);
+                return 0;
+            }
+            if (bs == VKLLM_OK) srv->step_started = 1;
+            if (bs != VKLLM_OK) {
+                size_t n = strlen(err);
+                snprintf(err + n, err_len - n, " (the batched step of %u slots; use fewer --parallel slots or a "
+                         "smaller --prefill-chunk)", srv->o.parallel);
+                pthread_mutex_lock(&srv->mu);
+                srv->n_slots = i + 1;
+                pthread_mutex_unlock(&srv->mu);
+                return 0;
+            }
+        }
         s->tokens = malloc(srv->n_ctx * sizeof *s->tokens);
         pthread_mutex_lock(&srv->mu); /* /metrics reads the slots meanwhile */
         srv->n_slots = i + 1;
@@ -355,4 +483,14 @@ void serve_slots_stop(server *srv)
     free(srv->slots);
     srv->slots = NULL;
     srv->n_slots = 0;
+    if (srv->step_started) { /* after the slots: none waits for a step any more */
+        pthread_mutex_lock(&srv->gpu_mu);
+        srv->steps_quit = 1;
+        pthread_cond_broadcast(&srv->gpu_cv);
+        pthread_mutex_unlock(&srv->gpu_mu);
+        pthread_join(srv->step_tid, NULL);
+        srv->step_started = 0;
+    }
+    vkllm_batch_free(srv->batch);
+    srv->batch = NULL;
 }
