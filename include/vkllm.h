@@ -169,6 +169,9 @@ typedef struct vkllm_model_info {
                                      then assumes fp16 matrices of the hparams' shapes */
     uint64_t decode_bytes_per_token; /* device weight bytes one decode step reads: every matrix and norm,
                                         of the embedding table one row (all of it when tied) */
+    char weight_type[16];       /* the matrices' type: "F16", "Q4_K", ... (the type of most of the matrix
+                                   weights; a mix has others on some tensors); synthetic models: the type
+                                   asked, "F16" or e.g. "Q4_K_M" */
 } vkllm_model_info;
 
 /* Device memory a model needs for one session. */
@@ -208,6 +211,9 @@ typedef struct vkllm_load_options {
     uint32_t n_ctx;             /* context the first session will use, for the fit check (0: default) */
     vkllm_progress_cb progress; /* may be NULL */
     void *progress_user;
+    const char *synthetic_type; /* vkllm_model_synthetic only: the weights' type, "f16" (NULL: f16), a ggml
+                                   block type for every matrix ("q8_0", "q4_k", "iq4_xs", ...) or a
+                                   llama-quantize mix ("q4_k_m": each tensor the type the mix gives it) */
 } vkllm_load_options;
 
 /* Opens `path` (as vkllm_model_inspect), checks that weights + a session of
@@ -220,11 +226,13 @@ typedef struct vkllm_load_options {
 vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
                               size_t err_len);
 /* A model of a well-known shape ("solar-10.7b", "llama-2-7b", "mistral-7b",
- * "tinyllama-1.1b", "small", "tiny") with seeded random fp16 weights
- * written directly on the device: no file, no download, no upload. For
- * benchmarks (`vkllm bench --synthetic`); its info has format "synthetic".
- * opts as vkllm_model_load (progress unused). Errors: INVALID_ARG for an
- * unknown shape (the message lists the known ones), and the device's. */
+ * "tinyllama-1.1b", "small", "tiny") with seeded random weights written
+ * directly on the device: no file, no download, no upload, no host copy.
+ * fp16 values, or (opts->synthetic_type) random blocks of a quantized type
+ * with sane scales. For benchmarks (`vkllm bench --synthetic --type`); its
+ * info has format "synthetic". opts as vkllm_model_load (progress unused).
+ * Errors: INVALID_ARG for an unknown shape or type (the message lists the
+ * known ones), and the device's. */
 vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *opts, vkllm_model **out, char *err,
                                    size_t err_len);
 /* Frees the weights and the device. Sessions on it must be freed first. NULL is fine. */
