@@ -65,20 +65,25 @@ float qhalf(uint h)
 void qwords(uint o, uint n, out uint w[8])
 {
 #ifdef QTEXEL
-    // the texels the bytes lie in (at most three), then the words shifted
-    // into place by the offset's half-words within the first texel
-    const uint t0 = o >> 4, sh = (o & 15u) >> 1, last = (o + 4u * n - 1u) >> 4;
+    // the texels the bytes lie in (at most three; each past the first only
+    // when the bytes reach it), then a barrel shift by the offset within the first
+    // texel in three stages (8, 4, 2 bytes) with constant indices, so no
+    // array is indexed by a lane's value (llvmpipe: a select ladder or a
+    // scratch gather per word)
+    const uint t0 = o >> 4, a = o & 15u, last = (o + 4u * n - 1u) >> 4;
     uint h[12];
-    const uvec4 a = QTEXEL(t0);
-    h[0] = a.x, h[1] = a.y, h[2] = a.z, h[3] = a.w;
-    const uvec4 b = last > t0 ? QTEXEL(t0 + 1u) : uvec4(0u);
-    h[4] = b.x, h[5] = b.y, h[6] = b.z, h[7] = b.w;
-    const uvec4 c = last > t0 + 1u ? QTEXEL(t0 + 2u) : uvec4(0u);
-    h[8] = c.x, h[9] = c.y, h[10] = c.z, h[11] = c.w;
-    const uint i0 = sh >> 1;
+    const uvec4 x0 = QTEXEL(t0), x1 = last > t0 ? QTEXEL(t0 + 1u) : uvec4(0u);
+    const uvec4 x2 = last > t0 + 1u ? QTEXEL(t0 + 2u) : uvec4(0u);
+    h[0] = x0.x, h[1] = x0.y, h[2] = x0.z, h[3] = x0.w;
+    h[4] = x1.x, h[5] = x1.y, h[6] = x1.z, h[7] = x1.w;
+    h[8] = x2.x, h[9] = x2.y, h[10] = x2.z, h[11] = x2.w;
+    uint g[10], f[9];
+    const bool s8 = (a & 8u) != 0u, s4 = (a & 4u) != 0u, s2 = (a & 2u) != 0u;
+    for (uint j = 0u; j < 10u; j++) g[j] = s8 ? h[j + 2u] : h[j];
+    for (uint j = 0u; j < 9u; j++) f[j] = s4 ? g[j + 1u] : g[j];
     for (uint j = 0u; j < 8u; j++) {
         if (j >= n) break;
-        w[j] = (sh & 1u) == 0u ? h[i0 + j] : (h[i0 + j] >> 16) | (h[i0 + j + 1u] << 16);
+        w[j] = s2 ? (f[j] >> 16) | (f[j + 1u] << 16) : f[j];
     }
 #else
     for (uint j = 0u; j < 8u; j++) {
