@@ -219,6 +219,9 @@ typedef struct vkllm_model_info {
                                      then assumes fp16 matrices of the hparams' shapes */
     uint64_t decode_bytes_per_token; /* device weight bytes one decode step reads: every matrix and norm,
                                         of the embedding table one row (all of it when tied) */
+    char weight_type[16];       /* the matrices' type: "F16", "Q4_K", ... (the type of most of the matrix
+                                   weights; a mix has others on some tensors); synthetic models: the type
+                                   asked, "F16" or e.g. "Q4_K_M" */
 } vkllm_model_info;
 
 /* Device memory a model needs for one session. */
@@ -272,6 +275,9 @@ typedef struct vkllm_load_options {
                                    "bf16" ("q4_k_m", "Q8_0", ...; case-insensitive) for an F32/F16/BF16
                                    model, whose matrices get the types `vkllm quantize` would give them;
                                    NULL: the weights as the file has them */
+    const char *synthetic_type; /* vkllm_model_synthetic only: the weights' type, "f16" (NULL: f16), a ggml
+                                   block type for every matrix ("q8_0", "q4_k", "iq4_xs", ...) or a
+                                   llama-quantize mix ("q4_k_m": each tensor the type the mix gives it) */
 } vkllm_load_options;
 
 /* Opens `path` (as vkllm_model_inspect), checks that weights + a session of
@@ -294,13 +300,15 @@ typedef struct vkllm_load_options {
 VKLLM_API vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, vkllm_model **out, char *err,
                                         size_t err_len);
 /* A model of a well-known shape ("solar-10.7b", "llama-2-7b", "mistral-7b",
- * "tinyllama-1.1b", "small", "tiny") with seeded random fp16 weights
- * written directly on the device: no file, no download, no upload. For
- * benchmarks (`vkllm bench --synthetic`); its info has format "synthetic".
- * opts as vkllm_model_load (progress unused). Errors: INVALID_ARG for an
- * unknown shape (the message lists the known ones), and the device's. */
-VKLLM_API vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *opts, vkllm_model **out, char *err,
-                                   size_t err_len);
+ * "tinyllama-1.1b", "small", "tiny") with seeded random weights written
+ * directly on the device: no file, no download, no upload, no host copy.
+ * fp16 values, or (opts->synthetic_type) random blocks of a quantized type
+ * with sane scales. For benchmarks (`vkllm bench --synthetic --type`); its
+ * info has format "synthetic". opts as vkllm_model_load (progress unused).
+ * Errors: INVALID_ARG for an unknown shape or type (the message lists the
+ * known ones), and the device's. */
+VKLLM_API vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *opts, vkllm_model **out,
+                                             char *err, size_t err_len);
 /* Frees the weights and the device. Sessions on it must be freed first. NULL is fine. */
 VKLLM_API void vkllm_model_free(vkllm_model *m);
 /* The loaded model's description. */

@@ -170,6 +170,26 @@ void main()
                 }
             }
             const uint boff = (k / UPB) * QBYTES, u = k % UPB;
+            if (NM == 1) {
+                // decode: the unit's dot product straight from the codes
+                // (qdot32), with the sums of x's halves for the blocks'
+                // offsets and mins
+                vec4 xc[8];
+                for (uint i = 0; i < 8u; i++) xc[i] = xs[i];
+                const vec2 xh = vec2(dot(xs[0] + xs[1] + xs[2] + xs[3], vec4(1.0)),
+                                     dot(xs[4] + xs[5] + xs[6] + xs[7], vec4(1.0)));
+                for (uint j = 0; j < R; j++) {
+                    if (r0 + j < row_end) { // uniform per subgroup
+                        qsel = 0u;
+                        acc[j] += qdot32((r0 + j) * row_bytes + boff, u, xc, xh);
+#ifdef GLU
+                        qsel = 1u;
+                        acc[R + j] += qdot32((r0 + j) * row_bytes + boff, u, xc, xh);
+#endif
+                    }
+                }
+            } else {
+            // several columns: the weights decoded once (dequant32), dotted with each
             for (uint j = 0; j < R; j++) {
                 if (r0 + j < row_end) { // uniform per subgroup
                     float wv[32];
@@ -188,6 +208,7 @@ void main()
                     }
 #endif
                 }
+            }
             }
         }
 #elif VEC == 8

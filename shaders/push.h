@@ -204,6 +204,26 @@ PUSH_BEGIN(argmax_push)
 PUSH_END(argmax_push)
 #endif
 
+/* ---- fill_blocks: random ggml blocks of block_bytes bytes, the fp16 fields
+ * at d_off and m_off (0xffffffff: none) set to dm's halves, zeros from
+ * n_bytes on; offset: the chunk's first byte in the tensor (a multiple of 4) */
+#define FILL_BLOCKS_SPEC_WG 0
+#define FILL_BLOCKS_N_SPEC 1
+#define FILL_BLOCKS_BIND_DST 0
+#define FILL_BLOCKS_N_BINDINGS 1
+#if !defined(VKLLM_GLSL) || defined(PUSH_FILL_BLOCKS)
+PUSH_BEGIN(fill_blocks_push)
+    U32 n_words;
+    U32 offset;
+    U32 n_bytes;
+    U32 seed;
+    U32 block_bytes;
+    U32 d_off;
+    U32 m_off;
+    U32 dm;
+PUSH_END(fill_blocks_push)
+#endif
+
 /* ---- fill_random: dst[i] = half(scale * (2 u(seed, offset + i) - 1)) for
  * i < n, u in [0, 1) from an integer hash of the global element index, so
  * the values do not depend on how a tensor is cut into chunks */

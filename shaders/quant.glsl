@@ -13,6 +13,14 @@
 //   dequant32(b, u, w)  the 32 weights of unit u of the block at byte b: a
 //               block of 32 is one unit (u = 0), a super-block of 256 has
 //               eight (u = 0..7, weights 32u .. 32u + 31).
+//   qdot32(b, u, x, xh) the dot product of those 32 weights with x[32]
+//               (x[i / 4][i % 4]), xh the sums of x's two halves: for the
+//               matrix-vector kernels. It factors the block's scales out
+//               (d * sum(c x) - m * sum(x), per 16 or 32 weights) and works
+//               on the packed codes a word (4 weights) at a time, so each
+//               weight costs an extract, a conversion and a multiply-add;
+//               the rounding then differs from dequant32's (fp32 sums in
+//               another order), within the products' fp32 accumulation bound.
 // Blocks may start at any even byte (18-, 22-, 34-, 110- and 210-byte
 // blocks), so 32-bit fields are read from two words when they straddle.
 // Every product is `precise` (no fused multiply-add), so each weight equals
@@ -57,20 +65,25 @@ float qhalf(uint h)
 void qwords(uint o, uint n, out uint w[8])
 {
 #ifdef QTEXEL
-    // the texels the bytes lie in (at most three), then the words shifted
-    // into place by the offset's half-words within the first texel
-    const uint t0 = o >> 4, sh = (o & 15u) >> 1, last = (o + 4u * n - 1u) >> 4;
+    // the texels the bytes lie in (at most three; each past the first only
+    // when the bytes reach it), then a barrel shift by the offset within the first
+    // texel in three stages (8, 4, 2 bytes) with constant indices, so no
+    // array is indexed by a lane's value (llvmpipe: a select ladder or a
+    // scratch gather per word)
+    const uint t0 = o >> 4, a = o & 15u, last = (o + 4u * n - 1u) >> 4;
     uint h[12];
-    const uvec4 a = QTEXEL(t0);
-    h[0] = a.x, h[1] = a.y, h[2] = a.z, h[3] = a.w;
-    const uvec4 b = last > t0 ? QTEXEL(t0 + 1u) : uvec4(0u);
-    h[4] = b.x, h[5] = b.y, h[6] = b.z, h[7] = b.w;
-    const uvec4 c = last > t0 + 1u ? QTEXEL(t0 + 2u) : uvec4(0u);
-    h[8] = c.x, h[9] = c.y, h[10] = c.z, h[11] = c.w;
-    const uint i0 = sh >> 1;
+    const uvec4 x0 = QTEXEL(t0), x1 = last > t0 ? QTEXEL(t0 + 1u) : uvec4(0u);
+    const uvec4 x2 = last > t0 + 1u ? QTEXEL(t0 + 2u) : uvec4(0u);
+    h[0] = x0.x, h[1] = x0.y, h[2] = x0.z, h[3] = x0.w;
+    h[4] = x1.x, h[5] = x1.y, h[6] = x1.z, h[7] = x1.w;
+    h[8] = x2.x, h[9] = x2.y, h[10] = x2.z, h[11] = x2.w;
+    uint g[10], f[9];
+    const bool s8 = (a & 8u) != 0u, s4 = (a & 4u) != 0u, s2 = (a & 2u) != 0u;
+    for (uint j = 0u; j < 10u; j++) g[j] = s8 ? h[j + 2u] : h[j];
+    for (uint j = 0u; j < 9u; j++) f[j] = s4 ? g[j + 1u] : g[j];
     for (uint j = 0u; j < 8u; j++) {
         if (j >= n) break;
-        w[j] = (sh & 1u) == 0u ? h[i0 + j] : (h[i0 + j] >> 16) | (h[i0 + j + 1u] << 16);
+        w[j] = s2 ? (f[j] >> 16) | (f[j + 1u] << 16) : f[j];
     }
 #else
     for (uint j = 0u; j < 8u; j++) {
@@ -340,3 +353,134 @@ void dequant32(uint b, uint u, out float w[32])
 #else
 #error "unknown QTYPE"
 #endif
+
+// the four bytes of v (each < 2^24 / 4) as floats, dotted with x
+float qdot4(uint v, vec4 x)
+{
+    return dot(vec4(uvec4(v & 0xffu, (v >> 8) & 0xffu, (v >> 16) & 0xffu, v >> 24)), x);
+}
+// the same for signed bytes
+float qdot4s(uint v, vec4 x)
+{
+    const int i = int(v);
+    return dot(vec4(ivec4(i << 24, i << 16, i << 8, i) >> 24), x);
+}
+// a nibble of 4 bits spread to the low bit of each byte: bit k -> bit 8k
+uint qspread4(uint n) { return (n | (n << 7) | (n << 14) | (n << 21)) & 0x01010101u; }
+
+float qdot32(uint b, uint u, vec4 x[8], vec2 xh)
+{
+#if QTYPE == QTYPE_Q8_0
+    const float d = qhalf(q16(b));
+    uint wv[8];
+    qwords(b + 2u, 8u, wv);
+    float s = 0.0;
+    for (uint j = 0u; j < 8u; j++) s += qdot4s(wv[j], x[j]);
+    return d * s;
+#elif QTYPE == QTYPE_Q4_0 || QTYPE == QTYPE_Q4_1 || QTYPE == QTYPE_Q5_0 || QTYPE == QTYPE_Q5_1
+#if QTYPE == QTYPE_Q4_0
+    const uint QS = 2u;
+#elif QTYPE == QTYPE_Q4_1
+    const uint QS = 4u;
+#else
+    const uint qh = q32(b + QH);
+#endif
+    uint wv[8];
+    qwords(b + QS, 4u, wv);
+    float s = 0.0;
+    for (uint j = 0u; j < 4u; j++) {
+        uint lo = wv[j] & 0x0f0f0f0fu, hi = (wv[j] >> 4) & 0x0f0f0f0fu;
+#if QTYPE == QTYPE_Q5_0 || QTYPE == QTYPE_Q5_1
+        lo |= qspread4((qh >> (4u * j)) & 0xfu) << 4;
+        hi |= qspread4((qh >> (16u + 4u * j)) & 0xfu) << 4;
+#endif
+        s += qdot4(lo, x[j]) + qdot4(hi, x[4u + j]);
+    }
+    const float d = qhalf(q16(b));
+#if QTYPE == QTYPE_Q4_0
+    return d * (s - 8.0 * (xh.x + xh.y));
+#elif QTYPE == QTYPE_Q5_0
+    return d * (s - 16.0 * (xh.x + xh.y));
+#else
+    return d * s + qhalf(q16(b + 2u)) * (xh.x + xh.y);
+#endif
+#elif QTYPE == QTYPE_Q4_K || QTYPE == QTYPE_Q5_K
+    // the header (d, dmin, the 12 bytes of scales) is the block's first
+    // 16 bytes: blocks of 144 and 176 bytes start on 16-byte boundaries
+#ifdef QTEXEL
+    const uvec4 h = QTEXEL(b >> 4);
+#else
+    const uvec4 h = uvec4(QWORD(b >> 2), QWORD((b >> 2) + 1u), QWORD((b >> 2) + 2u), QWORD((b >> 2) + 3u));
+#endif
+    const uint s4 = 8u * (u & 3u), A = h.y >> s4, B = h.z >> s4, C = h.w >> s4;
+    const uint sc = u < 4u ? A & 63u : (C & 0xfu) | (((A >> 6) & 3u) << 4);
+    const uint mn = u < 4u ? B & 63u : ((C >> 4) & 0xfu) | (((B >> 6) & 3u) << 4);
+    const uint shift = (u & 1u) * 4u;
+    uint qv[8];
+    qwords(b + QS + 32u * (u / 2u), 8u, qv);
+#if QTYPE == QTYPE_Q5_K
+    uint hv[8];
+    qwords(b + 16u, 8u, hv);
+#endif
+    float s = 0.0;
+    for (uint j = 0u; j < 8u; j++) {
+        uint c = (qv[j] >> shift) & 0x0f0f0f0fu;
+#if QTYPE == QTYPE_Q5_K
+        c |= ((hv[j] >> u) & 0x01010101u) << 4;
+#endif
+        s += qdot4(c, x[j]);
+    }
+    return qhalf(h.x & 0xffffu) * float(sc) * s - qhalf(h.x >> 16) * float(mn) * (xh.x + xh.y);
+#elif QTYPE == QTYPE_Q6_K
+    const uint n = u / 4u, j = u % 4u;
+    const uint lshift = j < 2u ? 0u : 4u, hshift = 2u * j;
+    uint lv[8], hv[8];
+    qwords(b + 64u * n + 32u * (j % 2u), 8u, lv);
+    qwords(b + 128u + 32u * n, 8u, hv);
+    vec2 s = vec2(0.0);
+    for (uint i = 0u; i < 8u; i++) {
+        const uint c = ((lv[i] >> lshift) & 0x0f0f0f0fu) | (((hv[i] >> hshift) & 0x03030303u) << 4);
+        s[i / 4u] += qdot4(c, x[i]);
+    }
+    // the unit's two int8 scales: bytes 8n + 2j and + 1 of the 16 at 192
+    const uint si = 8u * n + 2u * j, sw = q16(b + 192u + si);
+    const float d = qhalf(q16(b + 208u));
+    const float s0 = float(bitfieldExtract(int(sw), 0, 8)), s1 = float(bitfieldExtract(int(sw), 8, 8));
+    return d * (s0 * (s.x - 32.0 * xh.x) + s1 * (s.y - 32.0 * xh.y));
+#elif QTYPE == QTYPE_Q2_K || QTYPE == QTYPE_Q3_K
+    const uint n = u / 4u, shift = 2u * (u % 4u);
+#if QTYPE == QTYPE_Q2_K
+    const uint QC = 16u;
+#else
+    const uint QC = 32u;
+    uint hm[8];
+    qwords(b, 8u, hm);
+#endif
+    uint qv[8];
+    qwords(b + QC + 32u * n, 8u, qv);
+    vec2 s = vec2(0.0);
+    for (uint i = 0u; i < 8u; i++) {
+        uint c = (qv[i] >> shift) & 0x03030303u;
+#if QTYPE == QTYPE_Q3_K
+        c |= ((hm[i] >> u) & 0x01010101u) << 2; // c + 4 hbit; then - 4 for every weight
+#endif
+        s[i / 4u] += qdot4(c, x[i]);
+    }
+#if QTYPE == QTYPE_Q2_K
+    const float d = qhalf(q16(b + 80u)), dmin = qhalf(q16(b + 82u));
+    const uint sc = q16(b + 2u * u);
+    return d * (float(sc & 0xfu) * s.x + float((sc >> 8) & 0xfu) * s.y) -
+           dmin * (float((sc >> 4) & 0xfu) * xh.x + float((sc >> 12) & 0xfu) * xh.y);
+#else
+    const float d = qhalf(q16(b + 108u));
+    return d * (float(q3_scale(b, 2u * u)) * (s.x - 4.0 * xh.x) + float(q3_scale(b, 2u * u + 1u)) * (s.y - 4.0 * xh.y));
+#endif
+#else
+    // the code book types: the weights, then their dot product
+    float w[32];
+    dequant32(b, u, w);
+    float s = 0.0;
+    for (uint i = 0u; i < 8u; i++) s += dot(vec4(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u]), x[i]);
+    return s;
+#endif
+}

@@ -1,5 +1,6 @@
 /* The public model and session API (include/vkllm.h): wiring over
  * src/model (the files), src/gpu (the device) and src/llama (the forward pass). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,19 @@ static void fill_info(const model *m, vkllm_model_info *info)
         if (t->dtype == DTYPE_BF16) info->n_tensors_bf16++;
     }
     fill_tensor_types(m, info->tensor_types, sizeof info->tensor_types);
+    /* the type of most matrix weights: dtypes below 8, block types 8 + id */
+    uint64_t n_of[8 + 64] = { 0 };
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        unsigned k = t->dtype == DTYPE_QUANT ? 8 + t->qtype : (unsigned)t->dtype;
+        if (t->n_dims == 2 && k < 8 + 64) n_of[k] += t->rows * t->cols;
+    }
+    unsigned best = 0;
+    for (unsigned k = 1; k < 8 + 64; k++)
+        if (n_of[k] > n_of[best]) best = k;
+    if (n_of[best])
+        snprintf(info->weight_type, sizeof info->weight_type, "%s",
+                 best < 8 ? dtype_name((tensor_dtype)best) : quant_type_of(best - 8)->name);
     info->device_weight_bytes = llama_weight_bytes(m);
     info->decode_bytes_per_token = info->device_weight_bytes;
     if (!m->tied_embeddings) { /* the embedding table: one row per token */
@@ -235,11 +249,22 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
     info->n_params = 2ull * hp.n_vocab * hp.n_embd + hp.n_embd +
                      hp.n_layer * (2 * q_dim * hp.n_embd + 2 * kv_dim * hp.n_embd + 3ull * hp.n_ff * hp.n_embd +
                                    2ull * hp.n_embd);
+    uint64_t bytes = 0, embd_bytes = 0;
+    if (llama_synthetic_bytes(&hp, o.synthetic_type, false, &bytes, &embd_bytes) != VKLLM_OK) {
+        if (err && err_len)
+            snprintf(err, err_len, "unknown weight type '%s' for a synthetic model; known: %s", o.synthetic_type,
+                     llama_synthetic_types());
+        vkllm_model_free(vm);
+        return VKLLM_ERR_INVALID_ARG;
+    }
+    for (size_t i = 0; i + 1 < sizeof info->weight_type && o.synthetic_type && o.synthetic_type[i]; i++)
+        info->weight_type[i] = (char)toupper((unsigned char)o.synthetic_type[i]);
+    if (!info->weight_type[0]) snprintf(info->weight_type, sizeof info->weight_type, "F16");
     gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
     vkllm_status s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
     if (s == VKLLM_OK) {
-        s = llama_check_fits(vm->ctx, &hp, false, 0, llama_default_n_ctx(&hp, o.n_ctx), LLAMA_DEFAULT_BATCH);
-        if (s == VKLLM_OK) s = llama_weights_synthetic(vm->ctx, &hp, false, 1, &vm->w);
+        s = llama_check_fits(vm->ctx, &hp, false, bytes, llama_default_n_ctx(&hp, o.n_ctx), LLAMA_DEFAULT_BATCH);
+        if (s == VKLLM_OK) s = llama_weights_synthetic(vm->ctx, &hp, o.synthetic_type, false, 1, &vm->w);
         if (s != VKLLM_OK) api_set_err(err, err_len, gpu_error(vm->ctx));
     }
     if (s != VKLLM_OK) {
@@ -247,7 +272,8 @@ vkllm_status vkllm_model_synthetic(const char *shape, const vkllm_load_options *
         return s;
     }
     info->file_bytes = llama_weights_bytes(vm->w);
-    info->decode_bytes_per_token = info->file_bytes - (uint64_t)(hp.n_vocab - 1) * hp.n_embd * 2; /* untied */
+    info->device_weight_bytes = info->file_bytes;
+    info->decode_bytes_per_token = info->file_bytes - (embd_bytes - embd_bytes / hp.n_vocab); /* untied: one row */
     snprintf(vm->tok_err, sizeof vm->tok_err, "a synthetic model has no tokenizer");
     vm->tmpl = CHAT_TEMPLATE_DEFAULT;
     *out = vm;

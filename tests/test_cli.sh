@@ -77,6 +77,27 @@ expect "bench parallel json" 0 "^parallel ok" -- sh -c "'$vkllm' bench --synthet
 expect "bench parallel table" 0 "^\| tg3 x2 \| [0-9.]+ \| .* \| [0-9.]+ \|$" -- "$vkllm" bench --synthetic tiny -n 3 -r 1 --parallel 2
 expect "bench parallel too many" 2 "at most 64 sequences" -- "$vkllm" bench --parallel 65 -n 1
 expect "bench depth" 0 '"test": "tg2 @ d16"' -- "$vkllm" bench --synthetic tiny -n 2 -d 0,16 -r 1 --json
+# bench --synthetic --type: random blocks made on the device; the JSON names
+# the type and the bytes a token reads: the blocks of every matrix (tiny: 4
+# layers of 256-wide matrices, ffn 768, kv 128, vocab 32000), the output in
+# Q6_K for llama-quantize's schemes (q4_0, q5_1, iq4_xs; not q8_0), the
+# types that are no scheme (q3_k) on every matrix
+check_type='import json,sys
+t, bpw, obpw = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]); d = json.load(sys.stdin)
+assert [x["test"] for x in d] == ["pp8", "tg4"], d
+assert all(x["type"] == t.upper() and x["tokens_per_s"] > 0 for x in d), d
+mats = 4 * [(256, 256), (128, 256), (128, 256), (256, 256), (768, 256), (768, 256), (256, 768)]
+pad = lambda b: (b + 15) // 16 * 16
+want = sum(pad(int(r * c * bpw)) for r, c in mats) + pad(int(32000 * 256 * obpw)) + pad(32000 * int(256 * bpw)) // 32000 + 4 * 256 * 9
+assert d[1]["bytes_per_token"] == want, (d[1]["bytes_per_token"], want)
+print("type ok")'
+for tb in "f16 2 2" "q8_0 1.0625 1.0625" "q4_0 0.5625 0.8203125" "q5_1 0.75 0.8203125" "q3_k 0.4296875 0.4296875" "q6_k 0.8203125 0.8203125" "iq4_xs 0.53125 0.8203125"; do
+    set -- $tb
+    expect "bench synthetic --type $1" 0 "^type ok" -- sh -c "'$vkllm' bench --synthetic tiny --type $1 -p 8 -n 4 -r 1 --json | python3 -c '$check_type' $tb"
+done
+expect "bench synthetic q4_k_m: the mix" 0 '"type": "Q4_K_M"' -- "$vkllm" bench --synthetic tiny --type q4_k_m -p 8 -n 4 -r 1 --json
+expect "bench unknown type" 1 "unknown weight type 'q7_x' for a synthetic model; known: f16, q4_0" -- "$vkllm" bench --synthetic tiny --type q7_x
+expect "bench --type with a file" 2 "--type is for --synthetic models" -- "$vkllm" bench -m "$scratch/tiny.gguf" --type q4_0
 expect "bench unknown shape" 1 "unknown synthetic model 'gpt-5'; known: solar-10.7b" -- "$vkllm" bench --synthetic gpt-5
 expect "bench bad size" 2 "wants a positive number" -- "$vkllm" bench -p 0
 expect "bench solar too big" 1 "needs .* GiB .* but device" -- "$vkllm" bench --synthetic solar-10.7b

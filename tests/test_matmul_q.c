@@ -51,6 +51,8 @@ int main(void)
     static const struct { uint32_t M, N, kb; bool glu, norm, acc; } shapes[] = {
         { 1, 37, 3, 0, 0, 0 }, { 3, 70, 2, 0, 0, 1 }, { 1, 19, 2, 0, 1, 0 }, { 2, 33, 1, 1, 1, 0 }, { 11, 9, 2, 0, 0, 0 },
         { 64, 70, 3, 0, 0, 0 }, { 33, 65, 2, 0, 0, 1 }, { 9, 130, 1, 0, 1, 0 },
+        /* decode (M = 1) reads the codes straight into dot products: each form again */
+        { 1, 23, 2, 1, 1, 0 }, { 1, 41, 5, 0, 0, 1 }, { 1, 17, 1, 1, 0, 0 },
     };
     int failures = 0;
     for (unsigned ti = 0; ti < N_TYPES; ti++) {

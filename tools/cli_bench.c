@@ -11,7 +11,7 @@
 #define PROFILE_MAX 65536
 
 typedef struct bench_opts {
-    const char *model, *synthetic, *device;
+    const char *model, *synthetic, *device, *type;
     const char *quant; /* --quant: quantize -m's model while it loads */
     uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg, depth[MAX_SIZES], n_depth, par[MAX_SIZES], n_par;
     uint32_t reps, n_batch;
@@ -57,8 +57,8 @@ static int parse_sizes(const char *s, uint32_t *out, uint32_t *n) { return parse
 
 static void usage(void)
 {
-    printf("usage: vkllm bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-d N,N] [-r N] [--json]\n"
-           "                   [--device SEL] [--batch N] [--parallel N,N] [--profile] [--quant TYPE]\n"
+    printf("usage: vkllm bench [-m MODEL [--quant TYPE] | --synthetic SHAPE [--type TYPE]] [-p N,N] [-n N,N] [-d N,N]\n"
+           "                   [-r N] [--json] [--device SEL] [--batch N] [--parallel N,N] [--profile]\n"
            "       vkllm bench --bandwidth [--device SEL] [-r N] [--json]\n"
            "  pp N: N prompt tokens in one call (blocks of --batch), tokens/s\n"
            "  tg N: N tokens generated one at a time (greedy, argmax on the GPU), tokens/s\n"
@@ -70,9 +70,12 @@ static void usage(void)
            "  each test runs once to warm up, then -r times (default 5): median and min..max\n"
            "  the tg rows show the weight bytes read per second this implies and its share of\n"
            "  the measured copy bandwidth (and of the bandwidth limit: copy GB/s / bytes per token)\n"
-           "  --synthetic SHAPE: random fp16 weights made on the device, no file:\n"
+           "  --synthetic SHAPE: random weights made on the device, no file:\n"
            "      solar-10.7b, llama-2-7b, mistral-7b, tinyllama-1.1b, small, tiny (default)\n"
            "  --quant TYPE: quantize -m's F16/BF16/F32 model while it loads (q4_k_m, q8_0, ...)\n"
+           "  --type TYPE: the synthetic weights' type: f16 (default), q8_0, q4_0, q4_1, q5_0, q5_1,\n"
+           "      q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs (every matrix), or a llama-quantize mix\n"
+           "      (q3_k_s/m/l, q4_k_s/m, q5_k_s/m: per tensor as the mix gives it); random blocks\n"
            "  --bandwidth: copy bandwidth and the matrix-vector kernel on SOLAR's shapes\n"
            "  --profile: per-op GPU time of one decode step and one prefill of the first -p size,\n"
            "      and the decode kernels' tuning at load (GPUs; VKLLM_TUNE=0 off, =1 on CPUs too)\n"
@@ -86,6 +89,7 @@ static int parse(int argc, char **argv, bench_opts *o)
         int ok = 1;
         if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && v) o->model = argv[++i];
         else if (strcmp(a, "--synthetic") == 0 && v) o->synthetic = argv[++i];
+        else if (strcmp(a, "--type") == 0 && v) o->type = argv[++i];
         else if (strcmp(a, "--device") == 0 && v) o->device = argv[++i];
         else if (strcmp(a, "--quant") == 0 && v) {
             if (!cli_quant_ok("bench", v)) return 2;
@@ -119,6 +123,10 @@ static int parse(int argc, char **argv, bench_opts *o)
     }
     if (o->model && o->synthetic) {
         fprintf(stderr, "vkllm bench: give -m MODEL or --synthetic SHAPE, not both\n");
+        return 2;
+    }
+    if (o->type && o->model) {
+        fprintf(stderr, "vkllm bench: --type is for --synthetic models (a file's weights have their own types)\n");
         return 2;
     }
     return -1;
@@ -302,7 +310,8 @@ int cmd_bench(int argc, char **argv)
     vkllm_batch *batch = NULL;
     static result res[(1 + MAX_SIZES) * MAX_SIZES * MAX_SIZES]; /* pp and tg x parallel, per depth */
     uint32_t n_res = 0;
-    vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress, .quant = o.quant };
+    vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress, .quant = o.quant,
+                              .synthetic_type = o.type };
     double t0 = now_s();
     vkllm_status st = o.synthetic ? vkllm_model_synthetic(o.synthetic, &lo, &m, err, sizeof err)
                                   : vkllm_model_load(o.model, &lo, &m, err, sizeof err);
@@ -360,6 +369,9 @@ int cmd_bench(int argc, char **argv)
             printf("  {\"test\": \"%s\", \"tokens_per_s\": %.3f, \"min\": %.3f, \"max\": %.3f, \"reps\": %u, \"model\": ",
                    res[i].test, res[i].median, res[i].lo, res[i].hi, o.reps);
             json_str(name);
+            printf(", \"type\": ");
+            json_str(mi->weight_type);
+            printf(", \"bytes_per_token\": %llu", (unsigned long long)per_token);
             printf(", \"weight_bytes\": %llu, \"device\": ", (unsigned long long)mem.weights);
             json_str(dev->name);
             printf(", \"copy_gbps\": %.2f", copy_gbps);
@@ -371,8 +383,9 @@ int cmd_bench(int argc, char **argv)
         }
         printf("]\n");
     } else {
-        printf("model: %s (%s, %.2f B params, %s of weights), loaded in %.1f s\n", name, mi->format, mi->n_params / 1e9,
-               cli_bytes(mem.weights, b, sizeof b), load_s);
+        printf("model: %s (%s, %s, %.2f B params, %s of weights), loaded in %.1f s\n", name, mi->format,
+               mi->weight_type[0] ? mi->weight_type : "?", mi->n_params / 1e9, cli_bytes(mem.weights, b, sizeof b),
+               load_s);
         printf("device: %s (%s); copy bandwidth %.1f GB/s -> tg limit %.1f t/s (%.2f GB read per token)\n\n", dev->name,
                cli_device_type(dev->type), copy_gbps, copy_gbps * 1e9 / per_token, per_token / 1e9);
         printf("| test | t/s (median) | min .. max | weight GB/s | %% of copy BW | aggregate t/s |\n"

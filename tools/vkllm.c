@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "  info -m MODEL           describe a model file and what it needs on the device\n"
             "  logits -m MODEL --tokens 1,2,3 [--greedy N]\n"
             "                          run token ids through the GPU forward pass, print JSON logits\n"
-            "  bench [-m MODEL | --synthetic SHAPE] [-p N,N] [-n N,N] [-r N] [--json] [--profile]\n"
+            "  bench [-m MODEL | --synthetic SHAPE [--type T]] [-p N,N] [-n N,N] [-r N] [--json] [--profile]\n"
             "                          prompt processing and generation speed (tokens/s)\n"
             "  bench --bandwidth       copy bandwidth and the decode kernel's read bandwidth\n"
             "  quantize -m IN -o OUT.gguf --type TYPE [--dry-run] [--allow-requantize] [--force] [--threads N]\n"

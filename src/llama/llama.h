@@ -94,11 +94,20 @@ int llama_preset(const char *name, model_hparams *hp);
 /* Those names, comma-separated, for messages. */
 const char *llama_preset_names(void);
 
-/* Weights of shape hp with seeded random fp16 values written on the device
- * (norm weights 1): for benchmarks, no file and no upload. Same errors as
- * llama_weights_load. */
-vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, bool tied, uint32_t seed,
-                                     llama_weights **out);
+/* Weights of shape hp with seeded random values written on the device
+ * (norm weights 1): for benchmarks, no file and no upload. type: "f16" (or
+ * NULL), a block type for every matrix ("q8_0", "q4_k", ...) or a
+ * llama-quantize mix ("q4_k_m": each tensor the type the mix gives it);
+ * quantized matrices get random blocks with sane scales. Same errors as
+ * llama_weights_load, and INVALID_ARG for an unknown type. */
+vkllm_status llama_weights_synthetic(gpu_ctx *ctx, const model_hparams *hp, const char *type, bool tied,
+                                     uint32_t seed, llama_weights **out);
+/* The device bytes those weights take (fp32 norms included) and of their
+ * embedding table; INVALID_ARG for an unknown type. */
+vkllm_status llama_synthetic_bytes(const model_hparams *hp, const char *type, bool tied, uint64_t *bytes,
+                                   uint64_t *embd_bytes);
+/* The types llama_weights_synthetic knows, for messages. */
+const char *llama_synthetic_types(void);
 const model_hparams *llama_weights_hparams(const llama_weights *w);
 uint64_t llama_weights_bytes(const llama_weights *w);
 /* What llama_weights_tune did at load: a line, then (when it measured) a
