@@ -22,6 +22,51 @@ def setUpModule():
                    stdout=subprocess.DEVNULL)
 
 
+class Layout(unittest.TestCase):
+    """The binding's ctypes structs against the C compiler's layout of vkllm.h: every field the binding
+    declares at the C offset (a field added in the middle of a C struct would shift the rest), and
+    the structs passed as arrays of the same size."""
+
+    C_NAMES = {"_DeviceInfo": "vkllm_device_info", "_ModelInfo": "vkllm_model_info",
+               "_LoadOptions": "vkllm_load_options", "_SessionOptions": "vkllm_session_options",
+               "_Sampling": "vkllm_sampling", "_GenerateOptions": "vkllm_generate_options",
+               "_GenerateStats": "vkllm_generate_stats", "_Message": "vkllm_message"}
+    SAME_SIZE = ("_Message", "_Sampling")
+
+    def test_offsets(self):
+        cc = os.environ.get("CC", "cc")
+        src = ["#include <stddef.h>", "#include <stdio.h>", '#include "vkllm.h"', "int main(void) {"]
+        for py, c in self.C_NAMES.items():
+            cls = getattr(vkllm, py)
+            src.append(f'printf("{py} sizeof %zu\\n", sizeof({c}));')
+            for name, _ in cls._fields_:
+                src.append(f'printf("{py} {name} %zu\\n", offsetof({c}, {name}));')
+        src.append("return 0; }")
+        c_file, exe = os.path.join(SCRATCH, "layout.c"), os.path.join(SCRATCH, "layout")
+        with open(c_file, "w") as f:
+            f.write("\n".join(src) + "\n")
+        r = subprocess.run([cc, "-std=c11", "-I", os.environ["VKLLM_TEST_INCLUDE"], c_file, "-o", exe],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, "a field the binding names is not in vkllm.h:\n" + r.stderr[-2000:])
+        got = {}
+        for line in subprocess.run([exe], capture_output=True, text=True, check=True).stdout.splitlines():
+            py, name, v = line.split()
+            got[(py, name)] = int(v)
+        for py in self.C_NAMES:
+            cls = getattr(vkllm, py)
+            for name, _ in cls._fields_:
+                self.assertEqual(getattr(cls, name).offset, got[(py, name)], f"{py}.{name}: offset differs from C")
+            if py in self.SAME_SIZE:
+                self.assertEqual(_c_sizeof(cls), got[(py, "sizeof")], f"{py}: size differs from C")
+            else:
+                self.assertLessEqual(_c_sizeof(cls), got[(py, "sizeof")], f"{py}: larger than in C")
+
+
+def _c_sizeof(cls):
+    import ctypes
+    return ctypes.sizeof(cls)
+
+
 class Devices(unittest.TestCase):
     def test_list(self):
         devs = vkllm.devices()

@@ -104,7 +104,7 @@ class _ModelInfo(_c.Structure):
                 ("tied_embeddings", _int), ("rope_pairing", _int), ("n_tensors", _u64), ("n_tensors_f32", _u64),
                 ("n_tensors_f16", _u64), ("n_tensors_bf16", _u64), ("n_params", _u64), ("file_bytes", _u64),
                 ("tensor_types", _c.c_char * 512), ("device_weight_bytes", _u64),
-                ("decode_bytes_per_token", _u64)]
+                ("decode_bytes_per_token", _u64), ("weight_type", _c.c_char * 16)]
 
 
 _PROGRESS = _c.CFUNCTYPE(_int, _u64, _u64, _c.c_void_p)
@@ -114,7 +114,8 @@ _PREFILL = _c.CFUNCTYPE(_int, _u32, _u32, _c.c_void_p)
 
 class _LoadOptions(_c.Structure):
     _fields_ = [("device", _c.c_char_p), ("validate", _int), ("n_ctx", _u32), ("progress", _PROGRESS),
-                ("progress_user", _c.c_void_p), ("quant", _c.c_char_p)]
+                ("progress_user", _c.c_void_p), ("quant", _c.c_char_p),
+                ("synthetic_type", _c.c_char_p)]
 
 
 class _SessionOptions(_c.Structure):
