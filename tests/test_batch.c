@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "gen.h"
+#include "logits_diff.h"
 #include "util/rng.h"
 #include "vkllm.h"
 
@@ -46,26 +47,6 @@ typedef struct seq_state {
     int32_t next;
     float *logits, *alone;
 } seq_state;
-
-/* max |a - b| / max |b| over n */
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        if (!(e <= d)) d = e; /* NaN propagates */
-        if (fabs(b[i]) > m) m = fabs(b[i]);
-    }
-    return m > 0 ? d / m : d;
-}
-
-static int32_t argmax_of(const float *v, uint32_t n)
-{
-    int32_t best = 0;
-    for (uint32_t i = 1; i < n; i++)
-        if (v[i] > v[best]) best = (int32_t)i;
-    return best;
-}
 
 static vkllm_session *new_session(vkllm_model *m)
 {

@@ -19,6 +19,7 @@
 #include "gen.h"
 #include "ref_llama.h"
 #include "harness.h"
+#include "logits_diff.h"
 #include "llama/llama.h"
 #include "model/model.h"
 #include "model/quant.h"
@@ -26,56 +27,7 @@
 
 static int failures;
 #include "expect.h"
-
-typedef struct loaded {
-    model *m;
-    llama_weights *w;
-    llama_session *s;
-} loaded;
-
-static int load(gpu_ctx *ctx, const char *path, uint32_t n_ctx, uint32_t n_batch, loaded *out)
-{
-    char err[512];
-    memset(out, 0, sizeof *out);
-    if (model_open(path, &out->m, err, sizeof err) != VKLLM_OK) {
-        EXPECT(0, "open %s: %s", path, err);
-        return 0;
-    }
-    llama_session_opts o = { .n_ctx = n_ctx, .n_batch = n_batch };
-    if (llama_weights_load(ctx, out->m, NULL, NULL, &out->w) != VKLLM_OK ||
-        llama_session_create(out->w, &o, &out->s) != VKLLM_OK) {
-        EXPECT(0, "load %s: %s", path, gpu_error(ctx));
-        return 0;
-    }
-    return 1;
-}
-
-static void unload(loaded *l)
-{
-    llama_session_free(l->s);
-    llama_weights_free(l->w);
-    model_close(l->m);
-}
-
-/* max |a - b| / max |b| over n */
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        if (!(e <= d)) d = e; /* NaN propagates */
-        if (fabs(b[i]) > m) m = fabs(b[i]);
-    }
-    return m > 0 ? d / m : d;
-}
-
-static int32_t argmax_of(const float *v, uint32_t n)
-{
-    int32_t best = 0;
-    for (uint32_t i = 1; i < n; i++)
-        if (v[i] > v[best]) best = (int32_t)i;
-    return best;
-}
+#include "loaded_model.h"
 
 /* Logits tolerance, relative to the largest |logit| of the compared set.
  * The reference uses the same fp16 weights and fp16 K/V cache but double
@@ -141,7 +93,7 @@ static void run_shape(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t s
     for (uint32_t i = 0; i < P; i++) toks[i] = (int32_t)rng_below(&r, V);
 
     loaded g, h;
-    if (!load(ctx, gguf, n_ctx, 8, &g) || !load(ctx, hf, n_ctx, 0, &h)) {
+    if (!load_model(ctx, gguf, NULL, n_ctx, 8, &g) || !load_model(ctx, hf, NULL, n_ctx, 0, &h)) {
         unload(&g);
         return;
     }
@@ -241,7 +193,7 @@ static void check_quant_file(gpu_ctx *ctx, const char *path, const char *name, c
     char err[512];
     const uint32_t P = 19, n_ctx = 64;
     loaded g;
-    if (!load(ctx, path, n_ctx, 16, &g)) return;
+    if (!load_model(ctx, path, NULL, n_ctx, 16, &g)) return;
     const uint32_t V = g.m->hp.n_vocab;
     int32_t toks[19];
     rng r = { seed ^ 0x9a17 };
@@ -310,7 +262,7 @@ static void run_long(gpu_ctx *ctx, const char *dir, const shape *sh, uint64_t se
     char gguf[1024], err[512];
     snprintf(gguf, sizeof gguf, "%s/%s.gguf", dir, sh->name);
     loaded g;
-    if (!load(ctx, gguf, N_CTX, 64, &g)) return;
+    if (!load_model(ctx, gguf, NULL, N_CTX, 64, &g)) return;
     const uint32_t V = sh->p.n_vocab;
     ref_llama *ref = ref_llama_create(g.m, N_CTX, err, sizeof err);
     EXPECT(ref, "%s long: reference: %s", sh->name, err);

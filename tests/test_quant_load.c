@@ -23,10 +23,12 @@
 
 #include "gen.h"
 #include "harness.h"
+#include "logits_diff.h"
 #include "llama/llama_internal.h"
 #include "model/model.h"
 #include "model/quant.h"
-#include "model_util.h"
+#include "model_util.h" /* expect.h */
+#include "loaded_model.h"
 #include "ref_llama.h"
 #include "util/rng.h"
 
@@ -38,49 +40,6 @@
 #define TOL_HF TOL
 #define P 9         /* prompt tokens */
 #define N_CTX 32
-
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        if (!(e <= d)) d = e; /* NaN propagates */
-        if (fabs(b[i]) > m) m = fabs(b[i]);
-    }
-    return m > 0 ? d / m : d;
-}
-
-typedef struct loaded {
-    model *m;
-    llama_weights *w;
-    llama_session *s;
-} loaded;
-
-/* Opens path (quantized on load to `quant` when not NULL) and loads it. */
-static int load(gpu_ctx *ctx, const char *path, const char *quant, loaded *out)
-{
-    char err[512];
-    memset(out, 0, sizeof *out);
-    if (model_open(path, &out->m, err, sizeof err) != VKLLM_OK ||
-        (quant && model_plan_quant(out->m, quant, err, sizeof err) != VKLLM_OK)) {
-        EXPECT(0, "open %s (%s): %s", path, quant ? quant : "as is", err);
-        return 0;
-    }
-    llama_session_opts o = { .n_ctx = N_CTX, .n_batch = 4 };
-    if (llama_weights_load(ctx, out->m, NULL, NULL, &out->w) != VKLLM_OK ||
-        llama_session_create(out->w, &o, &out->s) != VKLLM_OK) {
-        EXPECT(0, "load %s (%s): %s", path, quant ? quant : "as is", gpu_error(ctx));
-        return 0;
-    }
-    return 1;
-}
-
-static void unload(loaded *l)
-{
-    llama_session_free(l->s);
-    llama_weights_free(l->w);
-    model_close(l->m);
-}
 
 /* GGUF row r of a q/k matrix of `heads` heads holds HF row hf_row(r) (llama.cpp's permutation) */
 static uint64_t hf_row(uint64_t rows, uint32_t heads, uint64_t r)
@@ -148,8 +107,8 @@ static void check_case(gpu_ctx *ctx, const char *dir, const char *src, const cha
     EXPECT(st == VKLLM_OK, "%s %s: vkllm_quantize: %s", label, quant, err);
     if (st != VKLLM_OK) return;
     loaded f, q;
-    if (!load(ctx, file, NULL, &f)) return;
-    if (!load(ctx, src, quant, &q)) {
+    if (!load_model(ctx, file, NULL, N_CTX, 4, &f)) return;
+    if (!load_model(ctx, src, quant, N_CTX, 4, &q)) {
         unload(&f);
         return;
     }
