@@ -127,6 +127,31 @@ void gguf_w_tensor(gguf_writer *w, const char *name, uint32_t n_dims, const uint
 
 static uint64_t header_bytes(const gguf_writer *w) { return 24 + w->kv.n + w->info.n; }
 
+void gguf_w_llama_meta(gguf_writer *w, const model_hparams *hp, const char *name, uint32_t file_type,
+                       int head_dim_keys, uint32_t alignment)
+{
+    gguf_w_str(w, "general.architecture", "llama", 5);
+    gguf_w_str(w, "general.type", "model", 5);
+    gguf_w_str(w, "general.name", name, strlen(name));
+    gguf_w_u32(w, "llama.block_count", hp->n_layer);
+    gguf_w_u32(w, "llama.context_length", hp->n_ctx_train);
+    gguf_w_u32(w, "llama.embedding_length", hp->n_embd);
+    gguf_w_u32(w, "llama.feed_forward_length", hp->n_ff);
+    gguf_w_u32(w, "llama.attention.head_count", hp->n_head);
+    gguf_w_u32(w, "llama.attention.head_count_kv", hp->n_head_kv);
+    gguf_w_f32(w, "llama.rope.freq_base", hp->rope_theta);
+    gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", hp->rms_eps);
+    if (head_dim_keys) {
+        gguf_w_u32(w, "llama.attention.key_length", hp->head_dim);
+        gguf_w_u32(w, "llama.attention.value_length", hp->head_dim);
+    }
+    gguf_w_u32(w, "general.file_type", file_type);
+    gguf_w_u32(w, "llama.vocab_size", hp->n_vocab);
+    gguf_w_u32(w, "llama.rope.dimension_count", hp->n_rot);
+    if (alignment && alignment != 32) gguf_w_u32(w, "general.alignment", alignment);
+    gguf_w_u32(w, "general.quantization_version", 2);
+}
+
 uint64_t gguf_writer_file_size(const gguf_writer *w)
 {
     return align_up(header_bytes(w), w->alignment) + w->data_bytes;

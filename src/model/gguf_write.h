@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "model/gguf.h"
+#include "model/model.h"
 #include "vkllm.h"
 
 typedef struct gguf_wbuf {
@@ -58,6 +59,15 @@ void gguf_w_arr_i32(gguf_writer *w, const char *key, const int32_t *v, uint64_t 
 /* A whole key/value record (key, type, value) copied byte for byte from
  * another GGUF file. */
 void gguf_w_raw_kv(gguf_writer *w, const void *record, size_t n);
+
+/* A Llama model's general.* and llama.* keys, in the order and with the key
+ * types llama.cpp's convert_hf_to_gguf.py writes them: architecture, type,
+ * name, the hparams, file_type, vocab_size, rope.dimension_count, then
+ * general.alignment when `alignment` is neither 0 nor 32, and
+ * quantization_version 2. key_length / value_length (= head_dim) only when
+ * `head_dim_keys`. The tokenizer keys are the caller's. */
+void gguf_w_llama_meta(gguf_writer *w, const model_hparams *hp, const char *name, uint32_t file_type,
+                       int head_dim_keys, uint32_t alignment);
 
 /* Appends a tensor info: ne innermost first (ne[0] = row length), ggml
  * `type`, n_bytes of data; its offset is the data written so far, aligned. */

@@ -248,25 +248,7 @@ static void write_hf_meta(gguf_writer *w, const model *m, const qm_vocab *v, uin
     size_t n = strlen(name);
     while (n > 1 && name[n - 1] == '/') name[--n] = 0;
     const char *base = path_basename(name);
-    gguf_w_str(w, "general.architecture", "llama", 5);
-    gguf_w_str(w, "general.type", "model", 5);
-    gguf_w_str(w, "general.name", base, strlen(base));
-    gguf_w_u32(w, "llama.block_count", hp->n_layer);
-    gguf_w_u32(w, "llama.context_length", hp->n_ctx_train);
-    gguf_w_u32(w, "llama.embedding_length", hp->n_embd);
-    gguf_w_u32(w, "llama.feed_forward_length", hp->n_ff);
-    gguf_w_u32(w, "llama.attention.head_count", hp->n_head);
-    gguf_w_u32(w, "llama.attention.head_count_kv", hp->n_head_kv);
-    gguf_w_f32(w, "llama.rope.freq_base", hp->rope_theta);
-    gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", hp->rms_eps);
-    if (hp->head_dim != hp->n_embd / hp->n_head || hp->n_embd % hp->n_head) {
-        gguf_w_u32(w, "llama.attention.key_length", hp->head_dim);
-        gguf_w_u32(w, "llama.attention.value_length", hp->head_dim);
-    }
-    gguf_w_u32(w, "general.file_type", file_type);
-    gguf_w_u32(w, "llama.vocab_size", hp->n_vocab);
-    gguf_w_u32(w, "llama.rope.dimension_count", hp->n_rot);
-    gguf_w_u32(w, "general.quantization_version", 2);
+    gguf_w_llama_meta(w, hp, base, file_type, hp->head_dim != hp->n_embd / hp->n_head || hp->n_embd % hp->n_head, 0);
     qm_vocab_write(w, v);
 }
 

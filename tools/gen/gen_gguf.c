@@ -25,29 +25,16 @@ static tensor_dtype gguf_dtype(const gen_params *p, const gen_tensor *t)
 static vkllm_status write_metadata(gguf_writer *b, const gen_params *p, const gen_vocab *v)
 {
     uint32_t hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
-    kv_str(b, "general.architecture", "llama");
-    kv_str(b, "general.type", "model");
-    kv_str(b, "general.name", p->name ? p->name : "vkllm-test");
-    gguf_w_u32(b, "llama.block_count", p->n_layer);
-    gguf_w_u32(b, "llama.context_length", p->n_ctx);
-    gguf_w_u32(b, "llama.embedding_length", p->n_embd);
-    gguf_w_u32(b, "llama.feed_forward_length", p->n_ff);
-    gguf_w_u32(b, "llama.attention.head_count", p->n_head);
-    gguf_w_u32(b, "llama.attention.head_count_kv", p->n_head_kv);
-    gguf_w_f32(b, "llama.rope.freq_base", (float)p->rope_theta);
-    gguf_w_f32(b, "llama.attention.layer_norm_rms_epsilon", (float)p->rms_eps);
-    if (p->head_dim) {
-        gguf_w_u32(b, "llama.attention.key_length", hd);
-        gguf_w_u32(b, "llama.attention.value_length", hd);
-    }
+    const model_hparams hp = { .n_layer = p->n_layer, .n_embd = p->n_embd, .n_ff = p->n_ff, .n_head = p->n_head,
+                               .n_head_kv = p->n_head_kv, .head_dim = hd, .n_vocab = p->n_vocab,
+                               .n_ctx_train = p->n_ctx, .n_rot = hd, .rope_theta = (float)p->rope_theta,
+                               .rms_eps = (float)p->rms_eps };
     const quant_scheme *qs = p->quant ? quant_scheme_find(p->quant) : NULL;
-    gguf_w_u32(b, "general.file_type", qs ? qs->file_type
-                                 : p->dtype == DTYPE_F32 ? FTYPE_ALL_F32
-                                 : p->dtype == DTYPE_F16 ? FTYPE_MOSTLY_F16 : FTYPE_MOSTLY_BF16);
-    gguf_w_u32(b, "llama.vocab_size", p->n_vocab);
-    gguf_w_u32(b, "llama.rope.dimension_count", hd);
-    if (p->alignment && p->alignment != 32) gguf_w_u32(b, "general.alignment", p->alignment);
-    gguf_w_u32(b, "general.quantization_version", 2);
+    gguf_w_llama_meta(b, &hp, p->name ? p->name : "vkllm-test",
+                      qs ? qs->file_type
+                      : p->dtype == DTYPE_F32 ? FTYPE_ALL_F32
+                      : p->dtype == DTYPE_F16 ? FTYPE_MOSTLY_F16 : FTYPE_MOSTLY_BF16,
+                      p->head_dim != 0, p->alignment);
     /* tokenizer (llama.cpp's SentencePiece "llama" vocab) */
     kv_str(b, "tokenizer.ggml.model", "llama");
     kv_str(b, "tokenizer.ggml.pre", "default");
