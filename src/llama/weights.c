@@ -136,30 +136,38 @@ static void to_f16(const model_tensor *t, uint64_t i0, uint64_t n, uint16_t *dst
     }
 }
 
+/* The device's message for tensor t, prefixed with its name. */
+static vkllm_status named_fail(upload *u, const model_tensor *t, vkllm_status s)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", gpu_error(u->ctx));
+    return gpu_fail(u->ctx, s, "%s: %s", t->name, why);
+}
+
+/* The padding of a block tensor past its `used` bytes (to whole texels):
+ * zeros, so every word the kernels read is defined. */
+static vkllm_status upload_padding(upload *u, gpu_tensor *out, uint64_t used)
+{
+    static const uint8_t zeros[16];
+    uint64_t pad = gpu_tensor_bytes(out) - used;
+    if (!pad) return VKLLM_OK;
+    vkllm_status s = gpu_upload(u->ctx, out, used, zeros, pad);
+    return s == VKLLM_OK ? report(u, pad) : s;
+}
+
 /* A quantized matrix: its blocks as the file has them (nothing is
  * dequantized), in a tensor op_weight_create makes for its type. */
 static vkllm_status upload_blocks(upload *u, const model_tensor *t, gpu_tensor **out)
 {
     vkllm_status s = op_weight_create(u->ctx, t->qtype, (uint32_t)t->rows, (uint32_t)t->cols, out);
-    if (s != VKLLM_OK) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", gpu_error(u->ctx));
-        return gpu_fail(u->ctx, s, "%s: %s", t->name, why);
-    }
+    if (s != VKLLM_OK) return named_fail(u, t, s);
     const uint64_t step = 64ull << 20;
     for (uint64_t i = 0; i < t->n_bytes && s == VKLLM_OK; i += step) {
         uint64_t k = t->n_bytes - i < step ? t->n_bytes - i : step;
         s = gpu_upload(u->ctx, *out, i, (const uint8_t *)t->data + i, k);
         if (s == VKLLM_OK) s = report(u, k);
     }
-    /* the padding to whole texels: zeros, so every word the kernels read is defined */
-    uint64_t pad = gpu_tensor_bytes(*out) - t->n_bytes;
-    if (s == VKLLM_OK && pad) {
-        static const uint8_t zeros[16];
-        s = gpu_upload(u->ctx, *out, t->n_bytes, zeros, pad);
-        if (s == VKLLM_OK) s = report(u, pad);
-    }
-    return s;
+    return s == VKLLM_OK ? upload_padding(u, *out, t->n_bytes) : s;
 }
 
 /* A matrix planned for quantize on load: its blocks as qstream's threads
@@ -167,11 +175,7 @@ static vkllm_status upload_blocks(upload *u, const model_tensor *t, gpu_tensor *
 static vkllm_status upload_quantizing(upload *u, const model_tensor *t, gpu_tensor **out)
 {
     vkllm_status s = op_weight_create(u->ctx, t->load_qtype, (uint32_t)t->rows, (uint32_t)t->cols, out);
-    if (s != VKLLM_OK) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", gpu_error(u->ctx));
-        return gpu_fail(u->ctx, s, "%s: %s", t->name, why);
-    }
+    if (s != VKLLM_OK) return named_fail(u, t, s);
     for (uint64_t done = 0; done < t->load_bytes && s == VKLLM_OK;) {
         const void *data;
         uint64_t bytes, offset;
@@ -188,13 +192,7 @@ static vkllm_status upload_quantizing(upload *u, const model_tensor *t, gpu_tens
         done += bytes;
         if (s == VKLLM_OK) s = report(u, bytes);
     }
-    uint64_t pad = gpu_tensor_bytes(*out) - t->load_bytes; /* as upload_blocks */
-    if (s == VKLLM_OK && pad) {
-        static const uint8_t zeros[16];
-        s = gpu_upload(u->ctx, *out, t->load_bytes, zeros, pad);
-        if (s == VKLLM_OK) s = report(u, pad);
-    }
-    return s;
+    return s == VKLLM_OK ? upload_padding(u, *out, t->load_bytes) : s;
 }
 
 /* A matrix [rows][cols] as an fp16 device tensor whose chunks hold whole rows
@@ -205,11 +203,7 @@ static vkllm_status upload_matrix(upload *u, const model_tensor *t, gpu_tensor *
     if (t->dtype == DTYPE_QUANT) return upload_blocks(u, t, out);
     const uint64_t n = t->rows * t->cols, bytes = n * 2;
     vkllm_status s = gpu_tensor_create(u->ctx, bytes, t->cols * 2, out);
-    if (s != VKLLM_OK) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", gpu_error(u->ctx));
-        return gpu_fail(u->ctx, s, "%s: %s", t->name, why);
-    }
+    if (s != VKLLM_OK) return named_fail(u, t, s);
     const uint64_t step = t->dtype == DTYPE_F16 ? 64ull << 20 : CONVERT_BYTES / 2; /* elements per piece */
     for (uint64_t i = 0; i < n && s == VKLLM_OK; i += step) {
         uint64_t k = n - i < step ? n - i : step;
