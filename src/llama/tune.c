@@ -6,6 +6,7 @@
 
 #include "llama_internal.h"
 #include "ops/profile.h"
+#include "util/bufprintf.h"
 
 #define TUNE_TENSORS 16 /* weights per shape: 16 x 8 MB (SOLAR's k/v) > a GPU's L2 */
 
@@ -104,11 +105,7 @@ void llama_weights_tune(llama_weights *w)
 size_t llama_weights_tuning(const llama_weights *w, char *buf, size_t len)
 {
     size_t used = 0;
-#define OUT(...)                                                                          \
-    do {                                                                                  \
-        int n_ = snprintf(buf ? buf + used : NULL, buf && used < len ? len - used : 0, __VA_ARGS__); \
-        if (n_ > 0) used += (size_t)n_;                                                   \
-    } while (0)
+#define OUT(...) buf_printf(buf, len, &used, __VA_ARGS__)
     OUT("%s\n", w->tune_note);
     if (w->tc.n) {
         OUT("prefill on tensor cores (checked variants; TFLOPS over %u-token blocks of q, gate, down):", LLAMA_DEFAULT_BATCH);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bufprintf.h"
+
 /* The families' choices, as measured (see matmul.c, attention.c and
  * docs/PERFORMANCE.md): on lavapipe texel fetches beat storage-buffer loads
  * 2-3x, the matrix-vector kernel beats the tiled one even for prefill
@@ -97,11 +99,7 @@ bool ops_profile_set_matvec(ops_profile *p, const ops_matvec_choice *c)
 size_t ops_profile_json(const ops_profile *p, char *buf, size_t len)
 {
     size_t used = 0;
-#define OUT(...)                                                                                     \
-    do {                                                                                             \
-        int n_ = snprintf(buf ? buf + used : NULL, buf && used < len ? len - used : 0, __VA_ARGS__); \
-        if (n_ > 0) used += (size_t)n_;                                                              \
-    } while (0)
+#define OUT(...) buf_printf(buf, len, &used, __VA_ARGS__)
 #define B(x) ((x) ? "true" : "false")
     OUT("{\"family\": \"%s\", \"as_gpu\": %s, \"reads\": \"%s\", \"prefill\": \"%s\"",
         p->family == OPS_FAMILY_CPU ? "cpu" : "gpu", B(p->as_gpu), p->texel_reads ? "texel" : "storage",
