@@ -216,6 +216,19 @@ def _s(b):
 _DEVICE_TYPES = ["other", "integrated", "discrete", "virtual", "cpu"]
 
 
+class _Closing:
+    """`with` closes it, and so does garbage collection (close() may run more than once)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
 class Device:
     """One Vulkan device (vkllm_device_info), as plain attributes."""
 
@@ -313,7 +326,7 @@ class Tokenizer:
 
 # ------------------------------------------------------------------ models
 
-class Model:
+class Model(_Closing):
     """Weights on one device (vkllm_model_load). Model(path, device=None, n_ctx=0, validate=False,
     progress=None, quant=None): progress(done_bytes, total_bytes) is called during the upload; a true return
     cancels. quant: quantize an F16/BF16/F32 model while it loads ("q4_k_m", "q8_0", ...)."""
@@ -356,15 +369,6 @@ class Model:
         """The model's Tokenizer, or None when its files have none."""
         tok = self._lib.vkllm_model_tokenizer(self._h)
         return Tokenizer(_handle=tok, _owner=self) if tok else None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     @property
     def info(self):
@@ -415,7 +419,7 @@ class Stats:
 _ROLES = {"system": 0, "user": 1, "assistant": 2}
 
 
-class Session:
+class Session(_Closing):
     """One KV cache over a model. generate() and chat() return a Stream: iterate it for the text as it is
     generated (str pieces); .tokens and .stats once it is done. One thread at a time per session."""
 
@@ -437,15 +441,6 @@ class Session:
         if self._h:
             self._lib.vkllm_session_free(self._h)
         self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     @property
     def pos(self):
