@@ -8,28 +8,9 @@ vkllm="$1"
 gen="$2"
 scratch="$3"
 fx="$4"
-fails=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-
-expect() { # expect NAME WANT_RC GREP_PATTERN -- command...
-    local name="$1" want="$2" pat="$3"
-    shift 4
-    "$@" >"$out" 2>&1
-    local rc=$?
-    if [ $rc -ne "$want" ]; then
-        echo "FAIL $name: exit $rc, want $want"; sed 's/^/  | /' "$out"; fails=$((fails + 1)); return
-    fi
-    if ! grep -qE -- "$pat" "$out"; then
-        echo "FAIL $name: output lacks /$pat/"; sed 's/^/  | /' "$out"; fails=$((fails + 1)); return
-    fi
-    echo "ok   $name"
-}
-check() { # check NAME CONDITION...
-    local name="$1"
-    shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/cli_expect.sh"
 no_leftovers() { ! ls "$scratch" | grep -q '\.tmp-'; }
 
 rm -rf "$scratch" && mkdir -p "$scratch"

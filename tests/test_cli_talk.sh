@@ -7,26 +7,13 @@ set -u
 vkllm="$1"
 gen="$2"
 scratch="$3"
-fails=0
 out="$scratch/out.txt"
 rm -rf "$scratch" && mkdir -p "$scratch"
 nodrv=(env VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json)
 
-fail() { echo "FAIL $1"; [ -f "$out" ] && sed 's/^/  | /' "$out" | tail -20; fails=$((fails + 1)); }
-
 # Internal function names never reach the user.
-internal_names='\b(vkllm|llama|gpu|tok|chat|api|sampler|op)_[a-z_]+: '
-
-expect() { # expect NAME WANT_RC GREP_PATTERN -- command...
-    local name="$1" want="$2" pat="$3"
-    shift 4
-    "$@" >"$out" 2>&1
-    local rc=$?
-    if [ $rc -ne "$want" ]; then fail "$name: exit $rc, want $want"; return; fi
-    if ! grep -qE -- "$pat" "$out"; then fail "$name: output lacks /$pat/"; return; fi
-    if grep -qE -- "$internal_names" "$out"; then fail "$name: an internal function name in the output"; return; fi
-    echo "ok   $name"
-}
+forbidden='\b(vkllm|llama|gpu|tok|chat|api|sampler|op)_[a-z_]+: '
+. "$(dirname "$0")/cli_expect.sh"
 
 "$gen" --preset tiny --seed 7 --gguf "$scratch/tiny.gguf" --hf "$scratch/tiny-hf" >/dev/null || fail "generator"
 mkdir -p "$scratch/notok" && cp "$scratch/tiny-hf/config.json" "$scratch/tiny-hf/"*.safetensors "$scratch/notok/"
