@@ -89,11 +89,12 @@ static void fill_info(const model *m, vkllm_model_info *info)
         if (t->dtype == DTYPE_BF16) info->n_tensors_bf16++;
     }
     fill_tensor_types(m, info->tensor_types, sizeof info->tensor_types);
-    /* the type of most matrix weights: dtypes below 8, block types 8 + id */
+    /* the type of most matrix weights (as loaded: quantize on load's where
+     * planned): dtypes below 8, block types 8 + id */
     uint64_t n_of[8 + 64] = { 0 };
     for (size_t i = 0; i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
-        unsigned k = t->dtype == DTYPE_QUANT ? 8 + t->qtype : (unsigned)t->dtype;
+        unsigned k = t->load_qtype ? 8 + t->load_qtype : t->dtype == DTYPE_QUANT ? 8 + t->qtype : (unsigned)t->dtype;
         if (t->n_dims == 2 && k < 8 + 64) n_of[k] += t->rows * t->cols;
     }
     unsigned best = 0;

@@ -107,6 +107,7 @@ expect "run --quant q8_0 (HF folder): the text of the file vkllm quantize wrote"
     '"$1" run -m "$2" --quant q8_0 -p "Hello there" --greedy -n 8 -q >"$3" 2>&1 && cmp "$3" "$4" && echo same' \
     sh "$vkllm" "$scratch/tiny-hf" "$scratch/q8-load.txt" "$scratch/q8-file.txt"
 expect "bench --quant" 0 "^\| tg4 \| [0-9.]+ " -- "$vkllm" bench -m "$scratch/tiny.gguf" --quant q4_0 -p 8 -n 4 -r 1
+expect "bench --quant --json: the type as loaded" 0 '"type": "Q4_0"' -- "$vkllm" bench -m "$scratch/tiny.gguf" --quant q4_0 -p 8 -n 2 -r 1 --json
 expect "run raw sampled" 0 "generation: [0-9]+ tokens" -- "$vkllm" run -m "$scratch/tiny-hf" -p "abc" --raw --temp 0.9 --top-k 20 --top-p 0.9 --min-p 0.1 --seed 3 -n 6
 expect "run template" 0 "generation:" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "hi" --template chatml --system "be nice" -n 4
 expect "run unknown template" 2 "unknown chat template 'bogus'" -- "$vkllm" run -m "$scratch/tiny.gguf" -p "hi" --template bogus

@@ -728,6 +728,25 @@ check(r.returncode == 1 and "cannot listen on 127.0.0.1 port" in r.stderr, "a se
 rc = srv.stop(signal.SIGINT)
 check(rc == 0, f"SIGINT: exit {rc}")
 
+# ------------------------------------------------------------ --quant: quantized while it loads
+
+srv = Server(model, "--quant", "q8_0", "--parallel", "2", "--ctx", "256")
+check(srv.wait_ready(), "serve --quant q8_0: ready")
+time.sleep(0.2)  # the ready line is written just after /health turns 200
+ready = [line for line in srv.lines if "ready:" in line]
+check(ready and "(Q8_0, quantized on load)" in ready[0], "serve --quant q8_0: the ready line names the type",
+      "".join(srv.lines[-3:]))
+st, out = curl(srv, "/v1/completions", {"prompt": CPROMPT, "max_tokens": 8, "temperature": 0})
+served = json.loads(out)["choices"][0]["text"] if st == 200 else None
+r = subprocess.run([vkllm, "run", "-m", model, "--quant", "q8_0", "--raw", "-p", CPROMPT, "--greedy", "-n", "8", "-q"],
+                   capture_output=True, text=True, timeout=120)
+check(st == 200 and r.returncode == 0 and served == r.stdout.rstrip("\n"),
+      "serve --quant q8_0: the greedy completion equals `vkllm run --quant q8_0`", f"{served!r} vs {r.stdout!r}")
+rc = srv.stop(signal.SIGTERM)
+check(rc == 0, f"serve --quant: SIGTERM exit {rc}")
+r = subprocess.run([vkllm, "serve", "-m", model, "--quant", "q7_x"], capture_output=True, text=True, timeout=60)
+check(r.returncode == 2 and "q7_x" in r.stderr, "serve --quant q7_x: exit 2 naming it", r.stderr[-300:])
+
 # ------------------------------------------------------------ bad options
 
 r = subprocess.run([vkllm, "serve", "--help"], capture_output=True, text=True)

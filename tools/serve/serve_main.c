@@ -178,8 +178,9 @@ static void *load_main(void *arg)
     const char *tmpl = srv->o.template_name ? srv->o.template_name : vkllm_model_chat_template(srv->model, &recognised);
     srv->model_created = time(NULL);
     atomic_store(&srv->loaded, 1); /* after model, tok and slots: readers that see 1 see those */
-    fprintf(stderr, "vkllm serve: ready: %s on %s, %u slots of %u tokens, chat template %s%s (%.1f s)\n",
-            srv->model_id, vkllm_model_device(srv->model)->name, srv->n_slots, srv->n_ctx, tmpl,
+    fprintf(stderr, "vkllm serve: ready: %s (%s%s) on %s, %u slots of %u tokens, chat template %s%s (%.1f s)\n",
+            srv->model_id, vkllm_model_get_info(srv->model)->weight_type, srv->o.quant ? ", quantized on load" : "",
+            vkllm_model_device(srv->model)->name, srv->n_slots, srv->n_ctx, tmpl,
             recognised ? "" : " (the model's is missing or not recognised; --template to choose)", serve_now() - t0);
     return NULL;
 }
