@@ -219,9 +219,10 @@ typedef struct vkllm_model_info {
                                      then assumes fp16 matrices of the hparams' shapes */
     uint64_t decode_bytes_per_token; /* device weight bytes one decode step reads: every matrix and norm,
                                         of the embedding table one row (all of it when tied) */
-    char weight_type[16];       /* the matrices' type: "F16", "Q4_K", ... (the type of most of the matrix
-                                   weights; a mix has others on some tensors); synthetic models: the type
-                                   asked, "F16" or e.g. "Q4_K_M" */
+    char weight_type[16];       /* the matrices' type on the device: "F16", "Q4_K", ... (the type of most
+                                   of the matrix weights; a mix has others on some tensors; quantize on
+                                   load: the type they get); synthetic models: the type asked, "F16" or
+                                   e.g. "Q4_K_M" */
 } vkllm_model_info;
 
 /* Device memory a model needs for one session. */
