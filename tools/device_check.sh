@@ -13,7 +13,7 @@
 #   rm -rf build/tests/scratch-*   # test scratch files: the carry limit is 64 MiB
 # then run it there with carry [".gl", "build"]:
 #   bash tools/device_check.sh
-# Budget: about 7 minutes on an H100 (the SOLAR-shaped model is made on the
+# Budget: about 8 minutes on an H100 (the SOLAR-shaped model is made on the
 # device in seconds; no file is read).
 set -u
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ step() { # step NAME SECONDS command...: runs with a time limit, keeps the outpu
     echo "   exit $?" | tee -a "$out/summary.txt"
     tail -n 3 "$logs/$name.txt" | sed 's/^/   /' | tee -a "$out/summary.txt"
     case "$name" in # the results wanted first come back as they are; all of them in steps.tar.gz,
-    selftest | bench_solar | profile_solar | bench_solar_untuned | bench_solar_json) cp "$logs/$name.txt" "$out/" ;;
+    selftest | bench_solar | bench_solar_q4km | profile_solar | bench_solar_parallel) cp "$logs/$name.txt" "$out/" ;;
     esac
     tar -czf "$out/steps.tar.gz" -C "$logs" . # rewritten after each step, so a timeout keeps what ran
 }
@@ -46,7 +46,13 @@ step() { # step NAME SECONDS command...: runs with a time limit, keeps the outpu
 step devices 30 $v devices
 step selftest 120 $v selftest --full --validate
 step bench_solar 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -r 3
+# quantized weights (the 8-16 GB GPUs' case) and batched decode (the server's)
+step bench_solar_q4km 240 $v bench --synthetic solar-10.7b --type q4_k_m -p 512 -n 128 -r 3 --parallel 1,8
 step profile_solar 120 $v bench --synthetic solar-10.7b -p 512 -n 2 -r 1 --profile
+step profile_solar_q4km 120 $v bench --synthetic solar-10.7b --type q4_k_m -p 512 -n 2 -r 1 --profile
+step bench_solar_parallel 240 $v bench --synthetic solar-10.7b -p 1 -n 64 -r 2 --parallel 1,2,4,8
+# the quantized prefill: weight tiles decoded in shared memory vs the fp16 scratch (untimed choice on GPUs)
+VKLLM_QUANT_PREFILL=dequant step bench_q4km_dequant 180 $v bench --synthetic solar-10.7b --type q4_k_m -p 512 -n 1 -r 3
 step bandwidth 60 $v bench --bandwidth -r 5
 VKLLM_TUNE=0 step bench_solar_untuned 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -r 3
 step bench_solar_json 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -d 0,4096 -r 3 --json
