@@ -17,6 +17,7 @@
 // not a whole number of words (Q8_0 34 bytes, Q4_0 18, Q5_0 22, Q6_K 210,
 // Q3_K 110), so that no two invocations write the same word.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 #define PUSH_QUANTIZE
 #include "push.h"
@@ -24,7 +25,7 @@
 layout(local_size_x_id = QUANTIZE_SPEC_WG) in;
 layout(constant_id = QUANTIZE_SPEC_WG) const uint WG = 64;
 
-layout(std430, binding = QUANTIZE_BIND_SRC) readonly buffer Src { uint src[]; };
+layout(binding = QUANTIZE_BIND_SRC) uniform usamplerBuffer src_tex; // the source rows, 16-byte texels
 layout(std430, binding = QUANTIZE_BIND_DST) writeonly buffer Dst { uint dst[]; };
 layout(std430, binding = QUANTIZE_BIND_STATUS) buffer Status { uint status[]; };
 
@@ -96,23 +97,22 @@ void put_f16(uint o, float f)
     or8(o, h);
     or8(o + 1u, h >> 8);
 }
-float h2f(uint h) // exact fp16 -> fp32 (src/util/half.h's half_to_float)
+float h2f(uint h) // exact fp16 -> fp32 (src/util/half.h's half_to_float), for finite h
 {
-    const uint sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu;
-    uint man = h & 0x3ffu;
-    if (e == 0x1fu) return uintBitsToFloat(sign | 0x7f800000u | (man << 13));
-    if (e != 0u) return uintBitsToFloat(sign | ((e + 112u) << 23) | (man << 13));
-    if (man == 0u) return uintBitsToFloat(sign);
-    uint ex = 113u;
-    while ((man & 0x400u) == 0u) {
-        man <<= 1;
-        ex--;
-    }
-    return uintBitsToFloat(sign | (ex << 23) | ((man & 0x3ffu) << 13));
+    const uint sign = (h & 0x8000u) << 16, mag = h & 0x7fffu;
+    // subnormals (and zero): man * 2^-24, exact; normals: the exponent rebiased
+    const float sub = float(mag) * uintBitsToFloat(0x33800000u);
+    const uint bits = mag < 0x400u ? floatBitsToUint(sub) : (mag << 13) + 0x38000000u;
+    return uintBitsToFloat(sign | bits);
 }
-float f16_round(float f) { return h2f(f32_bits_to_f16(floatBitsToUint(f))); }
+// the same with inf / NaN (fp16 fields the shader reads back)
+float h2f_any(uint h)
+{
+    return (h & 0x7c00u) == 0x7c00u ? uintBitsToFloat((h & 0x8000u) << 16 | 0x7f800000u | (h & 0x3ffu) << 13) : h2f(h);
+}
+float f16_round(float f) { return h2f_any(f32_bits_to_f16(floatBitsToUint(f))); }
 // the fp16 stored at byte o of the output, as a reader gets it
-float got_f16(uint o) { return h2f(get8(o) | get8(o + 1u) << 8); }
+float got_f16(uint o) { return h2f_any(get8(o) | get8(o + 1u) << 8); }
 
 int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 // (int)lrintf(v) as the CPU computes it (x86-64 / AArch64 with a 64-bit
@@ -121,10 +121,10 @@ int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 int nearest(float v)
 {
     const uint b = floatBitsToUint(v), a = b & 0x7fffffffu;
-    if (a >= 0x5f000000u) return 0; // NaN, inf, |v| >= 2^63
-    if (a < 0x4f000000u) return int(roundEven(v)); // |v| < 2^31
     const uint k = (a >> 23) - 150u, lo = k < 32u ? ((a & 0x7fffffu) | 0x800000u) << k : 0u;
-    return (b >> 31) != 0u ? -int(lo) : int(lo);
+    const int big = (b >> 31) != 0u ? -int(lo) : int(lo);
+    // (selects, not branches: the common case costs no divergence)
+    return a >= 0x5f000000u ? 0 /* NaN, inf, |v| >= 2^63 */ : a < 0x4f000000u ? int(roundEven(v)) : big;
 }
 // (int)floorf(v) as the CPU computes it: out of int's range and NaN give INT_MIN
 int floor_int(float v)
@@ -148,7 +148,7 @@ float vlevel(float v, float lo, float hi)
 float extreme(uint off, uint n, out float amax)
 {
     precise float m = 0.0, a = 0.0;
-    for (uint i = 0u; i < n; i++)
+    [[unroll]] for (uint i = 0u; i < n; i++)
         if (abs(x[off + i]) > a) {
             a = abs(x[off + i]);
             m = x[off + i];
@@ -159,38 +159,51 @@ float extreme(uint off, uint n, out float amax)
 
 // ------------------------------------------------------------ scale searches
 
+// The searches work on a copy of their group in fixed-size arrays, their
+// loops over the group unrolled: constant indices keep everything in
+// registers (lavapipe runs them many times faster than with indexed arrays).
+#if QTYPE == T_Q2_K || QTYPE == T_Q6_K
+#define GROUP 16
+#elif BLOCK == 256
+#define GROUP 32
+#endif
+
 #if QTYPE == T_Q2_K || QTYPE == T_Q4_K || QTYPE == T_Q5_K
-// quantize.c's fit_scale_min_lanes for one group: x[off..off+n), weights
-// w[off..), quants into L[off..); returns the scale, neg_min = -min
-float fit_scale_min(uint off, uint n, float nmax, float rmin, float rdelta, int nstep, bool mad, out float neg_min)
+// quantize.c's fit_scale_min_lanes for one group: x[off..off+GROUP),
+// weights w[off..), quants into L[off..); returns the scale, neg_min = -min
+float fit_scale_min(uint off, float nmax, float rmin, float rdelta, int nstep, bool mad, out float neg_min)
 {
-    precise float lt[32], at[32];
-    precise float mn = x[off], mx = x[off], sum_w = w[off], sum_x = w[off] * x[off];
-    for (uint i = 1u; i < n; i++) {
-        mn = x[off + i] < mn ? x[off + i] : mn;
-        mx = x[off + i] > mx ? x[off + i] : mx;
-        sum_w += w[off + i];
-        sum_x += w[off + i] * x[off + i];
+    precise float xs[GROUP], ws[GROUP], lt[GROUP], at[GROUP];
+    for (uint i = 0u; i < GROUP; i++) {
+        xs[i] = x[off + i];
+        ws[i] = w[off + i];
+    }
+    precise float mn = xs[0], mx = xs[0], sum_w = ws[0], sum_x = ws[0] * xs[0];
+    for (uint i = 1u; i < GROUP; i++) {
+        mn = xs[i] < mn ? xs[i] : mn;
+        mx = xs[i] > mx ? xs[i] : mx;
+        sum_w += ws[i];
+        sum_x += ws[i] * xs[i];
     }
     mn = mn > 0.0 ? 0.0 : mn;
     const bool live = mx != mn;
     precise float iscale = live ? nmax / (mx - mn) : 0.0;
     precise float scale = live ? 1.0 / iscale : 0.0, best = 0.0;
-    for (uint i = 0u; i < n; i++) {
-        const precise float l = vlevel(iscale * (x[off + i] - mn), 0.0, nmax);
+    for (uint i = 0u; i < GROUP; i++) {
+        const precise float l = vlevel(iscale * (xs[i] - mn), 0.0, nmax);
         lt[i] = l;
-        const precise float diff = scale * l + mn - x[off + i];
-        best += w[off + i] * (mad ? abs(diff) : diff * diff);
+        const precise float diff = scale * l + mn - xs[i];
+        best += ws[i] * (mad ? abs(diff) : diff * diff);
     }
     for (int is = 0; is <= nstep; is++) {
         precise float sum_l = 0.0, sum_l2 = 0.0, sum_xl = 0.0, err = 0.0;
         iscale = live ? (rmin + rdelta * float(is) + nmax) / (mx - mn) : 0.0;
-        for (uint i = 0u; i < n; i++) {
-            const precise float l = vlevel(iscale * (x[off + i] - mn), 0.0, nmax);
+        for (uint i = 0u; i < GROUP; i++) {
+            const precise float l = vlevel(iscale * (xs[i] - mn), 0.0, nmax);
             at[i] = l;
-            sum_l += w[off + i] * l;
-            sum_l2 += w[off + i] * (l * l);
-            sum_xl += w[off + i] * l * x[off + i];
+            sum_l += ws[i] * l;
+            sum_l2 += ws[i] * (l * l);
+            sum_xl += ws[i] * l * xs[i];
         }
         const precise float D = sum_w * sum_l2 - sum_l * sum_l;
         const bool ok = live && D > 0.0;
@@ -201,54 +214,56 @@ float fit_scale_min(uint off, uint n, float nmax, float rmin, float rdelta, int 
         s = pos ? sum_xl / (sum_l2 > 0.0 ? sum_l2 : 1.0) : s;
         s = ok ? s : 0.0;
         m = ok ? m : 0.0;
-        for (uint i = 0u; i < n; i++) {
-            const precise float diff = s * at[i] + m - x[off + i];
-            err += w[off + i] * (mad ? abs(diff) : diff * diff);
+        for (uint i = 0u; i < GROUP; i++) {
+            const precise float diff = s * at[i] + m - xs[i];
+            err += ws[i] * (mad ? abs(diff) : diff * diff);
         }
-        if (ok && err < best) {
-            for (uint i = 0u; i < n; i++) lt[i] = at[i];
-            best = err;
-            scale = s;
-            mn = m;
-        }
+        const bool better = ok && err < best;
+        for (uint i = 0u; i < GROUP; i++) lt[i] = better ? at[i] : lt[i];
+        best = better ? err : best;
+        scale = better ? s : scale;
+        mn = better ? m : mn;
     }
-    for (uint i = 0u; i < n; i++) L[off + i] = live ? uint(lt[i]) : 0u;
+    for (uint i = 0u; i < GROUP; i++) L[off + i] = live ? uint(lt[i]) : 0u;
     neg_min = -mn;
     return live ? scale : 0.0;
 }
 #endif
 
 #if QTYPE == T_Q6_K
-// quantize.c's fit_scale_signed_lanes for one group of n: quants L - nmax
-float fit_scale_signed(uint off, uint n, int nmax)
+// quantize.c's fit_scale_signed_lanes for one group: quants L - nmax
+float fit_scale_signed(uint off, int nmax)
 {
-    precise float lt[32], at[32];
-    float amax;
-    const precise float m = extreme(off, n, amax);
+    precise float xs[GROUP], lt[GROUP], at[GROUP];
+    for (uint i = 0u; i < GROUP; i++) xs[i] = x[off + i];
+    precise float m = 0.0, amax = 0.0; // extreme(): the first of the largest magnitude
+    for (uint i = 0u; i < GROUP; i++) {
+        const bool gt = abs(xs[i]) > amax;
+        amax = gt ? abs(xs[i]) : amax;
+        m = gt ? xs[i] : m;
+    }
     const bool live = !(amax < EPS);
     precise float best = 0.0, scale = 0.0;
-    for (uint i = 0u; i < n; i++) lt[i] = 0.0;
+    for (uint i = 0u; i < GROUP; i++) lt[i] = 0.0;
     const float lo = float(-nmax), hi = float(nmax - 1);
     for (int is = 0; is <= 18; is++) {
         const int step = is == 0 ? 0 : is <= 9 ? is - 10 : is - 9; // 0 first, then -9..-1, 1..9
         const precise float iscale = live ? -(float(nmax) + TENTH * float(step)) / m : 0.0;
         precise float sumlx = 0.0, suml2 = 0.0;
-        for (uint i = 0u; i < n; i++) {
-            const precise float l = vlevel(iscale * x[off + i], lo, hi), wi = x[off + i] * x[off + i];
+        for (uint i = 0u; i < GROUP; i++) {
+            const precise float l = vlevel(iscale * xs[i], lo, hi), wi = xs[i] * xs[i];
             at[i] = l;
-            sumlx += wi * x[off + i] * l;
+            sumlx += wi * xs[i] * l;
             suml2 += wi * (l * l);
         }
         const bool has = suml2 > 0.0;
         const bool take = step == 0 || (has && sumlx * sumlx > best * suml2);
         const precise float sc = has ? sumlx / suml2 : 0.0;
-        if (take) {
-            for (uint i = 0u; i < n; i++) lt[i] = at[i];
-            scale = sc;
-            best = sc * sumlx;
-        }
+        for (uint i = 0u; i < GROUP; i++) lt[i] = take ? at[i] : lt[i];
+        scale = take ? sc : scale;
+        best = take ? sc * sumlx : best;
     }
-    for (uint i = 0u; i < n; i++) L[off + i] = live ? uint(int(lt[i]) + nmax) : 0u;
+    for (uint i = 0u; i < GROUP; i++) L[off + i] = live ? uint(int(lt[i]) + nmax) : 0u;
     return live ? scale : 0.0;
 }
 #endif
@@ -307,7 +322,7 @@ void quantize_block(uint o)
     extreme(0u, 32u, amax);
     const precise float d = f16_round(amax / 127.0), id = d != 0.0 ? 1.0 / d : 0.0;
     put_f16(o, d);
-    for (uint e = 0u; e < 32u; e++) or8(o + 2u + e, uint(clampi(nearest(x[e] * id), -127, 127)));
+    [[unroll]] for (uint e = 0u; e < 32u; e++) or8(o + 2u + e, uint(clampi(nearest(x[e] * id), -127, 127)));
 }
 #endif
 
@@ -378,7 +393,7 @@ void quantize_block(uint o)
     for (uint k = 0u; k < 256u; k++) w[k] = abs(x[k]);
     for (uint j = 0u; j < 16u; j++) {
         float nm;
-        sc[j] = fit_scale_min(16u * j, 16u, 3.0, -0.5, TENTH, 15, true, nm);
+        sc[j] = fit_scale_min(16u * j, 3.0, -0.5, TENTH, 15, true, nm);
         mins[j] = nm;
     }
     for (uint j = 0u; j < 16u; j++) {
@@ -456,8 +471,8 @@ void quantize_block(uint o)
     }
     for (uint j = 0u; j < 8u; j++) {
         float nm;
-        if (bits == 4) sc[j] = fit_scale_min(32u * j, 32u, float(nmax), -1.0, TENTH, 20, false, nm);
-        else sc[j] = fit_scale_min(32u * j, 32u, float(nmax), -0.5, TENTH, 15, false, nm);
+        if (bits == 4) sc[j] = fit_scale_min(32u * j, float(nmax), -1.0, TENTH, 20, false, nm);
+        else sc[j] = fit_scale_min(32u * j, float(nmax), -0.5, TENTH, 15, false, nm);
         mins[j] = nm;
     }
     for (uint j = 0u; j < 8u; j++) {
@@ -502,7 +517,7 @@ void quantize_block(uint o)
 {
     precise float sc[16];
     precise float amax = 0.0, max_scale = 0.0;
-    for (uint j = 0u; j < 16u; j++) sc[j] = fit_scale_signed(16u * j, 16u, 32);
+    for (uint j = 0u; j < 16u; j++) sc[j] = fit_scale_signed(16u * j, 32);
     for (uint j = 0u; j < 16u; j++)
         if (abs(sc[j]) > amax) {
             amax = abs(sc[j]);
@@ -529,22 +544,31 @@ void quantize_block(uint o)
 
 // ------------------------------------------------------------ main
 
-// x = block b's weights (b counted from the dispatch's first); false if one is NaN or Inf
+// x = block b's weights (b counted from the dispatch's first); false if
+// one is NaN or Inf. A block's elements start on a texel (rows of whole
+// 32-element blocks): read as whole texels, the fast way on lavapipe.
 bool load_block(uint b)
 {
     bool finite = true;
     const uint e0 = pc.src_elem + b * uint(BLOCK);
-    for (uint i = 0u; i < uint(BLOCK); i++) {
-        const uint e = e0 + i;
-        uint bits;
-        if (pc.src_dtype == QUANTIZE_SRC_F32) {
-            bits = src[e];
-        } else {
-            const uint h = (src[e >> 1] >> (16u * (e & 1u))) & 0xffffu;
-            bits = pc.src_dtype == QUANTIZE_SRC_BF16 ? h << 16 : floatBitsToUint(h2f(h));
+    if (pc.src_dtype == QUANTIZE_SRC_F32) {
+        for (uint t = 0u; t < uint(BLOCK) / 4u; t++) {
+            const uvec4 v = texelFetch(src_tex, int((e0 >> 2) + t));
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                finite = finite && (v[j] & 0x7f800000u) != 0x7f800000u;
+                x[4u * t + j] = uintBitsToFloat(v[j]);
+            }
         }
-        finite = finite && (bits & 0x7f800000u) != 0x7f800000u;
-        x[i] = uintBitsToFloat(bits);
+    } else {
+        const bool bf16 = pc.src_dtype == QUANTIZE_SRC_BF16;
+        for (uint t = 0u; t < uint(BLOCK) / 8u; t++) {
+            const uvec4 v = texelFetch(src_tex, int((e0 >> 3) + t));
+            [[unroll]] for (uint j = 0u; j < 8u; j++) {
+                const uint h = (v[j >> 1] >> (16u * (j & 1u))) & 0xffffu;
+                finite = finite && (h & (bf16 ? 0x7f80u : 0x7c00u)) != (bf16 ? 0x7f80u : 0x7c00u);
+                x[8u * t + j] = bf16 ? uintBitsToFloat(h << 16) : h2f(h);
+            }
+        }
     }
     return finite;
 }
@@ -554,14 +578,17 @@ void main()
     const uint inv = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * WG + gl_LocalInvocationID.x;
     const uint b0 = inv * uint(PAIR);
     if (b0 >= pc.n_blocks) return;
-    for (uint k = 0u; k < uint(OUT_WORDS); k++) ob[k] = 0u;
+    [[unroll]] for (uint k = 0u; k < uint(OUT_WORDS); k++) ob[k] = 0u;
     uint bad_row = 0xffffffffu;
+#if BLOCK == 32
+    [[unroll]] // constant output offsets for the small blocks
+#endif
     for (uint p = 0u; p < uint(PAIR); p++) {
         const uint b = b0 + p;
         if (b >= pc.n_blocks) break; // the tensor's last block alone: the rest of its word is padding, zeros
         if (!load_block(b)) bad_row = min(bad_row, pc.row0 + b / pc.blocks_per_row);
         quantize_block(p * uint(BLOCK_BYTES));
     }
-    for (uint k = 0u; k < uint(OUT_WORDS); k++) dst[pc.dst_word + inv * uint(OUT_WORDS) + k] = ob[k];
+    [[unroll]] for (uint k = 0u; k < uint(OUT_WORDS); k++) dst[pc.dst_word + inv * uint(OUT_WORDS) + k] = ob[k];
     if (bad_row != 0xffffffffu) atomicMin(status[0], bad_row);
 }

@@ -233,10 +233,16 @@ struct qdevice {
 
 /* rows per piece: as many as fit, an even number where a row has an odd
  * number of blocks that are not whole words (op_quantize_rows's rule) */
-static uint64_t piece_rows(const model_tensor *t)
+static uint64_t src_bytes(gpu_ctx *ctx)
+{
+    const uint64_t texels = gpu_max_texels(ctx); /* the shader reads src as texels */
+    return texels < QD_SRC_BYTES / 16 ? texels * 16 : QD_SRC_BYTES;
+}
+
+static uint64_t piece_rows(gpu_ctx *ctx, const model_tensor *t)
 {
     const quant_type *qt = quant_type_of(t->load_qtype);
-    uint64_t per = QD_SRC_BYTES / (t->cols * dtype_size(t->dtype));
+    uint64_t per = src_bytes(ctx) / (t->cols * dtype_size(t->dtype));
     if (qt->block_bytes % 4 && t->cols / qt->block % 2) per &= ~1ull;
     return per;
 }
@@ -246,7 +252,7 @@ bool qdevice_takes(gpu_ctx *ctx, const model_tensor *t)
     const ops_profile *p = ops_profile_of(ctx);
     return p->quantize_on_device && t->load_qtype && op_quantize_supported(t->load_qtype) &&
            (t->dtype == DTYPE_F32 || t->dtype == DTYPE_F16 || t->dtype == DTYPE_BF16) && t->rows < (1ull << 32) &&
-           piece_rows(t) >= 1 && QD_SRC_BYTES <= gpu_max_chunk_bytes(ctx);
+           piece_rows(ctx, t) >= 1 && src_bytes(ctx) <= gpu_max_chunk_bytes(ctx);
 }
 
 vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
@@ -255,7 +261,7 @@ vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
     qdevice *q = calloc(1, sizeof *q);
     if (!q) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
     q->ctx = ctx;
-    vkllm_status s = gpu_tensor_create(ctx, QD_SRC_BYTES, 0, &q->src);
+    vkllm_status s = gpu_tensor_create(ctx, src_bytes(ctx), 0, &q->src);
     if (s == VKLLM_OK) s = gpu_tensor_create_mapped(ctx, 16, &q->status);
     if (s != VKLLM_OK) {
         qdevice_stop(q);
@@ -268,7 +274,7 @@ vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
 vkllm_status qdevice_upload(qdevice *q, const model_tensor *t, gpu_tensor *dst,
                             vkllm_status (*report)(void *user, uint64_t bytes), void *user)
 {
-    const uint64_t per = piece_rows(t), elem = dtype_size(t->dtype), row_bytes = quant_bytes(quant_type_of(t->load_qtype), t->cols);
+    const uint64_t per = piece_rows(q->ctx, t), elem = dtype_size(t->dtype), row_bytes = quant_bytes(quant_type_of(t->load_qtype), t->cols);
     uint32_t *status = gpu_tensor_map(q->status);
     *status = 0xffffffffu;
     vkllm_status s = VKLLM_OK;

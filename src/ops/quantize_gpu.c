@@ -53,15 +53,18 @@ vkllm_status op_quantize_rows(gpu_rec *rec, uint32_t qtype, uint32_t src_dtype, 
                             qtype, src_dtype, (unsigned long long)cols);
     if (row0 + n_rows > total_rows || src_row > row0 || (row0 + n_rows - src_row) * cols * elem > gpu_binding_bytes(src) ||
         (row0 + n_rows - src_row) * cols >= (1ull << 32) ||
-        total_rows * row_bytes > gpu_tensor_bytes(dst) || total_rows >= (1ull << 32) ||
+        total_rows * row_bytes > gpu_tensor_bytes(dst) || total_rows >= (1ull << 32) || src.offset || src.range ||
+        gpu_binding_bytes(src) % 16 || gpu_binding_bytes(src) / 16 > gpu_max_texels(gpu_rec_ctx(rec)) ||
         (pairs && (row0 * bpr % 2 || (n_rows * bpr % 2 && row0 + n_rows != total_rows))))
         return gpu_rec_fail(rec, VKLLM_ERR_INVALID_ARG,
-                            "quantize: rows %llu..%llu of %llu x %llu: past the matrix or its tensors, or not starting "
-                            "and ending on a word", (unsigned long long)row0, (unsigned long long)(row0 + n_rows),
+                            "quantize: rows %llu..%llu of %llu x %llu: past the matrix or its tensors, not starting "
+                            "and ending on a word, or a src that is not a whole chunk of whole texels within the "
+                            "device's texel limit", (unsigned long long)row0, (unsigned long long)(row0 + n_rows),
                             (unsigned long long)total_rows, (unsigned long long)cols);
     gpu_pipeline_desc d = {
         .shader = shader_of(qtype), .n_buffers = QUANTIZE_N_BINDINGS, .push_bytes = sizeof(quantize_push),
         .n_spec = QUANTIZE_N_SPEC, .spec = { [QUANTIZE_SPEC_WG] = QUANTIZE_WG },
+        .texel_mask = BINDING_BIT(QUANTIZE_BIND_SRC), /* whole texels: 2-5x faster reads on lavapipe */
     };
     gpu_pipeline *p = gpu_rec_pipeline(rec, &d);
     /* the rows as dst's chunks split them (each chunk holds whole rows) */

@@ -19,7 +19,8 @@ bool op_quantize_supported(uint32_t qtype);
 /* Records the quantization of rows [row0, row0 + n_rows) of a matrix of
  * total_rows x cols weights into their place in dst, a tensor
  * op_weight_create made for qtype (rows split across its chunks as they
- * fall). src (a binding of one chunk) holds the rows from src_row (<= row0) on,
+ * fall). src (a whole chunk, read as texels: whole 16-byte texels, within
+ * gpu_max_texels) holds the rows from src_row (<= row0) on,
  * row-major, elements of src_dtype (QUANTIZE_SRC_F32/F16/BF16). status: a tensor
  * whose first 32-bit word becomes the least of itself and the index of any
  * row holding NaN or Inf (the caller sets it to 0xffffffff first). Two
