@@ -159,9 +159,9 @@ float extreme(uint off, uint n, out float amax)
 
 // ------------------------------------------------------------ scale searches
 
-// The searches work on a copy of their group in fixed-size arrays, their
-// loops over the group unrolled: constant indices keep everything in
-// registers (lavapipe runs them many times faster than with indexed arrays).
+// The searches work on a copy of their group in arrays of the group's size
+// (measured faster on lavapipe than indexing the block's; unrolling the
+// loops over the group as well made the JIT take seconds per shader).
 #if QTYPE == T_Q2_K || QTYPE == T_Q6_K
 #define GROUP 16
 #elif BLOCK == 256
