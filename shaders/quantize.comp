@@ -15,7 +15,7 @@
 //
 // One invocation makes one block, or two consecutive blocks where a block is
 // not a whole number of words (Q8_0 34 bytes, Q4_0 18, Q5_0 22, Q6_K 210,
-// Q3_K 110), so that no two invocations write the same word.
+// Q3_K 110, IQ4_NL 18), so that no two invocations write the same word.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
@@ -40,6 +40,8 @@ layout(std430, binding = QUANTIZE_BIND_STATUS) buffer Status { uint status[]; };
 #define T_Q4_K 12
 #define T_Q5_K 13
 #define T_Q6_K 14
+#define T_IQ4_NL 20
+#define T_IQ4_XS 23
 
 #if QTYPE == T_Q8_0
 #define BLOCK 32
@@ -71,6 +73,12 @@ layout(std430, binding = QUANTIZE_BIND_STATUS) buffer Status { uint status[]; };
 #elif QTYPE == T_Q6_K
 #define BLOCK 256
 #define BLOCK_BYTES 210
+#elif QTYPE == T_IQ4_NL
+#define BLOCK 32
+#define BLOCK_BYTES 18
+#elif QTYPE == T_IQ4_XS
+#define BLOCK 256
+#define BLOCK_BYTES 136
 #else
 #error "quantize.comp: unknown QTYPE"
 #endif
@@ -315,6 +323,13 @@ float fit_scale_signed_iter(uint off, uint n, int nmax)
 
 // ------------------------------------------------------------ blocks of 32
 
+// 4-bit quant e (0..31) of a 32-weight block whose nibbles start at byte qs
+void put_nibble32(uint qs, uint e, int q)
+{
+    if (e < 16u) or8(qs + e, uint(q) & 0xfu);
+    else or8(qs + e - 16u, (uint(q) & 0xfu) << 4);
+}
+
 #if QTYPE == T_Q8_0
 void quantize_block(uint o)
 {
@@ -332,12 +347,6 @@ void quantize_block(uint o)
 #else
 #define BITS 5
 #endif
-// 4-bit quant e (0..31) of a 32-weight block whose nibbles start at byte qs
-void put_nibble32(uint qs, uint e, int q)
-{
-    if (e < 16u) or8(qs + e, uint(q) & 0xfu);
-    else or8(qs + e - 16u, (uint(q) & 0xfu) << 4);
-}
 void quantize_block(uint o)
 {
     const int top = (1 << BITS) - 1;
@@ -372,6 +381,99 @@ void quantize_block(uint o)
     }
     if (BITS == 5)
         for (uint i = 0u; i < 4u; i++) or8(qh_at + i, qh >> (8u * i));
+}
+#endif
+
+// ------------------------------------------------------------ IQ4
+
+#if QTYPE == T_IQ4_NL || QTYPE == T_IQ4_XS
+const int iq4_table[16] = int[16](-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+
+// quantize.c's iq4_nearest: index of the table value nearest to v (its
+// binary search as selects: the index is the last table value <= v, the
+// tie goes up; NaN gives 15 as the search does), q = that value
+int iq4_nearest_q(float v, out float q)
+{
+    int lo = 0;
+    float tl = float(iq4_table[0]), th = float(iq4_table[1]);
+    [[unroll]] for (int k = 1; k < 15; k++) {
+        const bool ge = v >= float(iq4_table[k]);
+        lo = ge ? k : lo;
+        tl = ge ? float(iq4_table[k]) : tl;
+        th = ge ? float(iq4_table[k + 1]) : th;
+    }
+    const precise float below = v - tl, above = th - v;
+    const bool up = !(below < above), nan_ = (floatBitsToUint(v) & 0x7fffffffu) > 0x7f800000u;
+    const bool top = nan_ || v >= float(iq4_table[15]), bottom = !top && v <= float(iq4_table[0]);
+    q = top ? float(iq4_table[15]) : bottom ? float(iq4_table[0]) : up ? th : tl;
+    return top ? 15 : bottom ? 0 : up ? lo + 1 : lo;
+}
+int iq4_nearest(float v)
+{
+    float q;
+    return iq4_nearest_q(v, q);
+}
+
+// quantize.c's iq4_fit: the best scale of the 32 weights x[off..) for the table
+float iq4_fit(uint off)
+{
+    float amax;
+    const precise float m = extreme(off, 32u, amax);
+    if (amax < EPS) return 0.0;
+    precise float best = 0.0, d = 0.0;
+    for (int t = -8; t <= 7; t++) { // -8: d = -m / table[0]; then 15 scales around it
+        const precise float id = t == -8 ? -float(iq4_table[0]) / m : (float(t) + float(iq4_table[0])) / m;
+        precise float sumqx = 0.0, sumq2 = 0.0;
+        for (uint j = 0u; j < 32u; j++) {
+            float q;
+            iq4_nearest_q(id * x[off + j], q);
+            const precise float wj = x[off + j] * x[off + j];
+            sumqx += wj * q * x[off + j];
+            sumq2 += wj * q * q;
+        }
+        if (t == -8 || (sumq2 > 0.0 && sumqx * sumqx > best * sumq2)) {
+            d = sumq2 > 0.0 ? sumqx / sumq2 : 0.0;
+            best = d * sumqx;
+        }
+    }
+    return d;
+}
+#endif
+
+#if QTYPE == T_IQ4_NL
+void quantize_block(uint o)
+{
+    const precise float d = f16_round(iq4_fit(0u)), id = d != 0.0 ? 1.0 / d : 0.0;
+    put_f16(o, d);
+    for (uint e = 0u; e < 32u; e++) put_nibble32(o + 2u, e, iq4_nearest(id * x[e]));
+}
+#endif
+
+#if QTYPE == T_IQ4_XS
+void quantize_block(uint o)
+{
+    precise float sc[8];
+    precise float amax = 0.0, max_scale = 0.0;
+    for (uint i = 0u; i < 8u; i++) {
+        sc[i] = iq4_fit(32u * i);
+        if (abs(sc[i]) > amax) {
+            amax = abs(sc[i]);
+            max_scale = sc[i];
+        }
+    }
+    const precise float d = -max_scale / 32.0, id = d != 0.0 ? 1.0 / d : 0.0;
+    put_f16(o, d);
+    uint sh = 0u;
+    for (uint i = 0u; i < 8u; i++) {
+        int l = clampi(nearest(id * sc[i]), -32, 31);
+        const precise float dl = f16_round(d) * float(l), idl = dl != 0.0 ? 1.0 / dl : 0.0;
+        for (uint e = 0u; e < 32u; e++) put_nibble32(o + 8u + 16u * i, e, iq4_nearest(idl * x[32u * i + e]));
+        l += 32;
+        or8(o + 4u + i / 2u, uint(l & 0xf) << (4u * (i % 2u)));
+        sh |= uint(l >> 4) << (2u * i);
+    }
+    or8(o + 2u, sh);
+    or8(o + 3u, sh >> 8);
 }
 #endif
 

@@ -15,8 +15,7 @@
  *     more chunks than buffers;
  *   - all of it twice: the blocks made on the device (shaders/quantize.comp,
  *     the profile's quantize_on_device) and by the CPU's threads, each
- *     checked to have been the path taken (types without a device kernel
- *     take the CPU's within a device load: iq4_xs, whose output is Q6_K);
+ *     checked to have been the path taken (iq4_xs: IQ4_XS and a Q6_K output);
  *   - refused: an unknown type (the message lists the valid ones), an
  *     already quantized source, a NaN weight (named with its row; both
  *     paths).

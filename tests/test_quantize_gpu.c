@@ -23,7 +23,8 @@ int main(void)
     uint64_t seed = harness_seed();
     static const struct { uint32_t qtype, rows, cols; } cases[] = {
         { 12, 23, 512 }, { 14, 23, 256 }, { 14, 9, 1280 }, { 8, 21, 96 }, { 13, 13, 256 }, { 2, 25, 160 },
-        { 3, 12, 64 },   { 6, 17, 96 },   { 7, 12, 64 }, { 10, 12, 512 }, { 11, 15, 256 },
+        { 3, 12, 64 },   { 6, 17, 96 },   { 7, 12, 64 }, { 10, 12, 512 }, { 11, 15, 256 }, { 20, 13, 96 },
+        { 23, 11, 512 },
     };
     static const uint32_t dtypes[] = { QUANTIZE_SRC_F16, QUANTIZE_SRC_BF16, QUANTIZE_SRC_F32 };
     int failures = 0;

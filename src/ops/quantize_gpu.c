@@ -29,6 +29,8 @@ static const char *shader_of(uint32_t qtype)
     case QTYPE_Q4_K: return "quantize_q4_k";
     case QTYPE_Q5_K: return "quantize_q5_k";
     case QTYPE_Q6_K: return "quantize_q6_k";
+    case QTYPE_IQ4_NL: return "quantize_iq4_nl";
+    case QTYPE_IQ4_XS: return "quantize_iq4_xs";
     default: return NULL;
     }
 }

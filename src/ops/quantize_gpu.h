@@ -13,7 +13,7 @@
 #include "ops/check.h"
 
 /* True if the device can make blocks of this ggml type (a quantize_<type>
- * shader exists): Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K. */
+ * shader exists): Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS. */
 bool op_quantize_supported(uint32_t qtype);
 
 /* Records the quantization of rows [row0, row0 + n_rows) of a matrix of
