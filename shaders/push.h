@@ -255,4 +255,32 @@ PUSH_BEGIN(attention_combine_push)
 PUSH_END(attention_combine_push)
 #endif
 
+/* ---- quantize: n_blocks ggml blocks of the shader's QTYPE from src (fp32,
+ * fp16 or bf16 elements [n_blocks * block], src_dtype one of
+ * QUANTIZE_SRC_*, the values of src/model/dtype.h's DTYPE_*; from element
+ * src_elem on) into dst from
+ * word dst_word on (the first block's byte offset / 4: dispatches start on
+ * even blocks, so a pair of 2-byte-aligned blocks shares no word with
+ * another invocation); status[0] = min(itself, the row of any block holding
+ * NaN/Inf), rows counted from row0 with blocks_per_row blocks each */
+#define QUANTIZE_SRC_F32 0
+#define QUANTIZE_SRC_F16 1
+#define QUANTIZE_SRC_BF16 2
+#define QUANTIZE_SPEC_WG 0
+#define QUANTIZE_N_SPEC 1
+#define QUANTIZE_BIND_SRC 0
+#define QUANTIZE_BIND_DST 1
+#define QUANTIZE_BIND_STATUS 2
+#define QUANTIZE_N_BINDINGS 3
+#if !defined(VKLLM_GLSL) || defined(PUSH_QUANTIZE)
+PUSH_BEGIN(quantize_push)
+    U32 n_blocks;
+    U32 src_elem;  /* the first block's first element in src */
+    U32 dst_word;
+    U32 src_dtype;
+    U32 row0;
+    U32 blocks_per_row;
+PUSH_END(quantize_push)
+#endif
+
 #endif

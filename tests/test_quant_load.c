@@ -13,8 +13,12 @@
  *     the quantized file's: same types, same device bytes, so the same fit;
  *   - the chunk stream gives every row exactly once, in order, with many
  *     more chunks than buffers;
+ *   - all of it twice: the blocks made on the device (shaders/quantize.comp,
+ *     the profile's quantize_on_device) and by the CPU's threads, each
+ *     checked to have been the path taken (iq4_xs: IQ4_XS and a Q6_K output);
  *   - refused: an unknown type (the message lists the valid ones), an
- *     already quantized source, a NaN weight (named with its row).
+ *     already quantized source, a NaN weight (named with its row; both
+ *     paths).
  * argv[1]: a scratch folder. */
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 #include "model/model.h"
 #include "model/quant.h"
 #include "model_util.h" /* expect.h */
+#include "ops/profile.h"
 #include "loaded_model.h"
 #include "ref_llama.h"
 #include "util/rng.h"
@@ -98,8 +103,9 @@ static int compare_weights(gpu_ctx *ctx, const loaded *f, const loaded *q, const
 /* src quantized to `quant` by vkllm_quantize (into dir) and on load: same
  * weights, same logits, the reference's logits, the same description. */
 static void check_case(gpu_ctx *ctx, const char *dir, const char *src, const char *label, const char *quant,
-                       uint64_t seed)
+                       uint64_t seed, bool on_device)
 {
+    ops_profile_of(ctx)->quantize_on_device = on_device;
     char file[1024], err[1024];
     snprintf(file, sizeof file, "%s/%s-%s.gguf", dir, label, quant);
     vkllm_quantize_options qo = { .type = quant, .overwrite = 1 };
@@ -112,9 +118,14 @@ static void check_case(gpu_ctx *ctx, const char *dir, const char *src, const cha
         unload(&f);
         return;
     }
-    int n_quant = 0;
-    for (size_t i = 0; i < q.m->n_tensors; i++) n_quant += q.m->tensors[i].load_qtype != 0;
+    int n_quant = 0, n_device = 0;
+    for (size_t i = 0; i < q.m->n_tensors; i++) {
+        n_quant += q.m->tensors[i].load_qtype != 0;
+        n_device += q.m->tensors[i].load_qtype && qdevice_takes(ctx, &q.m->tensors[i]);
+    }
     EXPECT(n_quant > 0, "%s %s: nothing planned for quantizing", label, quant);
+    EXPECT(on_device ? n_device > 0 : n_device == 0, "%s %s: %d of %d tensors quantized on the device, want %s", label,
+           quant, n_device, n_quant, on_device ? "some" : "none");
     EXPECT(llama_weights_bytes(f.w) == llama_weights_bytes(q.w), "%s %s: %llu device bytes, the file's %llu", label,
            quant, (unsigned long long)llama_weights_bytes(q.w), (unsigned long long)llama_weights_bytes(f.w));
     int n_same = compare_weights(ctx, &f, &q, label);
@@ -155,8 +166,9 @@ static void check_case(gpu_ctx *ctx, const char *dir, const char *src, const cha
                b.tensor_types, a.tensor_types);
         EXPECT(b.file_bytes != a.file_bytes, "%s %s: file_bytes should stay the source's", label, quant);
     }
-    printf("%-14s %-7s %2d quantized on load, %d tensors identical to the file's, logits vs file %.2e%s, vs reference "
-           "%.2e\n", label, quant, n_quant, n_same, d_file, hf ? "" : " (bit-identical required)", d_ref);
+    printf("%-14s %-7s %2d quantized on load (%2d on the device), %d tensors identical to the file's, logits vs file "
+           "%.2e%s, vs reference %.2e\n", label, quant, n_quant, n_device, n_same, d_file,
+           hf ? "" : " (bit-identical required)", d_ref);
     free(lf);
     free(lq);
     free(lr);
@@ -294,9 +306,13 @@ static void check_refusals(const char *dir, const char *src, const char *quantiz
     }
     EXPECT(t, "nan: no blk.1.ffn_up.weight to spoil");
     lo.quant = "q4_k_m";
-    tu_expect("NaN weight", vkllm_model_load(bad, &lo, &m, err, sizeof err), err, VKLLM_ERR_FORMAT,
-              "tensor 'blk.1.ffn_up.weight' row 7 holds NaN or Inf", NULL);
-    EXPECT(!m, "NaN weight: a model came back");
+    for (int on_device = 0; on_device < 2; on_device++) { /* (the context's profile reads it) */
+        setenv("VKLLM_QUANTIZE_ON", on_device ? "device" : "cpu", 1);
+        tu_expect(on_device ? "NaN weight (device)" : "NaN weight (cpu)", vkllm_model_load(bad, &lo, &m, err, sizeof err),
+                  err, VKLLM_ERR_FORMAT, "tensor 'blk.1.ffn_up.weight' row 7 holds NaN or Inf", NULL);
+        EXPECT(!m, "NaN weight: a model came back");
+    }
+    unsetenv("VKLLM_QUANTIZE_ON");
     free(bad);
     printf("refusals       unknown type, f16, already quantized, NaN weight\n");
 }
@@ -331,12 +347,16 @@ int main(int argc, char **argv)
         printf("FAIL generate: %s\n", err);
         return 1;
     }
-    check_case(ctx, dir, big_gguf, "f16-gguf", "q4_k_m", seed + 10);
-    check_case(ctx, dir, big_hf, "f16-hf", "q4_k_m", seed + 12);
-    check_case(ctx, dir, tied_gguf, "bf16-tied", "q5_k_s", seed + 13);
-    check_case(ctx, dir, small_hf, "f32-small-hf", "q4_k_m", seed + 14);
-    check_case(ctx, dir, small_hf, "f32-small-hf", "q8_0", seed + 15);
-    check_case(ctx, dir, mixed_gguf, "f16-mixed", "q4_k_m", seed + 16);
+    for (int on_device = 1; on_device >= 0; on_device--) {
+        printf("-- quantized %s\n", on_device ? "on the device" : "by the CPU's threads");
+        check_case(ctx, dir, big_gguf, "f16-gguf", "q4_k_m", seed + 10, on_device);
+        check_case(ctx, dir, big_hf, "f16-hf", "q4_k_m", seed + 12, on_device);
+        check_case(ctx, dir, tied_gguf, "bf16-tied", "q5_k_s", seed + 13, on_device);
+        check_case(ctx, dir, small_hf, "f32-small-hf", "q4_k_m", seed + 14, on_device);
+        check_case(ctx, dir, small_hf, "f32-small-hf", "q8_0", seed + 15, on_device);
+        check_case(ctx, dir, mixed_gguf, "f16-mixed", "q4_k_m", seed + 16, on_device);
+        check_case(ctx, dir, big_gguf, "f16-gguf", "iq4_xs", seed + 17, on_device);
+    }
     check_api(dir, big_gguf, "q4_0");
     check_stream(big_gguf, "q4_k_m");
     char *quantized = tu_path(dir, "f16-gguf-q4_k_m.gguf");

@@ -69,4 +69,23 @@ uint32_t qstream_threads(const qstream *q);
 /* Stops and joins the threads, frees everything; NULL is fine. */
 void qstream_stop(qstream *q);
 
+/* The same on the device (VKLLM_QUANTIZE_ON, the profile's
+ * quantize_on_device): each matrix's source rows go up in pieces of 16 MiB
+ * and shaders/quantize.comp (src/ops/quantize_gpu.h) writes its blocks
+ * straight into the weight, byte for byte what the CPU's quantizer makes
+ * where the device's fp32 arithmetic is IEEE. */
+typedef struct qdevice qdevice;
+/* Whether t (load_qtype set) is quantized on this device: the profile says
+ * so and a kernel for its type exists; else it takes qstream. */
+bool qdevice_takes(gpu_ctx *ctx, const model_tensor *t);
+/* The source buffer and the status word. OUT_OF_MEMORY or the device's error. */
+vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out);
+/* Quantizes t into dst (op_weight_create's tensor for t->load_qtype),
+ * calling report with the bytes of blocks written after each piece (its
+ * error stops the load). FORMAT names the row holding NaN/Inf. */
+vkllm_status qdevice_upload(qdevice *q, const model_tensor *t, gpu_tensor *dst,
+                            vkllm_status (*report)(void *user, uint64_t bytes), void *user);
+/* Frees it; NULL is fine. */
+void qdevice_stop(qdevice *q);
+
 #endif

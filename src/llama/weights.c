@@ -1,7 +1,7 @@
 /* Weights on the device: what a model needs, the fit check, and the upload
  * (F16 straight from the mapped file, BF16 / F32 converted to fp16 through a
  * bounded host buffer, matrices planned for quantize on load quantized by
- * weights_quant.c's threads on the way). */
+ * weights_quant.c's threads on the way, or by its shader on the device). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +108,8 @@ typedef struct upload {
     uint64_t done, total;
     llama_progress_cb progress;
     void *user;
-    qstream *qs; /* the planned matrices being quantized (quantize on load); NULL: none */
+    qstream *qs; /* the planned matrices being quantized on the CPU (quantize on load); NULL: none */
+    qdevice *qd; /* the same on the device; NULL: none */
 } upload;
 
 static vkllm_status report(upload *u, uint64_t bytes)
@@ -172,10 +173,16 @@ static vkllm_status upload_blocks(upload *u, const model_tensor *t, gpu_tensor *
 
 /* A matrix planned for quantize on load: its blocks as qstream's threads
  * make them, chunk by chunk, uploaded while they make the next ones. */
+static vkllm_status report_to(void *u, uint64_t bytes) { return report(u, bytes); }
+
 static vkllm_status upload_quantizing(upload *u, const model_tensor *t, gpu_tensor **out)
 {
     vkllm_status s = op_weight_create(u->ctx, t->load_qtype, (uint32_t)t->rows, (uint32_t)t->cols, out);
     if (s != VKLLM_OK) return named_fail(u, t, s);
+    if (u->qd && qdevice_takes(u->ctx, t)) { /* made on the device, from its source rows */
+        s = qdevice_upload(u->qd, t, *out, report_to, u);
+        return s == VKLLM_OK ? upload_padding(u, *out, t->load_bytes) : s;
+    }
     for (uint64_t done = 0; done < t->load_bytes && s == VKLLM_OK;) {
         const void *data;
         uint64_t bytes, offset;
@@ -270,18 +277,27 @@ vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb 
         llama_weights_free(w);
         return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
     }
+    /* (those the device quantizes are not: they go by qdevice) */
     const model_tensor *first[] = { m->tok_embd, w->tied ? NULL : m->output };
+    size_t n_device = 0;
     for (size_t i = 0; i < 2; i++)
-        if (first[i] && first[i]->load_qtype) planned[n_planned++] = first[i];
+        if (first[i] && first[i]->load_qtype) {
+            if (qdevice_takes(ctx, first[i])) n_device++;
+            else planned[n_planned++] = first[i];
+        }
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const model_layer *ml = &m->layers[l];
         const model_tensor *ts[] = { ml->wq, ml->wk, ml->wv, ml->wo, ml->w_gate, ml->w_up, ml->w_down };
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-            if (ts[i]->load_qtype) planned[n_planned++] = ts[i];
+            if (ts[i]->load_qtype) {
+                if (qdevice_takes(ctx, ts[i])) n_device++;
+                else planned[n_planned++] = ts[i];
+            }
     }
     vkllm_status s = VKLLM_OK;
     if (n_planned && qstream_start(planned, n_planned, 0, &u.qs) != VKLLM_OK)
         s = gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory for the quantizing buffers");
+    if (s == VKLLM_OK && n_device) s = qdevice_start(ctx, &u.qd);
 
     if (s == VKLLM_OK) s = upload_matrix(&u, m->tok_embd, &w->tok_embd);
     if (s == VKLLM_OK) s = upload_vector(&u, m->output_norm, &w->output_norm);
@@ -300,6 +316,7 @@ vkllm_status llama_weights_load(gpu_ctx *ctx, const model *m, llama_progress_cb 
         if (s == VKLLM_OK) s = upload_matrix(&u, ml->w_down, &L->w_down);
     }
     qstream_stop(u.qs);
+    qdevice_stop(u.qd);
     free(planned);
     free(u.buf);
     if (s != VKLLM_OK) {

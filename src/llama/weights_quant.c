@@ -1,14 +1,20 @@
-/* Quantize on load: worker threads quantize the planned matrices
- * (model_plan_quant) in the order the upload asks for them, chunk by chunk
- * of whole rows, into a small ring of host buffers, while the loading
- * thread uploads the chunks already done. Host memory: QS_SLOTS buffers of
- * QS_SLOT_BYTES plus a row of floats per thread, whatever the model's size. */
+/* Quantize on load, two ways:
+ *   - on the CPU (qstream): worker threads quantize the planned matrices
+ *     (model_plan_quant) in the order the upload asks for them, chunk by
+ *     chunk of whole rows, into a small ring of host buffers, while the
+ *     loading thread uploads the chunks already done. Host memory: QS_SLOTS
+ *     buffers of QS_SLOT_BYTES plus a row of floats per thread, whatever the
+ *     model's size.
+ *   - on the device (qdevice): the source rows go up in pieces and
+ *     shaders/quantize.comp makes the blocks in the weight's own buffer. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "llama_internal.h"
 #include "model/quant.h"
+#include "ops/profile.h"
+#include "ops/quantize_gpu.h"
 #include "util/plat.h"
 
 #define QS_SLOTS 4
@@ -212,5 +218,91 @@ void qstream_stop(qstream *q)
     pthread_mutex_destroy(&q->mu);
     free(q->chunks);
     free(q->main_scratch);
+    free(q);
+}
+
+/* ------------------------------------------------------------ on the device */
+
+#define QD_SRC_BYTES (16u << 20) /* source bytes per piece */
+
+struct qdevice {
+    gpu_ctx *ctx;
+    gpu_tensor *src;    /* [QD_SRC_BYTES]: the piece of source rows being quantized */
+    gpu_tensor *status; /* mapped, one word: the first row holding NaN/Inf, 0xffffffff: none */
+};
+
+/* rows per piece: as many as fit, an even number where a row has an odd
+ * number of blocks that are not whole words (op_quantize_rows's rule) */
+static uint64_t src_bytes(gpu_ctx *ctx)
+{
+    const uint64_t texels = gpu_max_texels(ctx); /* the shader reads src as texels */
+    return texels < QD_SRC_BYTES / 16 ? texels * 16 : QD_SRC_BYTES;
+}
+
+static uint64_t piece_rows(gpu_ctx *ctx, const model_tensor *t)
+{
+    const quant_type *qt = quant_type_of(t->load_qtype);
+    uint64_t per = src_bytes(ctx) / (t->cols * dtype_size(t->dtype));
+    if (qt->block_bytes % 4 && t->cols / qt->block % 2) per &= ~1ull;
+    return per;
+}
+
+bool qdevice_takes(gpu_ctx *ctx, const model_tensor *t)
+{
+    const ops_profile *p = ops_profile_of(ctx);
+    return p->quantize_on_device && t->load_qtype && op_quantize_supported(t->load_qtype) &&
+           (t->dtype == DTYPE_F32 || t->dtype == DTYPE_F16 || t->dtype == DTYPE_BF16) && t->rows < (1ull << 32) &&
+           piece_rows(ctx, t) >= 1 && src_bytes(ctx) <= gpu_max_chunk_bytes(ctx);
+}
+
+vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
+{
+    *out = NULL;
+    qdevice *q = calloc(1, sizeof *q);
+    if (!q) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
+    q->ctx = ctx;
+    vkllm_status s = gpu_tensor_create(ctx, src_bytes(ctx), 0, &q->src);
+    if (s == VKLLM_OK) s = gpu_tensor_create_mapped(ctx, 16, &q->status);
+    if (s != VKLLM_OK) {
+        qdevice_stop(q);
+        return s;
+    }
+    *out = q;
+    return VKLLM_OK;
+}
+
+vkllm_status qdevice_upload(qdevice *q, const model_tensor *t, gpu_tensor *dst,
+                            vkllm_status (*report)(void *user, uint64_t bytes), void *user)
+{
+    const uint64_t per = piece_rows(q->ctx, t), elem = dtype_size(t->dtype), row_bytes = quant_bytes(quant_type_of(t->load_qtype), t->cols);
+    uint32_t *status = gpu_tensor_map(q->status);
+    *status = 0xffffffffu;
+    vkllm_status s = VKLLM_OK;
+    for (uint64_t r = 0; r < t->rows && s == VKLLM_OK; r += per) {
+        const uint64_t n = t->rows - r < per ? t->rows - r : per;
+        /* the upload waits for the previous piece's dispatch (submitted and waited for): no overlap of src */
+        s = gpu_upload(q->ctx, q->src, 0, (const uint8_t *)t->data + r * t->cols * elem, n * t->cols * elem);
+        gpu_rec *rec = NULL;
+        if (s == VKLLM_OK) s = gpu_rec_begin(q->ctx, 0, &rec);
+        if (s == VKLLM_OK) {
+            op_quantize_rows(rec, t->load_qtype, (uint32_t)t->dtype, gpu_bind(q->src), r, dst, q->status, r, n, t->cols,
+                             t->rows);
+            s = gpu_rec_end(rec);
+        }
+        if (s == VKLLM_OK) s = gpu_rec_submit(rec);
+        gpu_rec_destroy(rec);
+        if (s == VKLLM_OK && *status != 0xffffffffu)
+            return gpu_fail(q->ctx, VKLLM_ERR_FORMAT, "tensor '%s' row %u holds NaN or Inf; refusing to quantize a "
+                            "broken model", t->name, *status);
+        if (s == VKLLM_OK) s = report(user, n * row_bytes);
+    }
+    return s;
+}
+
+void qdevice_stop(qdevice *q)
+{
+    if (!q) return;
+    gpu_tensor_destroy(q->ctx, q->src);
+    gpu_tensor_destroy(q->ctx, q->status);
     free(q);
 }

@@ -15,6 +15,8 @@
 /* M from which CPU devices take the quantized prefill path (measured on
  * lavapipe, docs/PERFORMANCE.md) */
 #define QUANT_PREFILL_M_CPU 8
+/* whether CPU devices quantize on load with the shader (measured on lavapipe) */
+#define QUANTIZE_ON_DEVICE_CPU true
 
 static ops_profile profile_of_family(const vkllm_device_info *info, ops_family family)
 {
@@ -43,6 +45,12 @@ static ops_profile profile_of_family(const vkllm_device_info *info, ops_family f
     const char *qp = getenv("VKLLM_QUANT_PREFILL");
     if (qp && !strcmp(qp, "matvec")) p.quant_prefill_m = UINT32_MAX;
     if (qp && (!strcmp(qp, "tiles") || !strcmp(qp, "dequant"))) p.quant_dequant = !strcmp(qp, "dequant");
+    /* quantize on load (docs/PERFORMANCE.md, "Quantize on load"): GPUs on
+     * the device; lavapipe, where the shader runs on the same cores as the
+     * CPU quantizer, as measured faster */
+    p.quantize_on_device = !cpu || QUANTIZE_ON_DEVICE_CPU;
+    const char *qo = getenv("VKLLM_QUANTIZE_ON"); /* a measuring aid: cpu or device for every device */
+    if (qo && (!strcmp(qo, "cpu") || !strcmp(qo, "device"))) p.quantize_on_device = !strcmp(qo, "device");
     const char *qm = getenv("VKLLM_QUANT_PREFILL_M"); /* and from which M */
     if (qm && atoi(qm) >= 1 && !(qp && !strcmp(qp, "matvec"))) p.quant_prefill_m = (uint32_t)atoi(qm);
     return p;
@@ -108,6 +116,7 @@ size_t ops_profile_json(const ops_profile *p, char *buf, size_t len)
         B(p->fuse_norm), B(p->fuse_glu), p->attn_subgroup_splits, p->attn_max_ranges);
     OUT(", \"quant_prefill\": {\"from_m\": %u, \"path\": \"%s\"}", p->quant_prefill_m,
         p->quant_prefill_m == UINT32_MAX ? "matvec" : p->quant_dequant ? "dequant" : "tiles");
+    OUT(", \"quantize_on\": \"%s\"", p->quantize_on_device ? "device" : "cpu");
     OUT(", \"tune_at_load\": %s, \"tensor_cores\": {\"usable\": %s, \"checked\": %s, \"passed\": [", B(p->tune_at_load),
         B(p->coopmat), B(p->coopmat_checked));
     static const uint32_t bk[OPS_COOPMAT_VARIANTS] = { 0, 16, 32, 64 };

@@ -50,6 +50,10 @@ typedef struct ops_profile {
     uint32_t quant_prefill_m; /* from this M, quantized weights leave the matrix-vector kernel for: */
     bool quant_dequant;  /* the matrix decoded into fp16 scratch, then the fp16 kernel (MATMUL_DEQUANT);
                             else the tiled / tensor-core kernels decode tiles into shared memory */
+    /* quantize on load: blocks made on the device (shaders/quantize.comp) for
+       the types it has a kernel for, else by the CPU's threads
+       (VKLLM_QUANTIZE_ON=cpu|device overrides) */
+    bool quantize_on_device;
     /* attention split */
     uint32_t attn_subgroup_splits; /* subgroups of a workgroup sharing its keys (1: one subgroup) */
     uint32_t attn_max_ranges;      /* key ranges across workgroups, merged after (1: whole rows) */
