@@ -23,6 +23,7 @@
 #include "llama/llama.h"
 #include "model/model.h"
 #include "model/quant.h"
+#include "ops/profile.h"
 #include "util/rng.h"
 
 static int failures;
@@ -40,6 +41,14 @@ static int failures;
  * wrong RoPE pair, a wrong scale or one wrong weight row moves logits by
  * 1e-2 .. 1 of the scale. */
 #define TOL 1e-3
+/* Quantized weights through the fp16 scratch (the prefill path of CPU
+ * devices, the profile's quant_dequant) are rounded to fp16 on the way:
+ * up to 2^-11 = 4.9e-4 relative on every weight, which the decode path
+ * (fp32 from the blocks) and the reference do not do. Through two layers
+ * and the output that is 2e-4 .. 1.05e-3 of the logit scale (the largest
+ * seen: gqa2-f16 q2_k, seed 4767862411649696536), so those comparisons get
+ * 3e-3: still a third of the smallest error a real fault makes. */
+#define TOL_FP16_WEIGHTS 3e-3
 #define N_GREEDY 32
 
 /* The reference's n greedy tokens after toks[0..P) against the GPU's
@@ -210,12 +219,13 @@ static void check_quant_file(gpu_ctx *ctx, const char *path, const char *name, c
         EXPECT(s == VKLLM_OK, "%s %s: decode %u: %s", sh->name, quant, i, gpu_error(ctx));
     }
     double d_pd = rel_diff(pre, one, (size_t)P * V), d_ref = -1;
-    EXPECT(d_pd < TOL, "%s %s: prefill vs decode rel diff %.3e", sh->name, quant, d_pd);
+    const double tol_pre = ops_profile_of(ctx)->quant_dequant ? TOL_FP16_WEIGHTS : TOL; /* prefill's weights */
+    EXPECT(d_pd < tol_pre, "%s %s: prefill vs decode rel diff %.3e", sh->name, quant, d_pd);
     ref_llama *ref = ref_llama_create(g.m, n_ctx, err, sizeof err);
     EXPECT(ref, "%s %s: reference: %s", sh->name, quant, err);
     if (ref && ref_llama_forward(ref, toks, P, rl, NULL) == 0) {
         d_ref = rel_diff(pre, rl, (size_t)P * V);
-        EXPECT(d_ref < TOL, "%s %s: gpu vs reference rel diff %.3e", sh->name, quant, d_ref);
+        EXPECT(d_ref < tol_pre, "%s %s: gpu vs reference rel diff %.3e", sh->name, quant, d_ref);
         double d1 = rel_diff(one, rl, (size_t)P * V);
         EXPECT(d1 < TOL, "%s %s: decode vs reference rel diff %.3e", sh->name, quant, d1);
     }
