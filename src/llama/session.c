@@ -10,7 +10,6 @@
 #include "ops/argmax.h"
 #include "ops/attention.h"
 #include "ops/get_rows.h"
-#include "ops/kv_store.h"
 #include "ops/matmul.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
@@ -305,12 +304,11 @@ static void record_rows(const llama_weights *w, gpu_ctx *ctx, const acts *a, con
         gpu_barrier(rec); /* q, k, v -> RoPE of q (in place), k and v into the cache (k rotated on the way) */
         gpu_rec_tag(rec, "rope + kv store");
         op_rope(rec, q, pos, q, n, H, D, hp->n_rot, hp->rope_theta, w->pairing);
-        for (uint32_t j = 0; j < n_seq; j++) {
+        for (uint32_t j = 0; j < n_seq; j++) { /* each sequence's keys and values, one dispatch */
             const seq_rows *r = &sq[j];
-            op_rope_to_cache(rec, rows_of(a->k, r->row0, r->n, kv_dim), r->pos, gpu_bind(r->s->k_cache[l]), r->n, KH,
-                             D, hp->n_rot, hp->rope_theta, w->pairing, r->s->n_ctx);
-            op_kv_store(rec, rows_of(a->v, r->row0, r->n, kv_dim), r->pos, gpu_bind(r->s->v_cache[l]), r->n, kv_dim,
-                        r->s->n_ctx);
+            op_rope_kv_to_cache(rec, rows_of(a->k, r->row0, r->n, kv_dim), rows_of(a->v, r->row0, r->n, kv_dim),
+                                r->pos, gpu_bind(r->s->k_cache[l]), gpu_bind(r->s->v_cache[l]), r->n, KH, D,
+                                hp->n_rot, hp->rope_theta, w->pairing, r->s->n_ctx);
         }
         gpu_barrier(rec); /* q rotated, k/v cache written -> attention reads */
         gpu_rec_tag(rec, "attention");
