@@ -22,21 +22,6 @@ _Static_assert(MATMUL_BIND_W == MATVEC_BIND_W && MATMUL_BIND_X == MATVEC_BIND_X 
 
 /* ------------------------------------------------------------ configuration */
 
-/* Measured on lavapipe (llvmpipe 22.3, 2 threads, subgroup 8; GPU time,
- * best of 3, check_matmul_with on each configuration). llvmpipe loads a
- * storage buffer lane by lane (a loop with a bounds check per component)
- * but fetches a texel buffer with vector gathers, so on CPU devices the
- * weights and x are read as uvec4 texels, and kernels that load least per
- * multiply-add win:
- *   matvec 14336 x 4096: storage buffers 3.9 GB/s (r 8); texel w 5.4;
- *     texel w and x 7.3 (wg 32, r 8), 8.1 (wg 8, r 16).
- *   M = 64, N 2048, K 768: tiled (16 invocations, 32x32x64 tiles) 5.0
- *     GFLOP/s; texel matvec nm 8: r 8 8.7, r 16 9.5, r 32 11.6 (and
- *     13.0 at N 768, K 2048); a kernel with one weight row per invocation
- *     (x loads the same in all lanes) 2.2, dropped.
- * GPU values are the usual shape of such kernels, not measured yet: more,
- * smaller workgroups (r = 2) to keep every multiprocessor streaming, and
- * shared-memory tiles for prefill. */
 /* Rows a subgroup takes at once on CPU devices (r), by columns M: each x
  * load serves r rows, but the r * nm sums (and the nm columns of x) live
  * in registers, which llvmpipe spills past a few dozen. Measured for
@@ -57,6 +42,21 @@ static uint32_t cpu_rows_at_once(uint32_t M, bool quant)
     return M <= 4 ? 8 : 4;
 }
 
+/* Measured on lavapipe (llvmpipe 22.3, 2 threads, subgroup 8; GPU time,
+ * best of 3, check_matmul_with on each configuration). llvmpipe loads a
+ * storage buffer lane by lane (a loop with a bounds check per component)
+ * but fetches a texel buffer with vector gathers, so on CPU devices the
+ * weights and x are read as uvec4 texels, and kernels that load least per
+ * multiply-add win:
+ *   matvec 14336 x 4096: storage buffers 3.9 GB/s (r 8); texel w 5.4;
+ *     texel w and x 7.3 (wg 32, r 8), 8.1 (wg 8, r 16).
+ *   M = 64, N 2048, K 768: tiled (16 invocations, 32x32x64 tiles) 5.0
+ *     GFLOP/s; texel matvec nm 8: r 8 8.7, r 16 9.5, r 32 11.6 (and
+ *     13.0 at N 768, K 2048); a kernel with one weight row per invocation
+ *     (x loads the same in all lanes) 2.2, dropped.
+ * GPU values are the usual shape of such kernels, not measured yet: more,
+ * smaller workgroups (r = 2) to keep every multiprocessor streaming, and
+ * shared-memory tiles for prefill. */
 static matmul_config pick(const ops_profile *p, uint32_t M, uint32_t N, uint32_t K)
 {
     (void)N;
