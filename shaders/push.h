@@ -114,7 +114,10 @@ PUSH_END(dequant_push)
 #define ROPE_BIND_X 0
 #define ROPE_BIND_POS 1
 #define ROPE_BIND_Y 2 /* y, or the fp16 cache (TO_CACHE) */
+#define ROPE_BIND_V 3 /* TO_CACHE: values fp32 [n_tok][n_v], stored unrotated ... */
+#define ROPE_BIND_V_CACHE 4 /* ... into this fp16 cache [n_ctx][n_v] (n_v 0: none) */
 #define ROPE_N_BINDINGS 3
+#define ROPE_TO_CACHE_N_BINDINGS 5
 #if !defined(VKLLM_GLSL) || defined(PUSH_ROPE)
 PUSH_BEGIN(rope_push)
     U32 n_tok;
@@ -125,6 +128,7 @@ PUSH_BEGIN(rope_push)
     F32 step_hi;
     F32 step_lo;
     U32 n_ctx; /* TO_CACHE variant: cache positions */
+    U32 n_v;   /* TO_CACHE variant: value elements per token (0: no values) */
 PUSH_END(rope_push)
 #endif
 

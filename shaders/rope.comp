@@ -2,7 +2,9 @@
 // RoPE: rotate the first n_rot dims of every head by position-dependent
 // angles, copy the rest. One invocation per rotated pair or copied dim.
 // TO_CACHE: write the result as fp16 into a K/V cache row instead (the
-// key RoPE and the cache write in one pass; n_rot = 0 stores values).
+// key RoPE and the cache write in one pass; n_rot = 0 stores values), and
+// with n_v > 0 also store a block of values into their own cache in the
+// same dispatch (invocations past the keys' copy one value each).
 //   x: fp32 [n_tok][n_head][head_dim], pos: int32 [n_tok]
 //   -> y: fp32 [n_tok][n_head][head_dim]; y may be x (each invocation reads
 //   its own elements before writing them, and no one else touches them)
@@ -28,6 +30,8 @@ layout(std430, binding = ROPE_BIND_POS) readonly buffer P { int pos[]; };
 // head_dim], rounded to nearest even (common.glsl); a position outside
 // [0, n_ctx) is skipped.
 layout(std430, binding = ROPE_BIND_Y) writeonly buffer Cache { uint16_t cache[]; };
+layout(std430, binding = ROPE_BIND_V) readonly buffer V { float v[]; };
+layout(std430, binding = ROPE_BIND_V_CACHE) writeonly buffer VCache { uint16_t v_cache[]; };
 #else
 layout(std430, binding = ROPE_BIND_Y) writeonly buffer Y { float y[]; };
 #endif
@@ -100,7 +104,18 @@ void main()
     const uint half_rot = pc.n_rot / 2;
     const uint per_head = half_rot + (pc.head_dim - pc.n_rot); // pairs + copied dims
     const uint n_head_total = pc.n_tok * pc.n_head;
-    if (idx >= n_head_total * per_head) return;
+    if (idx >= n_head_total * per_head) {
+#ifdef TO_CACHE
+        // past the keys: value e of token t, unrotated into the value cache
+        const uint iv = idx - n_head_total * per_head;
+        if (iv >= pc.n_tok * pc.n_v) return;
+        const uint t = iv / pc.n_v;
+        const int p = pos[t];
+        if (p >= 0 && uint(p) < pc.n_ctx)
+            v_cache[uint(p) * pc.n_v + (iv - t * pc.n_v)] = uint16_t(f32_bits_to_f16(floatBitsToUint(v[iv])));
+#endif
+        return;
+    }
     const uint head = idx / per_head; // token * n_head + head
     const uint j = idx - head * per_head;
     const uint base = head * pc.head_dim;

@@ -62,5 +62,18 @@ int main(void)
         vkllm_status s = check_rope_to_cache(ctx, &to_cache[i].c, to_cache[i].n_ctx, seed + 100 + i, &r);
         failures += harness_report(ctx, s, &r);
     }
+    /* keys and values in one dispatch (op_rope_kv_to_cache, the forward
+     * pass's cache write): decode, a prefill block, awkward sizes, a token
+     * outside the cache */
+    static const struct { rope_case c; uint32_t n_ctx; } kv_to_cache[] = {
+        { { 1, 8, 128, 128, 10000, ADJ, 0, 0, false }, 300 },
+        { { 33, 4, 64, 64, 10000, HALF, 0, 0, false }, 32 },
+        { { 6, 3, 80, 32, 1e6f, ADJ, 0, 0, false }, 11 },
+    };
+    for (unsigned i = 0; i < sizeof kv_to_cache / sizeof kv_to_cache[0]; i++) {
+        vkllm_check_result r;
+        vkllm_status s = check_rope_kv_to_cache(ctx, &kv_to_cache[i].c, kv_to_cache[i].n_ctx, seed + 200 + i, &r);
+        failures += harness_report(ctx, s, &r);
+    }
     return harness_finish(ctx, failures);
 }

@@ -198,5 +198,8 @@ const char *llama_session_error(const llama_session *s);
  * order: the step of the layer ("attn q/k/v", "ffn down", ...), the kernel
  * and the microseconds; any array may be NULL. Returns the number filled. */
 uint32_t llama_profile(const llama_session *s, const char **steps, const char **kernels, double *us, uint32_t max);
+/* The same for the last step a batch ran; its recordings are timed (up to
+ * the largest max_timed) when a session of the step has max_timed > 0. */
+uint32_t llama_batch_profile(const llama_batch *b, const char **steps, const char **kernels, double *us, uint32_t max);
 
 #endif

@@ -10,7 +10,6 @@
 #include "ops/argmax.h"
 #include "ops/attention.h"
 #include "ops/get_rows.h"
-#include "ops/kv_store.h"
 #include "ops/matmul.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
@@ -287,7 +286,6 @@ static void record_rows(const llama_weights *w, gpu_ctx *ctx, const acts *a, con
     /* norms folded into the projections where they run the matrix-vector kernel */
     const bool fuse_attn = matmul_norm_fusable(ctx, n, q_dim, E) && matmul_norm_fusable(ctx, n, kv_dim, E);
     const bool fuse_ffn = matmul_norm_fusable(ctx, n, F, E);
-    const bool fuse_glu = matmul_glu_fusable(ctx, n, F, E);
     normed nd;
 
     /* the previous step's reads and writes (same buffers, earlier submit)
@@ -306,12 +304,11 @@ static void record_rows(const llama_weights *w, gpu_ctx *ctx, const acts *a, con
         gpu_barrier(rec); /* q, k, v -> RoPE of q (in place), k and v into the cache (k rotated on the way) */
         gpu_rec_tag(rec, "rope + kv store");
         op_rope(rec, q, pos, q, n, H, D, hp->n_rot, hp->rope_theta, w->pairing);
-        for (uint32_t j = 0; j < n_seq; j++) {
+        for (uint32_t j = 0; j < n_seq; j++) { /* each sequence's keys and values, one dispatch */
             const seq_rows *r = &sq[j];
-            op_rope_to_cache(rec, rows_of(a->k, r->row0, r->n, kv_dim), r->pos, gpu_bind(r->s->k_cache[l]), r->n, KH,
-                             D, hp->n_rot, hp->rope_theta, w->pairing, r->s->n_ctx);
-            op_kv_store(rec, rows_of(a->v, r->row0, r->n, kv_dim), r->pos, gpu_bind(r->s->v_cache[l]), r->n, kv_dim,
-                        r->s->n_ctx);
+            op_rope_kv_to_cache(rec, rows_of(a->k, r->row0, r->n, kv_dim), rows_of(a->v, r->row0, r->n, kv_dim),
+                                r->pos, gpu_bind(r->s->k_cache[l]), gpu_bind(r->s->v_cache[l]), r->n, KH, D,
+                                hp->n_rot, hp->rope_theta, w->pairing, r->s->n_ctx);
         }
         gpu_barrier(rec); /* q rotated, k/v cache written -> attention reads */
         gpu_rec_tag(rec, "attention");
@@ -327,7 +324,7 @@ static void record_rows(const llama_weights *w, gpu_ctx *ctx, const acts *a, con
         gpu_barrier(rec); /* x -> FFN norm */
         normed_input(rec, fuse_ffn, x, L->ffn_norm, hp->rms_eps, xn, n, E, "ffn norm", &nd);
         gpu_rec_tag(rec, fuse_ffn ? "ffn norm + gate/up" : "ffn gate/up");
-        if (fuse_glu) { /* gate, up and SiLU(gate) * up in one pass */
+        if (matmul_glu_fusable_for(ctx, L->w_gate, L->w_up, n, F, E)) { /* gate, up and SiLU(gate) * up in one pass */
             op_matmul_glu(rec, L->w_gate, L->w_up, NORM_OF(nd), nd.in, gate, n, F, E);
         } else {
             op_matmul_norm(rec, L->w_gate, NORM_OF(nd), nd.in, gate, n, F, E);
@@ -476,6 +473,7 @@ struct llama_batch {
     batch_rec recs[N_RECS];
     uint64_t clock;
     seq_rows *layout;   /* [max_seqs]: this step's */
+    gpu_rec *last_run;  /* for llama_batch_profile */
 };
 
 static uint64_t gcd_u64(uint64_t a, uint64_t b)
@@ -565,11 +563,15 @@ static vkllm_status batch_get_rec(llama_batch *b, uint32_t n_seq, uint32_t n, bl
         }
         if (!c->rec || (victim->rec && c->used < victim->used)) victim = c;
     }
+    if (b->last_run == victim->rec) b->last_run = NULL;
     gpu_rec_destroy(victim->rec);
     victim->rec = NULL;
     victim->n_seq = 0;
+    /* timed when a session of the step asks for timing (max_timed) */
+    uint32_t timed = 0;
+    for (uint32_t j = 0; j < n_seq; j++) timed = max_u32(timed, b->layout[j].s->max_timed);
     gpu_rec *r;
-    vkllm_status st = gpu_rec_begin(b->ctx, 0, &r);
+    vkllm_status st = gpu_rec_begin(b->ctx, timed, &r);
     if (st != VKLLM_OK) return st;
     record_rows(b->w, b->ctx, &b->a, b->layout, n_seq, n, out, r);
     st = gpu_rec_end(r);
@@ -661,6 +663,7 @@ vkllm_status llama_batch_eval(llama_batch *b, llama_batch_seq *seqs, uint32_t n_
     }
     st = gpu_rec_submit(rec);
     if (st != VKLLM_OK) return st;
+    b->last_run = rec;
     const float *host = gpu_tensor_map(b->a.logits_host);
     const int32_t *am = gpu_tensor_map(b->a.argmax);
     for (uint32_t j = 0; j < n_seq; j++) {
@@ -672,3 +675,11 @@ vkllm_status llama_batch_eval(llama_batch *b, llama_batch_seq *seqs, uint32_t n_
 }
 
 const char *llama_batch_error(const llama_batch *b) { return gpu_error(b->ctx); }
+
+uint32_t llama_batch_profile(const llama_batch *b, const char **steps, const char **kernels, double *us, uint32_t max)
+{
+    if (!b->last_run) return 0;
+    uint32_t n = gpu_rec_timings(b->last_run, kernels, us, max);
+    if (steps) gpu_rec_timing_tags(b->last_run, steps, n);
+    return n;
+}

@@ -22,6 +22,26 @@ _Static_assert(MATMUL_BIND_W == MATVEC_BIND_W && MATMUL_BIND_X == MATVEC_BIND_X 
 
 /* ------------------------------------------------------------ configuration */
 
+/* Rows a subgroup takes at once on CPU devices (r), by columns M: each x
+ * load serves r rows, but the r * nm sums (and the nm columns of x) live
+ * in registers, which llvmpipe spills past a few dozen. Measured for
+ * decode batches (fp16, texel reads, CPU time per dispatch, 2026-12; N x K
+ * 2048 x 768, 768 x 2048, 768 x 768, 256 x 768, 32000 x 768):
+ *   M 1: r 16 best (r 8 / 4 within 10%);
+ *   M 2..4: r 8 best, r 16 1.3-1.9x slower (768 x 768 M 4: 472 vs 676 us);
+ *   M 5..8: r 4 best, r 8 1.3-1.5x slower, r 2 1.1-1.3x;
+ *   M 64 (prefill, nm 8): r 32 20.7 ms, r 4 17.3 ms: r 32 kept there
+ *   (prefill is not what this table was measured for).
+ * Quantized weights decode each row's block into 32 floats before the nm
+ * dots (matvec.comp), so the registers go to those and r 16 stays best
+ * (Q4_K 2048 x 768 M 4: r 16 2.3 ms, r 8 2.5, r 4 3.0). */
+static uint32_t cpu_rows_at_once(uint32_t M, bool quant)
+{
+    if (M > MATMUL_MAX_NM) return 32;
+    if (M == 1 || quant) return 16;
+    return M <= 4 ? 8 : 4;
+}
+
 /* Measured on lavapipe (llvmpipe 22.3, 2 threads, subgroup 8; GPU time,
  * best of 3, check_matmul_with on each configuration). llvmpipe loads a
  * storage buffer lane by lane (a loop with a bounds check per component)
@@ -46,7 +66,7 @@ static matmul_config pick(const ops_profile *p, uint32_t M, uint32_t N, uint32_t
         /* one subgroup per workgroup; r rows x nm columns of x per subgroup */
         matmul_config c = { .kind = MATMUL_MATVEC, .wg = sg, .texel = p->texel_reads };
         c.nm = M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM;
-        c.r = M <= MATMUL_MAX_NM ? 16 : 32;
+        c.r = cpu_rows_at_once(M, false);
         /* decode: four passes of r rows per workgroup (fewer workgroups
          * to launch; 32000 x 256 5.1 -> 4.2 ms, 14336 x 4096 unchanged) */
         c.rows = M <= MATMUL_MAX_NM ? 4 * c.r : c.r;
@@ -228,6 +248,10 @@ static matmul_config pick_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32
     }
     matmul_config c = matmul_pick(ctx, M, N, K);
     if (c.kind != MATMUL_MATVEC) c = pick(p, M < MATMUL_MAX_NM ? M : MATMUL_MAX_NM, 1, 32);
+    if (p->family == OPS_FAMILY_CPU && c.kind == MATMUL_MATVEC && M > 1 && M <= MATMUL_MAX_NM) {
+        c.r = cpu_rows_at_once(M, true); /* as pick's decode rows, quantized */
+        c.rows = 4 * c.r;
+    }
     return c;
 }
 
@@ -459,11 +483,24 @@ matmul_config matmul_pick_glu(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 
 bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K)
 {
-    /* CPU devices: the fused kernel did not measure faster on lavapipe (the
-     * A/B was inside the VM's noise, if anything slower), so they keep two
-     * matmuls and silu_mul; GPUs save a dispatch, a barrier and the round
-     * trip of gate and up (not measured yet): the profile's fuse_glu */
+    /* GPUs save a dispatch, a barrier and the round trip of gate and up
+     * (not measured yet): the profile's fuse_glu */
     return K % 8 == 0 && ops_profile_of(ctx)->fuse_glu && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
+}
+
+bool matmul_glu_fusable_for(gpu_ctx *ctx, gpu_tensor *w_gate, gpu_tensor *w_up, uint32_t M, uint32_t N, uint32_t K)
+{
+    if (matmul_glu_fusable(ctx, M, N, K)) return true;
+    /* CPU devices fuse fp16 decode (M <= MATMUL_MAX_NM): each x load then
+     * serves both weights. lavapipe, small, process CPU time per step
+     * (2026-12, alternating runs): 71.9 -> 65.2 ms alone, 137.5 -> 124.2 ms
+     * at 4 sequences (an earlier A/B of one sequence alone was inside the
+     * VM's noise). Not for quantized weights there (Q4_K_M at 4 sequences
+     * 165 -> 190 ms: two decoded blocks per unit spill), nor prefill (not
+     * re-measured). */
+    return ops_profile_of(ctx)->family == OPS_FAMILY_CPU && gpu_tensor_format(w_gate) == 0 &&
+           gpu_tensor_format(w_up) == 0 && M <= MATMUL_MAX_NM &&
+           K % 8 == 0 && matmul_pick(ctx, M, N, K).kind == MATMUL_MATVEC;
 }
 
 vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, const matmul_norm *norm, gpu_binding x,

@@ -72,12 +72,15 @@ bool matmul_norm_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
  * * (sum_k w_up[n][k] x[m][k]); w_gate and w_up alike ([N][K] fp16, the same
  * chunking); norm (NULL: none) as for op_matmul_norm. Only where the
  * device's choice is the matrix-vector kernel and K % 8 == 0 (else
- * INVALID_ARG). matmul_glu_fusable says whether the forward pass should
- * use it (it also leaves CPU devices out, where it did not measure
- * faster); otherwise two matmuls and op_silu_mul. */
+ * INVALID_ARG). matmul_glu_fusable_for says whether the forward pass
+ * should use it for these weights (matmul_glu_fusable: the device
+ * profile's choice for any weights); otherwise two matmuls and
+ * op_silu_mul. */
 vkllm_status op_matmul_glu(gpu_rec *rec, gpu_tensor *w_gate, gpu_tensor *w_up, const matmul_norm *norm, gpu_binding x,
                            gpu_binding y, uint32_t M, uint32_t N, uint32_t K);
 bool matmul_glu_fusable(gpu_ctx *ctx, uint32_t M, uint32_t N, uint32_t K);
+/* The same for these two weights (their type matters on CPU devices). */
+bool matmul_glu_fusable_for(gpu_ctx *ctx, gpu_tensor *w_gate, gpu_tensor *w_up, uint32_t M, uint32_t N, uint32_t K);
 
 /* Kernel shape knobs; every value becomes a specialization constant.
  * op_matmul picks them per device and shape (matmul_pick); tuning tools

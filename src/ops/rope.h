@@ -27,6 +27,15 @@ vkllm_status op_rope_to_cache(gpu_rec *rec, gpu_binding x, gpu_binding pos, gpu_
                               uint32_t n_head, uint32_t head_dim, uint32_t n_rot, float theta_base, uint32_t pairing,
                               uint32_t n_ctx);
 
+/* op_rope_to_cache of the keys k and op_kv_store of the values v in one
+ * dispatch (the forward pass's cache write): k, v fp32 [n_tok][n_head *
+ * head_dim]; k rotated into k_cache, v as is into v_cache, both fp16
+ * [n_ctx][n_head * head_dim], at the positions pos (tokens outside [0,
+ * n_ctx) skipped). Errors as op_rope_to_cache. */
+vkllm_status op_rope_kv_to_cache(gpu_rec *rec, gpu_binding k, gpu_binding v, gpu_binding pos, gpu_binding k_cache,
+                                 gpu_binding v_cache, uint32_t n_tok, uint32_t n_head, uint32_t head_dim,
+                                 uint32_t n_rot, float theta_base, uint32_t pairing, uint32_t n_ctx);
+
 /* CPU reference: angles, cos and sin in double. */
 void ref_rope(const float *x, const int32_t *pos, float *y, uint32_t n_tok, uint32_t n_head, uint32_t head_dim,
               uint32_t n_rot, float theta_base, uint32_t pairing);
@@ -52,5 +61,11 @@ vkllm_status check_rope(gpu_ctx *ctx, const rope_case *c, uint64_t seed, vkllm_c
  * rounding, every other row unchanged bit for bit. */
 vkllm_status check_rope_to_cache(gpu_ctx *ctx, const rope_case *c, uint32_t n_ctx, uint64_t seed,
                                  vkllm_check_result *out);
+/* The same through op_rope_kv_to_cache: the keys as above, and random
+ * values (some past fp16's range, some subnormal) into a second cache of
+ * random bits, compared bit for bit with ref_kv_store's result (rows
+ * written and untouched). */
+vkllm_status check_rope_kv_to_cache(gpu_ctx *ctx, const rope_case *c, uint32_t n_ctx, uint64_t seed,
+                                    vkllm_check_result *out);
 
 #endif
