@@ -49,7 +49,6 @@ void llama_weights_tune(llama_weights *w)
     }
     const model_hparams *hp = &w->hp;
     const uint32_t E = hp->n_embd, F = hp->n_ff, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    const bool glu = matmul_glu_fusable(ctx, 1, F, E);
     tune_list *lists = calloc(LLAMA_TUNE_MAX, sizeof *lists);
     if (!lists) {
         snprintf(w->tune_note, sizeof w->tune_note, "not tuned: out of host memory");
@@ -62,7 +61,7 @@ void llama_weights_tune(llama_weights *w)
         add(lists, &n, false, E, q_dim, L->wo, NULL);
         add(lists, &n, false, kv_dim, E, L->wk, NULL);
         add(lists, &n, false, kv_dim, E, L->wv, NULL);
-        if (glu) {
+        if (matmul_glu_fusable_for(ctx, L->w_gate, L->w_up, 1, F, E)) { /* as the forward pass decodes */
             add(lists, &n, true, F, E, L->w_gate, L->w_up);
         } else {
             add(lists, &n, false, F, E, L->w_gate, NULL);
