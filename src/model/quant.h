@@ -127,4 +127,17 @@ int quant_scheme_tensor(const quant_scheme *s, const char *name, uint64_t cols, 
  * unspecified (but in-range) blocks; the caller refuses them first. */
 void quant_quantize(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
 
+/* n fp16 values at src (host byte order, any alignment) as floats into
+ * dst[n], exactly as half_to_float. */
+void quant_f16_to_f32(const void *src, float *dst, uint64_t n);
+
+/* The builds behind them (quantize.c: the two above pick the fastest one
+ * the CPU runs; all give the same results): the portable one, and with
+ * AVX2 where the build has it (VKLLM_QUANTIZE_AVX2). For the tests. */
+const char *quant_quantize_build(void); /* the one taken here: "avx2" or "portable" */
+void quant_quantize_portable(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+void quant_f16_to_f32_portable(const void *src, float *dst, uint64_t n);
+void quant_quantize_avx2(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+void quant_f16_to_f32_avx2(const void *src, float *dst, uint64_t n);
+
 #endif
