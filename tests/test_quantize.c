@@ -206,35 +206,43 @@ static void builds_agree(rng *r)
         default: x[i] = normal(r) * powf(10.0f, (float)(blk % 9) - 4); break;
         }
     }
-    for (unsigned ti = 0; ti < N_TYPES; ti++) {
-        const quant_type *t = quant_type_of(types[ti].type);
-        for (uint64_t nb = 1; nb <= 256 * NB / t->block; nb += nb < 20 ? 1 : 97) {
-            size_t bytes = (size_t)quant_bytes(t, nb * t->block);
-            uint8_t *a = malloc(bytes), *b = malloc(bytes);
-            if (!a || !b) abort();
-            memset(a, 0x55, bytes);
-            memset(b, 0xAA, bytes);
-            quant_quantize(t, x + 256 * NB - nb * t->block, a, nb);
-            quant_quantize_portable(t, x + 256 * NB - nb * t->block, b, nb);
-            int same = memcmp(a, b, bytes) == 0;
-            free(a);
-            free(b);
-            CHECK(same, "%s: %" PRIu64 " blocks: quant_quantize and the portable build differ", t->name, nb);
-            if (!same) break;
+    const quant_build *bs[8];
+    unsigned n_builds = quant_builds(bs, 8);
+    const quant_build *ref = bs[n_builds - 1];
+    CHECK(n_builds >= 1 && strcmp(ref->name, "portable") == 0, "the last build is the portable one (%s)", ref->name);
+    for (unsigned bi = 0; bi + 1 < n_builds; bi++)
+        for (unsigned ti = 0; ti < N_TYPES; ti++) {
+            const quant_type *t = quant_type_of(types[ti].type);
+            for (uint64_t nb = 1; nb <= 256 * NB / t->block; nb += nb < 20 ? 1 : 97) {
+                size_t bytes = (size_t)quant_bytes(t, nb * t->block);
+                uint8_t *a = malloc(bytes), *b = malloc(bytes);
+                if (!a || !b) abort();
+                memset(a, 0x55, bytes);
+                memset(b, 0xAA, bytes);
+                bs[bi]->quantize(t, x + 256 * NB - nb * t->block, a, nb);
+                ref->quantize(t, x + 256 * NB - nb * t->block, b, nb);
+                int same = memcmp(a, b, bytes) == 0;
+                free(a);
+                free(b);
+                CHECK(same, "%s: %" PRIu64 " blocks: the %s and portable builds differ", t->name, nb, bs[bi]->name);
+                if (!same) break;
+            }
+        }
+    static uint16_t h[65536 + 7];
+    static float fa[65536 + 7];
+    for (uint32_t i = 0; i < 65536 + 7; i++) h[i] = (uint16_t)(i * 40503u);
+    int bad = 0;
+    for (unsigned bi = 0; bi < n_builds; bi++) {
+        bs[bi]->f16_to_f32(h, fa, 65536 + 7);
+        for (uint32_t i = 0; i < 65536 + 7; i++) {
+            float want = half_to_float(h[i]);
+            bad += memcmp(&fa[i], &want, 4) != 0;
         }
     }
-    static uint16_t h[65536 + 7];
-    static float fa[65536 + 7], fb[65536 + 7];
-    for (uint32_t i = 0; i < 65536 + 7; i++) h[i] = (uint16_t)(i * 40503u);
-    quant_f16_to_f32(h, fa, 65536 + 7);
-    quant_f16_to_f32_portable(h, fb, 65536 + 7);
-    int bad = 0;
-    for (uint32_t i = 0; i < 65536 + 7; i++) {
-        float want = half_to_float(h[i]);
-        bad += memcmp(&fa[i], &want, 4) != 0 || memcmp(&fb[i], &want, 4) != 0;
-    }
     CHECK(bad == 0, "fp16 -> fp32: %d values differ from half_to_float", bad);
-    printf("quantizer builds agree (%s)\n", quant_quantize_build());
+    printf("quantizer builds agree:");
+    for (unsigned bi = 0; bi < n_builds; bi++) printf(" %s", bs[bi]->name);
+    printf("\n");
 }
 
 int main(int argc, char **argv)

@@ -131,13 +131,16 @@ void quant_quantize(const quant_type *t, const float *src, void *dst, uint64_t n
  * dst[n], exactly as half_to_float. */
 void quant_f16_to_f32(const void *src, float *dst, uint64_t n);
 
-/* The builds behind them (quantize.c: the two above pick the fastest one
- * the CPU runs; all give the same results): the portable one, and with
- * AVX2 where the build has it (VKLLM_QUANTIZE_AVX2). For the tests. */
-const char *quant_quantize_build(void); /* the one taken here: "avx2" or "portable" */
-void quant_quantize_portable(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
-void quant_f16_to_f32_portable(const void *src, float *dst, uint64_t n);
-void quant_quantize_avx2(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
-void quant_f16_to_f32_avx2(const void *src, float *dst, uint64_t n);
+/* The builds of the two above (quantize.c): portable, and on x86 AVX2 and
+ * AVX-512 ones; all give the same results, quant_quantize and
+ * quant_f16_to_f32 take the first one the CPU runs. */
+typedef struct quant_build {
+    const char *name; /* "avx512", "avx2", "portable" */
+    void (*quantize)(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+    void (*f16_to_f32)(const void *src, float *dst, uint64_t n);
+} quant_build;
+/* Up to max of the builds this CPU runs, fastest first (the portable one
+ * last), into out; returns how many. */
+unsigned quant_builds(const quant_build **out, unsigned max);
 
 #endif

@@ -17,46 +17,69 @@
  * The packers are the inverse of quant.c's element formulas; test_quantize
  * checks the round trip and the error against llama-quantize's files.
  *
- * Speed: the block code (quantize_blocks.h) is built twice, portable with
- * 4 groups per vector and, on x86, with AVX2 and 8 (quantize_avx2.c);
- * quant_quantize takes the AVX2 build where the CPU has it. Both give the
- * same bytes (test_quantize compares them). */
+ * Speed: the block code (quantize_blocks.h) is built more than once:
+ * portable with 4 groups per vector, and on x86 with AVX2 and 8
+ * (quantize_avx2.c) and AVX-512 and 16 (quantize_avx512.c); quant_quantize
+ * takes the widest the CPU runs. All give the same bytes (test_quantize
+ * compares them). */
+
+#include "model/quant.h"
+
+/* the builds (quantize_blocks.h with QZ_QUANTIZE / QZ_F16 these names) */
+void quant_quantize_portable(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+void quant_f16_to_f32_portable(const void *src, float *dst, uint64_t n);
+void quant_quantize_avx2(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+void quant_f16_to_f32_avx2(const void *src, float *dst, uint64_t n);
+void quant_quantize_avx512(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+void quant_f16_to_f32_avx512(const void *src, float *dst, uint64_t n);
 
 #define QZ_LANES 4
 #define QZ_QUANTIZE quant_quantize_portable
 #define QZ_F16 quant_f16_to_f32_portable
 #include "model/quantize_blocks.h"
 
-#if VKLLM_QUANTIZE_AVX2
-static int have_avx2(void) { return __builtin_cpu_supports("avx2"); }
+static const quant_build builds[] = { /* fastest first */
+#if VKLLM_QUANTIZE_AVX512
+    { "avx512", quant_quantize_avx512, quant_f16_to_f32_avx512 },
 #endif
+#if VKLLM_QUANTIZE_AVX2
+    { "avx2", quant_quantize_avx2, quant_f16_to_f32_avx2 },
+#endif
+    { "portable", quant_quantize_portable, quant_f16_to_f32_portable },
+};
+
+/* whether this CPU (and its OS) runs build b: the instruction sets its file is compiled with */
+static int runs(const quant_build *b)
+{
+#if VKLLM_QUANTIZE_AVX512
+    if (b->quantize == quant_quantize_avx512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#endif
+#if VKLLM_QUANTIZE_AVX2
+    if (b->quantize == quant_quantize_avx2) return __builtin_cpu_supports("avx2");
+#endif
+    return b->quantize == quant_quantize_portable;
+}
+
+unsigned quant_builds(const quant_build **out, unsigned max)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < sizeof builds / sizeof builds[0]; i++)
+        if (n < max && runs(&builds[i])) out[n++] = &builds[i];
+    return n;
+}
+
+static const quant_build *best(void)
+{
+    const quant_build *b = &builds[sizeof builds / sizeof builds[0] - 1];
+    quant_builds(&b, 1);
+    return b;
+}
 
 void quant_quantize(const quant_type *t, const float *src, void *dst, uint64_t n_blocks)
 {
-#if VKLLM_QUANTIZE_AVX2
-    if (have_avx2()) {
-        quant_quantize_avx2(t, src, dst, n_blocks);
-        return;
-    }
-#endif
-    quant_quantize_portable(t, src, dst, n_blocks);
+    best()->quantize(t, src, dst, n_blocks);
 }
 
-const char *quant_quantize_build(void)
-{
-#if VKLLM_QUANTIZE_AVX2
-    if (have_avx2()) return "avx2";
-#endif
-    return "portable";
-}
-
-void quant_f16_to_f32(const void *src, float *dst, uint64_t n)
-{
-#if VKLLM_QUANTIZE_AVX2
-    if (have_avx2()) {
-        quant_f16_to_f32_avx2(src, dst, n);
-        return;
-    }
-#endif
-    quant_f16_to_f32_portable(src, dst, n);
-}
+void quant_f16_to_f32(const void *src, float *dst, uint64_t n) { best()->f16_to_f32(src, dst, n); }

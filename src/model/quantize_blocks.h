@@ -75,6 +75,7 @@ static void put_nibble32(uint8_t *qs, unsigned e, int q)
 #define KB (FIT_LANES > 8 ? FIT_LANES / 8 : 1) /* blocks of 8 groups (Q4_K, Q5_K, IQ4_XS) searched together */
 typedef float vfl __attribute__((vector_size(4 * FIT_LANES)));
 typedef int32_t vil __attribute__((vector_size(4 * FIT_LANES)));
+typedef uint8_t vu8 __attribute__((vector_size(FIT_LANES)));
 static vfl vsel(vil m, vfl a, vfl b) { return (vfl)(((vil)a & m) | ((vil)b & ~m)); } /* m ? a : b, per lane */
 static vfl vsplat(float f) { return (vfl){ 0 } + f; }
 /* clampi(nearest(v), lo, hi) per lane, as a float: adding and subtracting
@@ -102,6 +103,13 @@ static void round_lanes(const float *x, int n, float add, float div, int mul, in
         v = mul ? v * div : (v + add) / div;
         vil r = __builtin_convertvector(vlevel(v, vlo, vhi), vil) + bias;
         vil odd = ~((vfl)((vil)v & 0x7fffffff) < 4194304.0f);
+        int any = 0;
+        for (int j = 0; j < FIT_LANES; j++) any |= odd[j];
+        if (!any) {
+            vu8 r8 = __builtin_convertvector(r, vu8); /* the low byte of each (two's complement) */
+            memcpy(out + i, &r8, sizeof r8);
+            continue;
+        }
         for (int j = 0; j < FIT_LANES; j++)
             out[i + j] = (uint8_t)(odd[j] ? clampi(nearest(v[j]), lo, hi) + bias : r[j]);
     }
@@ -328,8 +336,15 @@ static void fit_scale_signed_iter_lanes(int n, int nmax, const float *x, uint8_t
 
 static void q8_0(const float *x, uint8_t *b)
 {
-    float amax;
-    extreme(x, 32, &amax);
+    vfl m = vsplat(0); /* the largest |x|, lane by lane (a maximum: the same in any order) */
+    for (int i = 0; i < 32; i += FIT_LANES) {
+        vfl v;
+        memcpy(&v, x + i, sizeof v);
+        v = (vfl)((vil)v & 0x7fffffff);
+        m = vsel(v > m, v, m);
+    }
+    float amax = 0;
+    for (int j = 0; j < FIT_LANES; j++) amax = m[j] > amax ? m[j] : amax;
     float d = f16_round(amax / 127), id = d ? 1 / d : 0;
     put_f16(b, 0, d);
     round_lanes(x, 32, 0, id, 1, -127, 127, 0, b + 2); /* int8 quants, two's complement */
