@@ -75,6 +75,7 @@ static void put_nibble32(uint8_t *qs, unsigned e, int q)
 #define KB (FIT_LANES > 8 ? FIT_LANES / 8 : 1) /* blocks of 8 groups (Q4_K, Q5_K, IQ4_XS) searched together */
 typedef float vfl __attribute__((vector_size(4 * FIT_LANES)));
 typedef int32_t vil __attribute__((vector_size(4 * FIT_LANES)));
+typedef uint32_t vul __attribute__((vector_size(4 * FIT_LANES)));
 typedef uint8_t vu8 __attribute__((vector_size(FIT_LANES)));
 static vfl vsel(vil m, vfl a, vfl b) { return (vfl)(((vil)a & m) | ((vil)b & ~m)); } /* m ? a : b, per lane */
 static vfl vsplat(float f) { return (vfl){ 0 } + f; }
@@ -776,10 +777,10 @@ void QZ_F16(const void *src, float *dst, uint64_t n)
     for (; i + FIT_LANES <= n; i += FIT_LANES) {
         vh h16;
         memcpy(&h16, p + 2 * i, sizeof h16);
-        vil h = __builtin_convertvector(h16, vil), man = h & 0x3ff, e = h & 0x7c00, sign = (h & 0x8000) << 16;
-        vil norm = sign | (((h & 0x7fff) << 13) + (112 << 23)), inf = sign | 0x7f800000 | man << 13;
-        vil sub = sign | (vil)(__builtin_convertvector(man, vfl) * 0x1p-24f); /* man * 2^-24, exact */
-        vil bits = (vil)vsel(e == 0x7c00, (vfl)inf, vsel(e != 0, (vfl)norm, (vfl)sub));
+        vul h = __builtin_convertvector(h16, vul), man = h & 0x3ff, e = h & 0x7c00, sign = (h & 0x8000) << 16;
+        vul norm = sign | (((h & 0x7fff) << 13) + (112u << 23)), inf = sign | 0x7f800000u | man << 13;
+        vul sub = sign | (vul)(__builtin_convertvector(man, vfl) * 0x1p-24f); /* man * 2^-24, exact */
+        vul bits = (vul)vsel((vil)(e == 0x7c00), (vfl)inf, vsel((vil)(e != 0), (vfl)norm, (vfl)sub));
         memcpy(dst + i, &bits, sizeof bits);
     }
     for (; i < n; i++) {
