@@ -10,6 +10,9 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#if defined(__SSE__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "model/quant.h"
 #include "util/half.h"
@@ -79,15 +82,35 @@ typedef uint32_t vul __attribute__((vector_size(4 * FIT_LANES)));
 typedef uint8_t vu8 __attribute__((vector_size(FIT_LANES)));
 static vfl vsel(vil m, vfl a, vfl b) { return (vfl)(((vil)a & m) | ((vil)b & ~m)); } /* m ? a : b, per lane */
 static vfl vsplat(float f) { return (vfl){ 0 } + f; }
+static int vany(vil m) /* any lane set */
+{
+    int any = 0;
+    for (int j = 0; j < FIT_LANES; j++) any |= m[j];
+    return any != 0;
+}
+/* a > b ? a : b and a < b ? a : b per lane (b where either is NaN): x86's
+ * max/min instructions exactly, one instruction instead of a compare and a
+ * blend where the build has them */
+#if FIT_LANES == 16 && defined(__AVX512F__)
+static vfl vmax(vfl a, vfl b) { return (vfl)_mm512_max_ps((__m512)a, (__m512)b); }
+static vfl vmin(vfl a, vfl b) { return (vfl)_mm512_min_ps((__m512)a, (__m512)b); }
+#elif FIT_LANES == 8 && defined(__AVX__)
+static vfl vmax(vfl a, vfl b) { return (vfl)_mm256_max_ps((__m256)a, (__m256)b); }
+static vfl vmin(vfl a, vfl b) { return (vfl)_mm256_min_ps((__m256)a, (__m256)b); }
+#elif FIT_LANES == 4 && defined(__SSE__)
+static vfl vmax(vfl a, vfl b) { return (vfl)_mm_max_ps((__m128)a, (__m128)b); }
+static vfl vmin(vfl a, vfl b) { return (vfl)_mm_min_ps((__m128)a, (__m128)b); }
+#else
+static vfl vmax(vfl a, vfl b) { return vsel(a > b, a, b); }
+static vfl vmin(vfl a, vfl b) { return vsel(a < b, a, b); }
+#endif
 /* clampi(nearest(v), lo, hi) per lane, as a float: adding and subtracting
  * 1.5 * 2^23 rounds to the nearest integer, ties to even, exactly as lrintf
  * for |v| < 2^22 (beyond, both clamp to the same level); NaN and values past
  * int's range give lo (lrintf's INT_MIN there, clamped) */
 static vfl vlevel(vfl v, vfl lo, vfl hi)
 {
-    vfl r = (v + 12582912.0f) - 12582912.0f;
-    r = vsel(r < lo, lo, r);
-    r = vsel(r > hi, hi, r);
+    vfl r = vmin(hi, vmax(lo, (v + 12582912.0f) - 12582912.0f)); /* r < lo ? lo : r, then r > hi ? hi : r */
     vfl a = (vfl)((vil)v & 0x7fffffff);
     return vsel(a < 2147483648.0f, r, lo);
 }
@@ -165,7 +188,8 @@ static void fit_scale_min_lanes(int n, int nmax, const float *x, const float *w,
             err += wt[i] * (mad ? (vfl)((vil)diff & 0x7fffffff) : diff * diff);
         }
         vil better = ok & (err < best);
-        for (int i = 0; i < n; i++) lt[i] = vsel(better, at[i], lt[i]);
+        if (vany(better))
+            for (int i = 0; i < n; i++) lt[i] = vsel(better, at[i], lt[i]);
         best = vsel(better, err, best);
         scale = vsel(better, s, scale);
         mn = vsel(better, m, mn);
@@ -212,7 +236,8 @@ static void fit_scale_signed_lanes(int n, int nmax, const float *x, uint8_t *L, 
         vil has = suml2 > 0.0f;
         vil take = step == 0 ? ~(vil){ 0 } : has & (sumlx * sumlx > best * suml2);
         vfl sc = vsel(has, sumlx / vsel(has, suml2, one), zero);
-        for (int i = 0; i < n; i++) lt[i] = vsel(take, at[i], lt[i]);
+        if (vany(take))
+            for (int i = 0; i < n; i++) lt[i] = vsel(take, at[i], lt[i]);
         scale = vsel(take, sc, scale);
         best = vsel(take, sc * sumlx, best);
     }
