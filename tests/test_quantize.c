@@ -183,6 +183,68 @@ static void bounds(unsigned ti, rng *r)
     printf("%-7s random data: RMS error <= %.4f of the data's\n", t->name, worst_frac);
 }
 
+/* 3. every build of the quantizer (quantize_blocks.h: portable, and AVX2
+ * where this CPU has it, which quant_quantize takes) gives the same bytes,
+ * on data that reaches their odd corners: zeros, constants, subnormal-small
+ * and fp16-huge weights, groups of tiny weights with one huge one (Q3_K's
+ * rounding leaves the vector range there), Gaussian bands; and block
+ * counts that leave the wide builds partly filled. The same for fp16 -> fp32
+ * on every half value. */
+static void builds_agree(rng *r)
+{
+    enum { NB = 61 }; /* blocks of 256: odd, so the wide builds' last batch is partial */
+    static float x[256 * NB];
+    for (int i = 0; i < 256 * NB; i++) {
+        int blk = i / 256;
+        float u = rng_uniform(r, -0.5f, 0.5f);
+        switch (blk % 7) {
+        case 0: x[i] = 0; break;
+        case 1: x[i] = 0.37f; break;
+        case 2: x[i] = u * 1e-7f; break;
+        case 3: x[i] = u * 60000; break;
+        case 4: x[i] = i % 41 == 0 ? 65504 * u : 6e-8f * u; break;
+        default: x[i] = normal(r) * powf(10.0f, (float)(blk % 9) - 4); break;
+        }
+    }
+    const quant_build *bs[8];
+    unsigned n_builds = quant_builds(bs, 8);
+    const quant_build *ref = bs[n_builds - 1];
+    CHECK(n_builds >= 1 && strcmp(ref->name, "portable") == 0, "the last build is the portable one (%s)", ref->name);
+    for (unsigned bi = 0; bi + 1 < n_builds; bi++)
+        for (unsigned ti = 0; ti < N_TYPES; ti++) {
+            const quant_type *t = quant_type_of(types[ti].type);
+            for (uint64_t nb = 1; nb <= 256 * NB / t->block; nb += nb < 20 ? 1 : 97) {
+                size_t bytes = (size_t)quant_bytes(t, nb * t->block);
+                uint8_t *a = malloc(bytes), *b = malloc(bytes);
+                if (!a || !b) abort();
+                memset(a, 0x55, bytes);
+                memset(b, 0xAA, bytes);
+                bs[bi]->quantize(t, x + 256 * NB - nb * t->block, a, nb);
+                ref->quantize(t, x + 256 * NB - nb * t->block, b, nb);
+                int same = memcmp(a, b, bytes) == 0;
+                free(a);
+                free(b);
+                CHECK(same, "%s: %" PRIu64 " blocks: the %s and portable builds differ", t->name, nb, bs[bi]->name);
+                if (!same) break;
+            }
+        }
+    static uint16_t h[65536 + 7];
+    static float fa[65536 + 7];
+    for (uint32_t i = 0; i < 65536 + 7; i++) h[i] = (uint16_t)(i * 40503u);
+    int bad = 0;
+    for (unsigned bi = 0; bi < n_builds; bi++) {
+        bs[bi]->f16_to_f32(h, fa, 65536 + 7);
+        for (uint32_t i = 0; i < 65536 + 7; i++) {
+            float want = half_to_float(h[i]);
+            bad += memcmp(&fa[i], &want, 4) != 0;
+        }
+    }
+    CHECK(bad == 0, "fp16 -> fp32: %d values differ from half_to_float", bad);
+    printf("quantizer builds agree:");
+    for (unsigned bi = 0; bi < n_builds; bi++) printf(" %s", bs[bi]->name);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -196,6 +258,7 @@ int main(int argc, char **argv)
         against_llama(argv[1], i);
         bounds(i, &r);
     }
+    builds_agree(&r);
     printf("%s\n", failures ? "FAILED" : "PASSED");
     return failures != 0;
 }

@@ -127,4 +127,20 @@ int quant_scheme_tensor(const quant_scheme *s, const char *name, uint64_t cols, 
  * unspecified (but in-range) blocks; the caller refuses them first. */
 void quant_quantize(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
 
+/* n fp16 values at src (host byte order, any alignment) as floats into
+ * dst[n], exactly as half_to_float. */
+void quant_f16_to_f32(const void *src, float *dst, uint64_t n);
+
+/* The builds of the two above (quantize.c): portable, and on x86 AVX2 and
+ * AVX-512 ones; all give the same results, quant_quantize and
+ * quant_f16_to_f32 take the first one the CPU runs. */
+typedef struct quant_build {
+    const char *name; /* "avx512", "avx2", "portable" */
+    void (*quantize)(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
+    void (*f16_to_f32)(const void *src, float *dst, uint64_t n);
+} quant_build;
+/* Up to max of the builds this CPU runs, fastest first (the portable one
+ * last), into out; returns how many. */
+unsigned quant_builds(const quant_build **out, unsigned max);
+
 #endif

@@ -9,7 +9,6 @@
 #include "model/quant.h"
 #include "util/bf16.h"
 #include "util/errf.h"
-#include "util/half.h"
 
 vkllm_status model_plan_quant(model *m, const char *type, char *err, size_t err_len)
 {
@@ -50,20 +49,24 @@ int model_quant_rows(const model_tensor *t, uint64_t r0, uint64_t r1, float *scr
     const uint64_t cols = t->cols, row_out = quant_bytes(q, cols), elem = dtype_size(t->dtype);
     for (uint64_t r = r0; r < r1; r++) {
         const uint8_t *src = (const uint8_t *)t->data + r * cols * elem;
-        for (uint64_t c = 0; c < cols; c++) { /* as quantize_model.c's decode_row: exact widening */
-            if (t->dtype == DTYPE_F32) {
-                memcpy(&scratch[c], src + 4 * c, 4);
-            } else {
+        /* as quantize_model.c's decode_row: exact widening */
+        if (t->dtype == DTYPE_F16) {
+            quant_f16_to_f32(src, scratch, cols);
+        } else if (t->dtype == DTYPE_F32) {
+            memcpy(scratch, src, cols * 4);
+        } else {
+            for (uint64_t c = 0; c < cols; c++) {
                 uint16_t h;
                 memcpy(&h, src + 2 * c, 2);
-                scratch[c] = t->dtype == DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
+                scratch[c] = bf16_to_float(h);
             }
         }
-        for (uint64_t c = 0; c < cols; c++)
-            if (!isfinite(scratch[c])) {
-                *bad_row = r;
-                return 0;
-            }
+        int finite = 1;
+        for (uint64_t c = 0; c < cols; c++) finite &= isfinite(scratch[c]) != 0; /* no early exit: vectorizes */
+        if (!finite) {
+            *bad_row = r;
+            return 0;
+        }
         quant_quantize(q, scratch, (uint8_t *)dst + (r - r0) * row_out, cols / q->block);
     }
     return 1;

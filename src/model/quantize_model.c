@@ -285,11 +285,13 @@ static void decode_row(uint32_t type, const uint8_t *src, float *out, uint64_t n
 {
     if (type == T_F32) {
         memcpy(out, src, n * 4);
-    } else if (type == T_F16 || type == T_BF16) {
+    } else if (type == T_F16) {
+        quant_f16_to_f32(src, out, n);
+    } else if (type == T_BF16) {
         for (uint64_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
-            out[i] = type == T_F16 ? half_to_float(h) : bf16_to_float(h);
+            out[i] = bf16_to_float(h);
         }
     } else {
         const quant_type *q = quant_type_of(type);
@@ -329,7 +331,7 @@ static void *work(void *arg)
         decode_row(t->src_type, src, wk->row, t->cols);
         if (!is_plain(t->type)) {
             int finite = 1;
-            for (uint64_t c = 0; c < t->cols && finite; c++) finite = isfinite(wk->row[c]);
+            for (uint64_t c = 0; c < t->cols; c++) finite &= isfinite(wk->row[c]) != 0; /* vectorizes */
             if (!finite) {
                 int expect = 0;
                 if (atomic_compare_exchange_strong(&j->bad, &expect, 1)) atomic_store(&j->bad_row, r);

@@ -15,8 +15,10 @@
 /* M from which CPU devices take the quantized prefill path (measured on
  * lavapipe, docs/PERFORMANCE.md) */
 #define QUANT_PREFILL_M_CPU 8
-/* whether CPU devices quantize on load with the shader (measured on lavapipe) */
-#define QUANTIZE_ON_DEVICE_CPU true
+/* whether CPU devices quantize on load with the shader: no, lavapipe runs
+ * it on the same cores, slower than the CPU quantizer's vector builds
+ * (q4_k_m 7.2 s vs 3.7 s for a 0.67 B model, q8_0 a tie; docs/PERFORMANCE.md) */
+#define QUANTIZE_ON_DEVICE_CPU false
 
 static ops_profile profile_of_family(const vkllm_device_info *info, ops_family family)
 {
@@ -46,8 +48,7 @@ static ops_profile profile_of_family(const vkllm_device_info *info, ops_family f
     if (qp && !strcmp(qp, "matvec")) p.quant_prefill_m = UINT32_MAX;
     if (qp && (!strcmp(qp, "tiles") || !strcmp(qp, "dequant"))) p.quant_dequant = !strcmp(qp, "dequant");
     /* quantize on load (docs/PERFORMANCE.md, "Quantize on load"): GPUs on
-     * the device; lavapipe, where the shader runs on the same cores as the
-     * CPU quantizer, as measured faster */
+     * the device; CPU devices as measured faster on lavapipe */
     p.quantize_on_device = !cpu || QUANTIZE_ON_DEVICE_CPU;
     const char *qo = getenv("VKLLM_QUANTIZE_ON"); /* a measuring aid: cpu or device for every device */
     if (qo && (!strcmp(qo, "cpu") || !strcmp(qo, "device"))) p.quantize_on_device = !strcmp(qo, "device");

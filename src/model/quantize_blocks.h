@@ -1,0 +1,816 @@
+/* The quantizer's block code (see quantize.c for the algorithms), compiled
+ * once per instruction set: quantize.c includes it for the portable build
+ * (4 lanes), quantize_avx2.c with -mavx2 (8 lanes). Before including:
+ *   QZ_LANES     groups searched side by side (4 or 8)
+ *   QZ_QUANTIZE  the name of this build's quant_quantize
+ *   QZ_F16       the name of this build's quant_f16_to_f32
+ * Every build makes the same bytes: each lane takes the steps of one group
+ * alone, every float operation the same and in the same order (the files
+ * are built with -ffp-contract=off: no fused multiply-adds). */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#if defined(__SSE__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#include "model/quant.h"
+#include "util/half.h"
+
+#define EPS 1e-15f /* a group whose largest |x| is below this is all zeros */
+
+/* to nearest, ties to even: (int)lrintf(x); below 2^22 in magnitude by adding
+ * and subtracting 1.5 * 2^23 (the same rounding, no library call) */
+static int nearest(float x)
+{
+#if FLT_EVAL_METHOD == 0 /* float arithmetic rounds to float (no x87 excess precision) */
+    if (fabsf(x) < 4194304.0f) return (int)((x + 12582912.0f) - 12582912.0f);
+#endif
+    return (int)lrintf(x);
+}
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+static float f16_round(float x) { return half_to_float(float_to_half(x)); }
+static void put_f16(uint8_t *b, unsigned o, float x)
+{
+    uint16_t h = float_to_half(x);
+    b[o] = (uint8_t)h;
+    b[o + 1] = (uint8_t)(h >> 8);
+}
+
+/* the element of x with the largest magnitude (keeping its sign); *amax = |it| */
+static float extreme(const float *x, int n, float *amax)
+{
+    float m = 0, a = 0;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > a) {
+            a = fabsf(x[i]);
+            m = x[i];
+        }
+    *amax = a;
+    return m;
+}
+
+/* sets nibble/bit fields: 4-bit quant e (0..31) of a 32-weight block */
+static void put_nibble32(uint8_t *qs, unsigned e, int q)
+{
+    if (e < 16) qs[e] = (uint8_t)((qs[e] & 0xF0) | (q & 0xF));
+    else qs[e - 16] = (uint8_t)((qs[e - 16] & 0x0F) | (q & 0xF) << 4);
+}
+
+/* ---------------------------------------------------------------- scale searches */
+
+/* Asymmetric quants L[i] in 0..nmax with x ~ scale*L + min (min <= 0):
+ * starting from the min/max fit, tries nstep+1 candidate scales
+ * (nmax + rmin + rdelta*is)/(max - min) and, for each rounding they give,
+ * the weighted least-squares scale and min; keeps the one with the least
+ * weighted squared (or absolute, mad) error. Returns the scale; *neg_min =
+ * -min.
+ *
+ * FIT_LANES groups at once, one per lane of a vector (the sub-blocks of a
+ * super-block: groups of n at x + n*j, weights at w + n*j, quants to L + n*j,
+ * results in scale_out[j], neg_min[j]): each lane takes exactly the steps of
+ * one group alone, every float operation the same, so the blocks are those
+ * of one group at a time (llama.cpp's), but the lanes' sequential sums run
+ * side by side instead of one chain of additions after another: 2-3x faster.
+ * (The candidates themselves cannot run in parallel: an accepted one moves
+ * the minimum the next ones start from.) */
+#define FIT_LANES QZ_LANES
+#define KB (FIT_LANES > 8 ? FIT_LANES / 8 : 1) /* blocks of 8 groups (Q4_K, Q5_K, IQ4_XS) searched together */
+typedef float vfl __attribute__((vector_size(4 * FIT_LANES)));
+typedef int32_t vil __attribute__((vector_size(4 * FIT_LANES)));
+typedef uint32_t vul __attribute__((vector_size(4 * FIT_LANES)));
+typedef uint8_t vu8 __attribute__((vector_size(FIT_LANES)));
+static vfl vsel(vil m, vfl a, vfl b) { return (vfl)(((vil)a & m) | ((vil)b & ~m)); } /* m ? a : b, per lane */
+static vfl vsplat(float f) { return (vfl){ 0 } + f; }
+static int vany(vil m) /* any lane set */
+{
+    int any = 0;
+    for (int j = 0; j < FIT_LANES; j++) any |= m[j];
+    return any != 0;
+}
+/* a > b ? a : b and a < b ? a : b per lane (b where either is NaN): x86's
+ * max/min instructions exactly, one instruction instead of a compare and a
+ * blend where the build has them */
+#if FIT_LANES == 16 && defined(__AVX512F__)
+static vfl vmax(vfl a, vfl b) { return (vfl)_mm512_max_ps((__m512)a, (__m512)b); }
+static vfl vmin(vfl a, vfl b) { return (vfl)_mm512_min_ps((__m512)a, (__m512)b); }
+#elif FIT_LANES == 8 && defined(__AVX__)
+static vfl vmax(vfl a, vfl b) { return (vfl)_mm256_max_ps((__m256)a, (__m256)b); }
+static vfl vmin(vfl a, vfl b) { return (vfl)_mm256_min_ps((__m256)a, (__m256)b); }
+#elif FIT_LANES == 4 && defined(__SSE__)
+static vfl vmax(vfl a, vfl b) { return (vfl)_mm_max_ps((__m128)a, (__m128)b); }
+static vfl vmin(vfl a, vfl b) { return (vfl)_mm_min_ps((__m128)a, (__m128)b); }
+#else
+static vfl vmax(vfl a, vfl b) { return vsel(a > b, a, b); }
+static vfl vmin(vfl a, vfl b) { return vsel(a < b, a, b); }
+#endif
+/* clampi(nearest(v), lo, hi) per lane, as a float: adding and subtracting
+ * 1.5 * 2^23 rounds to the nearest integer, ties to even, exactly as lrintf
+ * for |v| < 2^22 (beyond, both clamp to the same level); NaN and values past
+ * int's range give lo (lrintf's INT_MIN there, clamped) */
+static vfl vlevel(vfl v, vfl lo, vfl hi)
+{
+    vfl r = vmin(hi, vmax(lo, (v + 12582912.0f) - 12582912.0f)); /* r < lo ? lo : r, then r > hi ? hi : r */
+    vfl a = (vfl)((vil)v & 0x7fffffff);
+    return vsel(a < 2147483648.0f, r, lo);
+}
+
+/* out[i] = clampi(nearest(v), lo, hi) + bias with v = (x[i] + add) / div, or
+ * x[i] * div when mul, for n weights (a multiple of FIT_LANES): vlevel, with
+ * lanes past its exact range (|v| >= 2^22, NaN) rounded one by one */
+static void round_lanes(const float *x, int n, float add, float div, int mul, int lo, int hi, int bias, uint8_t *out)
+{
+    const vfl vlo = vsplat((float)lo), vhi = vsplat((float)hi);
+    for (int i = 0; i < n; i += FIT_LANES) {
+        vfl v;
+        memcpy(&v, x + i, sizeof v);
+        v = mul ? v * div : (v + add) / div;
+        vil r = __builtin_convertvector(vlevel(v, vlo, vhi), vil) + bias;
+        vil odd = ~((vfl)((vil)v & 0x7fffffff) < 4194304.0f);
+        int any = 0;
+        for (int j = 0; j < FIT_LANES; j++) any |= odd[j];
+        if (!any) {
+            vu8 r8 = __builtin_convertvector(r, vu8); /* the low byte of each (two's complement) */
+            memcpy(out + i, &r8, sizeof r8);
+            continue;
+        }
+        for (int j = 0; j < FIT_LANES; j++)
+            out[i + j] = (uint8_t)(odd[j] ? clampi(nearest(v[j]), lo, hi) + bias : r[j]);
+    }
+}
+
+static void fit_scale_min_lanes(int n, int nmax, const float *x, const float *w, uint8_t *L, float *scale_out,
+                                float *neg_min, float rmin, float rdelta, int nstep, int mad)
+{
+    enum { J = FIT_LANES };
+    vfl xt[32], wt[32], lt[32], at[32]; /* [i], lane j: x, w, best quants, candidate quants of group j */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < J; j++) xt[i][j] = x[n * j + i], wt[i][j] = w[n * j + i];
+    const vfl fmax = vsplat((float)nmax), zero = vsplat(0), one = vsplat(1);
+    vfl mn = xt[0], mx = xt[0], sum_w = wt[0], sum_x = wt[0] * xt[0];
+    for (int i = 1; i < n; i++) {
+        mn = vsel(xt[i] < mn, xt[i], mn);
+        mx = vsel(xt[i] > mx, xt[i], mx);
+        sum_w += wt[i];
+        sum_x += wt[i] * xt[i];
+    }
+    mn = vsel(mn > 0.0f, zero, mn);
+    const vil live = mx != mn;
+    vfl iscale = vsel(live, fmax / vsel(live, mx - mn, one), zero);
+    vfl scale = vsel(live, one / vsel(live, iscale, one), zero), best = zero;
+    for (int i = 0; i < n; i++) {
+        vfl l = vlevel(iscale * (xt[i] - mn), zero, fmax);
+        lt[i] = l;
+        vfl diff = scale * l + mn - xt[i];
+        best += wt[i] * (mad ? (vfl)((vil)diff & 0x7fffffff) : diff * diff);
+    }
+    for (int is = 0; is <= nstep; is++) {
+        vfl sum_l = zero, sum_l2 = zero, sum_xl = zero, err = zero;
+        iscale = vsel(live, (rmin + rdelta * (float)is + (float)nmax) / vsel(live, mx - mn, one), zero);
+        for (int i = 0; i < n; i++) {
+            vfl l = vlevel(iscale * (xt[i] - mn), zero, fmax);
+            at[i] = l;
+            sum_l += wt[i] * l;
+            sum_l2 += wt[i] * (l * l);
+            sum_xl += wt[i] * l * xt[i];
+        }
+        vfl D = sum_w * sum_l2 - sum_l * sum_l;
+        vil ok = live & (D > 0.0f);
+        vfl Dd = vsel(ok, D, one);
+        vfl s = (sum_w * sum_xl - sum_x * sum_l) / Dd, m = (sum_l2 * sum_x - sum_l * sum_xl) / Dd;
+        vil pos = m > 0.0f;
+        m = vsel(pos, zero, m);
+        s = vsel(pos, sum_xl / vsel(sum_l2 > 0.0f, sum_l2, one), s);
+        s = vsel(ok, s, zero);
+        m = vsel(ok, m, zero);
+        for (int i = 0; i < n; i++) {
+            vfl diff = s * at[i] + m - xt[i];
+            err += wt[i] * (mad ? (vfl)((vil)diff & 0x7fffffff) : diff * diff);
+        }
+        vil better = ok & (err < best);
+        if (vany(better))
+            for (int i = 0; i < n; i++) lt[i] = vsel(better, at[i], lt[i]);
+        best = vsel(better, err, best);
+        scale = vsel(better, s, scale);
+        mn = vsel(better, m, mn);
+    }
+    for (int j = 0; j < J; j++) {
+        for (int i = 0; i < n; i++) L[n * j + i] = (uint8_t)(live[j] ? lt[i][j] : 0);
+        neg_min[j] = -mn[j];
+        scale_out[j] = live[j] ? scale[j] : 0;
+    }
+}
+
+/* Symmetric quants L[i] - nmax in -nmax..nmax-1 with x ~ scale*(L - nmax),
+ * weighted by x^2: the scale that maps the extreme value to -nmax, then
+ * 18 nearby ones, keeping the rounding with the best least-squares fit.
+ * FIT_LANES groups at once, one per lane, as fit_scale_min_lanes (groups of
+ * n at x + n*j, quants to L + n*j, scales to scale_out[j]). */
+static void fit_scale_signed_lanes(int n, int nmax, const float *x, uint8_t *L, float *scale_out)
+{
+    enum { J = FIT_LANES };
+    vfl xt[32], lt[32], at[32]; /* [i], lane j: x, best quants, candidate quants (signed) of group j */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < J; j++) xt[i][j] = x[n * j + i];
+    const vfl zero = vsplat(0), one = vsplat(1), lo = vsplat((float)-nmax), hi = vsplat((float)(nmax - 1));
+    vfl m = zero, amax = zero; /* extreme(): the element of the largest magnitude, the first of equals */
+    for (int i = 0; i < n; i++) {
+        vfl a = (vfl)((vil)xt[i] & 0x7fffffff);
+        vil gt = a > amax;
+        amax = vsel(gt, a, amax);
+        m = vsel(gt, xt[i], m);
+    }
+    const vil live = ~(amax < EPS);
+    vfl best = zero, scale = zero, wt[32], wx[32]; /* weights x^2 and x^2 * x, the same each candidate */
+    for (int i = 0; i < n; i++) lt[i] = zero, wt[i] = xt[i] * xt[i], wx[i] = wt[i] * xt[i];
+    for (int is = 0; is <= 18; is++) {
+        int step = is == 0 ? 0 : is <= 9 ? is - 10 : is - 9; /* 0 first, then -9..-1, 1..9 */
+        vfl iscale = vsel(live, -((float)nmax + 0.1f * (float)step) / vsel(live, m, one), zero);
+        vfl sumlx = zero, suml2 = zero;
+        for (int i = 0; i < n; i++) {
+            vfl l = vlevel(iscale * xt[i], lo, hi);
+            at[i] = l;
+            sumlx += wx[i] * l;
+            suml2 += wt[i] * (l * l);
+        }
+        vil has = suml2 > 0.0f;
+        vil take = step == 0 ? ~(vil){ 0 } : has & (sumlx * sumlx > best * suml2);
+        vfl sc = vsel(has, sumlx / vsel(has, suml2, one), zero);
+        if (vany(take))
+            for (int i = 0; i < n; i++) lt[i] = vsel(take, at[i], lt[i]);
+        scale = vsel(take, sc, scale);
+        best = vsel(take, sc * sumlx, best);
+    }
+    for (int j = 0; j < J; j++) {
+        for (int i = 0; i < n; i++) L[n * j + i] = (uint8_t)(live[j] ? (int)lt[i][j] + nmax : 0);
+        scale_out[j] = live[j] ? scale[j] : 0;
+    }
+}
+
+/* As fit_scale_signed_lanes for one group, but improving the rounding one
+ * weight at a time (up to five sweeps): each quant moves to the value the least-squares fit of the
+ * others asks for, when that lowers the error. */
+static float fit_scale_signed_iter(int n, int nmax, const float *x, uint8_t *L)
+{
+    float amax, m = extreme(x, n, &amax);
+    if (amax < EPS) {
+        memset(L, 0, (size_t)n);
+        return 0;
+    }
+    float iscale = -(float)nmax / m, sumlx = 0, suml2 = 0;
+    int q[32];
+    for (int i = 0; i < n; i++) {
+        q[i] = clampi(nearest(iscale * x[i]), -nmax, nmax - 1);
+        float w = x[i] * x[i];
+        sumlx += w * x[i] * (float)q[i];
+        suml2 += w * (float)(q[i] * q[i]);
+    }
+    for (int sweep = 0; sweep < 5; sweep++) {
+        int changed = 0;
+        for (int i = 0; i < n; i++) {
+            float w = x[i] * x[i], slx = sumlx - w * x[i] * (float)q[i];
+            if (slx <= 0) continue;
+            float sl2 = suml2 - w * (float)(q[i] * q[i]);
+            int nl = clampi(nearest(x[i] * sl2 / slx), -nmax, nmax - 1);
+            if (nl == q[i]) continue;
+            slx += w * x[i] * (float)nl;
+            sl2 += w * (float)(nl * nl);
+            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                q[i] = nl;
+                sumlx = slx;
+                suml2 = sl2;
+                changed++;
+            }
+        }
+        if (!changed) break;
+    }
+    for (int i = 0; i < n; i++) L[i] = (uint8_t)(q[i] + nmax);
+    return suml2 > 0 ? sumlx / suml2 : 0;
+}
+
+/* fit_scale_signed_iter for FIT_LANES groups at once (group j of n at
+ * x + n*j, quants to L + n*j, scales to scale_out[j]), each lane the steps
+ * of its group alone; a lane stops changing when a sweep changed nothing
+ * (a further sweep would repeat it), and the sweeps end when all have.
+ * vlevel() is clampi(nearest()) for |v| < 2^22; a group whose rounding ever
+ * sees a larger value or NaN (far-apart weights) is redone by the scalar
+ * search, so the result is always that of fit_scale_signed_iter. */
+static void fit_scale_signed_iter_lanes(int n, int nmax, const float *x, uint8_t *L, float *scale_out)
+{
+    enum { J = FIT_LANES };
+    vfl xt[32], wt[32], wx[32], q[32]; /* [i], lane j: x, x^2, x^2 * x, quant of group j */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < J; j++) xt[i][j] = x[n * j + i];
+    const vfl zero = vsplat(0), one = vsplat(1), lo = vsplat((float)-nmax), hi = vsplat((float)(nmax - 1));
+    const vfl big = vsplat(4194304.0f);
+    vfl m = zero, amax = zero;
+    for (int i = 0; i < n; i++) {
+        vfl a = (vfl)((vil)xt[i] & 0x7fffffff);
+        vil gt = a > amax;
+        amax = vsel(gt, a, amax);
+        m = vsel(gt, xt[i], m);
+        wt[i] = xt[i] * xt[i];
+        wx[i] = wt[i] * xt[i];
+    }
+    vil live = ~(amax < EPS), odd = (vil){ 0 }; /* odd: a rounding past vlevel's exact range */
+    const vfl iscale = -(float)nmax / vsel(live, m, one);
+    vfl sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; i++) {
+        vfl v = iscale * xt[i];
+        odd |= ~((vfl)((vil)v & 0x7fffffff) < big);
+        q[i] = vlevel(v, lo, hi);
+        sumlx += wx[i] * q[i];
+        suml2 += wt[i] * (q[i] * q[i]);
+    }
+    vil going = live;
+    for (int sweep = 0; sweep < 5; sweep++) {
+        vil changed = (vil){ 0 };
+        for (int i = 0; i < n; i++) {
+            vfl slx = sumlx - wx[i] * q[i];
+            vil act = going & ~(slx <= 0.0f);
+            vfl sl2 = suml2 - wt[i] * (q[i] * q[i]);
+            vfl v = xt[i] * sl2 / vsel(act, slx, one);
+            odd |= act & ~((vfl)((vil)v & 0x7fffffff) < big);
+            vfl nl = vlevel(v, lo, hi);
+            act &= nl != q[i];
+            slx += wx[i] * nl;
+            sl2 += wt[i] * (nl * nl);
+            act &= (sl2 > 0.0f) & (slx * slx * suml2 > sumlx * sumlx * sl2);
+            q[i] = vsel(act, nl, q[i]);
+            sumlx = vsel(act, slx, sumlx);
+            suml2 = vsel(act, sl2, suml2);
+            changed |= act;
+        }
+        going &= changed;
+        int any = 0;
+        for (int j = 0; j < J; j++) any |= going[j];
+        if (!any) break;
+    }
+    vil pos = suml2 > 0.0f;
+    vfl sc = vsel(pos, sumlx / vsel(pos, suml2, one), zero);
+    for (int j = 0; j < J; j++) {
+        if (live[j] && odd[j]) {
+            scale_out[j] = fit_scale_signed_iter(n, nmax, x + n * j, L + n * j);
+            continue;
+        }
+        for (int i = 0; i < n; i++) L[n * j + i] = (uint8_t)(live[j] ? (int)q[i][j] + nmax : 0);
+        scale_out[j] = live[j] ? sc[j] : 0;
+    }
+}
+
+/* ---------------------------------------------------------------- blocks of 32 */
+
+static void q8_0(const float *x, uint8_t *b)
+{
+    vfl m = vsplat(0); /* the largest |x|, lane by lane (a maximum: the same in any order) */
+    for (int i = 0; i < 32; i += FIT_LANES) {
+        vfl v;
+        memcpy(&v, x + i, sizeof v);
+        v = (vfl)((vil)v & 0x7fffffff);
+        m = vsel(v > m, v, m);
+    }
+    float amax = 0;
+    for (int j = 0; j < FIT_LANES; j++) amax = m[j] > amax ? m[j] : amax;
+    float d = f16_round(amax / 127), id = d ? 1 / d : 0;
+    put_f16(b, 0, d);
+    round_lanes(x, 32, 0, id, 1, -127, 127, 0, b + 2); /* int8 quants, two's complement */
+}
+
+/* Q4_0 / Q5_0: the extreme value maps to -8 / -16 */
+static void qx_0(const float *x, uint8_t *b, int bits)
+{
+    float amax, m = extreme(x, 32, &amax);
+    int half = 1 << (bits - 1), top = (1 << bits) - 1;
+    float d = f16_round(m / (float)-half), id = d ? 1 / d : 0;
+    put_f16(b, 0, d);
+    uint8_t *qs = b + (bits == 4 ? 2 : 6);
+    uint32_t qh = 0;
+    for (unsigned e = 0; e < 32; e++) {
+        int q = clampi((int)floorf(x[e] * id + (float)half + 0.5f), 0, top);
+        put_nibble32(qs, e, q);
+        qh |= (uint32_t)(q >> 4 & 1) << e;
+    }
+    if (bits == 5)
+        for (int i = 0; i < 4; i++) b[2 + i] = (uint8_t)(qh >> (8 * i));
+}
+
+/* Q4_1 / Q5_1: min and max map to 0 and 15 / 31 */
+static void qx_1(const float *x, uint8_t *b, int bits)
+{
+    float mn = x[0], mx = x[0];
+    for (int e = 1; e < 32; e++) {
+        if (x[e] < mn) mn = x[e];
+        if (x[e] > mx) mx = x[e];
+    }
+    int top = (1 << bits) - 1;
+    float d = f16_round((mx - mn) / (float)top), id = d ? 1 / d : 0, m = f16_round(mn);
+    put_f16(b, 0, d);
+    put_f16(b, 2, m);
+    uint8_t *qs = b + (bits == 4 ? 4 : 8);
+    uint32_t qh = 0;
+    for (unsigned e = 0; e < 32; e++) {
+        int q = clampi((int)floorf((x[e] - m) * id + 0.5f), 0, top);
+        put_nibble32(qs, e, q);
+        qh |= (uint32_t)(q >> 4 & 1) << e;
+    }
+    if (bits == 5)
+        for (int i = 0; i < 4; i++) b[4 + i] = (uint8_t)(qh >> (8 * i));
+}
+
+/* ---------------------------------------------------------------- IQ4 */
+
+static const int8_t iq4_table[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+
+/* The table value nearest to v (the upper one of two equally
+ * near): the number of midpoints between neighbours that v reaches. This is
+ * exactly the binary search v <= t[0] ? 0 : v >= t[15] ? 15 : (t[lo] <= v <
+ * t[lo+1]: v - t[lo] < t[lo+1] - v ? lo : lo+1) for every float v (checked
+ * over all 2^32 of them: near each midpoint both differences are exact);
+ * NaN gives 15, as that search does. */
+static float iq4_mid(int i) { return 0.5f * (float)(iq4_table[i] + iq4_table[i + 1]); }
+/* per lane: the nearest table value, and its index */
+static vfl iq4_value_lanes(vfl v)
+{
+    vfl q = vsplat((float)iq4_table[0]);
+    for (int i = 0; i < 15; i++) /* sums of small integers: exact in any order */
+        q += (vfl)((v >= iq4_mid(i)) & (vil)vsplat((float)(iq4_table[i + 1] - iq4_table[i])));
+    return vsel(v != v, vsplat((float)iq4_table[15]), q);
+}
+static vil iq4_index_lanes(vfl v)
+{
+    vil k = (vil){ 0 };
+    for (int i = 0; i < 15; i++) k -= v >= iq4_mid(i);
+    return (vil)vsel(v != v, (vfl)((vil){ 0 } + 15), (vfl)k);
+}
+
+/* The best scale of a 32-weight group for the table (weighted by x^2): the
+ * extreme value on the table's end, then 15 neighbouring scales. FIT_LANES
+ * groups at once (group j at x + 32*j, its scale to d_out[j]), each lane the
+ * steps of one group alone as in fit_scale_min_lanes. */
+static void iq4_fit_lanes(const float *x, float *d_out)
+{
+    enum { J = FIT_LANES };
+    vfl xt[32], wt[32]; /* [i], lane j: x, x^2 of group j */
+    for (int i = 0; i < 32; i++)
+        for (int j = 0; j < J; j++) xt[i][j] = x[32 * j + i];
+    const vfl zero = vsplat(0), one = vsplat(1);
+    vfl m = zero, amax = zero; /* extreme(): the element of the largest magnitude, the first of equals */
+    for (int i = 0; i < 32; i++) {
+        vfl a = (vfl)((vil)xt[i] & 0x7fffffff);
+        vil gt = a > amax;
+        amax = vsel(gt, a, amax);
+        m = vsel(gt, xt[i], m);
+        wt[i] = xt[i] * xt[i];
+    }
+    const vil live = ~(amax < EPS);
+    const vfl mm = vsel(live, m, one);
+    vfl best = zero, d = zero;
+    for (int t = -8; t <= 7; t++) { /* -8: d = -m / table[0]; then 15 scales around it */
+        vfl id = t == -8 ? -(float)iq4_table[0] / mm : ((float)t + (float)iq4_table[0]) / mm;
+        vfl sumqx = zero, sumq2 = zero;
+        for (int i = 0; i < 32; i++) {
+            vfl q = iq4_value_lanes(id * xt[i]), wq = wt[i] * q;
+            sumqx += wq * xt[i];
+            sumq2 += wq * q;
+        }
+        vil has = sumq2 > 0.0f;
+        vil take = t == -8 ? ~(vil){ 0 } : has & (sumqx * sumqx > best * sumq2);
+        vfl dd = vsel(has, sumqx / vsel(has, sumq2, one), zero);
+        d = vsel(take, dd, d);
+        best = vsel(take, dd * sumqx, best);
+    }
+    for (int j = 0; j < J; j++) d_out[j] = live[j] ? d[j] : 0;
+}
+
+/* the nibbles of ng (up to FIT_LANES) groups of 32 (group j: x + 32*j, to
+ * qs + 16*j) nearest to x * id[j] */
+static void iq4_put_lanes(const float *x, const float *id, uint8_t *qs, int ng)
+{
+    enum { J = FIT_LANES };
+    vfl idv = vsplat(0);
+    for (int j = 0; j < ng; j++) idv[j] = id[j];
+    for (int e = 0; e < 32; e++) {
+        vfl xe = vsplat(0);
+        for (int j = 0; j < ng; j++) xe[j] = x[32 * j + e];
+        vil k = iq4_index_lanes(idv * xe);
+        for (int j = 0; j < ng; j++) put_nibble32(qs + 16 * j, (unsigned)e, k[j]);
+    }
+}
+
+/* n blocks of IQ4_NL, FIT_LANES at a time (the last ones padded with zero
+ * groups, whose results are dropped) */
+static void iq4_nl_blocks(const float *x, uint8_t *b, uint64_t n)
+{
+    enum { J = FIT_LANES };
+    float pad[32 * J], d[J], id[J];
+    uint8_t qs[16 * J];
+    for (uint64_t i = 0; i < n; i += J) {
+        const float *xs = x + 32 * i;
+        unsigned nb = n - i < J ? (unsigned)(n - i) : J;
+        if (nb < J) {
+            memset(pad, 0, sizeof pad);
+            memcpy(pad, xs, 32 * nb * sizeof(float));
+            xs = pad;
+        }
+        iq4_fit_lanes(xs, d);
+        for (int j = 0; j < J; j++) {
+            d[j] = f16_round(d[j]);
+            id[j] = d[j] ? 1 / d[j] : 0;
+        }
+        memset(qs, 0, sizeof qs);
+        iq4_put_lanes(xs, id, qs, J);
+        for (unsigned j = 0; j < nb; j++) {
+            uint8_t *o = b + 18 * (i + j);
+            put_f16(o, 0, d[j]);
+            memcpy(o + 2, qs + 16 * j, 16);
+        }
+    }
+}
+
+/* the scales of nb (1 to KB) blocks of IQ4_XS side by side, as qx_k */
+static void iq4_xs_finish(const float *x, uint8_t *b, const float *sc);
+static void iq4_xs(const float *x, uint8_t *b, int nb)
+{
+    float sc[8 * KB], pad[256 * KB];
+    if (nb < KB) {
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, x, 256 * (size_t)nb * sizeof *x);
+        x = pad;
+    }
+    for (int i = 0; i < 8 * KB; i += FIT_LANES) iq4_fit_lanes(x + 32 * i, sc + i);
+    for (int k = 0; k < nb; k++) iq4_xs_finish(x + 256 * k, b + 136 * k, sc + 8 * k);
+}
+
+static void iq4_xs_finish(const float *x, uint8_t *b, const float *sc)
+{
+    enum { J = FIT_LANES };
+    float amax = 0, max_scale = 0, idl[8];
+    for (int i = 0; i < 8; i++) {
+        if (fabsf(sc[i]) > amax) {
+            amax = fabsf(sc[i]);
+            max_scale = sc[i];
+        }
+    }
+    memset(b, 0, 136);
+    float d = -max_scale / 32, id = d ? 1 / d : 0;
+    put_f16(b, 0, d);
+    unsigned sh = 0;
+    for (int i = 0; i < 8; i++) {
+        int l = clampi(nearest(id * sc[i]), -32, 31);
+        float dl = f16_round(d) * (float)l;
+        idl[i] = dl ? 1 / dl : 0;
+        l += 32;
+        b[4 + i / 2] |= (uint8_t)((l & 0xF) << (4 * (i % 2)));
+        sh |= (unsigned)(l >> 4) << (2 * i);
+    }
+    for (int i = 0; i < 8; i += FIT_LANES) iq4_put_lanes(x + 32 * i, idl + i, b + 8 + 16 * i, 8 - i < J ? 8 - i : J);
+    b[2] = (uint8_t)sh;
+    b[3] = (uint8_t)(sh >> 8);
+}
+
+/* ---------------------------------------------------------------- K-quants */
+
+/* 2-bit quants of Q2_K/Q3_K: weight k in bits 2j of byte 32n + l (n = k/128,
+ * j = (k%128)/32, l = k%32) */
+static void put_2bit(uint8_t *qs, const uint8_t *L)
+{
+    for (unsigned n = 0; n < 2; n++)
+        for (unsigned l = 0; l < 32; l++) {
+            const uint8_t *k = L + 128 * n + l;
+            qs[32 * n + l] = (uint8_t)((k[0] & 3) | (k[32] & 3) << 2 | (k[64] & 3) << 4 | (k[96] & 3) << 6);
+        }
+}
+
+static void q2_k(const float *x, uint8_t *b)
+{
+    uint8_t L[256];
+    float sc[16], mins[16], max_scale = 0, max_min = 0, w[256];
+    for (int k = 0; k < 256; k++) w[k] = fabsf(x[k]);
+    for (int h = 0; h < 16; h += FIT_LANES)
+        fit_scale_min_lanes(16, 3, x + 16 * h, w + 16 * h, L + 16 * h, sc + h, mins + h, -0.5f, 0.1f, 15, 1);
+    for (int j = 0; j < 16; j++) {
+        if (sc[j] > max_scale) max_scale = sc[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    memset(b, 0, 84);
+    for (int j = 0; j < 16; j++) {
+        int ls = max_scale > 0 ? nearest(15 / max_scale * sc[j]) : 0;
+        int lm = max_min > 0 ? nearest(15 / max_min * mins[j]) : 0;
+        b[j] = (uint8_t)(clampi(ls, 0, 15) | clampi(lm, 0, 15) << 4);
+    }
+    put_f16(b, 80, max_scale > 0 ? max_scale / 15 : 0);
+    put_f16(b, 82, max_min > 0 ? max_min / 15 : 0);
+    float d = half_to_float((uint16_t)(b[80] | b[81] << 8)), dmin = half_to_float((uint16_t)(b[82] | b[83] << 8));
+    for (int j = 0; j < 16; j++) {
+        float dl = d * (float)(b[j] & 0xF), ml = dmin * (float)(b[j] >> 4);
+        if (!dl) continue;
+        round_lanes(x + 16 * j, 16, ml, dl, 0, 0, 3, 0, L + 16 * j);
+    }
+    put_2bit(b + 16, L);
+}
+
+static void q3_k(const float *x, uint8_t *b)
+{
+    uint8_t L[256];
+    float sc[16], amax = 0, max_scale = 0;
+    for (int h = 0; h < 16; h += FIT_LANES) fit_scale_signed_iter_lanes(16, 4, x + 16 * h, L + 16 * h, sc + h);
+    for (int j = 0; j < 16; j++) {
+        if (fabsf(sc[j]) > amax) {
+            amax = fabsf(sc[j]);
+            max_scale = sc[j];
+        }
+    }
+    memset(b, 0, 110);
+    int ls[16] = { 0 };
+    if (max_scale != 0) {
+        float iscale = -32 / max_scale;
+        for (int j = 0; j < 16; j++) ls[j] = clampi(nearest(iscale * sc[j]), -32, 31);
+        put_f16(b, 108, 1 / iscale);
+    }
+    for (unsigned i = 0; i < 16; i++) { /* the inverse of quant.c's q3_k_scale */
+        unsigned u = (unsigned)(ls[i] + 32);
+        b[96 + i % 8] |= (uint8_t)((u & 0xF) << (i < 8 ? 0 : 4));
+        b[96 + 8 + i % 4] |= (uint8_t)((u >> 4) << (2 * (i / 4)));
+    }
+    float d = half_to_float((uint16_t)(b[108] | b[109] << 8));
+    for (int j = 0; j < 16; j++) {
+        float dl = d * (float)ls[j];
+        if (!dl) continue;
+        round_lanes(x + 16 * j, 16, 0, dl, 0, -4, 3, 4, L + 16 * j); /* x + 0: x, but -0 (rounds to 0 as well) */
+    }
+    for (unsigned l = 0; l < 32; l++) { /* high bit k/32 of byte k%32: set when the quant is >= 0 (L >= 4) */
+        unsigned h = 0;
+        for (unsigned i = 0; i < 8; i++) h |= (unsigned)(L[32 * i + l] >> 2) << i;
+        b[l] = (uint8_t)h;
+    }
+    for (unsigned k = 0; k < 256; k++) L[k] &= 3;
+    put_2bit(b + 32, L);
+}
+
+/* Q4_K / Q5_K: eight sub-blocks of 32 with 6-bit scales and mins */
+static void qx_k_finish(const float *x, uint8_t *b, int bits, uint8_t *L, const float *sc, const float *mins);
+
+/* Q4_K / Q5_K: eight sub-blocks of 32 with 6-bit scales and mins; nb (1 to
+ * KB) consecutive blocks, so that wide builds search more sub-blocks side by
+ * side than one block has (the rest of the lanes get zero groups) */
+static void qx_k(const float *x, uint8_t *b, int bits, int nb)
+{
+    int nmax = (1 << bits) - 1;
+    uint8_t L[256 * KB];
+    float sc[8 * KB], mins[8 * KB], w[256 * KB], pad[256 * KB];
+    if (nb < KB) {
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, x, 256 * (size_t)nb * sizeof *x);
+        x = pad;
+    }
+    for (int j = 0; j < 8 * KB; j++) {
+        const float *xj = x + 32 * j;
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) sum_x2 += xj[l] * xj[l];
+        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) w[32 * j + l] = av_x + fabsf(xj[l]);
+    }
+    for (int h = 0; h < 8 * KB; h += FIT_LANES) {
+        const int o = 32 * h;
+        if (bits == 4) fit_scale_min_lanes(32, nmax, x + o, w + o, L + o, sc + h, mins + h, -1.0f, 0.1f, 20, 0);
+        else fit_scale_min_lanes(32, nmax, x + o, w + o, L + o, sc + h, mins + h, -0.5f, 0.1f, 15, 0);
+    }
+    for (int k = 0; k < nb; k++)
+        qx_k_finish(x + 256 * k, b + (size_t)k * (bits == 4 ? 144 : 176), bits, L + 256 * k, sc + 8 * k, mins + 8 * k);
+}
+
+/* one block of qx_k: the sub-block scales and mins quantized, every weight
+ * re-rounded with them, packed */
+static void qx_k_finish(const float *x, uint8_t *b, int bits, uint8_t *L, const float *sc, const float *mins)
+{
+    int nmax = (1 << bits) - 1;
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; j++) {
+        if (sc[j] > max_scale) max_scale = sc[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    size_t bytes = bits == 4 ? 144 : 176;
+    memset(b, 0, bytes);
+    float inv_scale = max_scale > 0 ? 63 / max_scale : 0, inv_min = max_min > 0 ? 63 / max_min : 0;
+    int ls[8], lm[8];
+    uint8_t *s = b + 4;
+    for (unsigned i = 0; i < 8; i++) { /* the inverse of quant.c's k4_scale_min */
+        ls[i] = clampi(nearest(inv_scale * sc[i]), 0, 63);
+        lm[i] = clampi(nearest(inv_min * mins[i]), 0, 63);
+        if (i < 4) {
+            s[i] |= (uint8_t)ls[i];
+            s[i + 4] |= (uint8_t)lm[i];
+        } else {
+            s[i + 4] = (uint8_t)((ls[i] & 0xF) | (lm[i] & 0xF) << 4);
+            s[i - 4] |= (uint8_t)((ls[i] >> 4) << 6);
+            s[i] |= (uint8_t)((lm[i] >> 4) << 6);
+        }
+    }
+    put_f16(b, 0, max_scale / 63);
+    put_f16(b, 2, max_min / 63);
+    float d = half_to_float((uint16_t)(b[0] | b[1] << 8)), dmin = half_to_float((uint16_t)(b[2] | b[3] << 8));
+    for (int j = 0; j < 8; j++) {
+        float dl = d * (float)ls[j], ml = dmin * (float)lm[j];
+        if (!dl) continue;
+        round_lanes(x + 32 * j, 32, ml, dl, 0, 0, nmax, 0, L + 32 * j);
+    }
+    uint8_t *qh = b + 16, *qs = b + (bits == 4 ? 16 : 48);
+    for (unsigned p = 0; p < 4; p++) /* weight k: nibble k/32 % 2 of byte 32 * (k/64) + k%32 */
+        for (unsigned l = 0; l < 32; l++)
+            qs[32 * p + l] = (uint8_t)((L[64 * p + l] & 0xF) | (L[64 * p + 32 + l] & 0xF) << 4);
+    if (bits == 5) /* and its fifth bit: bit k/32 of byte k%32 */
+        for (unsigned l = 0; l < 32; l++) {
+            unsigned h = 0;
+            for (unsigned i = 0; i < 8; i++) h |= (unsigned)(L[32 * i + l] >> 4 & 1) << i;
+            qh[l] = (uint8_t)h;
+        }
+}
+
+static void q6_k(const float *x, uint8_t *b)
+{
+    uint8_t L[256];
+    float sc[16], amax = 0, max_scale = 0;
+    for (int h = 0; h < 16; h += FIT_LANES) fit_scale_signed_lanes(16, 32, x + 16 * h, L + 16 * h, sc + h);
+    for (int j = 0; j < 16; j++) {
+        if (fabsf(sc[j]) > amax) {
+            amax = fabsf(sc[j]);
+            max_scale = sc[j];
+        }
+    }
+    memset(b, 0, 210);
+    if (amax < EPS) return;
+    float iscale = -128 / max_scale;
+    put_f16(b, 208, 1 / iscale);
+    float d = half_to_float((uint16_t)(b[208] | b[209] << 8));
+    for (int j = 0; j < 16; j++) {
+        int s = clampi(nearest(iscale * sc[j]), -128, 127);
+        b[192 + j] = (uint8_t)(int8_t)s;
+        float dl = d * (float)s;
+        if (!dl) continue;
+        round_lanes(x + 16 * j, 16, 0, dl, 0, -32, 31, 32, L + 16 * j);
+    }
+    for (unsigned n = 0; n < 2; n++) /* the inverse of quant.c's deq_q6_k: weight k = 128n + 32j + l */
+        for (unsigned l = 0; l < 32; l++) {
+            const uint8_t *k = L + 128 * n + l; /* k[32 * j] */
+            b[64 * n + l] = (uint8_t)((k[0] & 0xF) | (k[64] & 0xF) << 4);
+            b[64 * n + 32 + l] = (uint8_t)((k[32] & 0xF) | (k[96] & 0xF) << 4);
+            b[128 + 32 * n + l] = (uint8_t)(k[0] >> 4 | (k[32] >> 4) << 2 | (k[64] >> 4) << 4 | (k[96] >> 4) << 6);
+        }
+}
+
+void QZ_QUANTIZE(const quant_type *t, const float *src, void *dst, uint64_t n_blocks)
+{
+    uint8_t *b = dst;
+    if (t->id == QTYPE_IQ4_NL) {
+        iq4_nl_blocks(src, b, n_blocks);
+        return;
+    }
+    if (t->id == QTYPE_Q4_K || t->id == QTYPE_Q5_K || t->id == QTYPE_IQ4_XS) {
+        for (uint64_t i = 0; i < n_blocks; i += KB) {
+            int nb = n_blocks - i < KB ? (int)(n_blocks - i) : KB;
+            const float *x = src + i * 256;
+            uint8_t *o = b + i * t->block_bytes;
+            if (t->id == QTYPE_IQ4_XS) iq4_xs(x, o, nb);
+            else qx_k(x, o, t->id == QTYPE_Q4_K ? 4 : 5, nb);
+        }
+        return;
+    }
+    for (uint64_t i = 0; i < n_blocks; i++) {
+        const float *x = src + i * t->block;
+        uint8_t *o = b + i * t->block_bytes;
+        switch (t->id) {
+        case QTYPE_Q8_0: q8_0(x, o); break;
+        case QTYPE_Q4_0: qx_0(x, o, 4); break;
+        case QTYPE_Q5_0: qx_0(x, o, 5); break;
+        case QTYPE_Q4_1: qx_1(x, o, 4); break;
+        case QTYPE_Q5_1: qx_1(x, o, 5); break;
+        case QTYPE_Q2_K: q2_k(x, o); break;
+        case QTYPE_Q3_K: q3_k(x, o); break;
+        case QTYPE_Q6_K: q6_k(x, o); break;
+        default: return;
+        }
+    }
+}
+
+/* fp16 -> fp32, exactly half_to_float (subnormals, infinities and NaN
+ * payloads included), FIT_LANES values at a time without branches */
+void QZ_F16(const void *src, float *dst, uint64_t n)
+{
+    typedef uint16_t vh __attribute__((vector_size(2 * FIT_LANES)));
+    const uint8_t *p = src;
+    uint64_t i = 0;
+    for (; i + FIT_LANES <= n; i += FIT_LANES) {
+        vh h16;
+        memcpy(&h16, p + 2 * i, sizeof h16);
+        vul h = __builtin_convertvector(h16, vul), man = h & 0x3ff, e = h & 0x7c00, sign = (h & 0x8000) << 16;
+        vul norm = sign | (((h & 0x7fff) << 13) + (112u << 23)), inf = sign | 0x7f800000u | man << 13;
+        vul sub = sign | (vul)(__builtin_convertvector(man, vfl) * 0x1p-24f); /* man * 2^-24, exact */
+        vul bits = (vul)vsel((vil)(e == 0x7c00), (vfl)inf, vsel((vil)(e != 0), (vfl)norm, (vfl)sub));
+        memcpy(dst + i, &bits, sizeof bits);
+    }
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = half_to_float(h);
+    }
+}
