@@ -363,6 +363,8 @@ expect_error("temperature out of range", 400, "POST", C, chat_body("hi", tempera
 expect_error("max_tokens 0", 400, "POST", C, chat_body("hi", n=0), code="invalid_value", param="max_tokens")
 expect_error("max_tokens fractional", 400, "POST", C, chat_body("hi", n=1.5), code="invalid_type", param="max_tokens")
 expect_error("top_p 0", 400, "POST", C, chat_body("hi", top_p=0), code="invalid_value", param="top_p")
+expect_error("top_p 9e-51 (0 as a float)", 400, "POST", C, chat_body("hi", top_p=9e-51), code="invalid_value",
+             param="top_p")
 expect_error("stream wrong type", 400, "POST", C, chat_body("hi", stream="yes"), code="invalid_type", param="stream")
 expect_error("n = 2", 400, "POST", C, dict(chat_body("hi"), n=2), code="unsupported_value", param="n")
 expect_error("response_format json_object", 400, "POST", C, chat_body("hi", response_format={"type": "json_object"}),

@@ -22,6 +22,7 @@ printf '%s' '{"model":"m","messages":[{"role":"system","content":"be brief"},{"r
 printf '%s' '{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"assistant","content":null}],"frequency_penalty":1.5,"presence_penalty":-1,"repeat_penalty":1.1,"repeat_last_n":32,"n":1,"response_format":{"type":"text"},"max_completion_tokens":3}' >"$c/parts"
 printf '%s' '{"prompt":"once upon a time","max_tokens":16,"stop":"\n","logprobs":false}' >"$c/completion"
 printf '%s' '{"prompt":["one"],"seed":-5}' >"$c/prompt_array"
+printf '%s' '{"prompt":"e","top_p":9e-51}' >"$c/top_p_tiny" # above 0 as a double, 0 as a float: once let through
 printf '%s' 'Bearer s3cret-key' >"$c/auth"
 cat >"$scratch/dict" <<'DICT'
 "messages"

@@ -266,8 +266,9 @@ int serve_parse_request(serve_kind kind, const char *body, size_t len, const ser
     s->temperature = (float)d;
     d = s->top_p;
     if (!get_number(root, "top_p", 0, 1, &d, err)) goto done;
-    if (d <= 0) {
-        BAD("top_p", "invalid_value", "'top_p' is 0; it must be above 0 (at most 1); use temperature 0 for greedy");
+    if ((float)d <= 0) { /* 0, or so small it is 0 as the sampler's float */
+        BAD("top_p", "invalid_value", "'top_p' is %g; it must be above 0 (at most 1); use temperature 0 for greedy",
+            d);
         goto done;
     }
     s->top_p = (float)d;
