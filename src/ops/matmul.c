@@ -251,6 +251,12 @@ static matmul_config pick_quant(gpu_ctx *ctx, uint32_t qtype, uint32_t M, uint32
     if (p->family == OPS_FAMILY_CPU && c.kind == MATMUL_MATVEC && M > 1 && M <= MATMUL_MAX_NM) {
         c.r = cpu_rows_at_once(M, true); /* as pick's decode rows, quantized */
         c.rows = 4 * c.r;
+        /* at most 4 columns per workgroup (M 5..8: two groups of columns,
+         * each decoding the weights): 8 columns' x and sums beside the 32
+         * decoded weights spill llvmpipe's registers. small Q4_K_M, 8
+         * sequences decoding together: 18.8 aggregate t/s with 8 columns,
+         * 44.3 with 4, 26.6 through the fp16 scratch (docs/PERFORMANCE.md) */
+        if (c.nm > 4) c.nm = 4;
     }
     return c;
 }
