@@ -609,17 +609,27 @@ static void q2_k(const float *x, uint8_t *b)
     put_2bit(b + 16, L);
 }
 
-static void q3_k(const float *x, uint8_t *b)
+/* The largest magnitude of the 16 sub-block scales (*amax) and the scale
+ * that has it, sign kept (the first one on a tie): Q3_K's and Q6_K's. */
+static float largest_scale(const float sc[16], float *amax)
 {
-    uint8_t L[256];
-    float sc[16], amax = 0, max_scale = 0;
-    for (int h = 0; h < 16; h += FIT_LANES) fit_scale_signed_iter_lanes(16, 4, x + 16 * h, L + 16 * h, sc + h);
+    float max_scale = 0;
+    *amax = 0;
     for (int j = 0; j < 16; j++) {
-        if (fabsf(sc[j]) > amax) {
-            amax = fabsf(sc[j]);
+        if (fabsf(sc[j]) > *amax) {
+            *amax = fabsf(sc[j]);
             max_scale = sc[j];
         }
     }
+    return max_scale;
+}
+
+static void q3_k(const float *x, uint8_t *b)
+{
+    uint8_t L[256];
+    float sc[16], amax;
+    for (int h = 0; h < 16; h += FIT_LANES) fit_scale_signed_iter_lanes(16, 4, x + 16 * h, L + 16 * h, sc + h);
+    const float max_scale = largest_scale(sc, &amax);
     memset(b, 0, 110);
     int ls[16] = { 0 };
     if (max_scale != 0) {
@@ -729,14 +739,9 @@ static void qx_k_finish(const float *x, uint8_t *b, int bits, uint8_t *L, const 
 static void q6_k(const float *x, uint8_t *b)
 {
     uint8_t L[256];
-    float sc[16], amax = 0, max_scale = 0;
+    float sc[16], amax;
     for (int h = 0; h < 16; h += FIT_LANES) fit_scale_signed_lanes(16, 32, x + 16 * h, L + 16 * h, sc + h);
-    for (int j = 0; j < 16; j++) {
-        if (fabsf(sc[j]) > amax) {
-            amax = fabsf(sc[j]);
-            max_scale = sc[j];
-        }
-    }
+    const float max_scale = largest_scale(sc, &amax);
     memset(b, 0, 210);
     if (amax < EPS) return;
     float iscale = -128 / max_scale;
