@@ -734,7 +734,9 @@ check(rc == 0, f"SIGINT: exit {rc}")
 
 srv = Server(model, "--quant", "q8_0", "--parallel", "2", "--ctx", "256")
 check(srv.wait_ready(), "serve --quant q8_0: ready")
-time.sleep(0.2)  # the ready line is written just after /health turns 200
+t_ready = time.time()  # the ready line is written just after /health turns 200
+while not any("ready:" in line for line in srv.lines) and time.time() - t_ready < 10:
+    time.sleep(0.02)
 ready = [line for line in srv.lines if "ready:" in line]
 check(ready and "(Q8_0, quantized on load)" in ready[0], "serve --quant q8_0: the ready line names the type",
       "".join(srv.lines[-3:]))
