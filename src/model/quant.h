@@ -127,17 +127,29 @@ int quant_scheme_tensor(const quant_scheme *s, const char *name, uint64_t cols, 
  * unspecified (but in-range) blocks; the caller refuses them first. */
 void quant_quantize(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
 
+/* How the K-quants and IQ4 find their scales (quantize.c): EXACT is the
+ * formats' reference search (llama-quantize's blocks); FAST tries a few of
+ * its candidate scales (see quantize.c for which and what it costs in
+ * error). The other types have no search: the same blocks either way. */
+typedef enum quant_search { QUANT_SEARCH_EXACT = 0, QUANT_SEARCH_FAST = 1 } quant_search;
+/* 1 when none of x[0..n) is Inf or NaN */
+int quant_all_finite(const float *x, uint64_t n);
+/* "exact" / "fast" (any case) into *out; 0 for any other name */
+int quant_search_parse(const char *name, quant_search *out);
+/* quant_quantize with the given search */
+void quant_quantize_as(const quant_type *t, quant_search search, const float *src, void *dst, uint64_t n_blocks);
+
 /* n fp16 values at src (host byte order, any alignment) as floats into
  * dst[n], exactly as half_to_float. */
-void quant_f16_to_f32(const void *src, float *dst, uint64_t n);
+int quant_f16_to_f32(const void *src, float *dst, uint64_t n); /* 1: none was Inf or NaN */
 
 /* The builds of the two above (quantize.c): portable, and on x86 AVX2 and
  * AVX-512 ones; all give the same results, quant_quantize and
  * quant_f16_to_f32 take the first one the CPU runs. */
 typedef struct quant_build {
     const char *name; /* "avx512", "avx2", "portable" */
-    void (*quantize)(const quant_type *t, const float *src, void *dst, uint64_t n_blocks);
-    void (*f16_to_f32)(const void *src, float *dst, uint64_t n);
+    void (*quantize)(const quant_type *t, int fast, const float *src, void *dst, uint64_t n_blocks); /* fast: QUANT_SEARCH_FAST */
+    int (*f16_to_f32)(const void *src, float *dst, uint64_t n);
 } quant_build;
 /* Up to max of the builds this CPU runs, fastest first (the portable one
  * last), into out; returns how many. */

@@ -33,7 +33,7 @@ vkllm_status model_plan_quant(model *m, const char *type, char *err, size_t err_
     for (size_t i = 0; i < m->n_tensors; i++) {
         model_tensor *t = &m->tensors[i];
         uint32_t qt = 0;
-        t->load_qtype = 0, t->load_bytes = 0;
+        t->load_qtype = 0, t->load_bytes = 0, t->load_search = QUANT_SEARCH_EXACT;
         if (t->n_dims != 2 || !quant_scheme_tensor(qs, t->name, t->cols, m->tied_embeddings, m->hp.n_layer,
                                                    m->hp.n_head, m->hp.n_head_kv, &qt) || !qt)
             continue;
@@ -43,6 +43,12 @@ vkllm_status model_plan_quant(model *m, const char *type, char *err, size_t err_
     return VKLLM_OK;
 }
 
+void model_plan_search(model *m, int search)
+{
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].load_qtype) m->tensors[i].load_search = (uint8_t)search;
+}
+
 int model_quant_rows(const model_tensor *t, uint64_t r0, uint64_t r1, float *scratch, void *dst, uint64_t *bad_row)
 {
     const quant_type *q = quant_type_of(t->load_qtype);
@@ -50,8 +56,9 @@ int model_quant_rows(const model_tensor *t, uint64_t r0, uint64_t r1, float *scr
     for (uint64_t r = r0; r < r1; r++) {
         const uint8_t *src = (const uint8_t *)t->data + r * cols * elem;
         /* as quantize_model.c's decode_row: exact widening */
+        int finite = 1;
         if (t->dtype == DTYPE_F16) {
-            quant_f16_to_f32(src, scratch, cols);
+            finite = quant_f16_to_f32(src, scratch, cols);
         } else if (t->dtype == DTYPE_F32) {
             memcpy(scratch, src, cols * 4);
         } else {
@@ -61,13 +68,12 @@ int model_quant_rows(const model_tensor *t, uint64_t r0, uint64_t r1, float *scr
                 scratch[c] = bf16_to_float(h);
             }
         }
-        int finite = 1;
-        for (uint64_t c = 0; c < cols; c++) finite &= isfinite(scratch[c]) != 0; /* no early exit: vectorizes */
-        if (!finite) {
+        if (!finite || (t->dtype != DTYPE_F16 && !quant_all_finite(scratch, cols))) {
             *bad_row = r;
             return 0;
         }
-        quant_quantize(q, scratch, (uint8_t *)dst + (r - r0) * row_out, cols / q->block);
+        quant_quantize_as(q, (quant_search)t->load_search, scratch, (uint8_t *)dst + (r - r0) * row_out,
+                          cols / q->block);
     }
     return 1;
 }

@@ -262,6 +262,7 @@ typedef struct qm_job {
     atomic_uint_fast64_t next; /* the next row to take */
     atomic_int bad;            /* a row held NaN/Inf: bad_row + 1 of the first seen */
     atomic_uint_fast64_t bad_row;
+    quant_search search;
 } qm_job;
 
 typedef struct qm_worker {
@@ -281,12 +282,12 @@ static uint64_t src_row_of(const qm_tensor *t, uint64_t r)
     return h * hd + j * (hd / 2) + i;
 }
 
-static void decode_row(uint32_t type, const uint8_t *src, float *out, uint64_t n)
+/* returns 1 when every value is finite */
+static int decode_row(uint32_t type, const uint8_t *src, float *out, uint64_t n)
 {
+    if (type == T_F16) return quant_f16_to_f32(src, out, n); /* its check is free */
     if (type == T_F32) {
         memcpy(out, src, n * 4);
-    } else if (type == T_F16) {
-        quant_f16_to_f32(src, out, n);
     } else if (type == T_BF16) {
         for (uint64_t i = 0; i < n; i++) {
             uint16_t h;
@@ -297,9 +298,10 @@ static void decode_row(uint32_t type, const uint8_t *src, float *out, uint64_t n
         const quant_type *q = quant_type_of(type);
         quant_dequantize(q, src, out, n / q->block);
     }
+    return quant_all_finite(out, n);
 }
 
-static void encode_row(uint32_t type, const float *in, uint8_t *dst, uint64_t n)
+static void encode_row(uint32_t type, quant_search search, const float *in, uint8_t *dst, uint64_t n)
 {
     if (type == T_F32) {
         memcpy(dst, in, n * 4);
@@ -310,7 +312,7 @@ static void encode_row(uint32_t type, const float *in, uint8_t *dst, uint64_t n)
         }
     } else {
         const quant_type *q = quant_type_of(type);
-        quant_quantize(q, in, dst, n / q->block);
+        quant_quantize_as(q, search, in, dst, n / q->block);
     }
 }
 
@@ -328,17 +330,15 @@ static void *work(void *arg)
             memcpy(dst, src, j->dst_row);
             continue;
         }
-        decode_row(t->src_type, src, wk->row, t->cols);
+        int finite = decode_row(t->src_type, src, wk->row, t->cols);
         if (!is_plain(t->type)) {
-            int finite = 1;
-            for (uint64_t c = 0; c < t->cols; c++) finite &= isfinite(wk->row[c]) != 0; /* vectorizes */
             if (!finite) {
                 int expect = 0;
                 if (atomic_compare_exchange_strong(&j->bad, &expect, 1)) atomic_store(&j->bad_row, r);
                 break;
             }
         }
-        encode_row(t->type, wk->row, dst, t->cols);
+        encode_row(t->type, j->search, wk->row, dst, t->cols);
     }
     return NULL;
 }
@@ -397,6 +397,7 @@ static vkllm_status convert(gguf_writer *w, const qm_source *s, uint32_t n_threa
         goto done;
     }
     for (uint32_t i = 0; i < n_threads; i++) wk[i].row = rows + (size_t)i * max_cols;
+    quant_search_parse(o->search ? o->search : "exact", &job->search); /* checked by quantize_model */
     uint64_t done_bytes = 0;
     int cur = 0;
     for (size_t i = 0; i < s->n && !st; i++) {
@@ -456,6 +457,9 @@ vkllm_status quantize_model(const char *in, const char *out, const vkllm_quantiz
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", *n);
         return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "unknown quantization type '%s' (known: %s)", opt->type, list);
     }
+    quant_search search;
+    if (opt->search && !quant_search_parse(opt->search, &search))
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "unknown scale search '%s' (valid: exact, fast)", opt->search);
     if (qs) file_type = qs->file_type;
     if (!opt->dry_run) { /* before reading the whole source: an output we must not replace */
         if (!opt->overwrite && plat_path_exists(out))
