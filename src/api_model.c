@@ -9,6 +9,8 @@
 #include "llama/llama.h"
 #include "model/model.h"
 #include "model/quant.h"
+#include "ops/profile.h"
+#include "util/errf.h"
 #include "api_internal.h"
 #include "vkllm.h"
 
@@ -187,6 +189,13 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
     }
     *out = NULL;
     vkllm_load_options o = opts ? *opts : (vkllm_load_options){ 0 };
+    quant_search search = QUANT_SEARCH_EXACT;
+    if (o.quant_search && !o.quant)
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "quant_search '%s' without quant: it chooses how quantize "
+                    "on load searches scales; give a quantization type too, or leave it NULL", o.quant_search);
+    if (o.quant_search && !quant_search_parse(o.quant_search, &search))
+        return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "unknown quant_search '%s' (valid: exact, fast)",
+                    o.quant_search);
     model *m;
     vkllm_status s = model_open(path, &m, err, err_len);
     if (s != VKLLM_OK) return s;
@@ -203,6 +212,15 @@ vkllm_status vkllm_model_load(const char *path, const vkllm_load_options *opts, 
     fill_info(m, &vm->info);
     gpu_opts go = { .device = o.device, .validate = o.validate != 0 };
     s = gpu_ctx_create(&go, &vm->ctx, err, err_len);
+    if (s == VKLLM_OK && o.quant) { /* the default search: exact where the device quantizes, fast on the CPU */
+        if (!o.quant_search) search = ops_profile_of(vm->ctx)->quantize_on_device ? QUANT_SEARCH_EXACT : QUANT_SEARCH_FAST;
+        model_plan_search(m, search);
+        int searched = 0; /* (Q8_0 and friends have no search to name) */
+        for (size_t i = 0; i < m->n_tensors; i++) searched |= quant_type_searched(m->tensors[i].load_qtype);
+        if (searched)
+            snprintf(vm->info.quant_search, sizeof vm->info.quant_search, "%s",
+                     search == QUANT_SEARCH_FAST ? "fast" : "exact");
+    }
     if (s == VKLLM_OK) {
         s = llama_check_fits(vm->ctx, &m->hp, m->tied_embeddings != 0, llama_weight_bytes(m), llama_default_n_ctx(&m->hp, o.n_ctx),
                              LLAMA_DEFAULT_BATCH);

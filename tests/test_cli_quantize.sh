@@ -36,6 +36,7 @@ check "dry run writes nothing" test ! -e "$q"
 expect "quantize q4_k_m" 0 "^wrote .*q4km.gguf: 433.0 KiB .* 12 tensors, 9 quantized, q4_k_m, .* on 2 threads" -- \
     "$vkllm" quantize -m "$src" -o "$q" --type Q4_K_M --threads 2
 check "same size as llama-quantize's" test "$(stat -c %s "$q")" = "$(stat -c %s "$fx/fx256-Q4_K_M.gguf")"
+cp "$q" "$q.default" # the default search's file (exact), for the --search checks below
 expect "output describes" 0 "" -- "$vkllm" quantize -m "$q" --type q8_0 --dry-run --allow-requantize
 expect "existing output refused" 1 "q4km.gguf already exists; refusing to replace it .*--force" -- \
     "$vkllm" quantize -m "$src" -o "$q" --type q8_0
@@ -71,6 +72,28 @@ expect "serve --quant unknown type" 2 "^vkllm serve: --quant: unknown type 'q4'"
 for cmd in run chat bench info serve; do
     expect "$cmd --help lists --quant" 0 "--quant TYPE" -- "$vkllm" $cmd --help
 done
+for cmd in run chat bench serve; do
+    expect "$cmd --help lists --quant-search" 0 "--quant-search" -- "$vkllm" $cmd --help
+done
+expect "run --quant-search unknown" 2 "^vkllm run: --quant-search: unknown scale search 'best' \(valid: exact, fast\)" -- \
+    "$vkllm" run -m "$src" -p hi --quant q4_k_m --quant-search best
+expect "chat --quant-search without --quant" 2 "^vkllm chat: --quant-search chooses how --quant searches scales" -- \
+    "$vkllm" chat -m "$src" --quant-search fast
+expect "bench --quant-search without --quant" 2 "give --quant TYPE too" -- "$vkllm" bench -m "$src" --quant-search exact
+expect "serve --quant-search unknown" 2 "^vkllm serve: --quant-search: unknown scale search 'x'" -- \
+    "$vkllm" serve -m "$src" --quant q4_k_m --quant-search x
+
+# the fast search: its own blocks (not exact's), the same size, and a file the reader loads
+expect "quantize --search unknown" 2 "^vkllm quantize: --search: unknown scale search 'quick'" -- \
+    "$vkllm" quantize -m "$src" -o "$scratch/f.gguf" --type q4_k_m --search quick
+expect "quantize --search fast" 0 "^wrote .*fast.gguf: 433.0 KiB .* q4_k_m" -- \
+    "$vkllm" quantize -m "$src" -o "$scratch/fast.gguf" --type q4_k_m --search fast
+expect "quantize --search exact" 0 "^wrote .*exact.gguf: 433.0 KiB" -- \
+    "$vkllm" quantize -m "$src" -o "$scratch/exact.gguf" --type q4_k_m --search EXACT
+check "exact search: the default's bytes" cmp -s "$scratch/exact.gguf" "$q.default"
+check "fast search: other blocks" sh -c "! cmp -s '$scratch/fast.gguf' '$scratch/exact.gguf'"
+expect "fast file describes" 0 "" -- "$vkllm" quantize -m "$scratch/fast.gguf" --type q8_0 --dry-run --allow-requantize
+rm -f "$scratch/fast.gguf" "$scratch/exact.gguf" "$q.default"
 expect "--allow-requantize" 0 "^wrote " -- \
     "$vkllm" quantize -m "$fx/fx256-Q4_K_M.gguf" -o "$scratch/x.gguf" --type q4_0 --allow-requantize
 expect "missing source" 1 "no-such-model.gguf: cannot open" -- \

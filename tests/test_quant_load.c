@@ -176,19 +176,26 @@ static void check_case(gpu_ctx *ctx, const char *dir, const char *src, const cha
     unload(&f);
 }
 
-/* The public API: vkllm_load_options.quant gives what loading the file gives. */
-static void check_api(const char *dir, const char *src, const char *quant)
+/* The public API: vkllm_load_options.quant gives what loading the file gives,
+ * with each scale search (quant_search, vkllm_quantize_options.search) and
+ * with the default one, which is the device's way: exact where the device
+ * quantizes, fast where the CPU does (on_device: VKLLM_QUANTIZE_ON). */
+static void check_api_search(const char *dir, const char *src, const char *quant, const char *search, int on_device)
 {
     char file[1024], err[1024];
-    snprintf(file, sizeof file, "%s/api-%s.gguf", dir, quant);
-    vkllm_quantize_options qo = { .type = quant, .overwrite = 1 };
-    vkllm_status st = vkllm_quantize(src, file, &qo, NULL, err, sizeof err);
-    vkllm_load_options lo = { .validate = 1, .n_ctx = N_CTX };
+    const char *want = search ? search : on_device ? "exact" : "fast";
+    setenv("VKLLM_QUANTIZE_ON", on_device ? "device" : "cpu", 1); /* read by the context's profile */
+    vkllm_load_options lo = { .validate = 1, .n_ctx = N_CTX, .quant = quant, .quant_search = search };
     vkllm_model *mf = NULL, *mq = NULL;
+    vkllm_status st = vkllm_model_load(src, &lo, &mq, err, sizeof err);
+    unsetenv("VKLLM_QUANTIZE_ON");
+    snprintf(file, sizeof file, "%s/api-%s-%s.gguf", dir, quant, want);
+    vkllm_quantize_options qo = { .type = quant, .overwrite = 1, .search = want };
+    if (st == VKLLM_OK) st = vkllm_quantize(src, file, &qo, NULL, err, sizeof err);
+    lo.quant = NULL;
+    lo.quant_search = NULL;
     if (st == VKLLM_OK) st = vkllm_model_load(file, &lo, &mf, err, sizeof err);
-    lo.quant = quant;
-    if (st == VKLLM_OK) st = vkllm_model_load(src, &lo, &mq, err, sizeof err);
-    EXPECT(st == VKLLM_OK, "api %s: %s", quant, err);
+    EXPECT(st == VKLLM_OK, "api %s %s: %s", quant, want, err);
     vkllm_session *sf = NULL, *sq = NULL;
     vkllm_session_options so = { .n_ctx = N_CTX };
     if (st == VKLLM_OK) st = vkllm_session_create(mf, &so, &sf, err, sizeof err);
@@ -198,13 +205,16 @@ static void check_api(const char *dir, const char *src, const char *quant)
         EXPECT(strcmp(a->tensor_types, b->tensor_types) == 0 && a->device_weight_bytes == b->device_weight_bytes,
                "api %s: info '%s' %llu, the file's '%s' %llu", quant, b->tensor_types,
                (unsigned long long)b->device_weight_bytes, a->tensor_types, (unsigned long long)a->device_weight_bytes);
+        EXPECT(strcmp(b->quant_search, want) == 0 && a->quant_search[0] == 0,
+               "api %s: quant_search '%s' (the file's '%s'), want '%s'", quant, b->quant_search, a->quant_search, want);
         const uint32_t V = a->n_vocab;
         int32_t toks[P] = { 1, 5, 9, 200, 17, 3, 250, 4, 99 };
         float *lf = malloc((size_t)V * 4), *lq = malloc((size_t)V * 4);
         st = vkllm_session_eval(sf, toks, P, VKLLM_LOGITS_LAST, lf, NULL);
         if (st == VKLLM_OK) st = vkllm_session_eval(sq, toks, P, VKLLM_LOGITS_LAST, lq, NULL);
         EXPECT(st == VKLLM_OK, "api %s: eval failed", quant);
-        EXPECT(st != VKLLM_OK || memcmp(lf, lq, (size_t)V * 4) == 0, "api %s: logits differ from the file's", quant);
+        EXPECT(st != VKLLM_OK || memcmp(lf, lq, (size_t)V * 4) == 0, "api %s %s: logits differ from the file's", quant,
+               want);
         free(lf);
         free(lq);
         EXPECT(vkllm_model_validation_messages(mq, NULL) == 0, "api %s: validation messages", quant);
@@ -213,7 +223,18 @@ static void check_api(const char *dir, const char *src, const char *quant)
     vkllm_session_free(sq);
     vkllm_model_free(mf);
     vkllm_model_free(mq);
-    printf("api            %-7s vkllm_model_load(.quant) == the file vkllm_quantize wrote\n", quant);
+    printf("api            %-7s vkllm_model_load(.quant, .quant_search %s, on the %s) == the file vkllm_quantize "
+           "wrote (%s)\n", quant, search ? search : "NULL", on_device ? "device" : "cpu", want);
+}
+
+/* every search and default (all), or the two searches on the CPU's threads */
+static void check_api(const char *dir, const char *src, const char *quant, int all)
+{
+    check_api_search(dir, src, quant, "exact", all);
+    check_api_search(dir, src, quant, "fast", all); /* (fast: the CPU's threads even so; the shader's is exact) */
+    if (!all) return;
+    check_api_search(dir, src, quant, NULL, 0);
+    check_api_search(dir, src, quant, NULL, 1);
 }
 
 /* The chunk stream on its own, in chunks of a few rows: many more chunks
@@ -314,7 +335,15 @@ static void check_refusals(const char *dir, const char *src, const char *quantiz
     }
     unsetenv("VKLLM_QUANTIZE_ON");
     free(bad);
-    printf("refusals       unknown type, f16, already quantized, NaN weight\n");
+    lo.quant_search = "fastest";
+    tu_expect("unknown search", vkllm_model_load(src, &lo, &m, err, sizeof err), err, VKLLM_ERR_INVALID_ARG,
+              "unknown quant_search 'fastest'", "exact, fast", NULL);
+    lo.quant = NULL;
+    lo.quant_search = "fast";
+    tu_expect("search without quant", vkllm_model_load(src, &lo, &m, err, sizeof err), err, VKLLM_ERR_INVALID_ARG,
+              "quant_search 'fast' without quant", NULL);
+    EXPECT(!m, "search refusals: a model came back");
+    printf("refusals       unknown type, f16, already quantized, NaN weight, unknown search, search without quant\n");
 }
 
 int main(int argc, char **argv)
@@ -357,7 +386,8 @@ int main(int argc, char **argv)
         check_case(ctx, dir, mixed_gguf, "f16-mixed", "q4_k_m", seed + 16, on_device);
         check_case(ctx, dir, big_gguf, "f16-gguf", "iq4_xs", seed + 17, on_device);
     }
-    check_api(dir, big_gguf, "q4_0");
+    check_api(dir, big_gguf, "q4_0", 1);
+    check_api(dir, big_gguf, "q3_k_m", 0); /* Q3_K, Q4_K/Q5_K and Q6_K: both searches of each */
     check_stream(big_gguf, "q4_k_m");
     char *quantized = tu_path(dir, "f16-gguf-q4_k_m.gguf");
     check_refusals(dir, big_gguf, quantized);

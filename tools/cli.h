@@ -24,8 +24,14 @@ int cli_progress(uint64_t done, uint64_t total, void *user);
  * type ..." with the valid ones and returns 0 (the command exits 2). */
 #define CLI_QUANT_HELP \
     "  --quant TYPE          quantize an F16/BF16/F32 model while it loads, as `vkllm quantize`\n" \
-    "                        would (q4_k_m, q8_0, ...; no file written; `vkllm quantize --help`)\n"
+    "                        would (q4_k_m, q8_0, ...; no file written; `vkllm quantize --help`)\n" \
+    "  --quant-search S      with --quant: exact (llama-quantize's scale search) or fast (a few of its\n" \
+    "                        candidates: ~3x faster on the CPU, within 1 %% of its RMS error); default:\n" \
+    "                        exact where the GPU quantizes, fast on CPU devices\n"
 int cli_quant_ok(const char *cmd, const char *type);
+/* --quant-search / --search: 1 if `s` is exact or fast (any case); else
+ * prints "vkllm CMD: OPT: ..." and returns 0 */
+int cli_search_ok(const char *cmd, const char *opt, const char *s);
 
 /* Before freeing a model: reports validation-layer messages (when
  * validation is on); returns 1 if there were any (the command then fails). */

@@ -13,6 +13,7 @@
 typedef struct bench_opts {
     const char *model, *synthetic, *device, *type;
     const char *quant; /* --quant: quantize -m's model while it loads */
+    const char *quant_search; /* --quant-search */
     uint32_t pp[MAX_SIZES], n_pp, tg[MAX_SIZES], n_tg, depth[MAX_SIZES], n_depth, par[MAX_SIZES], n_par;
     uint32_t reps, n_batch;
     int json, bandwidth, profile;
@@ -57,7 +58,7 @@ static int parse_sizes(const char *s, uint32_t *out, uint32_t *n) { return parse
 
 static void usage(void)
 {
-    printf("usage: vkllm bench [-m MODEL [--quant TYPE] | --synthetic SHAPE [--type TYPE]] [-p N,N] [-n N,N] [-d N,N]\n"
+    printf("usage: vkllm bench [-m MODEL [--quant TYPE [--quant-search S]] | --synthetic SHAPE [--type TYPE]] [-p N,N] [-n N,N] [-d N,N]\n"
            "                   [-r N] [--json] [--device SEL] [--batch N] [--parallel N,N] [--profile]\n"
            "       vkllm bench --bandwidth [--device SEL] [-r N] [--json]\n"
            "  pp N: N prompt tokens in one call (blocks of --batch), tokens/s\n"
@@ -73,6 +74,8 @@ static void usage(void)
            "  --synthetic SHAPE: random weights made on the device, no file:\n"
            "      solar-10.7b, llama-2-7b, mistral-7b, tinyllama-1.1b, small, tiny (default)\n"
            "  --quant TYPE: quantize -m's F16/BF16/F32 model while it loads (q4_k_m, q8_0, ...)\n"
+           "  --quant-search S: its scale search, exact (llama-quantize's) or fast (default: exact\n"
+           "      where the GPU quantizes, fast on CPU devices); the load line says which ran\n"
            "  --type TYPE: the synthetic weights' type: f16 (default), q8_0, q4_0, q4_1, q5_0, q5_1,\n"
            "      q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs (every matrix), or a llama-quantize mix\n"
            "      (q3_k_s/m/l, q4_k_s/m, q5_k_s/m: per tensor as the mix gives it); random blocks\n"
@@ -94,6 +97,9 @@ static int parse(int argc, char **argv, bench_opts *o)
         else if (strcmp(a, "--quant") == 0 && v) {
             if (!cli_quant_ok("bench", v)) return 2;
             o->quant = argv[++i];
+        } else if (strcmp(a, "--quant-search") == 0 && v) {
+            if (!cli_search_ok("bench", a, v)) return 2;
+            o->quant_search = argv[++i];
         }
         else if ((strcmp(a, "-p") == 0 || strcmp(a, "--n-prompt") == 0) && v) ok = parse_sizes(argv[++i], o->pp, &o->n_pp);
         else if ((strcmp(a, "-n") == 0 || strcmp(a, "--n-gen") == 0) && v) ok = parse_sizes(argv[++i], o->tg, &o->n_tg);
@@ -116,6 +122,10 @@ static int parse(int argc, char **argv, bench_opts *o)
             fprintf(stderr, "vkllm bench: %s wants a positive number (or a list like 128,512), got '%s'\n", a, argv[i]);
             return 2;
         }
+    }
+    if (o->quant_search && !o->quant) {
+        fprintf(stderr, "vkllm bench: --quant-search chooses how --quant searches scales: give --quant TYPE too\n");
+        return 2;
     }
     if (o->quant && !o->model) {
         fprintf(stderr, "vkllm bench: --quant quantizes a model file while it loads: give -m MODEL\n");
@@ -311,6 +321,7 @@ int cmd_bench(int argc, char **argv)
     static result res[(1 + MAX_SIZES) * MAX_SIZES * MAX_SIZES]; /* pp and tg x parallel, per depth */
     uint32_t n_res = 0;
     vkllm_load_options lo = { .device = o.device, .n_ctx = n_ctx, .progress = cli_progress, .quant = o.quant,
+                              .quant_search = o.quant_search,
                               .synthetic_type = o.type };
     double t0 = now_s();
     vkllm_status st = o.synthetic ? vkllm_model_synthetic(o.synthetic, &lo, &m, err, sizeof err)
@@ -371,6 +382,10 @@ int cmd_bench(int argc, char **argv)
             json_str(name);
             printf(", \"type\": ");
             json_str(mi->weight_type);
+            if (mi->quant_search[0]) {
+                printf(", \"quant_search\": ");
+                json_str(mi->quant_search);
+            }
             printf(", \"bytes_per_token\": %llu", (unsigned long long)per_token);
             printf(", \"weight_bytes\": %llu, \"device\": ", (unsigned long long)mem.weights);
             json_str(dev->name);
@@ -383,9 +398,10 @@ int cmd_bench(int argc, char **argv)
         }
         printf("]\n");
     } else {
-        printf("model: %s (%s, %s, %.2f B params, %s of weights), loaded in %.1f s\n", name, mi->format,
-               mi->weight_type[0] ? mi->weight_type : "?", mi->n_params / 1e9, cli_bytes(mem.weights, b, sizeof b),
-               load_s);
+        printf("model: %s (%s, %s%s%s%s, %.2f B params, %s of weights), loaded in %.1f s\n", name, mi->format,
+               mi->weight_type[0] ? mi->weight_type : "?", mi->quant_search[0] ? ", quantized on load, " : "",
+               mi->quant_search, mi->quant_search[0] ? " search" : "", mi->n_params / 1e9,
+               cli_bytes(mem.weights, b, sizeof b), load_s);
         printf("device: %s (%s); copy bandwidth %.1f GB/s -> tg limit %.1f t/s (%.2f GB read per token)\n\n", dev->name,
                cli_device_type(dev->type), copy_gbps, copy_gbps * 1e9 / per_token, per_token / 1e9);
         printf("| test | t/s (median) | min .. max | weight GB/s | %% of copy BW | aggregate t/s |\n"

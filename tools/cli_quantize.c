@@ -24,6 +24,10 @@ static void usage(FILE *f)
             "  --allow-requantize    accept an already quantized GGUF (loses quality: start from F16 if you can)\n"
             "  --force               replace OUT if it exists\n"
             "  --threads N           threads quantizing rows (default: one per core)\n"
+            "  --search S            the K-quants' and IQ4's scale search: exact (default: llama-quantize's\n"
+            "                        reference search, the same blocks) or fast (a few of its candidate\n"
+            "                        scales: ~3x faster, RMS error within 1 %% of exact's; what --quant on\n"
+            "                        a CPU device uses)\n"
             "types:");
     int i = 0;
     for (const char *const *n = vkllm_quantize_types(); *n; n++, i++) fprintf(f, "%s%s", i % 10 ? " " : "\n  ", *n);
@@ -76,6 +80,10 @@ int cmd_quantize(int argc, char **argv)
         else if (strcmp(a, "--dry-run") == 0) o.dry_run = 1;
         else if (strcmp(a, "--allow-requantize") == 0) o.allow_requantize = 1;
         else if (strcmp(a, "--force") == 0) o.overwrite = 1;
+        else if (strcmp(a, "--search") == 0 && has_val) {
+            if (!cli_search_ok("quantize", a, argv[++i])) return 2;
+            o.search = argv[i];
+        }
         else if (strcmp(a, "--threads") == 0 && has_val) {
             if (!cli_parse_u32(argv[++i], &o.n_threads) || o.n_threads == 0) {
                 fprintf(stderr, "vkllm quantize: --threads needs a number >= 1, not '%s'\n", argv[i]);

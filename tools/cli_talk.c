@@ -123,6 +123,9 @@ int talk_parse(const char *cmd, int argc, char **argv, talk_opts *o)
         else if (strcmp(a, "--quant") == 0 && v) {
             if (!cli_quant_ok(cmd, v)) return 2;
             o->quant = v;
+        } else if (strcmp(a, "--quant-search") == 0 && v) {
+            if (!cli_search_ok(cmd, a, v)) return 2;
+            o->quant_search = v;
         } else if (strcmp(a, "--stop") == 0 && v) {
             ok = o->n_stop < MAX_STOPS && *v;
             want = "a non-empty string (at most 16 --stop)";
@@ -223,6 +226,10 @@ int talk_parse(const char *cmd, int argc, char **argv, talk_opts *o)
         fprintf(stderr, "vkllm %s: which model? give -m MODEL (a .gguf file or a Hugging Face folder)\n", cmd);
         return 2;
     }
+    if (o->quant_search && !o->quant) {
+        fprintf(stderr, "vkllm %s: --quant-search chooses how --quant searches scales: give --quant TYPE too\n", cmd);
+        return 2;
+    }
     if (is_run && !o->prompt == !o->prompt_file) {
         fprintf(stderr, "vkllm run: give the message with -p PROMPT, -p - (standard input) or -f FILE (one of them; "
                         "or use vkllm chat)\n");
@@ -314,7 +321,7 @@ int talk_load(talk *t)
     const talk_opts *o = &t->o;
     char err[1024];
     vkllm_load_options lo = { .device = o->device, .n_ctx = o->n_ctx, .progress = load_progress, .progress_user = t,
-                              .quant = o->quant };
+                              .quant = o->quant, .quant_search = o->quant_search };
     vkllm_status st = vkllm_model_load(o->model, &lo, &t->m, err, sizeof err);
     if (st != VKLLM_OK) {
         if (talk_interrupted) fprintf(stderr, "\nvkllm %s: loading interrupted\n", t->cmd);

@@ -13,6 +13,7 @@
 typedef struct talk_opts {
     const char *model, *device, *prompt, *prompt_file, *system, *template_name;
     const char *quant;      /* --quant: quantize on load; NULL: none */
+    const char *quant_search; /* --quant-search; NULL: the device's default */
     const char *stops[MAX_STOPS];
     size_t n_stop;
     uint32_t n_ctx, n_batch, max_tokens;

@@ -81,6 +81,13 @@ int cli_validation_failed(const vkllm_model *m, const char *cmd)
 
 static int is_plain_type(const char *t) { return !strcmp(t, "f32") || !strcmp(t, "f16") || !strcmp(t, "bf16"); }
 
+int cli_search_ok(const char *cmd, const char *opt, const char *s)
+{
+    if (!strcasecmp(s, "exact") || !strcasecmp(s, "fast")) return 1;
+    fprintf(stderr, "vkllm %s: %s: unknown scale search '%s' (valid: exact, fast)\n", cmd, opt, s);
+    return 0;
+}
+
 int cli_quant_ok(const char *cmd, const char *type)
 {
     char list[512];

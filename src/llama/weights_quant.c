@@ -250,7 +250,8 @@ static uint64_t piece_rows(gpu_ctx *ctx, const model_tensor *t)
 bool qdevice_takes(gpu_ctx *ctx, const model_tensor *t)
 {
     const ops_profile *p = ops_profile_of(ctx);
-    return p->quantize_on_device && t->load_qtype && op_quantize_supported(t->load_qtype) &&
+    return p->quantize_on_device && t->load_qtype && t->load_search == QUANT_SEARCH_EXACT && /* the shader's */
+           op_quantize_supported(t->load_qtype) &&
            (t->dtype == DTYPE_F32 || t->dtype == DTYPE_F16 || t->dtype == DTYPE_BF16) && t->rows < (1ull << 32) &&
            piece_rows(ctx, t) >= 1 && src_bytes(ctx) <= gpu_max_chunk_bytes(ctx);
 }

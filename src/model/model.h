@@ -84,6 +84,8 @@ typedef struct model_tensor {
     uint32_t load_qtype;              /* quantize on load (model_plan_quant): the block type this F32/F16/BF16
                                          matrix becomes on the device; 0: loaded as the file has it */
     uint64_t load_bytes;              /* load_qtype: rows * quant_bytes(cols) of that type; else 0 */
+    uint8_t load_search;              /* load_qtype: its scale search (quant.h's quant_search; model_plan_quant
+                                         leaves QUANT_SEARCH_EXACT, model_plan_search sets it) */
 } model_tensor;
 
 typedef struct model_layer {
@@ -144,6 +146,8 @@ vkllm_status model_read_config(const char *config_path, model_hparams *hp, int *
  * ones), UNSUPPORTED for a model that is already quantized (quantizing
  * blocks again loses quality; such a file loads as it is without a type). */
 vkllm_status model_plan_quant(model *m, const char *type, char *err, size_t err_len);
+/* The scale search (quant.h's quant_search) the planned matrices get. */
+void model_plan_search(model *m, int search);
 
 /* Rows [r0, r1) of a planned matrix t (t->load_qtype set) quantized into dst
  * ((r1 - r0) * quant_bytes(t->cols) bytes), through scratch[t->cols]

@@ -136,6 +136,8 @@ typedef enum quant_search { QUANT_SEARCH_EXACT = 0, QUANT_SEARCH_FAST = 1 } quan
 int quant_all_finite(const float *x, uint64_t n);
 /* "exact" / "fast" (any case) into *out; 0 for any other name */
 int quant_search_parse(const char *name, quant_search *out);
+/* 1 for the block types whose blocks depend on the search */
+int quant_type_searched(uint32_t type);
 /* quant_quantize with the given search */
 void quant_quantize_as(const quant_type *t, quant_search search, const float *src, void *dst, uint64_t n_blocks);
 

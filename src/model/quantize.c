@@ -127,6 +127,12 @@ int quant_all_finite(const float *x, uint64_t n)
     return top < 0x7f800000u; /* below the exponent of Inf and NaN */
 }
 
+int quant_type_searched(uint32_t type)
+{
+    return type == QTYPE_Q2_K || type == QTYPE_Q3_K || type == QTYPE_Q4_K || type == QTYPE_Q5_K ||
+           type == QTYPE_Q6_K || type == QTYPE_IQ4_NL || type == QTYPE_IQ4_XS;
+}
+
 int quant_search_parse(const char *name, quant_search *out)
 {
     if (name && !strcasecmp(name, "exact")) *out = QUANT_SEARCH_EXACT;

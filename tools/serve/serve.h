@@ -32,6 +32,7 @@ int cmd_serve(int argc, char **argv);
 typedef struct serve_opts {
     const char *model_path, *host, *api_key, *template_name, *alias, *device;
     const char *quant; /* --quant: quantize on load; NULL: none */
+    const char *quant_search; /* --quant-search; NULL: the device's default */
     uint32_t port, parallel, queue, n_ctx, timeout_s, prefill_chunk;
     size_t max_body;
     int quiet;

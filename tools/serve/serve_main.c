@@ -92,6 +92,9 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         else if (!strcmp(a, "--quant")) {
             if (!cli_quant_ok("serve", v)) return 2;
             o->quant = v;
+        } else if (!strcmp(a, "--quant-search")) {
+            if (!cli_search_ok("serve", a, v)) return 2;
+            o->quant_search = v;
         }
         else if (!strcmp(a, "--port")) ok = parse_num(v, 65535, &n), o->port = (uint32_t)n;
         else if (!strcmp(a, "--parallel")) ok = parse_num(v, 256, &n) && n > 0, o->parallel = (uint32_t)n;
@@ -112,6 +115,10 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     }
     if (!o->model_path) {
         fprintf(stderr, "vkllm serve: which model? give -m MODEL (a .gguf file or a Hugging Face folder)\n");
+        return 2;
+    }
+    if (o->quant_search && !o->quant) {
+        fprintf(stderr, "vkllm serve: --quant-search chooses how --quant searches scales: give --quant TYPE too\n");
         return 2;
     }
     if (o->template_name && !vkllm_chat_end_of_turn(NULL, o->template_name)) {
@@ -158,7 +165,8 @@ static void *load_main(void *arg)
     loader *l = arg;
     server *srv = l->srv;
     vkllm_load_options lo = { .device = srv->o.device, .n_ctx = srv->o.n_ctx, .progress = load_progress,
-                              .progress_user = srv, .quant = srv->o.quant };
+                              .progress_user = srv, .quant = srv->o.quant,
+                              .quant_search = srv->o.quant_search };
     double t0 = serve_now();
     vkllm_status s = vkllm_model_load(srv->o.model_path, &lo, &srv->model, l->err, sizeof l->err);
     if (s == VKLLM_OK && !(srv->tok = vkllm_model_tokenizer(srv->model))) {
@@ -178,8 +186,10 @@ static void *load_main(void *arg)
     const char *tmpl = srv->o.template_name ? srv->o.template_name : vkllm_model_chat_template(srv->model, &recognised);
     srv->model_created = time(NULL);
     atomic_store(&srv->loaded, 1); /* after model, tok and slots: readers that see 1 see those */
-    fprintf(stderr, "vkllm serve: ready: %s (%s%s) on %s, %u slots of %u tokens, chat template %s%s (%.1f s)\n",
-            srv->model_id, vkllm_model_get_info(srv->model)->weight_type, srv->o.quant ? ", quantized on load" : "",
+    const vkllm_model_info *mi = vkllm_model_get_info(srv->model);
+    fprintf(stderr, "vkllm serve: ready: %s (%s%s%s%s%s) on %s, %u slots of %u tokens, chat template %s%s (%.1f s)\n",
+            srv->model_id, mi->weight_type, srv->o.quant ? ", quantized on load" : "", mi->quant_search[0] ? ", " : "",
+            mi->quant_search, mi->quant_search[0] ? " search" : "",
             vkllm_model_device(srv->model)->name, srv->n_slots, srv->n_ctx, tmpl,
             recognised ? "" : " (the model's is missing or not recognised; --template to choose)", serve_now() - t0);
     return NULL;
