@@ -349,7 +349,7 @@ static int spoil(const char *src, const char *dst, const char *name, const uint6
  * hundreds of them, QD_PIECES in flight, while the matrices whose rows are
  * longer than a piece take the CPU's threads in the same load. The weights
  * are byte for byte, and the logits bit for bit, the all-CPU load's. */
-static void check_pieces(gpu_ctx *ctx, const char *src, const char *quant, uint64_t seed)
+static void check_pieces(gpu_ctx *ctx, const char *src, const char *quant, uint64_t seed, bool serial)
 {
     ops_profile *prof = ops_profile_of(ctx);
     const bool was = prof->quantize_on_device;
@@ -358,6 +358,7 @@ static void check_pieces(gpu_ctx *ctx, const char *src, const char *quant, uint6
     int ok = load_model(ctx, src, quant, N_CTX, 4, &c);
     prof->quantize_on_device = true;
     setenv("VKLLM_QUANTIZE_PIECE_BYTES", PIECE_BYTES, 1);
+    if (serial) setenv("VKLLM_QUANTIZE_PIECES", "1", 1); /* each piece waited for, as before the overlap */
     if (ok && !load_model(ctx, src, quant, N_CTX, 4, &d)) {
         unload(&c);
         ok = 0;
@@ -376,6 +377,7 @@ static void check_pieces(gpu_ctx *ctx, const char *src, const char *quant, uint6
         n_pieces += (t->rows + per - 1) / per;
     }
     unsetenv("VKLLM_QUANTIZE_PIECE_BYTES");
+    unsetenv("VKLLM_QUANTIZE_PIECES");
     prof->quantize_on_device = was;
     if (!ok) return;
     EXPECT(n_device > 0 && n_cpu > 0, "pieces %s: %d tensors quantized on the device, %d on the CPU: want both", quant,
@@ -393,9 +395,9 @@ static void check_pieces(gpu_ctx *ctx, const char *src, const char *quant, uint6
     EXPECT(st != VKLLM_OK || memcmp(lc, ld, (size_t)P * V * 4) == 0,
            "pieces %s: logits not bit-identical to the all-CPU load's (rel diff %.3e)", quant,
            rel_diff(ld, lc, (size_t)P * V));
-    printf("pieces         %-7s %d tensors in %llu pieces of %s bytes on the device, %d on the CPU; %d tensors and "
-           "the logits identical to the all-CPU load's\n", quant, n_device, (unsigned long long)n_pieces, PIECE_BYTES,
-           n_cpu, n_same);
+    printf("pieces         %-7s %d tensors in %llu pieces of %s bytes on the device (%s), %d on the CPU; %d tensors "
+           "and the logits identical to the all-CPU load's\n", quant, n_device, (unsigned long long)n_pieces, PIECE_BYTES,
+           serial ? "one at a time" : "two in flight", n_cpu, n_same);
     free(lc);
     free(ld);
     unload(&d);
@@ -498,8 +500,9 @@ int main(int argc, char **argv)
         check_case(ctx, dir, mixed_gguf, "f16-mixed", "q4_k_m", seed + 16, on_device);
         check_case(ctx, dir, big_gguf, "f16-gguf", "iq4_xs", seed + 17, on_device);
     }
-    check_pieces(ctx, pieces_gguf, "q8_0", seed + 20);
-    check_pieces(ctx, pieces_gguf, "q4_k_m", seed + 21);
+    check_pieces(ctx, pieces_gguf, "q8_0", seed + 20, false);
+    check_pieces(ctx, pieces_gguf, "q4_k_m", seed + 21, false);
+    check_pieces(ctx, pieces_gguf, "q8_0", seed + 22, true);
     check_pieces_nan(ctx, dir, pieces_gguf);
     check_api(dir, big_gguf, "q4_0");
     check_stream(big_gguf, "q4_k_m");

@@ -59,9 +59,10 @@ step bandwidth 60 $v bench --bandwidth -r 5
 VKLLM_TUNE=0 step bench_solar_untuned 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -r 3
 step bench_solar_json 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -d 0,4096 -r 3 --json
 # quantize on load (issue 13): a ~1.3 GB F16 GGUF made here, loaded with --quant on the device (the
-# GPUs' default: shaders/quantize.comp, two 16 MiB pieces in flight) and by the CPU's threads, against
-# loading the file `vkllm quantize` writes and the F16 source as it is. VKLLM_TUNE=0: "loaded in" is
-# the upload alone. Its output goes into summary.txt whole (the 7 files are taken).
+# GPUs' default: shaders/quantize.comp, two 16 MiB pieces in flight; and with VKLLM_QUANTIZE_PIECES=1,
+# one at a time as before) and by the CPU's threads, against loading the file `vkllm quantize` writes
+# and the F16 source as it is. VKLLM_TUNE=0: "loaded in" is the upload alone. Its output goes into
+# summary.txt whole (the 7 files are taken).
 quant_load() { # (bash only: the GPU machine has no bc or /usr/bin/time)
     local d=/tmp/vkllm-quant-load q TIMEFORMAT
     rm -rf "$d" && mkdir -p "$d" || return 1
@@ -81,6 +82,8 @@ quant_load() { # (bash only: the GPU machine has no bc or /usr/bin/time)
         time $v quantize -m "$d/f16.gguf" -o "$d/$q.gguf" --type $q >/dev/null || return 1
         lt "$q file" $v bench -m "$d/$q.gguf"
         lt "--quant $q, device (GPUs' default)" VKLLM_QUANTIZE_ON=device $v bench -m "$d/f16.gguf" --quant $q
+        lt "--quant $q, device, pieces serial" VKLLM_QUANTIZE_ON=device VKLLM_QUANTIZE_PIECES=1 \
+            $v bench -m "$d/f16.gguf" --quant $q
         lt "--quant $q, VKLLM_QUANTIZE_ON=cpu" VKLLM_QUANTIZE_ON=cpu $v bench -m "$d/f16.gguf" --quant $q
         lt "--quant $q, device, again" VKLLM_QUANTIZE_ON=device $v bench -m "$d/f16.gguf" --quant $q
     done

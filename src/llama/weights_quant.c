@@ -240,6 +240,7 @@ typedef struct qd_piece {
 struct qdevice {
     gpu_ctx *ctx;
     uint64_t src_bytes;
+    uint32_t n_pieces; /* QD_PIECES, or 1 (VKLLM_QUANTIZE_PIECES=1, a measuring aid: each piece waited for) */
     qd_piece piece[QD_PIECES];
     uint32_t next; /* the piece taken next; while busy, the one submitted longest ago */
 };
@@ -287,8 +288,10 @@ vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
     if (!q) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
     q->ctx = ctx;
     q->src_bytes = src_bytes(ctx);
+    const char *e = getenv("VKLLM_QUANTIZE_PIECES");
+    q->n_pieces = e && !strcmp(e, "1") ? 1 : QD_PIECES;
     vkllm_status s = VKLLM_OK;
-    for (int i = 0; i < QD_PIECES && s == VKLLM_OK; i++) {
+    for (uint32_t i = 0; i < q->n_pieces && s == VKLLM_OK; i++) {
         s = gpu_tensor_create(ctx, q->src_bytes, 0, &q->piece[i].src);
         if (s == VKLLM_OK) s = gpu_tensor_create_mapped(ctx, 16, &q->piece[i].status);
     }
@@ -341,7 +344,7 @@ vkllm_status qdevice_upload(qdevice *q, const model_tensor *t, gpu_tensor *dst,
     for (uint64_t r = 0; r < t->rows && s == VKLLM_OK; r += per) {
         const uint64_t n = t->rows - r < per ? t->rows - r : per;
         qd_piece *p = &q->piece[q->next];
-        q->next = (q->next + 1) % QD_PIECES;
+        q->next = (q->next + 1) % q->n_pieces;
         s = qd_finish(q, p, s, report, user); /* its src and status free again */
         if (s == VKLLM_OK) s = gpu_upload(q->ctx, p->src, 0, (const uint8_t *)t->data + r * t->cols * elem, n * t->cols * elem);
         if (s != VKLLM_OK) break;
@@ -364,7 +367,7 @@ vkllm_status qdevice_upload(qdevice *q, const model_tensor *t, gpu_tensor *dst,
         *p = (qd_piece){ .src = p->src, .status = p->status, .rec = rec, .t = t, .block_bytes = n * row_bytes };
     }
     /* the pieces still running, oldest first (after an error: only waited for) */
-    for (uint32_t i = 0; i < QD_PIECES; i++) s = qd_finish(q, &q->piece[(q->next + i) % QD_PIECES], s, report, user);
+    for (uint32_t i = 0; i < q->n_pieces; i++) s = qd_finish(q, &q->piece[(q->next + i) % q->n_pieces], s, report, user);
     return s;
 }
 
