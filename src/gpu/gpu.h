@@ -235,8 +235,10 @@ vkllm_status gpu_rec_submit(gpu_rec *rec);
  * submitted again (INVALID_ARG), mapped tensors it uses may not be touched
  * and tensors it uses may not be destroyed; gpu_rec_destroy waits for it
  * first. Work queued later on the context may run beside it: a later
- * recording that touches what it writes needs a gpu_barrier before.
- * gpu_rec_wait on a recording not in flight returns VKLLM_OK at once. */
+ * recording that touches what it writes needs a gpu_barrier before. (A
+ * gpu_upload or gpu_download meanwhile also waits for it: their fences
+ * cover all work queued before them.) gpu_rec_wait on a recording not in
+ * flight returns VKLLM_OK at once. */
 vkllm_status gpu_rec_submit_async(gpu_rec *rec);
 vkllm_status gpu_rec_wait(gpu_rec *rec);
 /* After a submit of a timed recording: number of timed dispatches and their
