@@ -1,5 +1,6 @@
 /* The GPU layer itself: chunked tensors, the staging ring across chunk and
- * slot boundaries, fills, bad arguments, pipeline caching, timestamps. */
+ * slot boundaries, fills, bad arguments, pipeline caching, timestamps,
+ * asynchronous submits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,45 @@ static void mapped(gpu_ctx *ctx)
     gpu_tensor_destroy(ctx, out);
 }
 
+/* Asynchronous submits: two recordings in flight at once, each filling
+ * its own mapped tensor, waited for in the other order; a second submit of
+ * one in flight refused; a wait on one not in flight is nothing; destroying
+ * one in flight waits for it (the validation layer would see a command
+ * buffer and fence freed in use). */
+static void async_submits(gpu_ctx *ctx)
+{
+    gpu_tensor *t[2] = { NULL, NULL };
+    gpu_rec *rec[2] = { NULL, NULL };
+    vkllm_status s = VKLLM_OK;
+    for (int i = 0; i < 2 && s == VKLLM_OK; i++) {
+        s = gpu_tensor_create_mapped(ctx, 4096, &t[i]);
+        if (s == VKLLM_OK) s = gpu_rec_begin(ctx, 0, &rec[i]);
+        if (s == VKLLM_OK) s = gpu_rec_fill(rec[i], gpu_bind(t[i]), 4096, 0x11111111u * (uint32_t)(i + 1));
+        if (s == VKLLM_OK) s = gpu_rec_end(rec[i]);
+    }
+    int ok = s == VKLLM_OK && gpu_rec_submit_async(rec[0]) == VKLLM_OK && gpu_rec_submit_async(rec[1]) == VKLLM_OK;
+    EXPECT(ok, "async: two recordings submitted: %s", gpu_error(ctx));
+    if (ok) {
+        s = gpu_rec_submit_async(rec[0]);
+        EXPECT(s == VKLLM_ERR_INVALID_ARG && strstr(gpu_error(ctx), "in flight"),
+               "async: a second submit while in flight refused: %d '%s'", (int)s, gpu_error(ctx));
+        s = gpu_rec_submit(rec[1]);
+        EXPECT(s == VKLLM_ERR_INVALID_ARG, "async: gpu_rec_submit while in flight refused: %d", (int)s);
+        const uint32_t *a = gpu_tensor_map(t[0]), *b = gpu_tensor_map(t[1]);
+        ok = gpu_rec_wait(rec[1]) == VKLLM_OK && b[0] == 0x22222222u && b[1023] == 0x22222222u &&
+             gpu_rec_wait(rec[0]) == VKLLM_OK && a[0] == 0x11111111u && a[1023] == 0x11111111u &&
+             gpu_rec_wait(rec[0]) == VKLLM_OK;
+        EXPECT(ok, "async: both done, waited for in the other order (and again): %s", gpu_error(ctx));
+        memset(gpu_tensor_map(t[0]), 0, 4096);
+        ok = gpu_rec_submit(rec[0]) == VKLLM_OK && a[512] == 0x11111111u && gpu_rec_submit_async(rec[0]) == VKLLM_OK;
+        EXPECT(ok, "async: submitted again after the wait: %s", gpu_error(ctx));
+    }
+    gpu_rec_destroy(rec[0]); /* in flight: waits */
+    gpu_rec_destroy(rec[1]);
+    gpu_tensor_destroy(ctx, t[0]);
+    gpu_tensor_destroy(ctx, t[1]);
+}
+
 int main(void)
 {
     gpu_opts o = { .validate = true, .max_chunk_bytes = 65536, .staging_bytes = 16384 };
@@ -183,6 +223,7 @@ int main(void)
     transfers(ctx, 42);
     pipelines_and_timing(ctx);
     mapped(ctx);
+    async_submits(ctx);
 
     gpu_opts none = { .device = "no-such-device-name" };
     gpu_ctx *c2;

@@ -16,9 +16,12 @@
  *   - all of it twice: the blocks made on the device (shaders/quantize.comp,
  *     the profile's quantize_on_device) and by the CPU's threads, each
  *     checked to have been the path taken (iq4_xs: IQ4_XS and a Q6_K output);
+ *   - in pieces of 1 KiB (VKLLM_QUANTIZE_PIECE_BYTES): hundreds of pieces,
+ *     two in flight, and the matrices whose rows exceed a piece on the CPU
+ *     in the same load: weights and logits identical to the all-CPU load's;
  *   - refused: an unknown type (the message lists the valid ones), an
  *     already quantized source, a NaN weight (named with its row; both
- *     paths).
+ *     paths; in small pieces, the first bad row whichever piece holds it).
  * argv[1]: a scratch folder. */
 #include <math.h>
 #include <stdio.h>
@@ -346,6 +349,143 @@ static void check_refusals(const char *dir, const char *src, const char *quantiz
     printf("refusals       unknown type, f16, already quantized, NaN weight, unknown search, search without quant\n");
 }
 
+/* A copy of src at dst with fp16 weights of tensor `name` spoiled: row
+ * rows[i] gets a NaN (even i) or -Inf (odd i) at column 3. 1 if done. */
+static int spoil(const char *src, const char *dst, const char *name, const uint64_t *rows, int n_rows)
+{
+    char err[512];
+    model *mo;
+    if (!tu_copy(src, dst) || model_open(dst, &mo, err, sizeof err) != VKLLM_OK) return 0;
+    const model_tensor *t = model_find(mo, name);
+    uint64_t off = t ? t->file_offset : 0, cols = t ? t->cols : 0;
+    int ok = t && t->dtype == DTYPE_F16;
+    model_close(mo);
+    size_t n;
+    uint8_t *bytes = ok ? tu_read(dst, &n) : NULL;
+    for (int i = 0; bytes && i < n_rows; i++) {
+        uint64_t at = off + (rows[i] * cols + 3) * 2;
+        ok = ok && at + 2 <= n;
+        if (ok) bytes[at] = 0x00, bytes[at + 1] = i % 2 ? 0xfc : 0x7e; /* fp16 -Inf, NaN */
+    }
+    ok = ok && bytes && tu_write(dst, bytes, n);
+    free(bytes);
+    return ok;
+}
+
+#define PIECE_BYTES "1024" /* two rows of 256 fp16 weights; ffn_down's rows of 768 do not fit */
+
+/* The device's quantize on load in small pieces (VKLLM_QUANTIZE_PIECE_BYTES):
+ * hundreds of them, QD_PIECES in flight, while the matrices whose rows are
+ * longer than a piece take the CPU's threads in the same load. The weights
+ * are byte for byte, and the logits bit for bit, the all-CPU load's. */
+static void check_pieces(gpu_ctx *ctx, const char *src, const char *quant, uint64_t seed, bool serial)
+{
+    ops_profile *prof = ops_profile_of(ctx);
+    const bool was = prof->quantize_on_device;
+    loaded c, d;
+    prof->quantize_on_device = false;
+    int ok = load_model(ctx, src, quant, N_CTX, 4, &c);
+    prof->quantize_on_device = true;
+    setenv("VKLLM_QUANTIZE_PIECE_BYTES", PIECE_BYTES, 1);
+    if (serial) setenv("VKLLM_QUANTIZE_PIECES", "1", 1); /* each piece waited for, as before the overlap */
+    if (ok && !load_model(ctx, src, quant, N_CTX, 4, &d)) {
+        unload(&c);
+        ok = 0;
+    }
+    int n_device = 0, n_cpu = 0;
+    uint64_t n_pieces = 0;
+    for (size_t i = 0; ok && i < d.m->n_tensors; i++) {
+        const model_tensor *t = &d.m->tensors[i];
+        if (!t->load_qtype) continue;
+        if (!qdevice_takes(ctx, t)) {
+            n_cpu++;
+            continue;
+        }
+        const uint64_t per = atoi(PIECE_BYTES) / (t->cols * 2);
+        n_device++;
+        n_pieces += (t->rows + per - 1) / per;
+    }
+    unsetenv("VKLLM_QUANTIZE_PIECE_BYTES");
+    unsetenv("VKLLM_QUANTIZE_PIECES");
+    prof->quantize_on_device = was;
+    if (!ok) return;
+    EXPECT(n_device > 0 && n_cpu > 0, "pieces %s: %d tensors quantized on the device, %d on the CPU: want both", quant,
+           n_device, n_cpu);
+    EXPECT(n_pieces > 100, "pieces %s: only %llu pieces", quant, (unsigned long long)n_pieces);
+    int n_same = compare_weights(ctx, &c, &d, "pieces");
+    const uint32_t V = c.m->hp.n_vocab;
+    int32_t toks[P];
+    rng r = { seed };
+    for (int i = 0; i < P; i++) toks[i] = (int32_t)rng_below(&r, V);
+    float *lc = malloc((size_t)P * V * 4), *ld = malloc((size_t)P * V * 4);
+    vkllm_status st = lc && ld ? llama_eval(c.s, toks, P, LLAMA_OUT_ALL, lc, NULL) : VKLLM_ERR_OUT_OF_MEMORY;
+    if (st == VKLLM_OK) st = llama_eval(d.s, toks, P, LLAMA_OUT_ALL, ld, NULL);
+    EXPECT(st == VKLLM_OK, "pieces %s: eval: %s", quant, gpu_error(ctx));
+    EXPECT(st != VKLLM_OK || memcmp(lc, ld, (size_t)P * V * 4) == 0,
+           "pieces %s: logits not bit-identical to the all-CPU load's (rel diff %.3e)", quant,
+           rel_diff(ld, lc, (size_t)P * V));
+    printf("pieces         %-7s %d tensors in %llu pieces of %s bytes on the device (%s), %d on the CPU; %d tensors "
+           "and the logits identical to the all-CPU load's\n", quant, n_device, (unsigned long long)n_pieces, PIECE_BYTES,
+           serial ? "one at a time" : "two in flight", n_cpu, n_same);
+    free(lc);
+    free(ld);
+    unload(&d);
+    unload(&c);
+}
+
+/* NaN/Inf rows in small pieces, two in flight: the error names the
+ * tensor's first bad row, whichever piece holds it, on both paths. */
+static void check_pieces_nan(gpu_ctx *ctx, const char *dir, const char *src)
+{
+    static const struct {
+        uint64_t rows[2];
+        int n;
+        uint64_t want;
+        const char *what;
+    } cases[] = {
+        { { 3, 4 }, 2, 3, "the second piece bad, the third (in flight when it is checked) too" },
+        { { 767 }, 1, 767, "the last piece bad (checked after the loop)" },
+        { { 765, 766 }, 2, 765, "the last two pieces bad (both in flight after the loop)" },
+    };
+    ops_profile *prof = ops_profile_of(ctx);
+    const bool was = prof->quantize_on_device;
+    char *bad = tu_path(dir, "pieces-nan.gguf");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!spoil(src, bad, "blk.0.ffn_up.weight", cases[i].rows, cases[i].n)) {
+            EXPECT(0, "pieces nan: no blk.0.ffn_up.weight to spoil");
+            break;
+        }
+        char want[128];
+        snprintf(want, sizeof want, "tensor 'blk.0.ffn_up.weight' row %llu holds NaN or Inf",
+                 (unsigned long long)cases[i].want);
+        for (int on_device = 1; on_device >= 0; on_device--) {
+            char err[512];
+            model *m = NULL;
+            llama_weights *w = NULL;
+            vkllm_status st = model_open(bad, &m, err, sizeof err);
+            if (st == VKLLM_OK) st = model_plan_quant(m, "q4_k_m", err, sizeof err);
+            EXPECT(st == VKLLM_OK, "pieces nan: open: %s", err);
+            if (st == VKLLM_OK) {
+                prof->quantize_on_device = on_device;
+                setenv("VKLLM_QUANTIZE_PIECE_BYTES", PIECE_BYTES, 1);
+                const model_tensor *t = model_find(m, "blk.0.ffn_up.weight");
+                EXPECT(t && qdevice_takes(ctx, t) == on_device, "pieces nan: ffn_up not on the %s",
+                       on_device ? "device" : "CPU");
+                st = llama_weights_load(ctx, m, NULL, NULL, &w);
+                unsetenv("VKLLM_QUANTIZE_PIECE_BYTES");
+                prof->quantize_on_device = was;
+                EXPECT(st == VKLLM_ERR_FORMAT && !w && strstr(gpu_error(ctx), want),
+                       "pieces nan (%s, %s): status %d, '%s', want '%s'", cases[i].what, on_device ? "device" : "cpu",
+                       (int)st, gpu_error(ctx), want);
+            }
+            llama_weights_free(w);
+            model_close(m);
+        }
+    }
+    free(bad);
+    printf("pieces nan     the first bad row named with pieces in flight (second, last, last two pieces; device and cpu)\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -367,12 +507,15 @@ int main(int argc, char **argv)
                          .seed = seed + 2 }; /* rows of 64 and 96: Q5_0 / Q8_0 / IQ4_NL fallbacks */
     gen_params mixed = { BASE, .n_layer = 2, .n_embd = 96, .n_ff = 80, .n_head = 3, .n_head_kv = 1, .dtype = DTYPE_F16,
                          .seed = seed + 3 }; /* ffn_down's rows of 80: no block type fits, kept F16 */
+    gen_params pieces = { BASE, .n_layer = 1, .n_embd = 256, .n_ff = 768, .n_head = 4, .n_head_kv = 2,
+                          .dtype = DTYPE_F16, .seed = seed + 4 }; /* rows of 512 bytes and (ffn_down) 1536 */
+    char *pieces_gguf = tu_path(dir, "pieces.gguf");
     char *mixed_gguf = tu_path(dir, "mixed.gguf");
     char *big_gguf = tu_path(dir, "big.gguf"), *big_hf = tu_path(dir, "big-hf"), *tied_gguf = tu_path(dir, "tied.gguf"),
          *small_hf = tu_path(dir, "small-hf");
     if (gen_write_gguf(&big, big_gguf, err, sizeof err) || gen_write_hf(&big, big_hf, err, sizeof err) ||
         gen_write_gguf(&tied, tied_gguf, err, sizeof err) || gen_write_hf(&small, small_hf, err, sizeof err) ||
-        gen_write_gguf(&mixed, mixed_gguf, err, sizeof err)) {
+        gen_write_gguf(&mixed, mixed_gguf, err, sizeof err) || gen_write_gguf(&pieces, pieces_gguf, err, sizeof err)) {
         printf("FAIL generate: %s\n", err);
         return 1;
     }
@@ -386,6 +529,10 @@ int main(int argc, char **argv)
         check_case(ctx, dir, mixed_gguf, "f16-mixed", "q4_k_m", seed + 16, on_device);
         check_case(ctx, dir, big_gguf, "f16-gguf", "iq4_xs", seed + 17, on_device);
     }
+    check_pieces(ctx, pieces_gguf, "q8_0", seed + 20, false);
+    check_pieces(ctx, pieces_gguf, "q4_k_m", seed + 21, false);
+    check_pieces(ctx, pieces_gguf, "q8_0", seed + 22, true);
+    check_pieces_nan(ctx, dir, pieces_gguf);
     check_api(dir, big_gguf, "q4_0", 1);
     check_api(dir, big_gguf, "q3_k_m", 0); /* Q3_K, Q4_K/Q5_K and Q6_K: both searches of each */
     check_stream(big_gguf, "q4_k_m");
@@ -397,6 +544,7 @@ int main(int argc, char **argv)
     free(tied_gguf);
     free(small_hf);
     free(mixed_gguf);
+    free(pieces_gguf);
     tu_rmtree(dir);
     return harness_finish(ctx, tu_failures);
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check a session with the lent NVIDIA machine runs, as one script:
-# the kernel self-check, the benchmarks the performance issue asks for, then
-# every test binary on the GPU. Output goes to $OUT (or ./device-out): at most
-# 7 files (the device tool returns 8): summary.txt, the main results as
-# they are, and steps.tar.gz with every step's output.
+# the kernel self-check, the benchmarks the performance issue asks for,
+# quantize on load's times, then every test binary on the GPU. Output goes
+# to $OUT (or ./device-out): at most 7 files (the device tool returns 8):
+# summary.txt, the main results as they are, and steps.tar.gz with every
+# step's output.
 #
 # Prepare here (the GPU machine has no meson, glslang or Vulkan loader):
 #   bash tools/setup.sh
@@ -14,7 +15,8 @@
 # then run it there with carry [".gl", "build"]:
 #   bash tools/device_check.sh
 # Budget: about 8 minutes on an H100 (the SOLAR-shaped model is made on the
-# device in seconds; no file is read).
+# device in seconds; no file is read), plus at most 90 s for quant_load (it
+# writes a 1.3 GB F16 model and its two quantized files into /tmp).
 set -u
 cd "$(dirname "$0")/.."
 out="${OUT:-device-out}"
@@ -56,6 +58,40 @@ VKLLM_QUANT_PREFILL=dequant step bench_q4km_dequant 180 $v bench --synthetic sol
 step bandwidth 60 $v bench --bandwidth -r 5
 VKLLM_TUNE=0 step bench_solar_untuned 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -r 3
 step bench_solar_json 240 $v bench --synthetic solar-10.7b -p 512 -n 128 -d 0,4096 -r 3 --json
+# quantize on load (issue 13): a ~1.3 GB F16 GGUF made here, loaded with --quant on the device (the
+# GPUs' default: shaders/quantize.comp, two 16 MiB pieces in flight; and with VKLLM_QUANTIZE_PIECES=1,
+# one at a time as before) and by the CPU's threads, against loading the file `vkllm quantize` writes
+# and the F16 source as it is. VKLLM_TUNE=0: "loaded in" is the upload alone. Its output goes into
+# summary.txt whole (the 7 files are taken).
+quant_load() { # (bash only: the GPU machine has no bc or /usr/bin/time)
+    local d=/tmp/vkllm-quant-load q TIMEFORMAT
+    rm -rf "$d" && mkdir -p "$d" || return 1
+    lt() { # lt LABEL [ENV=..] ARGS...: one load's "loaded in" and the run's wall time
+        local label="$1" t0 r
+        shift
+        t0=$(date +%s%N)
+        r=$(env VKLLM_TUNE=0 "$@" -p 1 -n 1 -r 1 2>&1 | grep -o "loaded in [0-9.]* s" || echo "failed")
+        printf '%-38s %-18s (whole run %d ms)\n' "$label" "$r" $((($(date +%s%N) - t0) / 1000000))
+    }
+    TIMEFORMAT="gen-model: %R s"
+    time build/vkllm-gen-model --layers 12 --embd 2048 --ff 5632 --heads 16 --kv-heads 4 --vocab 32000 \
+        --ctx 2048 --gguf "$d/f16.gguf" >/dev/null || return 1
+    lt "f16 source as it is" $v bench -m "$d/f16.gguf"
+    for q in q4_k_m q8_0; do
+        TIMEFORMAT="vkllm quantize --type $q: %R s, %U s user CPU"
+        time $v quantize -m "$d/f16.gguf" -o "$d/$q.gguf" --type $q >/dev/null || return 1
+        lt "$q file" $v bench -m "$d/$q.gguf"
+        lt "--quant $q, device (GPUs' default)" VKLLM_QUANTIZE_ON=device $v bench -m "$d/f16.gguf" --quant $q
+        lt "--quant $q, device, pieces serial" VKLLM_QUANTIZE_ON=device VKLLM_QUANTIZE_PIECES=1 \
+            $v bench -m "$d/f16.gguf" --quant $q
+        lt "--quant $q, VKLLM_QUANTIZE_ON=cpu" VKLLM_QUANTIZE_ON=cpu $v bench -m "$d/f16.gguf" --quant $q
+        lt "--quant $q, device, again" VKLLM_QUANTIZE_ON=device $v bench -m "$d/f16.gguf" --quant $q
+    done
+    rm -rf "$d"
+}
+step quant_load 90 bash -c "v=$v; $(declare -f quant_load); quant_load"
+sed 's/^/   /' "$logs/quant_load.txt" >>"$out/summary.txt"
+rm -rf /tmp/vkllm-quant-load # (left behind if the step ran out of time)
 for t in build/tests/test_*; do
     case "$t" in *.p) continue ;; esac
     [ -x "$t" ] || continue

@@ -22,6 +22,7 @@ struct gpu_rec {
     VkFence fence;
     desc_pool *pools;
     bool ended;
+    bool in_flight;            /* submitted, its fence not yet waited for (gpu_rec_wait) */
     vkllm_status status;       /* first error while recording, reported at end */
     char err[1024];            /* ... and its message */
     /* timing */
@@ -80,6 +81,9 @@ void gpu_rec_destroy(gpu_rec *rec)
 {
     if (!rec) return;
     gpu_ctx *ctx = rec->ctx;
+    /* never free what the device may still be running; a failed wait
+     * (device lost) leaves nothing better to do than free it anyway */
+    if (rec->in_flight) ctx->vk.vkWaitForFences(ctx->dev, 1, &rec->fence, VK_TRUE, UINT64_MAX);
     while (rec->pools) {
         desc_pool *p = rec->pools;
         rec->pools = p->next;
@@ -295,9 +299,17 @@ vkllm_status gpu_rec_end(gpu_rec *rec)
 
 vkllm_status gpu_rec_submit(gpu_rec *rec)
 {
+    vkllm_status s = gpu_rec_submit_async(rec);
+    return s == VKLLM_OK ? gpu_rec_wait(rec) : s;
+}
+
+vkllm_status gpu_rec_submit_async(gpu_rec *rec)
+{
     gpu_ctx *ctx = rec->ctx;
     if (rec->status != VKLLM_OK) return gpu_rec_end(rec); /* its first error, again */
     if (!rec->ended) return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "submit before gpu_rec_end");
+    if (rec->in_flight)
+        return gpu_fail(ctx, VKLLM_ERR_INVALID_ARG, "submit of a recording still in flight (gpu_rec_wait first)");
     VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
         .commandBufferCount = 1,
@@ -309,9 +321,18 @@ vkllm_status gpu_rec_submit(gpu_rec *rec)
     VkResult sr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, rec->fence);
     pthread_mutex_unlock(&ctx->lock);
     VK_TRY(ctx, sr);
-    VK_TRY(ctx, ctx->vk.vkWaitForFences(ctx->dev, 1, &rec->fence, VK_TRUE, UINT64_MAX));
-    VK_TRY(ctx, ctx->vk.vkResetFences(ctx->dev, 1, &rec->fence));
+    rec->in_flight = true;
     rec->have_times = false;
+    return VKLLM_OK;
+}
+
+vkllm_status gpu_rec_wait(gpu_rec *rec)
+{
+    gpu_ctx *ctx = rec->ctx;
+    if (!rec->in_flight) return VKLLM_OK;
+    VK_TRY(ctx, ctx->vk.vkWaitForFences(ctx->dev, 1, &rec->fence, VK_TRUE, UINT64_MAX));
+    rec->in_flight = false;
+    VK_TRY(ctx, ctx->vk.vkResetFences(ctx->dev, 1, &rec->fence));
     if (rec->queries && rec->n_timed) {
         uint64_t *ts = malloc(2 * rec->n_timed * sizeof *ts);
         if (!ts) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");

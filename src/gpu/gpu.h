@@ -18,7 +18,8 @@
  *                nothing, and gpu_rec_end returns it — as Vulkan's own
  *                vkCmd* return nothing and errors surface at
  *                vkEndCommandBuffer. Callers record a whole graph without a
- *                check per call.
+ *                check per call. A submit waits for it, or (submit_async)
+ *                leaves it in flight until gpu_rec_wait.
  */
 #ifndef VKLLM_GPU_H
 #define VKLLM_GPU_H
@@ -228,6 +229,18 @@ vkllm_status gpu_rec_fill(gpu_rec *rec, gpu_binding dst, uint64_t bytes, uint32_
 vkllm_status gpu_rec_end(gpu_rec *rec);
 /* Submits and waits for completion. */
 vkllm_status gpu_rec_submit(gpu_rec *rec);
+/* The same in two halves, so the host works while the device runs it:
+ * submit_async returns once it is queued; the recording is then in flight
+ * until gpu_rec_wait returns VKLLM_OK. While in flight it may not be
+ * submitted again (INVALID_ARG), mapped tensors it uses may not be touched
+ * and tensors it uses may not be destroyed; gpu_rec_destroy waits for it
+ * first. Work queued later on the context may run beside it: a later
+ * recording that touches what it writes needs a gpu_barrier before. (A
+ * gpu_upload or gpu_download meanwhile also waits for it: their fences
+ * cover all work queued before them.) gpu_rec_wait on a recording not in
+ * flight returns VKLLM_OK at once. */
+vkllm_status gpu_rec_submit_async(gpu_rec *rec);
+vkllm_status gpu_rec_wait(gpu_rec *rec);
 /* After a submit of a timed recording: number of timed dispatches and their
  * labels / GPU microseconds. Returns 0 when timing was off or unsupported. */
 uint32_t gpu_rec_timings(const gpu_rec *rec, const char **labels, double *us, uint32_t max);

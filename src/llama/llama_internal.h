@@ -78,7 +78,7 @@ typedef struct qdevice qdevice;
 /* Whether t (load_qtype set) is quantized on this device: the profile says
  * so and a kernel for its type exists; else it takes qstream. */
 bool qdevice_takes(gpu_ctx *ctx, const model_tensor *t);
-/* The source buffer and the status word. OUT_OF_MEMORY or the device's error. */
+/* The source buffers and status words (two pieces in flight). OUT_OF_MEMORY or the device's error. */
 vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out);
 /* Quantizes t into dst (op_weight_create's tensor for t->load_qtype),
  * calling report with the bytes of blocks written after each piece (its

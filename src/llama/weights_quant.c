@@ -6,7 +6,8 @@
  *     buffers of QS_SLOT_BYTES plus a row of floats per thread, whatever the
  *     model's size.
  *   - on the device (qdevice): the source rows go up in pieces and
- *     shaders/quantize.comp makes the blocks in the weight's own buffer. */
+ *     shaders/quantize.comp makes the blocks in the weight's own buffer,
+ *     one piece going up while the device quantizes the one before. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,26 +224,51 @@ void qstream_stop(qstream *q)
 
 /* ------------------------------------------------------------ on the device */
 
-#define QD_SRC_BYTES (16u << 20) /* source bytes per piece */
+#define QD_SRC_BYTES (16u << 20) /* source bytes per piece, by default */
+#define QD_PIECES 2              /* pieces in flight: one uploads while the device quantizes the other */
+
+/* One piece's buffers, used in turn: while its recording runs, the next
+ * piece goes up into the other one's src. */
+typedef struct qd_piece {
+    gpu_tensor *src;       /* [src_bytes]: its source rows */
+    gpu_tensor *status;    /* mapped, one word: its first row holding NaN/Inf, 0xffffffff: none */
+    gpu_rec *rec;          /* its quantize dispatches while submitted; NULL: free */
+    const model_tensor *t; /* what it quantizes: named if a row was bad */
+    uint64_t block_bytes;  /* blocks it writes, reported once it is done */
+} qd_piece;
 
 struct qdevice {
     gpu_ctx *ctx;
-    gpu_tensor *src;    /* [QD_SRC_BYTES]: the piece of source rows being quantized */
-    gpu_tensor *status; /* mapped, one word: the first row holding NaN/Inf, 0xffffffff: none */
+    uint64_t src_bytes;
+    uint32_t n_pieces; /* QD_PIECES, or 1 (VKLLM_QUANTIZE_PIECES=1, a measuring aid: each piece waited for) */
+    qd_piece piece[QD_PIECES];
+    uint32_t next; /* the piece taken next; while busy, the one submitted longest ago */
 };
 
-/* rows per piece: as many as fit, an even number where a row has an odd
- * number of blocks that are not whole words (op_quantize_rows's rule) */
+/* Source bytes per piece: 16 MiB, or VKLLM_QUANTIZE_PIECE_BYTES (a testing
+ * aid: small pieces make many of them and send matrices whose rows are
+ * longer than a piece to the CPU), in whole texels within the device's
+ * texel limit (the shader reads src as texels). */
 static uint64_t src_bytes(gpu_ctx *ctx)
 {
-    const uint64_t texels = gpu_max_texels(ctx); /* the shader reads src as texels */
-    return texels < QD_SRC_BYTES / 16 ? texels * 16 : QD_SRC_BYTES;
+    uint64_t want = QD_SRC_BYTES;
+    const char *e = getenv("VKLLM_QUANTIZE_PIECE_BYTES");
+    if (e && *e) {
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (!*end && v >= 16) want = v / 16 * 16;
+    }
+    const uint64_t texels = gpu_max_texels(ctx);
+    return texels < want / 16 ? texels * 16 : want;
 }
 
-static uint64_t piece_rows(gpu_ctx *ctx, const model_tensor *t)
+/* rows per piece of `bytes`: as many as fit, an even number where a row
+ * has an odd number of blocks that are not whole words (op_quantize_rows's
+ * rule); 0: not one fits */
+static uint64_t piece_rows(uint64_t bytes, const model_tensor *t)
 {
     const quant_type *qt = quant_type_of(t->load_qtype);
-    uint64_t per = src_bytes(ctx) / (t->cols * dtype_size(t->dtype));
+    uint64_t per = bytes / (t->cols * dtype_size(t->dtype));
     if (qt->block_bytes % 4 && t->cols / qt->block % 2) per &= ~1ull;
     return per;
 }
@@ -253,7 +279,7 @@ bool qdevice_takes(gpu_ctx *ctx, const model_tensor *t)
     return p->quantize_on_device && t->load_qtype && t->load_search == QUANT_SEARCH_EXACT && /* the shader's */
            op_quantize_supported(t->load_qtype) &&
            (t->dtype == DTYPE_F32 || t->dtype == DTYPE_F16 || t->dtype == DTYPE_BF16) && t->rows < (1ull << 32) &&
-           piece_rows(ctx, t) >= 1 && src_bytes(ctx) <= gpu_max_chunk_bytes(ctx);
+           piece_rows(src_bytes(ctx), t) >= 1 && src_bytes(ctx) <= gpu_max_chunk_bytes(ctx);
 }
 
 vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
@@ -262,8 +288,14 @@ vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
     qdevice *q = calloc(1, sizeof *q);
     if (!q) return gpu_fail(ctx, VKLLM_ERR_OUT_OF_MEMORY, "out of host memory");
     q->ctx = ctx;
-    vkllm_status s = gpu_tensor_create(ctx, src_bytes(ctx), 0, &q->src);
-    if (s == VKLLM_OK) s = gpu_tensor_create_mapped(ctx, 16, &q->status);
+    q->src_bytes = src_bytes(ctx);
+    const char *e = getenv("VKLLM_QUANTIZE_PIECES");
+    q->n_pieces = e && !strcmp(e, "1") ? 1 : QD_PIECES;
+    vkllm_status s = VKLLM_OK;
+    for (uint32_t i = 0; i < q->n_pieces && s == VKLLM_OK; i++) {
+        s = gpu_tensor_create(ctx, q->src_bytes, 0, &q->piece[i].src);
+        if (s == VKLLM_OK) s = gpu_tensor_create_mapped(ctx, 16, &q->piece[i].status);
+    }
     if (s != VKLLM_OK) {
         qdevice_stop(q);
         return s;
@@ -272,38 +304,81 @@ vkllm_status qdevice_start(gpu_ctx *ctx, qdevice **out)
     return VKLLM_OK;
 }
 
+/* Waits for piece p, if it was submitted, and frees its recording; then,
+ * while s is VKLLM_OK, checks its rows and reports its blocks. Returns the
+ * first error: s, the wait's, the bad row's or the report's. */
+static vkllm_status qd_finish(qdevice *q, qd_piece *p, vkllm_status s,
+                              vkllm_status (*report)(void *user, uint64_t bytes), void *user)
+{
+    if (!p->rec) return s;
+    vkllm_status w = gpu_rec_wait(p->rec);
+    gpu_rec_destroy(p->rec); /* (waits again if that wait failed) */
+    p->rec = NULL;
+    if (s != VKLLM_OK) return s;
+    if (w != VKLLM_OK) return w;
+    const uint32_t bad = *(const uint32_t *)gpu_tensor_map(p->status); /* the wait made the shader's write visible */
+    if (bad != 0xffffffffu)
+        return gpu_fail(q->ctx, VKLLM_ERR_FORMAT, "tensor '%s' row %u holds NaN or Inf; refusing to quantize a "
+                        "broken model", p->t->name, bad);
+    return report(user, p->block_bytes);
+}
+
+/* Piece by piece, QD_PIECES at a time: piece k waits for piece k - 2 (whose
+ * src it takes; its rows are checked and reported then), goes up while
+ * piece k - 1 runs, and is submitted without waiting. (gpu_upload's own
+ * wait, a fence that covers all work queued before it, also waits for
+ * piece k - 1: what overlaps the quantizing is the host's copy into the
+ * staging ring, and the device's copy where it can run beside a dispatch.)
+ * The pieces are checked in order, so the first bad row named is the
+ * tensor's first. The last ones are waited for before returning, on every
+ * path: the caller may write dst's padding, and a later tensor's error
+ * names only it. */
 vkllm_status qdevice_upload(qdevice *q, const model_tensor *t, gpu_tensor *dst,
                             vkllm_status (*report)(void *user, uint64_t bytes), void *user)
 {
-    const uint64_t per = piece_rows(q->ctx, t), elem = dtype_size(t->dtype), row_bytes = quant_bytes(quant_type_of(t->load_qtype), t->cols);
-    uint32_t *status = gpu_tensor_map(q->status);
-    *status = 0xffffffffu;
+    const uint64_t per = piece_rows(q->src_bytes, t), elem = dtype_size(t->dtype);
+    const uint64_t row_bytes = quant_bytes(quant_type_of(t->load_qtype), t->cols);
+    if (!per)
+        return gpu_fail(q->ctx, VKLLM_ERR_INVALID_ARG, "%s: a row of %llu bytes exceeds the quantizing pieces of %llu "
+                        "(a bug in vkllm)", t->name, (unsigned long long)(t->cols * elem), (unsigned long long)q->src_bytes);
     vkllm_status s = VKLLM_OK;
     for (uint64_t r = 0; r < t->rows && s == VKLLM_OK; r += per) {
         const uint64_t n = t->rows - r < per ? t->rows - r : per;
-        /* the upload waits for the previous piece's dispatch (submitted and waited for): no overlap of src */
-        s = gpu_upload(q->ctx, q->src, 0, (const uint8_t *)t->data + r * t->cols * elem, n * t->cols * elem);
+        qd_piece *p = &q->piece[q->next];
+        q->next = (q->next + 1) % q->n_pieces;
+        s = qd_finish(q, p, s, report, user); /* its src and status free again */
+        if (s == VKLLM_OK) s = gpu_upload(q->ctx, p->src, 0, (const uint8_t *)t->data + r * t->cols * elem, n * t->cols * elem);
+        if (s != VKLLM_OK) break;
+        *(uint32_t *)gpu_tensor_map(p->status) = 0xffffffffu;
         gpu_rec *rec = NULL;
-        if (s == VKLLM_OK) s = gpu_rec_begin(q->ctx, 0, &rec);
+        s = gpu_rec_begin(q->ctx, 0, &rec);
         if (s == VKLLM_OK) {
-            op_quantize_rows(rec, t->load_qtype, (uint32_t)t->dtype, gpu_bind(q->src), r, dst, q->status, r, n, t->cols,
+            /* the previous piece (maybe still running) writes other rows of
+             * the same dst chunk binding: its writes before these */
+            gpu_barrier(rec);
+            op_quantize_rows(rec, t->load_qtype, (uint32_t)t->dtype, gpu_bind(p->src), r, dst, p->status, r, n, t->cols,
                              t->rows);
             s = gpu_rec_end(rec);
         }
-        if (s == VKLLM_OK) s = gpu_rec_submit(rec);
-        gpu_rec_destroy(rec);
-        if (s == VKLLM_OK && *status != 0xffffffffu)
-            return gpu_fail(q->ctx, VKLLM_ERR_FORMAT, "tensor '%s' row %u holds NaN or Inf; refusing to quantize a "
-                            "broken model", t->name, *status);
-        if (s == VKLLM_OK) s = report(user, n * row_bytes);
+        if (s == VKLLM_OK) s = gpu_rec_submit_async(rec);
+        if (s != VKLLM_OK) {
+            gpu_rec_destroy(rec);
+            break;
+        }
+        *p = (qd_piece){ .src = p->src, .status = p->status, .rec = rec, .t = t, .block_bytes = n * row_bytes };
     }
+    /* the pieces still running, oldest first (after an error: only waited for) */
+    for (uint32_t i = 0; i < q->n_pieces; i++) s = qd_finish(q, &q->piece[(q->next + i) % q->n_pieces], s, report, user);
     return s;
 }
 
 void qdevice_stop(qdevice *q)
 {
     if (!q) return;
-    gpu_tensor_destroy(q->ctx, q->src);
-    gpu_tensor_destroy(q->ctx, q->status);
+    for (int i = 0; i < QD_PIECES; i++) {
+        gpu_rec_destroy(q->piece[i].rec); /* (none is left running by qdevice_upload; it would be waited for) */
+        gpu_tensor_destroy(q->ctx, q->piece[i].src);
+        gpu_tensor_destroy(q->ctx, q->piece[i].status);
+    }
     free(q);
 }
