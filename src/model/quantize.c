@@ -23,6 +23,7 @@
  * takes the widest the CPU runs. All give the same bytes (test_quantize
  * compares them). */
 
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -82,10 +83,16 @@ unsigned quant_builds(const quant_build **out, unsigned max)
     return n;
 }
 
+/* the fastest build this CPU runs, found once (CPUID is slow: a VM exit in a virtual machine) */
 static const quant_build *best(void)
 {
-    const quant_build *b = &builds[sizeof builds / sizeof builds[0] - 1];
-    quant_builds(&b, 1);
+    static _Atomic(const quant_build *) chosen;
+    const quant_build *b = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (!b) {
+        b = &builds[sizeof builds / sizeof builds[0] - 1];
+        quant_builds(&b, 1);
+        atomic_store_explicit(&chosen, b, memory_order_relaxed); /* any thread finds the same one */
+    }
     return b;
 }
 
