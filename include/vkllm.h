@@ -279,6 +279,9 @@ typedef struct vkllm_load_options {
                                    "bf16" ("q4_k_m", "Q8_0", ...; case-insensitive) for an F32/F16/BF16
                                    model, whose matrices get the types `vkllm quantize` would give them;
                                    NULL: the weights as the file has them */
+    const char *synthetic_type; /* vkllm_model_synthetic only: the weights' type, "f16" (NULL: f16), a ggml
+                                   block type for every matrix ("q8_0", "q4_k", "iq4_xs", ...) or a
+                                   llama-quantize mix ("q4_k_m": each tensor the type the mix gives it) */
     const char *quant_search;   /* with quant, how the K-quants and IQ4 find their scales: "exact" (the
                                    formats' reference search: llama-quantize's blocks, byte for byte),
                                    "fast" (a few of its candidate scales: about 3x faster on the CPU, RMS
@@ -286,9 +289,6 @@ typedef struct vkllm_load_options {
                                    default, "exact" where the device quantizes (GPUs), "fast" where the
                                    CPU's threads do (CPU devices such as lavapipe). README, Quantize on
                                    load. Without quant: must be NULL */
-    const char *synthetic_type; /* vkllm_model_synthetic only: the weights' type, "f16" (NULL: f16), a ggml
-                                   block type for every matrix ("q8_0", "q4_k", "iq4_xs", ...) or a
-                                   llama-quantize mix ("q4_k_m": each tensor the type the mix gives it) */
 } vkllm_load_options;
 
 /* Opens `path` (as vkllm_model_inspect), checks that weights + a session of
@@ -489,11 +489,11 @@ typedef struct vkllm_quantize_options {
     int overwrite;              /* replace an existing output file; without it one is refused */
     int dry_run;                /* plan only: on_tensor and stats, nothing written */
     uint32_t n_threads;         /* threads quantizing rows; 0: one per core */
-    const char *search;         /* the K-quants' and IQ4's scale search, as vkllm_load_options.quant_search:
-                                   "exact" (NULL: the default; llama-quantize's blocks) or "fast" */
     vkllm_quantize_tensor_cb on_tensor; /* may be NULL */
     vkllm_progress_cb progress; /* may be NULL: output bytes done of total; non-zero cancels */
     void *user;                 /* passed to both callbacks */
+    const char *search;         /* the K-quants' and IQ4's scale search, as vkllm_load_options.quant_search:
+                                   "exact" (NULL: the default; llama-quantize's blocks) or "fast" */
 } vkllm_quantize_options;
 
 typedef struct vkllm_quantize_stats {

@@ -117,8 +117,18 @@ class Models(unittest.TestCase):
         m = vkllm.Model(MODEL, quant="q8_0", validate=True)
         try:
             self.assertLess(m.info["device_weight_bytes"], self.model.info["device_weight_bytes"])
+            self.assertEqual(m.info["quant_search"], "")  # Q8_0 has no scale search
         finally:
             m.close()
+        with self.assertRaises(vkllm.InvalidArgument) as e:
+            vkllm.Model(MODEL, quant="iq4_nl", quant_search="slow")
+        self.assertIn("exact, fast", e.exception.message)
+        for search in ("exact", "fast"):
+            m = vkllm.Model(MODEL, quant="iq4_nl", quant_search=search)  # (a block of 32: any row has it)
+            try:
+                self.assertEqual(m.info["quant_search"], search)
+            finally:
+                m.close()
 
     def test_tokenize(self):
         ids = self.model.tokenize("Hello world")

@@ -104,7 +104,7 @@ class _ModelInfo(_c.Structure):
                 ("tied_embeddings", _int), ("rope_pairing", _int), ("n_tensors", _u64), ("n_tensors_f32", _u64),
                 ("n_tensors_f16", _u64), ("n_tensors_bf16", _u64), ("n_params", _u64), ("file_bytes", _u64),
                 ("tensor_types", _c.c_char * 512), ("device_weight_bytes", _u64),
-                ("decode_bytes_per_token", _u64), ("weight_type", _c.c_char * 16)]
+                ("decode_bytes_per_token", _u64), ("weight_type", _c.c_char * 16), ("quant_search", _c.c_char * 8)]
 
 
 _PROGRESS = _c.CFUNCTYPE(_int, _u64, _u64, _c.c_void_p)
@@ -115,7 +115,7 @@ _PREFILL = _c.CFUNCTYPE(_int, _u32, _u32, _c.c_void_p)
 class _LoadOptions(_c.Structure):
     _fields_ = [("device", _c.c_char_p), ("validate", _int), ("n_ctx", _u32), ("progress", _PROGRESS),
                 ("progress_user", _c.c_void_p), ("quant", _c.c_char_p),
-                ("synthetic_type", _c.c_char_p)]
+                ("synthetic_type", _c.c_char_p), ("quant_search", _c.c_char_p)]
 
 
 class _SessionOptions(_c.Structure):
@@ -328,10 +328,12 @@ class Tokenizer:
 
 class Model(_Closing):
     """Weights on one device (vkllm_model_load). Model(path, device=None, n_ctx=0, validate=False,
-    progress=None, quant=None): progress(done_bytes, total_bytes) is called during the upload; a true return
-    cancels. quant: quantize an F16/BF16/F32 model while it loads ("q4_k_m", "q8_0", ...)."""
+    progress=None, quant=None, quant_search=None): progress(done_bytes, total_bytes) is called during the
+    upload; a true return cancels. quant: quantize an F16/BF16/F32 model while it loads ("q4_k_m", "q8_0",
+    ...); quant_search: its scale search, "exact" or "fast" (None: the device's default; info["quant_search"]
+    says which ran)."""
 
-    def __init__(self, path, device=None, n_ctx=0, validate=False, progress=None, quant=None):
+    def __init__(self, path, device=None, n_ctx=0, validate=False, progress=None, quant=None, quant_search=None):
         self._lib = library()
         self._h = None
         opts, self._keep = _padded(_LoadOptions)
@@ -339,6 +341,7 @@ class Model(_Closing):
         opts.validate = 1 if validate else 0
         opts.n_ctx = n_ctx
         opts.quant = quant.encode() if quant else None
+        opts.quant_search = quant_search.encode() if quant_search else None
         failure = []
         if progress is not None:
             def cb(done, total, _user):
