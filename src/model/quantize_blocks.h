@@ -9,6 +9,7 @@
  * are built with -ffp-contract=off: no fused multiply-adds). */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #if defined(__SSE__) || defined(__AVX__)
 #include <immintrin.h>
@@ -599,25 +600,54 @@ static void qx_1(const float *x, uint8_t *b, int bits)
 
 static const int8_t iq4_table[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
 
-/* The table value nearest to v (the upper one of two equally
- * near): the number of midpoints between neighbours that v reaches. This is
- * exactly the binary search v <= t[0] ? 0 : v >= t[15] ? 15 : (t[lo] <= v <
+/* The table value nearest to v (the upper one of two equally near): the
+ * number k of midpoints between neighbours that v reaches. This is exactly
+ * the binary search v <= t[0] ? 0 : v >= t[15] ? 15 : (t[lo] <= v <
  * t[lo+1]: v - t[lo] < t[lo+1] - v ? lo : lo+1) for every float v (checked
  * over all 2^32 of them: near each midpoint both differences are exact);
- * NaN gives 15, as that search does. */
-static float iq4_mid(int i) { return 0.5f * (float)(iq4_table[i] + iq4_table[i + 1]); }
+ * NaN gives 15, as that search does. The midpoints are halves of integers
+ * (t[i] + t[i+1]) / 2, so v reaches one exactly when floor(2v) does: k is a
+ * table of floor(2v) over [-256, 256] (v clamped to [-128, 128], beyond every
+ * midpoint), looked up per lane instead of 15 comparisons. */
+static int iq4_k_of_2v[513]; /* [floor(2v) + 256]: k */
+static float iq4_q_of_2v[513]; /* [floor(2v) + 256]: t[k] */
+static void iq4_tables_make(void)
+{
+    for (int f = -256; f <= 256; f++) {
+        int k = 0;
+        for (int i = 0; i < 15; i++) k += f >= iq4_table[i] + iq4_table[i + 1];
+        iq4_q_of_2v[f + 256] = (float)iq4_table[k];
+        iq4_k_of_2v[f + 256] = k;
+    }
+}
+static pthread_once_t iq4_tables_once = PTHREAD_ONCE_INIT;
+static void iq4_tables_init(void) { pthread_once(&iq4_tables_once, iq4_tables_make); }
+/* floor(2 clamp(v, -128, 128)) + 256 per lane, 0..512 (NaN: any; the callers set its result) */
+static vil iq4_slot(vfl v)
+{
+    vfl c = vmin(vsplat(128.0f), vmax(vsplat(-128.0f), v)) * 2.0f; /* exact: |c| <= 256 */
+    vfl r = (c + 12582912.0f) - 12582912.0f;                        /* c to nearest (exact below 2^22) */
+    r = vsel(r > c, r - 1.0f, r);                                  /* floor */
+    return __builtin_convertvector(vsel(c == c, r, vsplat(0.0f)), vil) + 256;
+}
 /* per lane: the nearest table value, and its index */
 static vfl iq4_value_lanes(vfl v)
 {
-    vfl q = vsplat((float)iq4_table[0]);
-    for (int i = 0; i < 15; i++) /* sums of small integers: exact in any order */
-        q += (vfl)((v >= iq4_mid(i)) & (vil)vsplat((float)(iq4_table[i + 1] - iq4_table[i])));
+    vil f = iq4_slot(v);
+    vfl q;
+#if FIT_LANES == 8 && defined(__AVX2__)
+    q = (vfl)_mm256_i32gather_ps(iq4_q_of_2v, (__m256i)f, 4);
+#elif FIT_LANES == 16 && defined(__AVX512F__)
+    q = (vfl)_mm512_i32gather_ps((__m512i)f, iq4_q_of_2v, 4);
+#else
+    for (int j = 0; j < FIT_LANES; j++) q[j] = iq4_q_of_2v[f[j]];
+#endif
     return vsel(v != v, vsplat((float)iq4_table[15]), q);
 }
 static vil iq4_index_lanes(vfl v)
 {
-    vil k = (vil){ 0 };
-    for (int i = 0; i < 15; i++) k -= v >= iq4_mid(i);
+    vil f = iq4_slot(v), k;
+    for (int j = 0; j < FIT_LANES; j++) k[j] = iq4_k_of_2v[f[j]]; /* (once per weight: no gather needed) */
     return (vil)vsel(v != v, (vfl)((vil){ 0 } + 15), (vfl)k);
 }
 
@@ -961,6 +991,7 @@ void QZ_QUANTIZE(const quant_type *t, int fast, const float *src, void *dst, uin
 {
     uint8_t *b = dst;
     const fit_steps iq4 = fast ? STEPS(fast_iq4, 1) : STEPS(steps_iq4, 0);
+    if (t->id == QTYPE_IQ4_NL || t->id == QTYPE_IQ4_XS) iq4_tables_init();
     if (t->id == QTYPE_IQ4_NL) {
         iq4_nl_blocks(src, b, n_blocks, &iq4);
         return;
