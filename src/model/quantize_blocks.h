@@ -68,8 +68,9 @@ static void put_nibble32(uint8_t *qs, unsigned e, int q)
  * -min.
  *
  * FIT_LANES groups at once, one per lane of a vector (the sub-blocks of a
- * super-block: groups of n at x + n*j, weights at w + n*j, quants to L + n*j,
- * results in scale_out[j], neg_min[j]): each lane takes exactly the steps of
+ * super-block, transposed by load_groups: group j is lane j of xt[i] and
+ * wt[i]; results in scale_out[j], neg_min[j] and the rounding that gave
+ * them in a fit_rounding): each lane takes exactly the steps of
  * one group alone, every float operation the same, so the blocks are those
  * of one group at a time (llama.cpp's), but the lanes' sequential sums run
  * side by side instead of one chain of additions after another: 2-3x faster.
@@ -83,6 +84,7 @@ typedef uint32_t vul __attribute__((vector_size(4 * FIT_LANES)));
 typedef uint8_t vu8 __attribute__((vector_size(FIT_LANES)));
 static vfl vsel(vil m, vfl a, vfl b) { return (vfl)(((vil)a & m) | ((vil)b & ~m)); } /* m ? a : b, per lane */
 static vfl vsplat(float f) { return (vfl){ 0 } + f; }
+static vfl vabs(vfl v) { return (vfl)((vil)v & 0x7fffffff); } /* |v| per lane (the sign bit cleared) */
 static int vany(vil m) /* any lane set (lanes are all ones or all zeros) */
 {
 #if FIT_LANES == 16 && defined(__AVX512F__)
@@ -138,7 +140,7 @@ static vfl vmin(vfl a, vfl b) { return vsel(a < b, a, b); }
 static vfl vlevel(vfl v, vfl lo, vfl hi)
 {
     vfl r = vmin(hi, vmax(lo, (v + 12582912.0f) - 12582912.0f)); /* r < lo ? lo : r, then r > hi ? hi : r */
-    vfl a = (vfl)((vil)v & 0x7fffffff);
+    vfl a = vabs(v);
     return vsel(a < 2147483648.0f, r, lo);
 }
 
@@ -167,7 +169,7 @@ static void round_lanes(const float *x, int n, float add, float div, int mul, in
         memcpy(&v, x + i, sizeof v);
         v = mul ? v * div : (v + add) / div;
         vil r = __builtin_convertvector(vlevel(v, vlo, vhi), vil) + bias;
-        vil odd = ~((vfl)((vil)v & 0x7fffffff) < 4194304.0f);
+        vil odd = ~(vabs(v) < 4194304.0f);
         if (!vany(odd)) {
             store_bytes(r, out + i); /* every caller's levels + bias lie in -128..127 */
             continue;
@@ -191,7 +193,6 @@ static vfl vsqrt(vfl v)
     return v;
 #endif
 }
-static vfl vabs(vfl v) { return (vfl)((vil)v & 0x7fffffff); }
 
 /* FIT_LANES groups of n weights (n a multiple of 8) side by side: xt[i]
  * lane j = x[n*j + i]; a transpose by shuffles or gathers where the build
@@ -274,6 +275,21 @@ static void fit_signed_quants(const fit_rounding *r, int j, const float *x, int 
         L[i] = (uint8_t)(r->live[j] ? (int)level_of(r->iscale[j] * x[i], (float)-nmax, (float)(nmax - 1), 1) + nmax : 0);
 }
 
+/* the sums a fast candidate is judged by, of the rounding l = vlevel_fast(iscale (x - mn)):
+ * sum w l, sum w l^2, sum w x l */
+static void fast_sums(int n, const vfl *xt, const vfl *wt, vfl iscale, vfl mn, vfl fmax, vfl *sl, vfl *sl2, vfl *sxl)
+{
+    const vfl zero = vsplat(0);
+    vfl a = zero, b = zero, c = zero;
+    for (int i = 0; i < n; i++) {
+        vfl l = vlevel_fast(iscale * (xt[i] - mn), zero, fmax), wl = wt[i] * l;
+        a += wl;
+        b += wl * l;
+        c += wl * xt[i];
+    }
+    *sl = a, *sl2 = b, *sxl = c;
+}
+
 /* xt, wt: FIT_LANES groups of n as load_groups gives them; the result's
  * rounding to *r. exact: the candidates is = 0..nstep of the comment above,
  * every operation as llama.cpp's make_qkx2_quants. fast (see quantize.c):
@@ -307,12 +323,7 @@ static void fit_scale_min_lanes(int n, int nmax, const vfl *xt, const vfl *wt, f
     ((s) * (s) * (sl2) + (m) * (m) * sum_w + sum_x2 + 2.0f * (s) * (m) * (sl) - 2.0f * (s) * (sxl) - 2.0f * (m) * sum_x)
     vfl init_sl = zero, init_sl2 = zero, init_sxl = zero;
     if (fast) {
-        for (int i = 0; i < n; i++) {
-            vfl l = vlevel_fast(iscale * (xt[i] - mn), zero, fmax), wl = wt[i] * l;
-            init_sl += wl;
-            init_sl2 += wl * l;
-            init_sxl += wl * xt[i];
-        }
+        fast_sums(n, xt, wt, iscale, mn, fmax, &init_sl, &init_sl2, &init_sxl);
         best = SUM_ERR(scale, mn, init_sl, init_sl2, init_sxl);
     } else {
         for (int i = 0; i < n; i++) {
@@ -334,12 +345,7 @@ static void fit_scale_min_lanes(int n, int nmax, const vfl *xt, const vfl *wt, f
             iscale = vsel(pos, one / vsel(pos, scale, one), zero);
         }
         if (fast && c > 0) {
-            for (int i = 0; i < n; i++) {
-                vfl l = vlevel_fast(iscale * (xt[i] - mn), zero, fmax), wl = wt[i] * l;
-                sum_l += wl;
-                sum_l2 += wl * l;
-                sum_xl += wl * xt[i];
-            }
+            fast_sums(n, xt, wt, iscale, mn, fmax, &sum_l, &sum_l2, &sum_xl);
         } else if (!fast) {
             for (int i = 0; i < n; i++) {
                 vfl l = vlevel(iscale * (xt[i] - mn), zero, fmax);
@@ -374,21 +380,22 @@ static void fit_scale_min_lanes(int n, int nmax, const vfl *xt, const vfl *wt, f
         mn = vsel(better, m, mn);
     }
 #undef SUM_ERR
+    r->guard = !fast;
     for (int j = 0; j < J; j++) {
         r->iscale[j] = r_iscale[j];
         r->min[j] = r_min[j];
         r->live[j] = live[j] != 0;
         neg_min[j] = -mn[j];
-        r->guard = !fast;
         scale_out[j] = live[j] ? scale[j] : 0;
     }
 }
 
 /* Symmetric quants L[i] - nmax in -nmax..nmax-1 with x ~ scale*(L - nmax),
  * weighted by x^2: the scale that maps the extreme value to -nmax, then
- * 18 nearby ones, keeping the rounding with the best least-squares fit.
- * FIT_LANES groups at once, one per lane, as fit_scale_min_lanes (groups of
- * n at x + n*j, quants to L + n*j, scales to scale_out[j]). */
+ * 18 nearby ones (fast: st's few), keeping the rounding with the best
+ * least-squares fit. FIT_LANES groups at once, one per lane, as
+ * fit_scale_min_lanes (group j: lane j of xt[i]; scale to scale_out[j], its
+ * rounding to *r). */
 static void fit_scale_signed_lanes(int n, int nmax, const vfl *xt, fit_rounding *r, float *scale_out,
                                    const fit_steps *st)
 {
@@ -396,7 +403,7 @@ static void fit_scale_signed_lanes(int n, int nmax, const vfl *xt, fit_rounding 
     const vfl zero = vsplat(0), one = vsplat(1), lo = vsplat((float)-nmax), hi = vsplat((float)(nmax - 1));
     vfl m = zero, amax = zero; /* extreme(): the element of the largest magnitude, the first of equals */
     for (int i = 0; i < n; i++) {
-        vfl a = (vfl)((vil)xt[i] & 0x7fffffff);
+        vfl a = vabs(xt[i]);
         vil gt = a > amax;
         amax = vsel(gt, a, amax);
         m = vsel(gt, xt[i], m);
@@ -420,11 +427,11 @@ static void fit_scale_signed_lanes(int n, int nmax, const vfl *xt, fit_rounding 
         scale = vsel(take, sc, scale);
         best = vsel(take, sc * sumlx, best);
     }
+    r->guard = 1;
     for (int j = 0; j < J; j++) {
         r->iscale[j] = r_iscale[j];
         r->min[j] = 0;
         r->live[j] = live[j] != 0;
-        r->guard = 1;
         scale_out[j] = live[j] ? scale[j] : 0;
     }
 }
@@ -486,7 +493,7 @@ static void fit_scale_signed_iter_lanes(int n, int nmax, const float *x, uint8_t
     const vfl big = vsplat(4194304.0f);
     vfl m = zero, amax = zero;
     for (int i = 0; i < n; i++) {
-        vfl a = (vfl)((vil)xt[i] & 0x7fffffff);
+        vfl a = vabs(xt[i]);
         vil gt = a > amax;
         amax = vsel(gt, a, amax);
         m = vsel(gt, xt[i], m);
@@ -498,7 +505,7 @@ static void fit_scale_signed_iter_lanes(int n, int nmax, const float *x, uint8_t
     vfl sumlx = zero, suml2 = zero;
     for (int i = 0; i < n; i++) {
         vfl v = iscale * xt[i];
-        odd |= ~((vfl)((vil)v & 0x7fffffff) < big);
+        odd |= ~(vabs(v) < big);
         q[i] = vlevel(v, lo, hi);
         sumlx += wx[i] * q[i];
         suml2 += wt[i] * (q[i] * q[i]);
@@ -511,7 +518,7 @@ static void fit_scale_signed_iter_lanes(int n, int nmax, const float *x, uint8_t
             vil act = going & ~(slx <= 0.0f);
             vfl sl2 = suml2 - wt[i] * (q[i] * q[i]);
             vfl v = xt[i] * sl2 / vsel(act, slx, one);
-            odd |= act & ~((vfl)((vil)v & 0x7fffffff) < big);
+            odd |= act & ~(vabs(v) < big);
             vfl nl = vlevel(v, lo, hi);
             act &= nl != q[i];
             slx += wx[i] * nl;
@@ -545,7 +552,7 @@ static void q8_0(const float *x, uint8_t *b)
     for (int i = 0; i < 32; i += FIT_LANES) {
         vfl v;
         memcpy(&v, x + i, sizeof v);
-        v = (vfl)((vil)v & 0x7fffffff);
+        v = vabs(v);
         m = vsel(v > m, v, m);
     }
     float amax = 0;
@@ -663,7 +670,7 @@ static void iq4_fit_lanes(const float *x, float *d_out, const fit_steps *st)
     const vfl zero = vsplat(0), one = vsplat(1);
     vfl m = zero, amax = zero; /* extreme(): the element of the largest magnitude, the first of equals */
     for (int i = 0; i < 32; i++) {
-        vfl a = (vfl)((vil)xt[i] & 0x7fffffff);
+        vfl a = vabs(xt[i]);
         vil gt = a > amax;
         amax = vsel(gt, a, amax);
         m = vsel(gt, xt[i], m);

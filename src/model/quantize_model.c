@@ -378,7 +378,7 @@ typedef struct qm_pending {
 } qm_pending;
 
 static vkllm_status convert(gguf_writer *w, const qm_source *s, uint32_t n_threads, const vkllm_quantize_options *o,
-                            uint64_t total, char *err, size_t err_len)
+                            quant_search search, uint64_t total, char *err, size_t err_len)
 {
     uint64_t max_cols = 1, max_row = 1;
     for (size_t i = 0; i < s->n; i++) {
@@ -397,7 +397,7 @@ static vkllm_status convert(gguf_writer *w, const qm_source *s, uint32_t n_threa
         goto done;
     }
     for (uint32_t i = 0; i < n_threads; i++) wk[i].row = rows + (size_t)i * max_cols;
-    quant_search_parse(o->search ? o->search : "exact", &job->search); /* checked by quantize_model */
+    job->search = search;
     uint64_t done_bytes = 0;
     int cur = 0;
     for (size_t i = 0; i < s->n && !st; i++) {
@@ -457,7 +457,7 @@ vkllm_status quantize_model(const char *in, const char *out, const vkllm_quantiz
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", *n);
         return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "unknown quantization type '%s' (known: %s)", opt->type, list);
     }
-    quant_search search;
+    quant_search search = QUANT_SEARCH_EXACT;
     if (opt->search && !quant_search_parse(opt->search, &search))
         return errf(VKLLM_ERR_INVALID_ARG, err, err_len, "unknown scale search '%s' (valid: exact, fast)", opt->search);
     if (qs) file_type = qs->file_type;
@@ -503,7 +503,7 @@ vkllm_status quantize_model(const char *in, const char *out, const vkllm_quantiz
         *stats = (vkllm_quantize_stats){ s.n, n_quant, src_bytes, gguf_writer_file_size(&w), n_threads, file_type };
     if (opt->dry_run) goto done;
     if ((st = gguf_writer_open(&w, out, opt->overwrite, err, err_len))) goto done;
-    if ((st = convert(&w, &s, n_threads, opt, total, err, err_len))) goto done;
+    if ((st = convert(&w, &s, n_threads, opt, search, total, err, err_len))) goto done;
     st = gguf_writer_commit(&w, err, err_len);
 done:
     gguf_writer_free(&w); /* removes the temporary file unless committed */
